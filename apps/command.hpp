@@ -1,0 +1,44 @@
+// Subcommands register themselves from their own files; main() wires them into one CLI11 app.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace climseg::app {
+
+// Options every subcommand understands (given before or after the subcommand name).
+struct GlobalOptions {
+  int verbosity = 0;  // -v adds, -q subtracts
+  int threads = 0;    // 0: cores on this node / ranks on this node
+  bool no_progress = false;
+};
+
+class Command {
+ public:
+  virtual ~Command() = default;
+  virtual std::string name() const = 0;
+  virtual std::string summary() const = 0;
+  // Where it appears in `climseg --help` (smaller first), following the data flow.
+  virtual int order() const { return 100; }
+  // Declares options and positionals on the subcommand's own CLI11 app.
+  virtual void setup(CLI::App& app) = 0;
+  // Runs after MPI is up and options are parsed. Returns the exit code (0 success).
+  // Throws climseg::UsageError (exit 2) or climseg::Error (exit 1) with a one-line message.
+  virtual int run(const GlobalOptions& global) = 0;
+};
+
+using CommandFactory = std::function<std::unique_ptr<Command>()>;
+bool register_command(CommandFactory factory);
+std::vector<CommandFactory>& command_factories();
+
+}  // namespace climseg::app
+
+// In a subcommand's .cpp file: CLIMSEG_REGISTER_COMMAND(InspectCommand);
+#define CLIMSEG_REGISTER_COMMAND(Type)                                           \
+  namespace {                                                                    \
+  [[maybe_unused]] const bool climseg_registered_##Type =                        \
+      ::climseg::app::register_command([] { return std::make_unique<Type>(); }); \
+  }

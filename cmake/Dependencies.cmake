@@ -1,0 +1,98 @@
+# Finds every dependency from Debian 12 packages; a missing one stops configuration and names its package.
+find_package(PkgConfig QUIET)
+
+macro(climseg_missing what package)
+  message(FATAL_ERROR "climseg: ${what} not found. Install it with: apt-get install ${package}")
+endmacro()
+
+# --- MPI (Open MPI)
+find_package(MPI COMPONENTS C CXX)
+if(NOT MPI_CXX_FOUND)
+  climseg_missing("MPI (Open MPI)" "libopenmpi-dev openmpi-bin")
+endif()
+if(NOT MPIEXEC_EXECUTABLE)
+  climseg_missing("mpiexec" "openmpi-bin")
+endif()
+
+# --- parallel NetCDF-C (Debian keeps netcdf_par.h and libnetcdf_mpi apart from the serial library)
+find_package(netCDF_mpi CONFIG QUIET)
+find_path(CLIMSEG_NETCDF_PAR_INCLUDE netcdf_par.h
+  PATHS /usr/lib/x86_64-linux-gnu/netcdf/mpi/include /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/netcdf/mpi/include
+  NO_DEFAULT_PATH)
+find_library(CLIMSEG_NETCDF_MPI_LIB NAMES netcdf_mpi)
+if(NOT CLIMSEG_NETCDF_PAR_INCLUDE OR NOT CLIMSEG_NETCDF_MPI_LIB)
+  climseg_missing("parallel NetCDF-C (netcdf_par.h, libnetcdf_mpi)" "libnetcdf-mpi-dev")
+endif()
+add_library(climseg_netcdf INTERFACE)
+target_include_directories(climseg_netcdf SYSTEM INTERFACE ${CLIMSEG_NETCDF_PAR_INCLUDE})
+target_link_libraries(climseg_netcdf INTERFACE ${CLIMSEG_NETCDF_MPI_LIB})
+set(CLIMSEG_HAVE_PARALLEL_NETCDF 1)
+
+# --- HDF5, the Open MPI build that parallel NetCDF itself links
+pkg_check_modules(CLIMSEG_HDF5 QUIET IMPORTED_TARGET hdf5-openmpi)
+if(NOT CLIMSEG_HDF5_FOUND)
+  climseg_missing("HDF5 (Open MPI build)" "libhdf5-openmpi-dev")
+endif()
+find_library(CLIMSEG_HDF5_HL_LIB NAMES hdf5_openmpi_hl hdf5_hl
+  PATHS /usr/lib/x86_64-linux-gnu/hdf5/openmpi NO_DEFAULT_PATH)
+add_library(climseg_hdf5 INTERFACE)
+target_link_libraries(climseg_hdf5 INTERFACE PkgConfig::CLIMSEG_HDF5)
+target_compile_definitions(climseg_hdf5 INTERFACE H5_USE_110_API)
+
+# --- OpenBLAS
+pkg_check_modules(CLIMSEG_OPENBLAS QUIET IMPORTED_TARGET openblas)
+if(NOT CLIMSEG_OPENBLAS_FOUND)
+  climseg_missing("OpenBLAS" "libopenblas-dev")
+endif()
+
+# --- FFTW3 (single precision)
+pkg_check_modules(CLIMSEG_FFTW QUIET IMPORTED_TARGET fftw3f)
+if(NOT CLIMSEG_FFTW_FOUND)
+  climseg_missing("FFTW3 (single precision)" "libfftw3-dev")
+endif()
+
+# --- OpenMP (part of GCC)
+find_package(OpenMP COMPONENTS CXX)
+if(NOT OpenMP_CXX_FOUND)
+  climseg_missing("OpenMP" "libgomp1 (comes with g++)")
+endif()
+
+# --- header-only and small helpers
+find_package(CLI11 CONFIG QUIET)
+if(NOT CLI11_FOUND)
+  climseg_missing("CLI11" "libcli11-dev")
+endif()
+find_package(nlohmann_json CONFIG QUIET)
+if(NOT nlohmann_json_FOUND)
+  climseg_missing("nlohmann-json" "nlohmann-json3-dev")
+endif()
+find_package(fmt CONFIG QUIET)
+if(NOT fmt_FOUND)
+  climseg_missing("fmt" "libfmt-dev")
+endif()
+find_package(PNG QUIET)
+if(NOT PNG_FOUND)
+  climseg_missing("libpng" "libpng-dev")
+endif()
+find_package(ZLIB QUIET)
+if(NOT ZLIB_FOUND)
+  climseg_missing("zlib" "zlib1g-dev")
+endif()
+
+if(CLIMSEG_BUILD_TESTS)
+  find_package(GTest CONFIG QUIET)
+  if(NOT GTest_FOUND)
+    climseg_missing("GoogleTest" "libgtest-dev")
+  endif()
+  find_package(benchmark CONFIG QUIET)
+  if(NOT benchmark_FOUND)
+    climseg_missing("Google Benchmark" "libbenchmark-dev")
+  endif()
+  find_program(CLIMSEG_NCDUMP ncdump)
+  if(NOT CLIMSEG_NCDUMP)
+    climseg_missing("ncdump" "netcdf-bin")
+  endif()
+endif()
+
+# --- optional: Python with torch (reference generation, peer benchmarks); never needed to build or test
+find_program(CLIMSEG_PYTHON3 python3 PATHS /usr/bin NO_DEFAULT_PATH)

@@ -1,0 +1,60 @@
+# Shared by scripts/demo.sh and scripts/test.sh: install what is missing, configure, build.
+# shellcheck shell=bash
+
+CLIMSEG_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+JOBS="${JOBS:-$(nproc 2>/dev/null || echo 2)}"
+
+# Debian 12 packages needed to build and run climseg.
+BUILD_PACKAGES=(
+  build-essential cmake pkg-config git
+  libopenmpi-dev openmpi-bin
+  libnetcdf-mpi-dev libhdf5-openmpi-dev netcdf-bin
+  libopenblas-dev libfftw3-dev
+  libcli11-dev nlohmann-json3-dev libfmt-dev libpng-dev zlib1g-dev
+  libgtest-dev libbenchmark-dev
+)
+# Extra packages the test suite uses to check outputs with other tools (xarray, cdo) and style.
+TEST_PACKAGES=(python3 python3-xarray python3-netcdf4 cdo clang-format)
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# install_missing PKG...: apt-get installs whichever are not installed yet (nothing if all are).
+install_missing() {
+  local missing=()
+  for p in "$@"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+      missing+=("$p")
+    fi
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    return 0
+  fi
+  say "installing: ${missing[*]}"
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+      echo "climseg: error: need root or sudo to install: ${missing[*]}" >&2
+      exit 1
+    fi
+  fi
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# configure_and_build BUILD_DIR CMAKE_ARGS...
+configure_and_build() {
+  local dir="$1"
+  shift
+  say "configuring $dir"
+  cmake -S "$CLIMSEG_ROOT" -B "$dir" "$@" >"$dir.configure.log" 2>&1 || {
+    cat "$dir.configure.log" >&2
+    echo "climseg: error: cmake configuration failed (log above)" >&2
+    exit 1
+  }
+  say "building $dir with $JOBS jobs"
+  cmake --build "$dir" -j "$JOBS"
+}
+
+# Open MPI refuses root unless told, and more ranks than cores unless told.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds with warnings as errors and assertions on, runs the whole suite.
+#   scripts/test.sh               RelWithDebInfo + assertions, in build/test
+#   scripts/test.sh --sanitize    AddressSanitizer + UndefinedBehaviorSanitizer, in build/sanitize
+#   scripts/test.sh -- -L unit    anything after -- goes to ctest
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+sanitize=0
+ctest_args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --sanitize) sanitize=1 ;;
+    -h|--help) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --) shift; ctest_args=("$@"); break ;;
+    *) echo "scripts/test.sh: error: unknown option '$1' (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+install_missing "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+mkdir -p "$CLIMSEG_ROOT/build"
+if [ "$sanitize" = 1 ]; then
+  dir="$CLIMSEG_ROOT/build/sanitize"
+  configure_and_build "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLIMSEG_WERROR=ON -DCLIMSEG_ASSERTS=ON \
+    -DCLIMSEG_SANITIZE=address,undefined
+  # Open MPI and HDF5 keep some allocations until exit: report only leaks of our own code.
+  export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:detect_odr_violation=0"
+  export LSAN_OPTIONS="suppressions=$CLIMSEG_ROOT/tests/lsan.supp:print_suppressions=0"
+  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+else
+  dir="$CLIMSEG_ROOT/build/test"
+  configure_and_build "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLIMSEG_WERROR=ON -DCLIMSEG_ASSERTS=ON
+fi
+say "running the test suite"
+cd "$dir"
+ctest --output-on-failure -j "$JOBS" --timeout 600 "${ctest_args[@]}"

@@ -1,0 +1,150 @@
+// Crash-safe outputs and the signal handlers that clean up after them.
+#include "core/atomic_file.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <random>
+
+#include "core/error.hpp"
+
+namespace climseg {
+namespace fs = std::filesystem;
+namespace {
+
+// Pending temporary paths, readable from a signal handler: fixed slots of fixed-size C strings.
+constexpr int kSlots = 64;
+constexpr int kPathMax = 4096;
+std::array<std::array<char, kPathMax>, kSlots> g_paths{};
+std::array<std::atomic<int>, kSlots> g_used{};
+std::mutex g_mutex;
+
+int register_temp(const fs::path& p) {
+  std::lock_guard lock(g_mutex);
+  const std::string& s = p.native();
+  if (s.size() + 1 > static_cast<size_t>(kPathMax)) return -1;
+  for (int i = 0; i < kSlots; ++i) {
+    if (g_used[static_cast<size_t>(i)].load() == 0) {
+      std::memcpy(g_paths[static_cast<size_t>(i)].data(), s.c_str(), s.size() + 1);
+      g_used[static_cast<size_t>(i)].store(1);
+      return i;
+    }
+  }
+  return -1;
+}
+
+void unregister_temp(int slot) {
+  if (slot < 0) return;
+  std::lock_guard lock(g_mutex);
+  g_used[static_cast<size_t>(slot)].store(0);
+}
+
+extern "C" void cleanup_on_signal(int sig) {
+  for (int i = 0; i < kSlots; ++i)
+    if (g_used[static_cast<size_t>(i)].load() != 0) ::unlink(g_paths[static_cast<size_t>(i)].data());
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+
+std::string random_suffix() {
+  static thread_local std::mt19937_64 rng(std::random_device{}() ^ static_cast<uint64_t>(::getpid()));
+  return fmt::format("{:x}.{:08x}", ::getpid(), static_cast<uint32_t>(rng()));
+}
+
+}  // namespace
+
+void install_cleanup_handlers() {
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) std::signal(sig, cleanup_on_signal);
+}
+
+AtomicOutput::AtomicOutput(fs::path final_path) : final_(std::move(final_path)) {
+  fs::path dir = final_.parent_path();
+  if (dir.empty()) dir = ".";
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) fail("{}: output directory does not exist", dir.string());
+  temp_ = dir / ("." + final_.filename().string() + ".tmp." + random_suffix());
+  slot_ = register_temp(temp_);
+}
+
+AtomicOutput::~AtomicOutput() {
+  if (!done_) discard();
+}
+
+void fsync_path(const fs::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail("{}: cannot open to flush: {}", path.string(), std::strerror(errno));
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  // Directories on some file systems refuse fsync with EINVAL; that is not a data loss.
+  if (rc != 0 && !(err == EINVAL && fs::is_directory(path)))
+    fail("{}: fsync failed: {}", path.string(), std::strerror(err));
+}
+
+void AtomicOutput::commit() {
+  if (done_) return;
+  std::error_code ec;
+  if (!fs::exists(temp_, ec)) {
+    discard();
+    fail("{}: nothing was written", final_.string());
+  }
+  try {
+    fsync_path(temp_);
+  } catch (...) {
+    discard();
+    throw;
+  }
+  if (::rename(temp_.c_str(), final_.c_str()) != 0) {
+    int err = errno;
+    discard();
+    fail("{}: cannot rename the finished output into place: {}", final_.string(), std::strerror(err));
+  }
+  done_ = true;
+  unregister_temp(slot_);
+  slot_ = -1;
+  fs::path dir = final_.parent_path();
+  try {
+    fsync_path(dir.empty() ? fs::path(".") : dir);
+  } catch (...) {
+    // The file is complete and renamed; a directory that cannot be flushed is not worth failing for.
+  }
+}
+
+void AtomicOutput::discard() {
+  std::error_code ec;
+  fs::remove(temp_, ec);
+  done_ = true;
+  unregister_temp(slot_);
+  slot_ = -1;
+}
+
+void write_file_atomically(const fs::path& path, std::string_view bytes) {
+  AtomicOutput out(path);
+  {
+    std::ofstream f(out.temp_path(), std::ios::binary);
+    if (!f) fail("{}: cannot create: {}", out.temp_path().string(), std::strerror(errno));
+    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    f.flush();
+    if (!f) fail("{}: write failed (disk full?)", path.string());
+  }
+  out.commit();
+}
+
+std::string read_file(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) fail("{}: no such file", path.string());
+  if (fs::is_directory(path, ec)) fail("{}: is a directory, not a file", path.string());
+  std::ifstream f(path, std::ios::binary);
+  if (!f) fail("{}: cannot open: {}", path.string(), std::strerror(errno));
+  std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  return s;
+}
+
+}  // namespace climseg

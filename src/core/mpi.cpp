@@ -1,0 +1,188 @@
+// The MPI context: initialisation under a launcher, and collectives that are identities when serial.
+#include "core/mpi.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+
+#include "core/error.hpp"
+#include "core/log.hpp"
+
+namespace climseg {
+namespace {
+bool g_active = false;
+
+void check_mpi(int rc, const char* what) {
+  if (rc != MPI_SUCCESS) {
+    char text[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(rc, text, &len);
+    fail("MPI {} failed: {}", what, std::string(text, static_cast<size_t>(len)));
+  }
+}
+
+// MPI counts are int; large buffers go in pieces.
+template <class F>
+void in_chunks(int64_t n, F&& f) {
+  const int64_t max_chunk = std::numeric_limits<int>::max() / 2;
+  for (int64_t off = 0; off < n; off += max_chunk) f(off, static_cast<int>(std::min(max_chunk, n - off)));
+}
+}  // namespace
+
+bool MpiSession::launched_by_launcher() {
+  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE", "MV2_COMM_WORLD_RANK"}) {
+    if (std::getenv(var) != nullptr) return true;
+  }
+  return false;
+}
+
+bool MpiSession::active() { return g_active; }
+
+MpiSession::MpiSession(int* argc, char*** argv, bool force) {
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (initialized) {
+    g_active = true;
+    return;
+  }
+  if (!force && !launched_by_launcher()) return;
+  int provided = 0;
+  // Ranks call MPI from the main thread; helper threads (prefetch) never do.
+  MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
+  owns_ = true;
+  g_active = true;
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  Comm w = Comm::world();
+  log::set_rank(w.rank(), w.size());
+}
+
+MpiSession::~MpiSession() {
+  if (owns_) {
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (!finalized) MPI_Finalize();
+    g_active = false;
+  }
+}
+
+Comm::Comm(MPI_Comm c, bool owned) : comm_(c), owned_(owned) {
+  if (c != MPI_COMM_NULL) {
+    MPI_Comm_rank(c, &rank_);
+    MPI_Comm_size(c, &size_);
+  }
+}
+
+Comm Comm::world() { return g_active ? Comm(MPI_COMM_WORLD, false) : Comm(); }
+Comm Comm::self() { return g_active ? Comm(MPI_COMM_SELF, false) : Comm(); }
+
+void Comm::barrier() const {
+  if (is_mpi()) check_mpi(MPI_Barrier(comm_), "barrier");
+}
+
+void Comm::allreduce_sum(double* data, int64_t n) const {
+  if (!is_mpi() || size_ == 1) return;
+  in_chunks(n, [&](int64_t off, int count) {
+    check_mpi(MPI_Allreduce(MPI_IN_PLACE, data + off, count, MPI_DOUBLE, MPI_SUM, comm_), "allreduce");
+  });
+}
+void Comm::allreduce_sum(float* data, int64_t n) const {
+  if (!is_mpi() || size_ == 1) return;
+  in_chunks(n, [&](int64_t off, int count) {
+    check_mpi(MPI_Allreduce(MPI_IN_PLACE, data + off, count, MPI_FLOAT, MPI_SUM, comm_), "allreduce");
+  });
+}
+void Comm::allreduce_sum(int64_t* data, int64_t n) const {
+  if (!is_mpi() || size_ == 1) return;
+  in_chunks(n, [&](int64_t off, int count) {
+    check_mpi(MPI_Allreduce(MPI_IN_PLACE, data + off, count, MPI_INT64_T, MPI_SUM, comm_), "allreduce");
+  });
+}
+void Comm::allreduce_max(double* data, int64_t n) const {
+  if (!is_mpi() || size_ == 1) return;
+  in_chunks(n, [&](int64_t off, int count) {
+    check_mpi(MPI_Allreduce(MPI_IN_PLACE, data + off, count, MPI_DOUBLE, MPI_MAX, comm_), "allreduce");
+  });
+}
+void Comm::allreduce_min(double* data, int64_t n) const {
+  if (!is_mpi() || size_ == 1) return;
+  in_chunks(n, [&](int64_t off, int count) {
+    check_mpi(MPI_Allreduce(MPI_IN_PLACE, data + off, count, MPI_DOUBLE, MPI_MIN, comm_), "allreduce");
+  });
+}
+double Comm::sum(double v) const {
+  allreduce_sum(&v, 1);
+  return v;
+}
+int64_t Comm::sum(int64_t v) const {
+  allreduce_sum(&v, 1);
+  return v;
+}
+double Comm::max(double v) const {
+  allreduce_max(&v, 1);
+  return v;
+}
+double Comm::min(double v) const {
+  allreduce_min(&v, 1);
+  return v;
+}
+bool Comm::any(bool flag) const { return max(flag ? 1.0 : 0.0) > 0.5; }
+
+void Comm::broadcast(void* data, int64_t bytes, int root) const {
+  if (!is_mpi() || size_ == 1) return;
+  in_chunks(bytes, [&](int64_t off, int count) {
+    check_mpi(MPI_Bcast(static_cast<char*>(data) + off, count, MPI_BYTE, root, comm_), "broadcast");
+  });
+}
+
+void Comm::broadcast(std::string& s, int root) const {
+  if (!is_mpi() || size_ == 1) return;
+  int64_t n = static_cast<int64_t>(s.size());
+  broadcast(&n, sizeof n, root);
+  s.resize(static_cast<size_t>(n));
+  broadcast(s.data(), n, root);
+}
+
+std::vector<std::string> Comm::allgather(const std::string& mine) const {
+  if (!is_mpi() || size_ == 1) return {mine};
+  int len = static_cast<int>(mine.size());
+  std::vector<int> lens(static_cast<size_t>(size_)), displs(static_cast<size_t>(size_));
+  check_mpi(MPI_Allgather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, comm_), "allgather");
+  int total = 0;
+  for (int r = 0; r < size_; ++r) {
+    displs[static_cast<size_t>(r)] = total;
+    total += lens[static_cast<size_t>(r)];
+  }
+  std::string all(static_cast<size_t>(total), '\0');
+  check_mpi(MPI_Allgatherv(mine.data(), len, MPI_CHAR, all.data(), lens.data(), displs.data(), MPI_CHAR, comm_),
+            "allgatherv");
+  std::vector<std::string> out;
+  out.reserve(static_cast<size_t>(size_));
+  for (int r = 0; r < size_; ++r)
+    out.push_back(all.substr(static_cast<size_t>(displs[static_cast<size_t>(r)]),
+                             static_cast<size_t>(lens[static_cast<size_t>(r)])));
+  return out;
+}
+
+void Comm::abort(int code, const std::string& message) const {
+  std::string line = size_ > 1 ? fmt::format("climseg: error: [rank {}/{}] {}\n", rank_, size_, message)
+                               : fmt::format("climseg: error: {}\n", message);
+  std::fputs(line.c_str(), stderr);
+  std::fflush(stderr);
+  if (is_mpi()) MPI_Abort(comm_ == MPI_COMM_SELF ? MPI_COMM_WORLD : comm_, code);
+  std::_Exit(code);
+}
+
+Comm Comm::split(int color, int key) const {
+  if (!is_mpi()) return Comm();
+  MPI_Comm out = MPI_COMM_NULL;
+  check_mpi(MPI_Comm_split(comm_, color, key, &out), "comm_split");
+  return Comm(out, true);
+}
+
+void Comm::free() {
+  if (owned_ && comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
+  comm_ = MPI_COMM_NULL;
+  owned_ = false;
+}
+
+}  // namespace climseg

@@ -1,0 +1,58 @@
+// Thread counts for OpenMP and OpenBLAS.
+#include "core/threads.hpp"
+
+#include <omp.h>
+#include <sched.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+
+extern "C" {
+void openblas_set_num_threads(int num_threads);
+char* openblas_get_corename(void);
+}
+
+namespace climseg {
+namespace {
+int env_int(const char* name) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return 0;
+  try {
+    return std::max(0, std::stoi(v));
+  } catch (...) {
+    return 0;
+  }
+}
+}  // namespace
+
+int available_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return std::max(1, omp_get_num_procs());
+}
+
+int default_threads() {
+  if (int n = env_int("CLIMSEG_NUM_THREADS"); n > 0) return n;
+  if (int n = env_int("OMP_NUM_THREADS"); n > 0) return n;
+  int local_ranks = env_int("OMPI_COMM_WORLD_LOCAL_SIZE");
+  if (local_ranks <= 0) local_ranks = env_int("SLURM_NTASKS_PER_NODE");
+  if (local_ranks <= 0) local_ranks = 1;
+  int cores = available_cores();
+  // Under mpirun each rank may be bound to a subset already; then its mask is its share.
+  if (local_ranks > 1 && cores >= omp_get_num_procs()) cores = omp_get_num_procs() / local_ranks;
+  return std::max(1, cores);
+}
+
+void set_num_threads(int n) {
+  if (n <= 0) n = default_threads();
+  omp_set_num_threads(n);
+  openblas_set_num_threads(n);
+}
+
+int num_threads() { return omp_get_max_threads(); }
+
+const char* blas_core_name() { return openblas_get_corename(); }
+
+}  // namespace climseg

@@ -1,0 +1,28 @@
+// main() for MPI tests: every rank runs every test; the job fails if any rank fails, and only
+// rank 0 prints the usual report (other ranks print their failures).
+#include <gtest/gtest.h>
+#include <mpi.h>
+
+#include "core/log.hpp"
+#include "core/mpi.hpp"
+
+int main(int argc, char** argv) {
+  climseg::MpiSession session(&argc, &argv, /*force=*/true);
+  ::testing::InitGoogleTest(&argc, argv);
+  climseg::Comm world = climseg::Comm::world();
+  if (!world.is_root()) {
+    auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
+    delete listeners.Release(listeners.default_result_printer());
+  }
+  int local = RUN_ALL_TESTS();
+  const ::testing::UnitTest* unit = ::testing::UnitTest::GetInstance();
+  if (!world.is_root() && unit->failed_test_count() > 0)
+    std::fprintf(stderr, "rank %d: %d test(s) failed\n", world.rank(), unit->failed_test_count());
+  int global = 0;
+  MPI_Allreduce(&local, &global, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  if (world.is_root() && unit->test_to_run_count() == 0) {
+    std::fprintf(stderr, "no tests ran\n");
+    global = 1;
+  }
+  return global;
+}

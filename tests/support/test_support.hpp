@@ -1,0 +1,51 @@
+// Shared helpers for tests: where the real data and the climseg binary are, temporary folders,
+// and running the CLI.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+namespace climseg::test {
+
+// ../shared/data (or $CLIMSEG_SHARED_DATA); empty when absent.
+std::filesystem::path shared_data();
+// shared_data()/real/<name>; calls GTEST_SKIP via the macro below when absent.
+std::filesystem::path real_file(const std::string& name);
+// tests/data in the source tree.
+std::filesystem::path test_data();
+// The built climseg executable.
+std::filesystem::path climseg_exe();
+
+// A fresh directory removed at destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+// Runs a shell command line (through /bin/sh), capturing stdout and stderr.
+RunResult run_command(const std::string& command_line);
+// Runs `climseg ARGS`.
+RunResult run_climseg(const std::string& args);
+
+}  // namespace climseg::test
+
+#define CLIMSEG_REQUIRE_SHARED_DATA()                                                               \
+  do {                                                                                              \
+    if (::climseg::test::shared_data().empty())                                                     \
+      GTEST_SKIP() << "../shared/data not found (set CLIMSEG_SHARED_DATA): real-data test skipped"; \
+  } while (0)
