@@ -23,6 +23,9 @@ class Command {
   virtual std::string summary() const = 0;
   // Where it appears in `climseg --help` (smaller first), following the data flow.
   virtual int order() const { return 100; }
+  // Non-empty for a nested command: "bench" makes this `climseg bench <name>`. The parent must be
+  // a registered command whose run() is never reached (it requires a nested command).
+  virtual std::string parent() const { return {}; }
   // Declares options and positionals on the subcommand's own CLI11 app.
   virtual void setup(CLI::App& app) = 0;
   // Runs after MPI is up and options are parsed. Returns the exit code (0 success).

@@ -74,7 +74,18 @@ int run_main(int argc, char** argv) {
   });
   std::vector<std::pair<CLI::App*, Command*>> subs;
   for (auto& c : commands) {
+    if (!c->parent().empty()) continue;
     CLI::App* sub = app.add_subcommand(c->name(), c->summary());
+    c->setup(*sub);
+    subs.emplace_back(sub, c.get());
+  }
+  for (auto& c : commands) {
+    if (c->parent().empty()) continue;
+    CLI::App* parent = nullptr;
+    for (auto& [s, pc] : subs)
+      if (pc->name() == c->parent() && pc->parent().empty()) parent = s;
+    if (parent == nullptr) throw std::logic_error("command '" + c->name() + "' has no parent '" + c->parent() + "'");
+    CLI::App* sub = parent->add_subcommand(c->name(), c->summary());
     c->setup(*sub);
     subs.emplace_back(sub, c.get());
   }
@@ -89,7 +100,7 @@ int run_main(int argc, char** argv) {
     if (world.is_root()) {
       std::string sub;
       for (auto& [s, c] : subs)
-        if (s->parsed()) sub = " " + c->name();
+        if (s->parsed()) sub += " " + c->name();
       print_error(fmt::format("{} (see 'climseg{} --help')", e.what(), sub));
     }
     return kExitUsage;
@@ -105,7 +116,9 @@ int run_main(int argc, char** argv) {
   if (global.no_progress) Progress::set_plain_interval(1e30);
   set_num_threads(global.threads);
 
-  for (auto& [sub, cmd] : subs) {
+  // The innermost parsed command runs (`bench io` runs io, not bench).
+  for (auto it = subs.rbegin(); it != subs.rend(); ++it) {
+    auto& [sub, cmd] = *it;
     if (sub->parsed()) {
       log::debug("running '{}' on {} rank(s), {} thread(s) each", cmd->name(), world.size(), num_threads());
       return cmd->run(global);
