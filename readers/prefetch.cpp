@@ -1,0 +1,67 @@
+// The prefetching loader.
+#include "readers/prefetch.hpp"
+
+namespace climseg::io {
+
+Prefetcher::Prefetcher(const Archive& archive, std::vector<int64_t> indices, int depth)
+    : archive_(archive), indices_(std::move(indices)), depth_(static_cast<size_t>(std::max(1, depth))) {
+  thread_ = std::thread([this] { run(); });
+}
+
+Prefetcher::~Prefetcher() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  can_load_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Prefetcher::run() {
+  for (int64_t i : indices_) {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      can_load_.wait(lock, [&] { return stop_ || queue_.size() < depth_; });
+      if (stop_) break;
+    }
+    try {
+      Sample s = archive_.load(i);
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (s.skip)
+        ++skipped_;
+      else
+        queue_.push_back(std::move(s));
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      error_ = std::current_exception();
+      break;
+    }
+    can_take_.notify_one();
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    done_ = true;
+  }
+  can_take_.notify_all();
+}
+
+std::optional<Sample> Prefetcher::next() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  can_take_.wait(lock, [&] { return !queue_.empty() || done_; });
+  if (!queue_.empty()) {
+    Sample s = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
+    can_load_.notify_one();
+    return s;
+  }
+  if (error_) std::rethrow_exception(error_);
+  return std::nullopt;
+}
+
+int64_t Prefetcher::skipped() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return skipped_;
+}
+
+}  // namespace climseg::io

@@ -1,0 +1,118 @@
+// CF calendars and time units: every calendar across a leap day, the 1582 switch, and round trips.
+// Expected dates are worked by hand (and agree with cftime 1.6).
+#include <gtest/gtest.h>
+
+#include "core/error.hpp"
+#include "readers/calendar.hpp"
+
+using namespace climseg::io;
+
+namespace {
+std::string decode(const char* units, const char* calendar, double value) {
+  return TimeUnits::parse(units, calendar).decode(value).iso();
+}
+}  // namespace
+
+TEST(Calendar, ParsesEveryCfName) {
+  EXPECT_EQ(parse_calendar(""), Calendar::standard);
+  EXPECT_EQ(parse_calendar("Gregorian"), Calendar::standard);
+  EXPECT_EQ(parse_calendar("proleptic_gregorian"), Calendar::proleptic_gregorian);
+  EXPECT_EQ(parse_calendar("365_day"), Calendar::noleap);
+  EXPECT_EQ(parse_calendar("noleap"), Calendar::noleap);
+  EXPECT_EQ(parse_calendar("366_day"), Calendar::all_leap);
+  EXPECT_EQ(parse_calendar("all_leap"), Calendar::all_leap);
+  EXPECT_EQ(parse_calendar("360_day"), Calendar::day360);
+  EXPECT_EQ(parse_calendar("julian"), Calendar::julian);
+  EXPECT_THROW(parse_calendar("none"), climseg::Error);
+  EXPECT_THROW(parse_calendar("lunar"), climseg::Error);
+}
+
+TEST(Calendar, StandardAcrossLeapDay) {
+  EXPECT_EQ(decode("days since 2000-02-28", "standard", 0), "2000-02-28T00:00:00");
+  EXPECT_EQ(decode("days since 2000-02-28", "standard", 1), "2000-02-29T00:00:00");
+  EXPECT_EQ(decode("days since 2000-02-28", "standard", 2), "2000-03-01T00:00:00");
+  EXPECT_EQ(decode("days since 1900-02-28", "gregorian", 1), "1900-03-01T00:00:00");  // 1900 not leap
+  EXPECT_EQ(decode("days since 1500-02-28", "standard", 1), "1500-02-29T00:00:00");   // Julian era
+}
+
+TEST(Calendar, StandardSkipsTenDaysIn1582) {
+  EXPECT_EQ(decode("days since 1582-10-04", "standard", 1), "1582-10-15T00:00:00");
+  EXPECT_EQ(decode("days since 1582-10-04", "proleptic_gregorian", 1), "1582-10-05T00:00:00");
+  EXPECT_THROW(TimeUnits::parse("days since 1582-10-10", "standard"), climseg::Error);
+  EXPECT_NO_THROW(TimeUnits::parse("days since 1582-10-10", "julian"));
+}
+
+TEST(Calendar, ProlepticGregorianAndJulian) {
+  EXPECT_EQ(decode("days since 1900-02-28", "proleptic_gregorian", 1), "1900-03-01T00:00:00");
+  EXPECT_EQ(decode("days since 1500-02-28", "proleptic_gregorian", 1), "1500-03-01T00:00:00");
+  EXPECT_EQ(decode("days since 1900-02-28", "julian", 1), "1900-02-29T00:00:00");
+  EXPECT_EQ(decode("days since 2100-02-28", "julian", 1), "2100-02-29T00:00:00");
+}
+
+TEST(Calendar, NoleapAllLeapAnd360Day) {
+  EXPECT_EQ(decode("days since 2000-02-28", "noleap", 1), "2000-03-01T00:00:00");
+  EXPECT_EQ(decode("days since 2000-02-28", "365_day", 365), "2001-02-28T00:00:00");
+  EXPECT_EQ(decode("days since 2001-02-28", "all_leap", 1), "2001-02-29T00:00:00");
+  EXPECT_EQ(decode("days since 2001-02-28", "366_day", 2), "2001-03-01T00:00:00");
+  EXPECT_EQ(decode("days since 2001-02-28", "360_day", 1), "2001-02-29T00:00:00");
+  EXPECT_EQ(decode("days since 2001-02-28", "360_day", 2), "2001-02-30T00:00:00");
+  EXPECT_EQ(decode("days since 2001-02-28", "360_day", 3), "2001-03-01T00:00:00");
+  EXPECT_EQ(decode("days since 2001-01-01", "360_day", 360), "2002-01-01T00:00:00");
+  EXPECT_THROW(TimeUnits::parse("days since 2001-02-29", "noleap"), climseg::Error);
+}
+
+TEST(Calendar, UnitsAndReferenceDates) {
+  // The real files' first times, read with `ncdump -t`.
+  EXPECT_EQ(decode("hours since 1900-01-01", "gregorian", 837420), "1995-07-14T12:00:00");  // ERA5
+  EXPECT_EQ(decode("days since 1979-01-01 00:00:00", "", 13938), "2017-02-28T00:00:00");    // MERRA-2
+  EXPECT_EQ(decode("days since 0000-1-1", "noleap", 730135.5), "2000-05-16T12:00:00");      // CCSM3
+  EXPECT_EQ(decode("days since 1990-01-01T00:00:00Z", "", 9100.5), "2014-12-01T12:00:00");  // WW3
+  EXPECT_EQ(decode("months since 1958-1-1 00:00:00", "", 13), "1959-02-01T00:00:00");       // geocat hgt
+  EXPECT_EQ(decode("hours since 1996 01 05 00:00", "", 378), "1996-01-20T18:00:00");        // GEMPAK
+  EXPECT_EQ(decode("seconds since 1970-01-01", "proleptic_gregorian", 86400.5), "1970-01-02T00:00:00.5");
+  EXPECT_EQ(decode("minutes since 2000-01-01 23:00", "noleap", 90), "2000-01-02T00:30:00");
+  EXPECT_EQ(decode("days since 2000-01-01", "standard", 0.125), "2000-01-01T03:00:00");
+  EXPECT_EQ(decode("days since 2000-01-01", "standard", -1), "1999-12-31T00:00:00");
+  EXPECT_EQ(decode("hours since 2000-01-01 00:00:00 +06:00", "standard", 0), "1999-12-31T18:00:00");
+  EXPECT_EQ(decode("years since 2000-01-01", "360_day", 0.5), "2000-07-01T00:00:00");
+  EXPECT_THROW(TimeUnits::parse("Month", ""), climseg::Error);
+  EXPECT_THROW(TimeUnits::parse("fortnights since 2000-01-01", ""), climseg::Error);
+  EXPECT_THROW(TimeUnits::parse("days since yesterday", ""), climseg::Error);
+}
+
+TEST(Calendar, EncodeInvertsDecodeInEveryCalendar) {
+  for (const char* cal : {"standard", "proleptic_gregorian", "noleap", "all_leap", "360_day", "julian"}) {
+    for (const char* units : {"days since 1850-01-01", "hours since 2000-02-28 06:00:00", "seconds since 1970-01-01"}) {
+      TimeUnits u = TimeUnits::parse(units, cal);
+      for (double v : {0.0, 1.0, 59.25, 365.0, 366.5, 1461.0, 100000.0}) {
+        DateTime d = u.decode(v);
+        EXPECT_NEAR(u.encode(d), v, 1e-6 * std::max(1.0, v)) << cal << " " << units << " " << v;
+      }
+    }
+  }
+  TimeUnits months = TimeUnits::parse("months since 1958-01-01", "standard");
+  EXPECT_EQ(months.encode(months.decode(229)), 229.0);
+}
+
+TEST(Calendar, DayNumbersAreConsecutiveAcrossYearEnds) {
+  for (Calendar c : {Calendar::standard, Calendar::proleptic_gregorian, Calendar::noleap, Calendar::all_leap,
+                     Calendar::day360, Calendar::julian}) {
+    int64_t n = day_number(c, 1999, 1, 1);
+    for (int64_t k = 0; k < 800; ++k) {
+      DateTime d = date_from_day_number(c, n + k);
+      EXPECT_EQ(day_number(c, d.year, d.month, d.day), n + k) << calendar_name(c);
+    }
+    EXPECT_EQ(day_number(c, 2000, 1, 1) - day_number(c, 1999, 1, 1), c == Calendar::day360     ? 360
+                                                                     : c == Calendar::all_leap ? 366
+                                                                                               : 365);
+  }
+}
+
+TEST(Calendar, ParsesDateTexts) {
+  EXPECT_EQ(parse_datetime("1996 01 05 00:00").iso(), "1996-01-05T00:00:00");
+  EXPECT_EQ(parse_datetime("0000-1-1").iso(), "0000-01-01T00:00:00");
+  EXPECT_EQ(parse_datetime("2014-12-01T12:30:15Z").iso(), "2014-12-01T12:30:15");
+  EXPECT_EQ(parse_datetime("-0100-03-01").iso(), "-0100-03-01T00:00:00");
+  EXPECT_THROW(parse_datetime("2000-13-01"), climseg::Error);
+  EXPECT_THROW(parse_datetime("Jan 1979"), climseg::Error);
+}
