@@ -1,0 +1,431 @@
+// Archives built from small files written here with the raw NetCDF/HDF5 libraries: time order,
+// refusals (overlap, backwards, grids, calendars), levels, packing and masks, fill policies,
+// DeepCAM HDF5, labels, 3-D fields with hybrid coefficients, inputs, the prefetcher.
+#include <gtest/gtest.h>
+#include <hdf5.h>
+
+#include <cmath>
+#include <fstream>
+#include <functional>
+
+#include "core/error.hpp"
+#include "nc_builder.hpp"
+#include "readers/archive.hpp"
+#include "readers/orientation.hpp"
+#include "readers/partition.hpp"
+#include "readers/prefetch.hpp"
+#include "test_support.hpp"
+
+using namespace climseg::io;
+using climseg::test::NcBuilder;
+using climseg::test::TempDir;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr size_t kH = 4, kW = 8;
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const climseg::Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+// A CAM-like file: TMQ(time, lat, lon) with value 1000*step + 10*i + j (file order), times given.
+fs::path cam_file(const TempDir& dir, const std::string& name, std::vector<double> times,
+                  const char* units = "days since 2000-01-01 00:00:00", const char* calendar = "noleap",
+                  double lat0 = -67.5, double lat_step = 45) {
+  fs::path p = dir / name;
+  std::vector<double> tmq;
+  for (size_t t = 0; t < times.size(); ++t)
+    for (size_t i = 0; i < kH; ++i)
+      for (size_t j = 0; j < kW; ++j) tmq.push_back(1000.0 * double(t) + 10.0 * double(i) + double(j));
+  NcBuilder(p)
+      .dim("time", 0)
+      .dim("lat", kH)
+      .dim("lon", kW)
+      .var("time", NC_DOUBLE, {"time"}, times)
+      .att("time", "units", units)
+      .att("time", "calendar", calendar)
+      .var("lat", NC_DOUBLE, {"lat"}, NcBuilder::lats(kH, lat0, lat_step))
+      .att("lat", "units", "degrees_north")
+      .var("lon", NC_DOUBLE, {"lon"}, NcBuilder::lons(kW, 0, 45))
+      .att("lon", "units", "degrees_east")
+      .var("TMQ", NC_FLOAT, {"time", "lat", "lon"}, tmq)
+      .att("TMQ", "units", "kg m-2")
+      .write();
+  return p;
+}
+
+ArchiveOptions channels(const std::string& list) {
+  ArchiveOptions o;
+  o.channels = parse_channels(list);
+  return o;
+}
+
+}  // namespace
+
+TEST(ChannelSpec, ParsesNamesLevelsAndFiles) {
+  ChannelSpec a = ChannelSpec::parse("TMQ");
+  EXPECT_EQ(a.name, "TMQ");
+  EXPECT_EQ(a.var, "TMQ");
+  EXPECT_TRUE(a.level.empty());
+  ChannelSpec b = ChannelSpec::parse("U@850");
+  EXPECT_EQ(b.name, "U850");
+  EXPECT_EQ(b.var, "U");
+  EXPECT_EQ(b.level, "850");
+  EXPECT_EQ(ChannelSpec::parse("U@850hPa").name, "U850");
+  EXPECT_EQ(ChannelSpec::parse("U@85000Pa").name, "U85000Pa");
+  ChannelSpec c = ChannelSpec::parse("u500=u[U500storm]");
+  EXPECT_EQ(c.name, "u500");
+  EXPECT_EQ(c.var, "u");
+  EXPECT_EQ(c.file, "U500storm");
+  auto list = parse_channels("TMQ, U@850,v=v[*V*.cdf]");
+  ASSERT_EQ(list.size(), 3u);
+  EXPECT_EQ(list[2].file, "*V*.cdf");
+  EXPECT_THROW(parse_channels("TMQ,,PSL"), climseg::UsageError);
+  EXPECT_THROW(parse_channels("TMQ,TMQ"), climseg::UsageError);
+  EXPECT_THROW(ChannelSpec::parse("U@"), climseg::UsageError);
+  EXPECT_THROW(ChannelSpec::parse("=U"), climseg::UsageError);
+  EXPECT_THROW(ChannelSpec::parse("U[]"), climseg::UsageError);
+}
+
+TEST(Partition, BlocksCoverEverythingOnceFirstRanksTakeOneMore) {
+  for (int64_t n : {0, 1, 5, 7, 64, 1000})
+    for (int p : {1, 2, 3, 4, 7}) {
+      int64_t next = 0;
+      for (int r = 0; r < p; ++r) {
+        Block b = block_partition(n, r, p);
+        EXPECT_EQ(b.begin, next);
+        EXPECT_EQ(b.size(), n / p + (r < n % p ? 1 : 0));
+        next = b.end;
+      }
+      EXPECT_EQ(next, n);
+    }
+  // TECA's rule on 10 samples over 4 ranks: 3, 3, 2, 2.
+  EXPECT_EQ(block_partition(10, 1, 4).begin, 3);
+  EXPECT_EQ(block_partition(10, 2, 4).begin, 6);
+  EXPECT_EQ(block_partition(10, 3, 4).size(), 2);
+}
+
+TEST(Orientation, FieldsRoundTripAndFileCoordinatesComeBack) {
+  std::vector<double> lat = {60, 30, 0, -30}, lon = {-180, -90, 0, 90};
+  CanonicalGrid cg = canonical_grid(lat, lon, "test");
+  EXPECT_TRUE(cg.grid.periodic);
+  EXPECT_EQ(cg.grid.lat, (std::vector<double>{-30, 0, 30, 60}));
+  EXPECT_EQ(cg.grid.lon, (std::vector<double>{0, 90, 180, 270}));
+  EXPECT_EQ(cg.orientation.lon_shift, 2);
+  std::vector<float> file(16), canon(16), back(16);
+  for (int k = 0; k < 16; ++k) file[static_cast<size_t>(k)] = float(k);
+  to_canonical(file.data(), canon.data(), 4, 4, cg.orientation);
+  // canonical (0, 0) is file row 3 (lat -30), file column 2 (lon 0) → 3*4+2 = 14.
+  EXPECT_EQ(canon[0], 14.0f);
+  EXPECT_EQ(canon[15], 1.0f);  // (60N, 270E) = file (0, 1) at lon -90
+  to_file_order(canon.data(), back.data(), 4, 4, cg.orientation);
+  EXPECT_EQ(back, file);
+  EXPECT_EQ(file_latitudes(cg.grid, cg.orientation), lat);
+  EXPECT_EQ(file_longitudes(cg.grid, cg.orientation), lon);
+  EXPECT_THROW(canonical_grid({0, 10, 5}, lon, "x"), climseg::Error);
+  EXPECT_THROW(canonical_grid(lat, {10, 0, 20, 30}, "x"), climseg::Error);
+}
+
+TEST(Archive, FilesAreOrderedByTimeNotByName) {
+  TempDir dir;
+  cam_file(dir, "c.nc", {0, 0.125});
+  cam_file(dir, "a.nc", {0.5, 0.625});
+  cam_file(dir, "b.nc", {0.25, 0.375});
+  Archive a = Archive::open({dir.path().string()}, channels("TMQ"));
+  ASSERT_EQ(a.size(), 6);
+  EXPECT_EQ(fs::path(a.info(0).file).filename(), "c.nc");
+  EXPECT_EQ(fs::path(a.info(2).file).filename(), "b.nc");
+  EXPECT_EQ(fs::path(a.info(5).file).filename(), "a.nc");
+  EXPECT_EQ(a.info(3).date.iso(), "2000-01-01T09:00:00");
+  EXPECT_EQ(a.info(3).time_index, 1);
+  EXPECT_EQ(a.calendar(), "noleap");
+  Sample s = a.load(3);
+  EXPECT_EQ(s.time_iso, "2000-01-01T09:00:00");
+  EXPECT_EQ(s.data[2 * kW + 5], 1025.0f);  // step 1 of b.nc, row 2, column 5
+  EXPECT_EQ(s.index, 3);
+  // A glob and an @list give the same archive.
+  EXPECT_EQ(Archive::open({(dir / "*.nc").string()}, channels("TMQ")).size(), 6);
+  std::ofstream(dir / "list.txt") << "# files\na.nc\n" << (dir / "b.nc").string() << "\n";
+  EXPECT_EQ(Archive::open({"@" + (dir / "list.txt").string()}, channels("TMQ")).size(), 4);
+}
+
+TEST(Archive, RefusesOverlapBackwardsGridsAndCalendars) {
+  TempDir dir;
+  auto a = cam_file(dir, "a.nc", {0, 1});
+  auto b = cam_file(dir, "b.nc", {1, 2});
+  std::string e = error_of([&] { Archive::open({a.string(), b.string()}, channels("TMQ")); });
+  EXPECT_NE(e.find("b.nc: time steps overlap with " + a.string()), std::string::npos) << e;
+  auto back = cam_file(dir, "back.nc", {5, 4});
+  e = error_of([&] { Archive::open({back.string()}, channels("TMQ")); });
+  EXPECT_EQ(e, back.string() +
+                   ": time steps go backwards or repeat: step 1 (2000-01-05T00:00:00) is not after step 0 "
+                   "(2000-01-06T00:00:00)");
+  auto other = cam_file(dir, "other_grid.nc", {10}, "days since 2000-01-01", "noleap", -60, 40);
+  e = error_of([&] { Archive::open({a.string(), other.string()}, channels("TMQ")); });
+  EXPECT_EQ(
+      e.rfind(other.string() + ": grid differs from the first file of the archive: latitude 0 is -60 but -67.5", 0), 0u)
+      << e;
+  auto std_cal = cam_file(dir, "standard.nc", {20}, "days since 2000-01-01", "standard");
+  e = error_of([&] { Archive::open({a.string(), std_cal.string()}, channels("TMQ")); });
+  EXPECT_NE(e.find("calendar standard differs from noleap"), std::string::npos) << e;
+  e = error_of([&] { Archive::open({(dir / "missing.nc").string()}, channels("TMQ")); });
+  EXPECT_EQ(e, (dir / "missing.nc").string() + ": no such file");
+  e = error_of([&] { Archive::open({(dir / "*.nope").string()}, channels("TMQ")); });
+  EXPECT_EQ(e, (dir / "*.nope").string() + ": no files match");
+  std::ofstream(dir / "notes.nc") << "not netcdf";
+  e = error_of([&] { Archive::open({(dir / "notes.nc").string()}, channels("TMQ")); });
+  EXPECT_NE(e.find("not a NetCDF or HDF5 file"), std::string::npos) << e;
+}
+
+TEST(Archive, PackingFillMissingValidRangeAndUnsigned) {
+  TempDir dir;
+  fs::path p = dir / "packed.nc";
+  // Row-major (lat 2, lon 4): raw shorts; scale 0.5, offset 100.
+  NcBuilder(p, 0)
+      .dim("lat", 2)
+      .dim("lon", 4)
+      .var("lat", NC_FLOAT, {"lat"}, {-45, 45})
+      .att("lat", "units", "degrees_north")
+      .var("lon", NC_FLOAT, {"lon"}, {0, 90, 180, 270})
+      .att("lon", "units", "degrees_east")
+      .var("P", NC_SHORT, {"lat", "lon"}, {0, 10, -32767, 20, 30, -1, 3000, 40})
+      .att("P", "scale_factor", NC_DOUBLE, {0.5})
+      .att("P", "add_offset", NC_DOUBLE, {100})
+      .att("P", "_FillValue", NC_SHORT, {-32767})
+      .att("P", "missing_value", NC_SHORT, {-1})
+      .att("P", "valid_range", NC_SHORT, {0, 1000})
+      .var("B", NC_BYTE, {"lat", "lon"}, {1, -1, -56, 0, 5, 6, 7, 8})
+      .att("B", "_Unsigned", "true")
+      .var("F", NC_FLOAT, {"lat", "lon"}, {1, 2, 3, 4, 5, 6, 7, 8})  // no _FillValue: default fill masked
+      .write();
+  Archive a = Archive::open({p.string()}, channels("P,B"));
+  Sample s = a.load(0);
+  const std::vector<float> p_expect = {100, 105, 0, 110, 115, 0, 0, 120};
+  const std::vector<float> p_valid = {1, 1, 0, 1, 1, 0, 0, 1};  // fill, missing, above valid_range
+  for (size_t k = 0; k < 8; ++k) {
+    EXPECT_EQ(s.data[static_cast<int64_t>(k)], p_expect[k]) << k;
+    EXPECT_EQ(s.valid[static_cast<int64_t>(k)], p_valid[k]) << k;
+  }
+  // _Unsigned bytes: -1 → 255, -56 → 200.
+  EXPECT_EQ(s.data[8 + 1], 255.0f);
+  EXPECT_EQ(s.data[8 + 2], 200.0f);
+  EXPECT_EQ(s.valid[8 + 1], 1.0f);
+}
+
+TEST(Archive, LevelsInPascalsOrHectopascalsAndTwoDimensionalFallback) {
+  TempDir dir;
+  for (const char* units : {"Pa", "hPa"}) {
+    fs::path p = dir / (std::string("lev_") + units + ".nc");
+    const double f = std::string(units) == "Pa" ? 100 : 1;
+    std::vector<double> u;
+    for (int l = 0; l < 3; ++l)
+      for (size_t k = 0; k < kH * kW; ++k) u.push_back(l * 100 + double(k));
+    NcBuilder(p)
+        .dim("lev", 3)
+        .dim("lat", kH)
+        .dim("lon", kW)
+        .var("lev", NC_DOUBLE, {"lev"}, {1000 * f, 850 * f, 500 * f})
+        .att("lev", "units", units)
+        .var("lat", NC_DOUBLE, {"lat"}, NcBuilder::lats(kH, -67.5, 45))
+        .var("lon", NC_DOUBLE, {"lon"}, NcBuilder::lons(kW, 0, 45))
+        .var("U", NC_FLOAT, {"lev", "lat", "lon"}, u)
+        .var("V850", NC_FLOAT, {"lat", "lon"}, std::vector<double>(kH * kW, 7.0))
+        .write();
+    Sample s = Archive::open({p.string()}, channels("U@850,V@850")).load(0);
+    EXPECT_EQ(s.channels, (std::vector<std::string>{"U850", "V850"}));
+    EXPECT_EQ(s.data[5], 105.0f) << units;
+    EXPECT_EQ(s.data[int64_t(kH * kW) + 5], 7.0f) << units;
+    std::string e = error_of([&] { Archive::open({p.string()}, channels("U@700")); });
+    EXPECT_NE(e.find("variable 'U' has no level 700"), std::string::npos) << e;
+    Field3D f3 = Archive::open({p.string()}, channels("V@850")).load_field(0, "U");
+    EXPECT_EQ(f3.data.shape(), (climseg::Shape{3, int64_t(kH), int64_t(kW)}));
+    EXPECT_EQ(f3.level_pa, (std::vector<double>{100000, 85000, 50000}));
+    EXPECT_EQ(f3.data[2 * int64_t(kH * kW) + 1], 201.0f);
+    EXPECT_FALSE(f3.hybrid());
+  }
+}
+
+TEST(Archive, HybridCoefficientsComeWithThreeDimensionalFields) {
+  TempDir dir;
+  fs::path p = dir / "cam_hybrid.nc";
+  NcBuilder(p)
+      .dim("time", 0)
+      .dim("lev", 2)
+      .dim("lat", kH)
+      .dim("lon", kW)
+      .var("time", NC_DOUBLE, {"time"}, {0})
+      .att("time", "units", "days since 1850-01-01")
+      .var("lev", NC_DOUBLE, {"lev"}, {500, 900})
+      .att("lev", "units", "level")
+      .att("lev", "positive", "down")
+      .var("lat", NC_DOUBLE, {"lat"}, NcBuilder::lats(kH, -67.5, 45))
+      .var("lon", NC_DOUBLE, {"lon"}, NcBuilder::lons(kW, 0, 45))
+      .var("hyam", NC_DOUBLE, {"lev"}, {0.4, 0.1})
+      .var("hybm", NC_DOUBLE, {"lev"}, {0.1, 0.8})
+      .var("P0", NC_DOUBLE, {}, {100000})
+      .var("PS", NC_FLOAT, {"time", "lat", "lon"}, std::vector<double>(kH * kW, 98000))
+      .att("PS", "units", "Pa")
+      .var("Q", NC_FLOAT, {"time", "lev", "lat", "lon"}, std::vector<double>(2 * kH * kW, 0.01))
+      .write();
+  Archive a = Archive::open({p.string()}, channels("PS"));
+  Field3D q = a.load_field(0, "Q");
+  ASSERT_TRUE(q.hybrid());
+  EXPECT_EQ(q.hyam, (std::vector<double>{0.4, 0.1}));
+  EXPECT_EQ(q.p0, 100000.0);
+  EXPECT_EQ(q.ps[0], 98000.0f);
+  EXPECT_TRUE(q.level_pa.empty());  // "level" is not a pressure unit
+}
+
+TEST(Archive, AllFillFieldsMaskSkipOrFail) {
+  TempDir dir;
+  fs::path p = dir / "holes.nc";
+  std::vector<double> v;
+  for (int t = 0; t < 3; ++t)
+    for (size_t k = 0; k < kH * kW; ++k) v.push_back(t == 1 ? -9999 : double(k));
+  NcBuilder(p)
+      .dim("time", 0)
+      .dim("lat", kH)
+      .dim("lon", kW)
+      .var("time", NC_INT, {"time"}, {0, 6, 12})
+      .att("time", "units", "hours since 2001-01-01")
+      .var("lat", NC_DOUBLE, {"lat"}, NcBuilder::lats(kH, -67.5, 45))
+      .var("lon", NC_DOUBLE, {"lon"}, NcBuilder::lons(kW, 0, 45))
+      .var("T", NC_FLOAT, {"time", "lat", "lon"}, v)
+      .att("T", "_FillValue", NC_FLOAT, {-9999})
+      .write();
+  ArchiveOptions o = channels("T");
+  Sample masked = Archive::open({p.string()}, o).load(1);
+  EXPECT_FALSE(masked.skip);
+  EXPECT_EQ(masked.empty_channels, std::vector<std::string>{"T"});
+  for (float x : masked.valid) EXPECT_EQ(x, 0.0f);
+  for (float x : masked.data) EXPECT_EQ(x, 0.0f);
+
+  o.all_fill = FillPolicy::skip;
+  Archive skipping = Archive::open({p.string()}, o);
+  EXPECT_TRUE(skipping.load(1).skip);
+  Prefetcher pf(skipping, {0, 1, 2});
+  std::vector<int64_t> got;
+  while (auto s = pf.next()) got.push_back(s->index);
+  EXPECT_EQ(got, (std::vector<int64_t>{0, 2}));
+  EXPECT_EQ(pf.skipped(), 1);
+
+  o.all_fill = FillPolicy::error;
+  std::string e = error_of([&] { Archive::open({p.string()}, o).load(1); });
+  EXPECT_EQ(e, p.string() + ": variable T (channel T) at 2001-01-01T06:00:00 is entirely fill values");
+}
+
+TEST(Archive, PrefetcherKeepsOrderAndPassesErrorsOn) {
+  TempDir dir;
+  cam_file(dir, "a.nc", {0, 1, 2, 3, 4, 5, 6, 7});
+  Archive a = Archive::open({dir.path().string()}, channels("TMQ"));
+  std::vector<int64_t> order = {7, 0, 3, 3, 5};
+  Prefetcher pf(a, order, 2);
+  for (int64_t i : order) {
+    auto s = pf.next();
+    ASSERT_TRUE(s.has_value());
+    EXPECT_EQ(s->index, i);
+    EXPECT_EQ(s->data[0], 1000.0f * float(i));
+  }
+  EXPECT_FALSE(pf.next().has_value());
+  Prefetcher bad(a, {1, 99}, 1);
+  EXPECT_TRUE(bad.next().has_value());
+  EXPECT_THROW(bad.next(), climseg::Error);
+  { Prefetcher abandoned(a, {0, 1, 2, 3, 4, 5, 6, 7}, 1); }  // destroyed while loading: no hang
+}
+
+TEST(Archive, SiblingFilesAndLabelsAndTheFirstTimeStepsFields) {
+  TempDir dir;
+  for (const char* var : {"TMQ", "PSL", "LABELS"}) {
+    NcBuilder(dir / (std::string(var) + ".nc"))
+        .dim("time", 0)
+        .dim("lat", kH)
+        .dim("lon", kW)
+        .var("time", NC_DOUBLE, {"time"}, {0, 3})
+        .att("time", "units", "hours since 2010-06-01")
+        .var("lat", NC_DOUBLE, {"lat"}, NcBuilder::lats(kH, -67.5, 45))
+        .var("lon", NC_DOUBLE, {"lon"}, NcBuilder::lons(kW, 0, 45))
+        .var(var, std::string(var) == "LABELS" ? NC_BYTE : NC_FLOAT, {"time", "lat", "lon"},
+             std::vector<double>(2 * kH * kW, std::string(var) == "LABELS" ? 2 : 1))
+        .write();
+  }
+  ArchiveOptions o;
+  o.labels = "auto";
+  Archive a = Archive::open({dir.path().string()}, o);
+  EXPECT_EQ(a.size(), 2);
+  EXPECT_EQ(a.channel_names(), (std::vector<std::string>{"PSL", "TMQ"}));  // every field, LABELS apart
+  ASSERT_TRUE(a.has_labels());
+  Sample s = a.load(1);
+  EXPECT_EQ(s.labels.numel(), int64_t(kH * kW));
+  EXPECT_EQ(s.labels[3], 2.0f);
+  o.labels = "MISSING_LABELS";
+  std::string e = error_of([&] { Archive::open({dir.path().string()}, o); });
+  EXPECT_NE(e.find("unknown variable 'MISSING_LABELS' (available: LABELS, PSL, TMQ)"), std::string::npos) << e;
+}
+
+TEST(Archive, DeepCamHdf5LayoutChannelLastWithLabels) {
+  TempDir dir;
+  const hsize_t H = 6, W = 8, C = 16;
+  fs::path p = dir / "data-2106-05-05-01-1.h5";
+  {
+    hid_t f = H5Fcreate(p.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t g = H5Gcreate2(f, "climate", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    std::vector<float> data(H * W * C);
+    for (hsize_t i = 0; i < H; ++i)
+      for (hsize_t j = 0; j < W; ++j)
+        for (hsize_t c = 0; c < C; ++c) data[(i * W + j) * C + c] = float(c * 1000 + i * 10 + j);
+    hsize_t dims3[3] = {H, W, C}, dims2[2] = {H, W};
+    hid_t s3 = H5Screate_simple(3, dims3, nullptr);
+    hid_t d = H5Dcreate2(g, "data", H5T_IEEE_F32LE, s3, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data());
+    std::vector<int32_t> labels(H * W, 0);
+    labels[3 * W + 4] = 1;
+    labels[5 * W + 7] = 2;
+    hid_t s2 = H5Screate_simple(2, dims2, nullptr);
+    hid_t l = H5Dcreate2(g, "labels_0", H5T_STD_I32LE, s2, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(l, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, labels.data());
+    H5Dclose(l);
+    H5Sclose(s2);
+    H5Dclose(d);
+    H5Sclose(s3);
+    H5Gclose(g);
+    H5Fclose(f);
+  }
+  ArchiveOptions o = channels("TMQ,U@850,PSL,ZBOT");
+  o.labels = "auto";
+  Archive a = Archive::open({p.string()}, o);
+  ASSERT_EQ(a.size(), 1);
+  EXPECT_EQ(a.grid().shape_str(), "6x8");
+  EXPECT_DOUBLE_EQ(a.grid().lat.front(), -90.0);
+  EXPECT_TRUE(a.grid().periodic);
+  Sample s = a.load(0);
+  EXPECT_EQ(s.channels, (std::vector<std::string>{"TMQ", "U850", "PSL", "ZBOT"}));
+  // Channel k of the channel-last block: TMQ 0, U850 1, PSL 7, ZBOT 15.
+  EXPECT_EQ(s.data[2 * int64_t(W) + 3], 23.0f);
+  EXPECT_EQ(s.data[int64_t(H * W) + 2 * int64_t(W) + 3], 1023.0f);
+  EXPECT_EQ(s.data[2 * int64_t(H * W) + 5], 7005.0f);
+  EXPECT_EQ(s.data[3 * int64_t(H * W) + int64_t(H * W) - 1], 15057.0f);
+  ASSERT_TRUE(a.has_labels());
+  EXPECT_EQ(s.labels[3 * int64_t(W) + 4], 1.0f);
+  EXPECT_EQ(s.labels[5 * int64_t(W) + 7], 2.0f);
+  EXPECT_EQ(s.labels[0], 0.0f);
+}
+
+TEST(Archive, TruncatedFilesAreRefusedByName) {
+  TempDir dir;
+  auto p = cam_file(dir, "whole.nc", {0, 1, 2});
+  std::string bytes;
+  {
+    std::ifstream in(p, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  std::ofstream(dir / "cut.nc", std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  std::string e = error_of([&] { Archive::open({(dir / "cut.nc").string()}, channels("TMQ")).load(2); });
+  EXPECT_EQ(e.rfind((dir / "cut.nc").string() + ": ", 0), 0u) << e;
+  EXPECT_NE(e.find("truncated or damaged"), std::string::npos) << e;
+}
