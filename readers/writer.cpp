@@ -1,0 +1,643 @@
+// CF-NetCDF-4 writer: definitions, orientation, type conversion, serial and collective output.
+#include "readers/writer.hpp"
+
+#include <fmt/format.h>
+#include <netcdf_par.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <optional>
+
+#include "core/atomic_file.hpp"
+#include "core/build_info.hpp"
+#include "core/error.hpp"
+#include "readers/hdf5_lock.hpp"
+#include "readers/netcdf_file.hpp"
+
+namespace climseg::io {
+namespace fs = std::filesystem;
+
+Attr Attr::str(std::string name, std::string text) {
+  Attr a;
+  a.name = std::move(name);
+  a.type = NC_CHAR;
+  a.text = std::move(text);
+  return a;
+}
+
+Attr Attr::num(std::string name, nc_type type, std::vector<double> numbers) {
+  Attr a;
+  a.name = std::move(name);
+  a.type = type;
+  a.numbers = std::move(numbers);
+  return a;
+}
+
+VarDef float_field(std::string name, std::string units, std::string long_name, std::vector<std::string> dims) {
+  VarDef v;
+  v.name = std::move(name);
+  v.type = NC_FLOAT;
+  v.dims = std::move(dims);
+  v.attrs = {Attr::str("units", std::move(units)), Attr::str("long_name", std::move(long_name))};
+  return v;
+}
+
+VarDef mask_field(std::string name, const std::vector<std::string>& class_names, std::string long_name,
+                  std::vector<std::string> dims) {
+  if (class_names.empty() || class_names.size() > 127) fail("mask {}: needs 1 to 127 classes", name);
+  VarDef v;
+  v.name = std::move(name);
+  v.type = NC_BYTE;
+  v.dims = std::move(dims);
+  std::vector<double> values;
+  std::string meanings;
+  for (size_t i = 0; i < class_names.size(); ++i) {
+    values.push_back(double(i));
+    std::string m = class_names[i];
+    std::replace(m.begin(), m.end(), ' ', '_');
+    meanings += (i ? " " : "") + m;
+  }
+  if (long_name.empty()) long_name = "class of each cell";
+  v.attrs = {Attr::str("long_name", std::move(long_name)), Attr::str("units", "1"),
+             Attr::num("flag_values", NC_BYTE, values), Attr::str("flag_meanings", meanings)};
+  v.fill_value = -1.0;
+  return v;
+}
+
+VarDef probability_field(std::string name, std::string long_name, std::vector<std::string> dims) {
+  VarDef v;
+  v.name = std::move(name);
+  v.type = NC_FLOAT;
+  v.dims = std::move(dims);
+  v.attrs = {Attr::str("long_name", std::move(long_name)), Attr::str("units", "1"),
+             Attr::num("valid_range", NC_FLOAT, {0.0, 1.0})};
+  return v;
+}
+
+std::vector<double> file_latitudes(const geo::Grid& grid, const geo::Orientation& o) {
+  std::vector<double> lat = grid.lat;
+  if (o.lat_descending) std::reverse(lat.begin(), lat.end());
+  return lat;
+}
+
+std::vector<double> file_longitudes(const geo::Grid& grid, const geo::Orientation& o) {
+  const size_t W = grid.lon.size();
+  std::vector<double> lon(W);
+  for (size_t j = 0; j < W; ++j) {
+    double v = grid.lon[j];
+    if (o.lon_signed && v >= 180.0) v -= 360.0;
+    lon[(j + static_cast<size_t>(o.lon_shift)) % W] = v;
+  }
+  return lon;
+}
+
+void to_file_order(const geo::Orientation& o, int64_t H, int64_t W, const float* canonical, float* file) {
+  const int64_t shift = W > 0 ? ((o.lon_shift % W) + W) % W : 0;
+  for (int64_t i = 0; i < H; ++i) {
+    const float* src = canonical + i * W;
+    float* dst = file + (o.lat_descending ? H - 1 - i : i) * W;
+    // Canonical column j lands in file column (j + shift) % W: two contiguous pieces.
+    std::copy(src, src + (W - shift), dst + shift);
+    std::copy(src + (W - shift), src + W, dst);
+  }
+}
+
+namespace {
+
+struct VarInfo {
+  int varid = -1;
+  VarDef def;
+  bool has_time = false;
+  int lat_axis = -1;  // axis index within the var's dims (including time)
+  int lon_axis = -1;
+  std::vector<size_t> shape;  // current full shape (time axis length is filled at write time)
+};
+
+bool is_integer_type(nc_type t) {
+  return t == NC_BYTE || t == NC_UBYTE || t == NC_SHORT || t == NC_INT || t == NC_INT64;
+}
+
+// Valid stored range of an integer type.
+std::pair<double, double> type_range(nc_type t) {
+  switch (t) {
+    case NC_BYTE:
+      return {-128, 127};
+    case NC_UBYTE:
+      return {0, 255};
+    case NC_SHORT:
+      return {-32768, 32767};
+    case NC_INT:
+      return {-2147483648.0, 2147483647.0};
+    default:
+      return {-9.2e18, 9.2e18};
+  }
+}
+
+size_t type_size(nc_type t) {
+  switch (t) {
+    case NC_BYTE:
+    case NC_UBYTE:
+      return 1;
+    case NC_SHORT:
+      return 2;
+    case NC_INT:
+    case NC_FLOAT:
+      return 4;
+    default:
+      return 8;
+  }
+}
+
+template <class Out>
+void store_as(const double* in, size_t n, void* out) {
+  Out* o = static_cast<Out*>(out);
+  for (size_t i = 0; i < n; ++i) o[i] = static_cast<Out>(in[i]);
+}
+
+}  // namespace
+
+struct CfWriter::Impl {
+  fs::path final_path;
+  OutputSpec spec;
+  std::optional<Comm> comm;  // set when collective
+  std::optional<AtomicOutput> atomic;
+  std::string temp;  // the path the library writes
+  int ncid = -1;
+  bool closed = false;
+  std::map<std::string, VarInfo> vars;
+  std::map<std::string, size_t> dim_len;
+  int64_t steps = 0;
+
+  std::string where() const { return final_path.string(); }
+  void check(int rc, const std::string& what, const std::string& var = {}) const { nc_check(rc, where(), what, var); }
+
+  void validate() {
+    const auto& s = spec;
+    const int64_t W = s.grid.width();
+    if (s.grid.height() > 0 || W > 0) {
+      if (s.grid.height() < 1 || W < 1) fail("{}: output grid {} is empty", where(), s.grid.shape_str());
+      if (s.orientation.lon_shift < 0 || s.orientation.lon_shift >= W)
+        fail("{}: longitude shift {} is outside 0..{}", where(), s.orientation.lon_shift, W - 1);
+    }
+    if (s.deflate_level < 0 || s.deflate_level > 9) fail("{}: deflate level {} is not 0..9", where(), s.deflate_level);
+    dim_len.clear();
+    if (!s.time_units.empty()) dim_len[s.time_name] = static_cast<size_t>(std::max<int64_t>(0, s.time_steps));
+    if (W > 0) {
+      dim_len[s.lat_name] = static_cast<size_t>(s.grid.height());
+      dim_len[s.lon_name] = static_cast<size_t>(W);
+    }
+    for (const auto& [name, len] : s.dims) {
+      if (dim_len.count(name)) fail("{}: dimension {} defined twice", where(), name);
+      if (len < 1) fail("{}: dimension {} has length {}", where(), name, len);
+      dim_len[name] = static_cast<size_t>(len);
+    }
+    std::map<std::string, int> seen;
+    for (const VarDef& v : s.variables) {
+      if (v.name.empty()) fail("{}: a variable has no name", where());
+      if (v.name == s.lat_name || v.name == s.lon_name || (v.name == s.time_name && !s.time_units.empty()))
+        fail("{}: variable {} is a coordinate the writer defines itself", where(), v.name);
+      if (seen[v.name]++) fail("{}: variable {} defined twice", where(), v.name);
+      if (!(v.type == NC_FLOAT || v.type == NC_DOUBLE || is_integer_type(v.type)))
+        fail("{}: variable {}: unsupported type {}", where(), v.name, nc_type_name(v.type));
+      for (size_t k = 0; k < v.dims.size(); ++k) {
+        if (!dim_len.count(v.dims[k])) fail("{}: variable {}: unknown dimension {}", where(), v.name, v.dims[k]);
+        if (k > 0 && v.dims[k] == s.time_name && !s.time_units.empty())
+          fail("{}: variable {}: the time dimension must come first", where(), v.name);
+      }
+      if (v.packed && !is_integer_type(v.type))
+        fail("{}: variable {}: only integer variables can be packed", where(), v.name);
+      if (v.packed && v.scale_factor == 0.0) fail("{}: variable {}: scale_factor is 0", where(), v.name);
+    }
+  }
+
+  void put_attr(int varid, const Attr& a, const std::string& var) {
+    if (a.type == NC_CHAR || a.type == NC_STRING) {
+      check(nc_put_att_text(ncid, varid, a.name.c_str(), a.text.size(), a.text.c_str()),
+            "cannot write attribute " + a.name, var);
+    } else {
+      check(nc_put_att_double(ncid, varid, a.name.c_str(), a.type, a.numbers.size(), a.numbers.data()),
+            "cannot write attribute " + a.name, var);
+    }
+  }
+
+  // Defaults first, then the caller's (same name replaces, new names follow).
+  static std::vector<Attr> merged(std::vector<Attr> defaults, const std::vector<Attr>& extra) {
+    for (const Attr& e : extra) {
+      auto it = std::find_if(defaults.begin(), defaults.end(), [&](const Attr& d) { return d.name == e.name; });
+      if (it != defaults.end())
+        *it = e;
+      else
+        defaults.push_back(e);
+    }
+    return defaults;
+  }
+
+  int def_dim(const std::string& name, size_t len, bool unlimited) {
+    int id = -1;
+    check(nc_def_dim(ncid, name.c_str(), unlimited ? NC_UNLIMITED : len, &id), "cannot define dimension " + name);
+    return id;
+  }
+
+  void define_var(const VarDef& v, const std::map<std::string, int>& dimids) {
+    VarInfo info;
+    info.def = v;
+    std::vector<int> ids;
+    for (size_t k = 0; k < v.dims.size(); ++k) {
+      ids.push_back(dimids.at(v.dims[k]));
+      info.shape.push_back(dim_len.at(v.dims[k]));
+      if (v.dims[k] == spec.lat_name) info.lat_axis = int(k);
+      if (v.dims[k] == spec.lon_name) info.lon_axis = int(k);
+    }
+    info.has_time = !v.dims.empty() && !spec.time_units.empty() && v.dims[0] == spec.time_name;
+    check(nc_def_var(ncid, v.name.c_str(), v.type, int(ids.size()), ids.data(), &info.varid), "cannot define", v.name);
+    size_t values = 1;
+    for (size_t k = info.has_time ? 1 : 0; k < info.shape.size(); ++k) values *= info.shape[k];
+    const bool gridded = info.lat_axis >= 0 && info.lon_axis == int(v.dims.size()) - 1;
+    if (info.has_time || values >= 4096) {
+      // One chunk per time step (and per level): a reader of one step inflates only that step.
+      std::vector<size_t> chunk(info.shape.size());
+      for (size_t k = 0; k < chunk.size(); ++k) {
+        if (info.has_time && k == 0)
+          chunk[k] = gridded ? 1 : 512;
+        else if (gridded && int(k) != info.lat_axis && int(k) != info.lon_axis)
+          chunk[k] = 1;
+        else
+          chunk[k] = info.shape[k];
+      }
+      check(nc_def_var_chunking(ncid, info.varid, NC_CHUNKED, chunk.data()), "cannot set chunking", v.name);
+      const int level = v.deflate_level >= 0 ? v.deflate_level : spec.deflate_level;
+      if (level > 0)
+        check(nc_def_var_deflate(ncid, info.varid, spec.shuffle && type_size(v.type) > 1 ? 1 : 0, 1, level),
+              "cannot set compression", v.name);
+    }
+    // Attributes: _FillValue first (ncdump shows it first in CF files), then the caller's, then packing.
+    if (v.fill_value) put_attr(info.varid, Attr::num("_FillValue", v.type, {*v.fill_value}), v.name);
+    for (const Attr& a : v.attrs) put_attr(info.varid, a, v.name);
+    if (v.packed) {
+      put_attr(info.varid, Attr::f32("scale_factor", v.scale_factor), v.name);
+      put_attr(info.varid, Attr::f32("add_offset", v.add_offset), v.name);
+    }
+    vars[v.name] = std::move(info);
+  }
+
+  void define() {
+    const auto& s = spec;
+    std::map<std::string, int> dimids;
+    const bool has_time = !s.time_units.empty();
+    if (has_time) dimids[s.time_name] = def_dim(s.time_name, dim_len[s.time_name], s.time_steps <= 0);
+    if (s.grid.width() > 0) {
+      dimids[s.lat_name] = def_dim(s.lat_name, dim_len[s.lat_name], false);
+      dimids[s.lon_name] = def_dim(s.lon_name, dim_len[s.lon_name], false);
+    }
+    for (const auto& [name, len] : s.dims) dimids[name] = def_dim(name, size_t(len), false);
+
+    // Coordinates: time first as CAM writes it, then lat, lon.
+    if (has_time) {
+      VarDef t;
+      t.name = s.time_name;
+      t.type = NC_DOUBLE;
+      t.dims = {s.time_name};
+      t.attrs = merged({Attr::str("long_name", "time"), Attr::str("units", s.time_units),
+                        Attr::str("calendar", s.calendar.empty() ? "standard" : s.calendar),
+                        Attr::str("standard_name", "time"), Attr::str("axis", "T")},
+                       s.time_attrs);
+      t.deflate_level = 0;
+      define_var(t, dimids);
+    }
+    if (s.grid.width() > 0) {
+      VarDef lat;
+      lat.name = s.lat_name;
+      lat.type = s.coord_type;
+      lat.dims = {s.lat_name};
+      lat.attrs = merged({Attr::str("long_name", "latitude"), Attr::str("units", "degrees_north"),
+                          Attr::str("standard_name", "latitude"), Attr::str("axis", "Y")},
+                         s.lat_attrs);
+      lat.deflate_level = 0;
+      define_var(lat, dimids);
+      VarDef lon = lat;
+      lon.name = s.lon_name;
+      lon.dims = {s.lon_name};
+      lon.attrs = merged({Attr::str("long_name", "longitude"), Attr::str("units", "degrees_east"),
+                          Attr::str("standard_name", "longitude"), Attr::str("axis", "X")},
+                         s.lon_attrs);
+      define_var(lon, dimids);
+    }
+    for (const VarDef& v : s.variables) define_var(v, dimids);
+
+    // Global attributes: Conventions, the caller's, then provenance.
+    std::vector<Attr> globals = merged({Attr::str("Conventions", "CF-1.8")}, s.global_attrs);
+    const Provenance& p = s.provenance;
+    globals.push_back(Attr::str("history", history_text(p)));
+    globals.push_back(Attr::str("climseg_version", build::version()));
+    globals.push_back(Attr::str("climseg_git", build::git_hash()));
+    if (!p.inputs.empty()) {
+      std::string list;
+      for (const auto& f : p.inputs) list += (list.empty() ? "" : " ") + f;
+      globals.push_back(Attr::str("source_files", list));
+    }
+    if (!p.checkpoint.empty()) globals.push_back(Attr::str("model_checkpoint", p.checkpoint));
+    if (!p.checkpoint_sha256.empty()) globals.push_back(Attr::str("model_checkpoint_sha256", p.checkpoint_sha256));
+    for (const Attr& a : globals) put_attr(NC_GLOBAL, a, {});
+
+    check(nc_enddef(ncid), "cannot finish the file's definitions");
+    if (comm)
+      for (auto& [name, info] : vars)
+        check(nc_var_par_access(ncid, info.varid, NC_COLLECTIVE), "cannot set collective access", name);
+  }
+
+  void open(const fs::path& path, OutputSpec s, const Comm* c) {
+    final_path = path;
+    spec = std::move(s);
+    if (spec.provenance.checkpoint_sha256.empty() && !spec.provenance.checkpoint.empty())
+      spec.provenance.checkpoint_sha256 = file_sha256(spec.provenance.checkpoint);
+    // The command line is fixed now so that every rank writes the same text.
+    if (spec.provenance.command_line.empty()) spec.provenance.command_line = process_command_line();
+    validate();
+    if (c != nullptr && c->is_mpi() && c->size() > 1) comm = *c;
+    if (!comm || comm->is_root()) {
+      atomic.emplace(final_path);
+      temp = atomic->temp_path().string();
+    }
+    if (comm) {
+      comm->broadcast(temp);
+      // A timestamp taken on rank 0 alone, so the history attribute is identical everywhere.
+      if (spec.provenance.timestamp) {
+        std::string stamp = comm->is_root() ? utc_timestamp() : std::string();
+        comm->broadcast(stamp);
+        spec.provenance.timestamp = false;
+        spec.provenance.command_line = stamp + ": " + spec.provenance.command_line;
+      }
+    }
+    Hdf5Lock lock(hdf5_mutex());
+    const int mode = NC_NETCDF4 | NC_CLOBBER;
+    if (comm)
+      check(nc_create_par(temp.c_str(), mode, comm->handle(), MPI_INFO_NULL, &ncid), "cannot create (parallel)");
+    else
+      check(nc_create(temp.c_str(), mode, &ncid), "cannot create");
+    define();
+    // Coordinates: in a collective file rank 0 supplies them and the others join with empty blocks.
+    if (spec.grid.width() > 0) {
+      write_block(spec.lat_name, 0, 1, spec.grid.lat.data(), spec.grid.lat.size());
+      write_block(spec.lon_name, 0, 1, spec.grid.lon.data(), spec.grid.lon.size());
+    }
+  }
+
+  const VarInfo& info(const std::string& var) const {
+    auto it = vars.find(var);
+    if (it == vars.end()) fail("{}: no variable {} in the output definition", where(), var);
+    return it->second;
+  }
+
+  // Reorients values of one step (shape without time) from canonical to file order along the
+  // lat/lon axes. Coordinates themselves are mapped through file_latitudes/file_longitudes.
+  template <class T>
+  void reorient(const VarInfo& v, const T* in, T* out, size_t steps_n) const {
+    const size_t first = v.has_time ? 1 : 0;
+    std::vector<size_t> shape(v.shape.begin() + long(first), v.shape.end());
+    size_t per_step = 1;
+    for (size_t n : shape) per_step *= n;
+    const auto& o = spec.orientation;
+    const int la = v.lat_axis >= 0 ? v.lat_axis - int(first) : -1;
+    const int lo = v.lon_axis >= 0 ? v.lon_axis - int(first) : -1;
+    const size_t W = size_t(spec.grid.width());
+    const size_t shift = size_t(o.lon_shift);
+    if ((la < 0 || !o.lat_descending) && (lo < 0 || shift == 0)) {
+      std::copy(in, in + per_step * steps_n, out);
+      return;
+    }
+    // Generic N-d mapping: strides of each axis, then each element's destination.
+    const size_t nd = shape.size();
+    std::vector<size_t> stride(nd, 1);
+    for (size_t k = nd; k-- > 1;) stride[k - 1] = stride[k] * shape[k];
+    std::vector<size_t> idx(nd, 0);
+    for (size_t s = 0; s < steps_n; ++s) {
+      const T* src = in + s * per_step;
+      T* dst = out + s * per_step;
+      std::fill(idx.begin(), idx.end(), 0);
+      for (size_t e = 0; e < per_step; ++e) {
+        size_t d = 0;
+        for (size_t k = 0; k < nd; ++k) {
+          size_t i = idx[k];
+          if (int(k) == la && o.lat_descending) i = shape[k] - 1 - i;
+          if (int(k) == lo) i = (i + shift) % W;
+          d += i * stride[k];
+        }
+        dst[d] = src[e];
+        for (size_t k = nd; k-- > 0;) {
+          if (++idx[k] < shape[k]) break;
+          idx[k] = 0;
+        }
+      }
+    }
+  }
+
+  // Converts physical values (file order) to the variable's stored type into `out`.
+  void convert(const VarInfo& v, const double* in, size_t n, std::vector<unsigned char>& out) const {
+    const VarDef& d = v.def;
+    out.resize(n * type_size(d.type));
+    std::vector<double> tmp(in, in + n);
+    const bool has_fill = d.fill_value.has_value();
+    if (is_integer_type(d.type)) {
+      auto [lo, hi] = type_range(d.type);
+      for (size_t i = 0; i < n; ++i) {
+        double x = tmp[i];
+        if (std::isnan(x)) {
+          if (!has_fill) fail("{}: variable {}: a NaN value but no _FillValue to store it as", where(), d.name);
+          tmp[i] = *d.fill_value;
+          continue;
+        }
+        if (d.packed) x = (x - d.add_offset) / d.scale_factor;
+        x = std::nearbyint(x);
+        if (x < lo || x > hi)
+          fail("{}: variable {}: value {} does not fit type {}", where(), d.name, tmp[i], nc_type_name(d.type));
+        tmp[i] = x;
+      }
+    } else if (has_fill) {
+      for (double& x : tmp)
+        if (std::isnan(x)) x = *d.fill_value;
+    }
+    switch (d.type) {
+      case NC_BYTE:
+        store_as<signed char>(tmp.data(), n, out.data());
+        break;
+      case NC_UBYTE:
+        store_as<unsigned char>(tmp.data(), n, out.data());
+        break;
+      case NC_SHORT:
+        store_as<short>(tmp.data(), n, out.data());
+        break;
+      case NC_INT:
+        store_as<int>(tmp.data(), n, out.data());
+        break;
+      case NC_INT64:
+        store_as<long long>(tmp.data(), n, out.data());
+        break;
+      case NC_FLOAT:
+        store_as<float>(tmp.data(), n, out.data());
+        break;
+      default:
+        store_as<double>(tmp.data(), n, out.data());
+        break;
+    }
+  }
+
+  void put(const VarInfo& v, const std::vector<size_t>& start, const std::vector<size_t>& count,
+           const std::vector<unsigned char>& bytes) {
+    const int rc = nc_put_vara(ncid, v.varid, start.data(), count.data(), bytes.data());
+    check(rc, "cannot write", v.def.name);
+  }
+
+  void require_open() const {
+    if (closed) fail("{}: the output is already closed", where());
+  }
+
+  void note_steps(const VarInfo& v, int64_t t0, int64_t nt) {
+    if (v.has_time && nt > 0) steps = std::max(steps, t0 + nt);
+  }
+
+  std::vector<size_t> block_start(const VarInfo& v, int64_t t0, int64_t nt) const {
+    std::vector<size_t> start(v.shape.size(), 0);
+    if (v.has_time && nt > 0) start[0] = size_t(t0);
+    return start;
+  }
+  std::vector<size_t> block_count(const VarInfo& v, int64_t nt) const {
+    std::vector<size_t> count = v.shape;
+    if (v.has_time) count[0] = size_t(nt);
+    return count;
+  }
+
+  void check_block(const VarInfo& v, int64_t t0, int64_t nt) const {
+    if (nt < 0 || t0 < 0) fail("{}: variable {}: negative time block {}+{}", where(), v.def.name, t0, nt);
+    if (!v.has_time && !(t0 == 0 && nt <= 1))
+      fail("{}: variable {} has no time dimension: write it as t0 = 0, nt = 1", where(), v.def.name);
+    if (v.has_time && spec.time_steps > 0 && t0 + nt > spec.time_steps)
+      fail("{}: variable {}: steps {}..{} are beyond the file's {} time steps", where(), v.def.name, t0, t0 + nt - 1,
+           spec.time_steps);
+  }
+
+  size_t per_step(const VarInfo& v) const {
+    size_t n = 1;
+    for (size_t k = v.has_time ? 1 : 0; k < v.shape.size(); ++k) n *= v.shape[k];
+    return n;
+  }
+
+  // Writes steps [t0, t0 + nt) of a variable from physical values given canonical along lat/lon.
+  // A variable without a time dimension in a collective file: rank 0 writes it, the others take
+  // part with an empty block.
+  void write_block(const std::string& var, int64_t t0, int64_t nt, const double* values, size_t given) {
+    const VarInfo& v = info(var);
+    check_block(v, t0, nt);
+    if (given != per_step(v) * size_t(nt))
+      fail("{}: variable {}: {} values given for {} step(s) of {}", where(), var, given, nt, per_step(v));
+    const int64_t n_steps = v.has_time ? nt : (comm && !comm->is_root() ? 0 : nt);
+    const size_t n = per_step(v) * size_t(n_steps);
+    std::vector<double> file(n);
+    if (n > 0) {
+      if (var == spec.lat_name && spec.grid.width() > 0)
+        file = file_latitudes(spec.grid, spec.orientation);
+      else if (var == spec.lon_name && spec.grid.width() > 0)
+        file = file_longitudes(spec.grid, spec.orientation);
+      else
+        reorient(v, values, file.data(), size_t(n_steps));
+    }
+    std::vector<unsigned char> bytes;
+    convert(v, file.data(), n, bytes);
+    std::vector<size_t> start = block_start(v, t0, n_steps), count = block_count(v, n_steps);
+    if (n == 0) std::fill(count.begin(), count.end(), 0);
+    Hdf5Lock lock(hdf5_mutex());
+    put(v, start, count, bytes);
+    note_steps(v, t0, nt);
+  }
+};
+
+CfWriter::CfWriter(const fs::path& path, OutputSpec spec) : impl_(std::make_unique<Impl>()) {
+  impl_->open(path, std::move(spec), nullptr);
+}
+
+CfWriter::CfWriter(const fs::path& path, OutputSpec spec, const Comm& comm) : impl_(std::make_unique<Impl>()) {
+  impl_->open(path, std::move(spec), &comm);
+}
+
+CfWriter::~CfWriter() {
+  if (!impl_ || impl_->closed) return;
+  if (impl_->ncid >= 0) {
+    Hdf5Lock lock(hdf5_mutex());
+    nc_abort(impl_->ncid);
+  }
+  // The AtomicOutput (rank 0) removes the temporary file.
+}
+
+const OutputSpec& CfWriter::spec() const { return impl_->spec; }
+const fs::path& CfWriter::path() const { return impl_->final_path; }
+bool CfWriter::collective() const { return impl_->comm.has_value(); }
+int64_t CfWriter::steps() const { return impl_->steps; }
+
+int64_t CfWriter::append_time(double value) {
+  if (impl_->comm) fail("{}: append_time is for serial writers; use write_time with a block", impl_->where());
+  const int64_t t = impl_->steps;
+  write_time(t, std::span<const double>(&value, 1));
+  return t;
+}
+
+void CfWriter::write_time(int64_t t0, std::span<const double> values) {
+  impl_->require_open();
+  if (impl_->spec.time_units.empty()) fail("{}: the output has no time axis", impl_->where());
+  impl_->write_block(impl_->spec.time_name, t0, int64_t(values.size()), values.data(), values.size());
+}
+
+void CfWriter::write(const std::string& var, int64_t t0, int64_t nt, const float* data) {
+  impl_->require_open();
+  const VarInfo& v = impl_->info(var);
+  impl_->check_block(v, t0, nt);
+  const size_t n = impl_->per_step(v) * size_t(nt);
+  std::vector<double> values(data, data + n);
+  impl_->write_block(var, t0, nt, values.data(), n);
+}
+
+void CfWriter::write_rows(const std::string& var, int64_t t, int64_t row0, int64_t nrows, const float* data) {
+  impl_->require_open();
+  const VarInfo& v = impl_->info(var);
+  const auto& s = impl_->spec;
+  const int64_t H = s.grid.height(), W = s.grid.width();
+  if (!(v.has_time && v.shape.size() == 3 && v.lat_axis == 1 && v.lon_axis == 2))
+    fail("{}: variable {}: write_rows needs a (time, lat, lon) variable", impl_->where(), var);
+  if (t < 0 || row0 < 0 || nrows < 0 || row0 + nrows > H)
+    fail("{}: variable {}: rows {}..{} of step {} are outside the grid of {} rows", impl_->where(), var, row0,
+         row0 + nrows - 1, t, H);
+  std::vector<float> file(size_t(nrows * W));
+  // Reorient the band as if it were a whole field of nrows rows; a descending file takes it at
+  // the mirrored row range.
+  to_file_order(s.orientation, nrows, W, data, file.data());
+  const int64_t file_row0 = s.orientation.lat_descending ? H - row0 - nrows : row0;
+  std::vector<double> d(file.begin(), file.end());
+  std::vector<unsigned char> bytes;
+  impl_->convert(v, d.data(), d.size(), bytes);
+  std::vector<size_t> start = {size_t(nrows > 0 ? t : 0), size_t(nrows > 0 ? file_row0 : 0), 0};
+  std::vector<size_t> count = {size_t(nrows > 0 ? 1 : 0), size_t(nrows), size_t(nrows > 0 ? W : 0)};
+  Hdf5Lock lock(hdf5_mutex());
+  impl_->put(v, start, count, bytes);
+  if (nrows > 0) impl_->note_steps(v, t, 1);
+}
+
+void CfWriter::write_values(const std::string& var, int64_t t0, int64_t nt, std::span<const double> values) {
+  impl_->require_open();
+  impl_->write_block(var, t0, nt, values.data(), values.size());
+}
+
+void CfWriter::close() {
+  Impl& m = *impl_;
+  if (m.closed) return;
+  {
+    Hdf5Lock lock(hdf5_mutex());
+    const int rc = nc_close(m.ncid);
+    m.ncid = -1;
+    m.closed = true;
+    m.check(rc, "cannot close (data may not have been written)");
+  }
+  if (m.atomic) m.atomic->commit();
+  if (m.comm) m.comm->barrier();  // every rank returns once the file is in place
+}
+
+}  // namespace climseg::io
