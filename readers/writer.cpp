@@ -76,34 +76,6 @@ VarDef probability_field(std::string name, std::string long_name, std::vector<st
   return v;
 }
 
-std::vector<double> file_latitudes(const geo::Grid& grid, const geo::Orientation& o) {
-  std::vector<double> lat = grid.lat;
-  if (o.lat_descending) std::reverse(lat.begin(), lat.end());
-  return lat;
-}
-
-std::vector<double> file_longitudes(const geo::Grid& grid, const geo::Orientation& o) {
-  const size_t W = grid.lon.size();
-  std::vector<double> lon(W);
-  for (size_t j = 0; j < W; ++j) {
-    double v = grid.lon[j];
-    if (o.lon_signed && v >= 180.0) v -= 360.0;
-    lon[(j + static_cast<size_t>(o.lon_shift)) % W] = v;
-  }
-  return lon;
-}
-
-void to_file_order(const geo::Orientation& o, int64_t H, int64_t W, const float* canonical, float* file) {
-  const int64_t shift = W > 0 ? ((o.lon_shift % W) + W) % W : 0;
-  for (int64_t i = 0; i < H; ++i) {
-    const float* src = canonical + i * W;
-    float* dst = file + (o.lat_descending ? H - 1 - i : i) * W;
-    // Canonical column j lands in file column (j + shift) % W: two contiguous pieces.
-    std::copy(src, src + (W - shift), dst + shift);
-    std::copy(src + (W - shift), src + W, dst);
-  }
-}
-
 namespace {
 
 struct VarInfo {
@@ -609,7 +581,7 @@ void CfWriter::write_rows(const std::string& var, int64_t t, int64_t row0, int64
   std::vector<float> file(size_t(nrows * W));
   // Reorient the band as if it were a whole field of nrows rows; a descending file takes it at
   // the mirrored row range.
-  to_file_order(s.orientation, nrows, W, data, file.data());
+  to_file_order(data, file.data(), nrows, W, s.orientation);
   const int64_t file_row0 = s.orientation.lat_descending ? H - row0 - nrows : row0;
   std::vector<double> d(file.begin(), file.end());
   std::vector<unsigned char> bytes;

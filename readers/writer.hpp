@@ -15,6 +15,7 @@
 
 #include "core/mpi.hpp"
 #include "geo/grid.hpp"
+#include "readers/orientation.hpp"  // file_latitudes, file_longitudes, to_file_order
 #include "readers/write_provenance.hpp"
 
 namespace climseg::io {
@@ -138,14 +139,5 @@ class CfWriter {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
-
-// The lat/lon coordinate values as the file stores them, for a canonical grid and an orientation.
-std::vector<double> file_latitudes(const geo::Grid& grid, const geo::Orientation& orientation);
-std::vector<double> file_longitudes(const geo::Grid& grid, const geo::Orientation& orientation);
-
-// Reorders one canonical (H, W) field into file order: rows reversed when the latitude descends,
-// column j moved to (j + lon_shift) % W.
-void to_file_order(const geo::Orientation& orientation, int64_t height, int64_t width, const float* canonical,
-                   float* file);
 
 }  // namespace climseg::io

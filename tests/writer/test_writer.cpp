@@ -194,7 +194,7 @@ TEST(Writer, RestoresTheInputOrientation) {
   EXPECT_EQ(u[12 + 11], 1000 + value_at(0, 0, 1));
   std::vector<float> canon(12), back(12);
   for (int k = 0; k < 12; ++k) canon[size_t(k)] = float(k);
-  to_file_order(s.orientation, 3, 4, canon.data(), back.data());
+  to_file_order(canon.data(), back.data(), 3, 4, s.orientation);
   EXPECT_EQ(back[0], canon[2 * 4 + 2]);
 }
 
