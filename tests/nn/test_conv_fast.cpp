@@ -1,0 +1,96 @@
+// The fast float conv2d (1x1 GEMM, depthwise direct, im2col tiles) against the reference kernel on
+// geometries that exercise every path, several tiles, edges and padding modes.
+#include <gtest/gtest.h>
+
+#include "nn/kernels/conv.hpp"
+#include "nn_test_util.hpp"
+
+namespace climseg::nn {
+namespace {
+
+using test::random_vec;
+
+struct Case {
+  const char* name;
+  ConvGeom g;
+  bool bias;
+  ConvKernel::Algo algo;
+};
+
+ConvGeom geom(int64_t n, int64_t cin, int64_t h, int64_t w, int64_t cout, int64_t kh, int64_t kw, int64_t s, int64_t d,
+              int64_t groups, Padding p) {
+  ConvGeom g;
+  g.n = n, g.cin = cin, g.h = h, g.w = w, g.cout = cout, g.kh = kh, g.kw = kw, g.sh = g.sw = s, g.dh = g.dw = d;
+  g.groups = groups, g.pad = p;
+  return g;
+}
+
+std::vector<Case> cases() {
+  using A = ConvKernel::Algo;
+  return {
+      {"3x3 circular", geom(2, 5, 13, 17, 7, 3, 3, 1, 1, 1, Padding::circular(1)), false, A::im2col},
+      {"3x3 many tiles", geom(1, 16, 40, 70, 16, 3, 3, 1, 1, 1, Padding::circular(1)), true, A::im2col},
+      {"3x3 s2 spherical", geom(2, 4, 15, 18, 8, 3, 3, 2, 1, 1, Padding::spherical(1)), false, A::im2col},
+      {"3x3 d2 reflect poles", geom(1, 3, 11, 12, 4, 3, 3, 1, 2, 1, Padding::spherical(2, Pad::reflect)), true,
+       A::im2col},
+      {"5x3 zeros", geom(2, 3, 9, 10, 5, 5, 3, 1, 1, 1, Padding::zeros(2, 1)), true, A::im2col},
+      {"groups 3", geom(2, 6, 8, 9, 9, 3, 3, 1, 1, 3, Padding::zeros(1)), true, A::im2col},
+      {"wraps twice", geom(1, 2, 2, 3, 3, 3, 3, 1, 3, 1, Padding::circular(3)), false, A::im2col},
+      {"1x1", geom(3, 12, 7, 9, 5, 1, 1, 1, 1, 1, Padding{}), true, A::gemm1x1},
+      {"1x1 groups 2", geom(1, 8, 5, 6, 6, 1, 1, 1, 1, 2, Padding{}), false, A::gemm1x1},
+      {"1x1 s2 via im2col", geom(1, 4, 7, 9, 3, 1, 1, 2, 1, 1, Padding{}), false, A::im2col},
+      {"depthwise d2 circular", geom(2, 8, 12, 20, 8, 3, 3, 1, 2, 8, Padding::circular(2)), false, A::depthwise},
+      {"depthwise d4 spherical", geom(1, 5, 9, 11, 5, 3, 3, 1, 4, 5, Padding::spherical(4, Pad::reflect)), true,
+       A::depthwise},
+      {"depthwise s2", geom(2, 4, 11, 13, 4, 3, 3, 2, 1, 4, Padding::zeros(1)), true, A::depthwise},
+      {"depthwise wraps twice", geom(1, 3, 3, 2, 3, 3, 3, 1, 3, 3, Padding::circular(3)), false, A::depthwise},
+  };
+}
+
+TEST(ConvFast, MatchesReferenceForwardAndBackward) {
+  for (const Case& c : cases()) {
+    SCOPED_TRACE(c.name);
+    const ConvGeom& g = c.g;
+    ConvKernel k(g);
+    EXPECT_EQ(k.algo(), c.algo) << k.algo_name();
+    const size_t nx = size_t(g.n * g.cin * g.h * g.w), nw = size_t(g.cout * g.cin_g() * g.kh * g.kw),
+                 ny = size_t(g.n * g.cout * g.oh() * g.ow());
+    auto x = random_vec<float>(nx, 1), w = random_vec<float>(nw, 2), b = random_vec<float>(size_t(g.cout), 3);
+    auto dy = random_vec<float>(ny, 4);
+    std::vector<float> ws(size_t(std::max<int64_t>(k.workspace_floats(), 1)));
+    const float* bp = c.bias ? b.data() : nullptr;
+
+    std::vector<float> y(ny), yr(ny);
+    k.forward(x.data(), w.data(), bp, y.data(), ws.data());
+    ref::conv2d_forward(g, x.data(), w.data(), bp, yr.data());
+    EXPECT_LE(test::rel_max_error(y.data(), yr.data(), int64_t(ny)), 2e-6);
+
+    std::vector<float> dx(nx, 9.0f), dxr(nx);
+    k.backward_input(dy.data(), w.data(), dx.data(), false, ws.data());
+    ref::conv2d_backward_input(g, dy.data(), w.data(), dxr.data(), false);
+    EXPECT_LE(test::rel_max_error(dx.data(), dxr.data(), int64_t(nx)), 2e-6);
+    std::vector<float> dx2(nx, 0.5f);
+    k.backward_input(dy.data(), w.data(), dx2.data(), true, ws.data());
+    for (size_t i = 0; i < nx; ++i) ASSERT_NEAR(dx2[i], dx[i] + 0.5f, 1e-4f) << i;
+
+    std::vector<float> dw(nw, 9.0f), dwr(nw), db(size_t(g.cout), 9.0f), dbr(size_t(g.cout));
+    k.backward_weight(x.data(), dy.data(), dw.data(), false, c.bias ? db.data() : nullptr, false, ws.data());
+    ref::conv2d_backward_weight(g, x.data(), dy.data(), dwr.data(), c.bias ? dbr.data() : nullptr, false);
+    EXPECT_LE(test::rel_max_error(dw.data(), dwr.data(), int64_t(nw)), 2e-6);
+    if (c.bias) {
+      EXPECT_LE(test::rel_max_error(db.data(), dbr.data(), g.cout), 2e-6);
+    }
+    std::vector<float> dw2(nw, 0.25f);
+    k.backward_weight(x.data(), dy.data(), dw2.data(), true, nullptr, false, ws.data());
+    for (size_t i = 0; i < nw; ++i) ASSERT_NEAR(dw2[i], dw[i] + 0.25f, 1e-3f * (1 + std::abs(dw[i]))) << i;
+  }
+}
+
+TEST(ConvFast, RejectsImpossibleGeometry) {
+  EXPECT_THROW(ConvKernel(geom(1, 3, 5, 5, 4, 3, 3, 1, 1, 2, Padding{})), Error);  // 3 % 2
+  EXPECT_THROW(ConvKernel(geom(1, 2, 2, 2, 4, 5, 5, 1, 1, 1, Padding{})), Error);  // kernel > input
+  EXPECT_THROW(ConvKernel(geom(1, 2, 3, 9, 4, 3, 3, 1, 1, 1, Padding::spherical(3, Pad::reflect))), Error);
+}
+
+}  // namespace
+}  // namespace climseg::nn

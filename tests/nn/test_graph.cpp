@@ -1,0 +1,312 @@
+// The graph and the parameter arena: dotted names, arena layout, memory planning, gradient
+// accumulation over several consumers, the grad-ready hook, aliases, dropout, errors.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <map>
+
+#include "core/error.hpp"
+#include "nn/layers.hpp"
+#include "nn/ops.hpp"
+#include "nn_test_util.hpp"
+
+namespace climseg::nn {
+namespace {
+
+// conv -> BN+PReLU -> gate (ClimateNet's naming), in a two-level tree.
+struct Gate : Module {
+  Gate(int64_t c, int64_t r) : fc0(c, c / r), fc2(c / r, c) {
+    register_module("fc0", fc0);
+    register_module("fc2", fc2);
+  }
+  Value forward(Value x) { return scale_channels(x, sigmoid(fc2(relu(fc0(global_avg_pool(x)))))); }
+  Linear fc0, fc2;
+};
+
+struct Block : Module {
+  Block(int64_t cin, int64_t cout)
+      : conv(cin, cout, 3, Conv2dOptions().pad(Padding::circular(1)), false), bn_prelu(cout), gate(cout, 2) {
+    register_module("conv", conv);
+    register_module("bn_prelu", bn_prelu);
+    register_module("F_glo", gate);
+  }
+  Value forward(Value x) { return gate.forward(bn_prelu(conv(x))); }
+  Conv2d conv;
+  BnPrelu bn_prelu;
+  Gate gate;
+};
+
+struct Net : Module {
+  Net() {
+    for (int i = 0; i < 3; ++i) blocks.push_back(&emplace_module<Block>(std::to_string(i), i == 0 ? 3 : 4, 4));
+    register_module("head", head);
+  }
+  Value forward(Value x) {
+    for (Block* b : blocks) x = b->forward(x);
+    return head(x);
+  }
+  std::vector<Block*> blocks;
+  Conv2d head{4, 2, 1};
+};
+
+TEST(Parameters, DottedNamesArenaLayoutAndCounts) {
+  Net net;
+  Parameters p(net, 1);
+  EXPECT_NE(p.find("0.conv.weight"), nullptr);
+  EXPECT_NE(p.find("2.bn_prelu.bn.running_var"), nullptr);
+  EXPECT_NE(p.find("1.F_glo.fc2.bias"), nullptr);
+  EXPECT_EQ(p.find("0.conv.bias"), nullptr);
+  EXPECT_EQ(p.at("head.weight").shape, (Shape{2, 4, 1, 1}));
+  EXPECT_THROW(p.at("nope.weight"), Error);
+  // state_dict order: registration order, depth first, buffers where the module declared them
+  EXPECT_EQ(p.state()[0]->name, "0.conv.weight");
+  EXPECT_EQ(p.state()[1]->name, "0.bn_prelu.bn.weight");
+  EXPECT_EQ(p.state()[3]->name, "0.bn_prelu.bn.running_mean");
+  // arena: reverse declaration order, 64-byte aligned slots, gradients with the same offsets
+  EXPECT_EQ(p.params().front()->name, "head.bias");
+  EXPECT_EQ(p.params().back()->name, "0.conv.weight");
+  int64_t count = 0, prev_end = 0;
+  for (Param* q : p.params()) {
+    EXPECT_EQ(q->offset % 16, 0) << q->name;
+    EXPECT_GE(q->offset, prev_end) << q->name;
+    EXPECT_EQ(q->data, p.data() + q->offset);
+    EXPECT_EQ(q->grad, p.grad() + q->offset);
+    prev_end = q->offset + q->numel;
+    count += q->numel;
+  }
+  EXPECT_EQ(p.count(), count);
+  // 3 blocks: conv (cin*4*9), bn (8), prelu (4), fc0 (4*2+2), fc2 (2*4+4); head 2*4+2
+  EXPECT_EQ(count, (3 * 36 + 8 + 4 + 10 + 12) + 2 * (4 * 36 + 8 + 4 + 10 + 12) + 10);
+  // initial values: PyTorch's defaults
+  EXPECT_EQ(p.at("1.bn_prelu.act.weight").data[2], 0.25f);
+  EXPECT_EQ(p.at("1.bn_prelu.bn.running_var").data[0], 1.0f);
+  const Param& w = p.at("0.conv.weight");
+  float bound = 1.0f / std::sqrt(27.0f), mx = 0;
+  for (int64_t i = 0; i < w.numel; ++i) mx = std::max(mx, std::abs(w.data[i]));
+  EXPECT_LE(mx, bound);
+  EXPECT_GT(mx, 0.8f * bound);
+  // the same seed gives the same values; another seed other values
+  Net net2;
+  Parameters p2(net2, 1);
+  EXPECT_EQ(std::memcmp(p.data(), p2.data(), size_t(p.size()) * 4), 0);
+  p2.init(2);
+  EXPECT_NE(std::memcmp(p.data(), p2.data(), size_t(p.size()) * 4), 0);
+}
+
+TEST(Parameters, DuplicateNamesAreRefused) {
+  struct Dup : Module {
+    Dup() {
+      register_parameter("w", {2}, Init::zeros());
+      EXPECT_THROW(register_parameter("w", {2}, Init::zeros()), Error);
+      EXPECT_THROW(register_parameter("a.b", {2}, Init::zeros()), Error);
+    }
+  };
+  Dup d;
+}
+
+TEST(Graph, InferencePlanReusesMemory) {
+  Graph g(nullptr, Graph::Mode::eval);
+  Value x = g.input("x", {1, 4, 32, 32});
+  Value y = x;
+  for (int i = 0; i < 10; ++i) y = i % 2 ? relu(y) : scale(y, 1.5);
+  g.compile({y});
+  const int64_t one = 4 * 32 * 32 * 4;
+  // input + two ping-pong buffers (+ the kept output, which is one of them at the end)
+  EXPECT_LE(g.arena_bytes(), 3 * one);
+  EXPECT_GE(g.unplanned_bytes(), 11 * one);
+  Tensor in = g.tensor(x);
+  for (int64_t i = 0; i < in.numel(); ++i) in[i] = float(i % 7) - 3.0f;
+  g.forward();
+  Tensor out = g.tensor(y);
+  for (int64_t i = 0; i < in.numel(); ++i) {
+    float v = float(i % 7) - 3.0f;
+    for (int k = 0; k < 10; ++k) v = k % 2 ? std::max(v, 0.0f) : v * 1.5f;
+    ASSERT_EQ(out[i], v) << i;
+  }
+  std::vector<float> first(out.begin(), out.end());
+  g.forward();  // runs again on the same inputs, same result
+  EXPECT_EQ(std::memcmp(first.data(), g.tensor(y).data(), first.size() * 4), 0);
+}
+
+TEST(Graph, GradientsAccumulateOverConsumersAndAliases) {
+  Graph g(nullptr, Graph::Mode::train);
+  Value x = g.input("x", {2, 3, 4, 5}, true);
+  // x feeds relu, sigmoid, and (through a reshape alias) a global pool: three gradient contributions
+  Value a = relu(x), b = sigmoid(x);
+  Value p = global_avg_pool(reshape(x, {2, 3, 4, 5}));  // (2, 3)
+  Value s = add(add(a, b), upsample_nearest(reshape(p, {2, 3, 1, 1}), 4, 5));
+  g.compile({s}, s);
+  Tensor xt = g.tensor(x);
+  auto xv = test::random_vec<float>(size_t(xt.numel()), 3);
+  std::copy(xv.begin(), xv.end(), xt.data());
+  g.forward();
+  auto dy = test::random_vec<float>(size_t(xt.numel()), 4);
+  g.backward(dy.data());
+  Tensor dx = g.grad(x);
+  for (int64_t n = 0; n < 2; ++n)
+    for (int64_t c = 0; c < 3; ++c) {
+      double mean_dy = 0;
+      for (int64_t i = 0; i < 20; ++i) mean_dy += dy[size_t((n * 3 + c) * 20 + i)] / 20.0;
+      for (int64_t i = 0; i < 20; ++i) {
+        size_t k = size_t((n * 3 + c) * 20 + i);
+        float sg = 1.0f / (1.0f + std::exp(-xv[k]));
+        double expect = (xv[k] > 0 ? dy[k] : 0) + dy[k] * sg * (1 - sg) + mean_dy;
+        ASSERT_NEAR(dx[int64_t(k)], expect, 1e-5) << k;
+      }
+    }
+  // forward values through the alias
+  Tensor st = g.tensor(s);
+  EXPECT_NEAR(
+      st[0],
+      std::max(xv[0], 0.0f) + 1 / (1 + std::exp(-xv[0])) +
+          [&] {
+            double m = 0;
+            for (int i = 0; i < 20; ++i) m += xv[size_t(i)];
+            return m / 20;
+          }(),
+      1e-5);
+}
+
+TEST(Graph, GradReadyHookFiresOncePerParameterWithTheFinalGradient) {
+  Net net;
+  Parameters params(net, 3);
+  struct Unused : Module {
+    Unused() { register_parameter("w", {5}, Init::ones()); }
+  };
+  Graph g(&params, Graph::Mode::train);
+  Value x = g.input("x", {2, 3, 6, 8});
+  Value labels = g.input_labels("y", {2, 6, 8});
+  Value loss = cross_entropy(net.forward(x), labels);
+  g.compile({loss}, loss);
+  std::map<std::string, std::vector<float>> at_hook;
+  std::vector<std::string> order;
+  g.on_grad_ready([&](const Param& p) {
+    order.push_back(p.name);
+    at_hook[p.name] = std::vector<float>(p.grad, p.grad + p.numel);
+  });
+  auto xv = test::random_vec<float>(size_t(2 * 3 * 6 * 8), 5);
+  std::copy(xv.begin(), xv.end(), g.tensor(x).data());
+  int32_t* l = g.labels(labels);
+  for (int i = 0; i < 2 * 6 * 8; ++i) l[i] = i % 2;
+  for (Param* p : params.params()) std::fill(p->grad, p->grad + p->numel, 3.0f);  // stale values must not survive
+  g.forward();
+  g.backward();
+  ASSERT_EQ(order.size(), params.params().size());
+  EXPECT_EQ(order.front().rfind("head.", 0), 0u);  // last layer first
+  EXPECT_EQ(order.back(), "0.conv.weight");
+  std::vector<std::string> expected;
+  for (const Param* p : g.grad_ready_order()) expected.push_back(p->name);
+  EXPECT_EQ(order, expected);
+  for (Param* p : params.params()) {
+    const auto& snap = at_hook[p->name];
+    ASSERT_EQ(snap.size(), size_t(p->numel));
+    EXPECT_EQ(std::memcmp(snap.data(), p->grad, snap.size() * 4), 0) << p->name << " changed after its hook";
+    bool nonzero = false;
+    for (int64_t i = 0; i < p->numel; ++i) nonzero = nonzero || p->grad[i] != 0;
+    EXPECT_TRUE(nonzero) << p->name;
+  }
+  // Deterministic: the same step twice gives the same bits; accumulate=true adds.
+  std::vector<float> g1(params.grad(), params.grad() + params.size());
+  g.forward();
+  g.backward();
+  EXPECT_EQ(std::memcmp(g1.data(), params.grad(), g1.size() * 4), 0);
+  g.forward();
+  g.backward(nullptr, true);
+  for (int64_t i = 0; i < params.size(); ++i) ASSERT_FLOAT_EQ(params.grad()[i], 2 * g1[size_t(i)]) << i;
+}
+
+TEST(Graph, ParametersTheLossDoesNotReachAreZeroedAndReportedFirst) {
+  struct Two : Module {
+    Two() {
+      register_module("used", used);
+      register_module("unused", unused);
+    }
+    Linear used{3, 2}, unused{3, 2};
+  } m;
+  Parameters params(m);
+  Graph g(&params, Graph::Mode::train);
+  Value x = g.input("x", {4, 3});
+  Value out = m.used(x);
+  Value loss = global_avg_pool(reshape(out, {1, 1, 4, 2}));
+  g.compile({loss}, reshape(loss, {1}));
+  std::vector<std::string> order;
+  g.on_grad_ready([&](const Param& p) { order.push_back(p.name); });
+  std::fill(params.grad(), params.grad() + params.size(), 5.0f);
+  g.forward();
+  g.backward();
+  ASSERT_EQ(order.size(), 4u);
+  EXPECT_EQ(order[0].rfind("unused.", 0), 0u);
+  EXPECT_EQ(order[1].rfind("unused.", 0), 0u);
+  for (float v : params.at("unused.weight").grad_tensor()) EXPECT_EQ(v, 0.0f);
+  // d mean(x W^T + b) / d b = 1/2 per output (mean over 4 x 2)
+  for (float v : params.at("used.bias").grad_tensor()) EXPECT_FLOAT_EQ(v, 0.5f);
+}
+
+TEST(Graph, DropoutIsIdentityInEvalAndConsistentInTraining) {
+  Graph ev(nullptr, Graph::Mode::eval);
+  Value xe = ev.input("x", {1, 1000});
+  EXPECT_EQ(dropout(xe, 0.3).id(), xe.id());
+  Graph g(nullptr, Graph::Mode::train);
+  Value x = g.input("x", {4, 5000}, true);
+  Value y = dropout(x, 0.3);
+  g.compile({y}, y);
+  g.tensor(x).fill(2.0f);
+  g.forward();
+  Tensor yt = g.tensor(y);
+  int64_t zeros = 0;
+  for (float v : yt) {
+    ASSERT_TRUE(v == 0.0f || std::abs(v - 2.0f / 0.7f) < 1e-5f) << v;
+    zeros += v == 0.0f;
+  }
+  EXPECT_NEAR(double(zeros) / double(yt.numel()), 0.3, 0.02);
+  std::vector<float> first(yt.begin(), yt.end());
+  std::vector<float> seed(size_t(yt.numel()), 1.0f);
+  g.backward(seed.data());
+  Tensor dx = g.grad(x);
+  for (int64_t i = 0; i < yt.numel(); ++i) ASSERT_FLOAT_EQ(dx[i], yt[i] / 2.0f) << i;
+  g.forward();  // a new mask each step
+  EXPECT_NE(std::memcmp(first.data(), g.tensor(y).data(), first.size() * 4), 0);
+}
+
+TEST(Graph, ErrorsNameTheValues) {
+  Graph g(nullptr, Graph::Mode::train);
+  Value x = g.input("image", {2, 3, 8, 8});
+  Value w = g.input("kernel", {4, 2, 3, 3});
+  try {
+    conv2d(x, w);
+    FAIL() << "mismatched conv accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("kernel"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("image"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(add(x, g.input("other", {2, 3, 8, 7})), Error);
+  Value labels = g.input_labels("labels", {2, 8, 9});
+  EXPECT_THROW(cross_entropy(x, labels), Error);
+  Value h = relu(x);
+  Value o = relu(h);
+  g.compile({o});
+  EXPECT_THROW(g.tensor(h), Error);
+  EXPECT_THROW(relu(o), Error);  // compiled graphs are closed
+  EXPECT_THROW(g.backward(), Error);
+  Graph other(nullptr);
+  EXPECT_THROW(add(x, other.input("z", {2, 3, 8, 8})), Error);
+}
+
+TEST(Graph, LossReportsBadLabels) {
+  Graph g(nullptr, Graph::Mode::train);
+  Value x = g.input("x", {1, 3, 2, 2}, true);
+  Value y = g.input_labels("y", {1, 2, 2});
+  Value loss = cross_entropy(x, y);
+  g.compile({loss}, loss);
+  int32_t* l = g.labels(y);
+  l[0] = 0, l[1] = 1, l[2] = 7, l[3] = 2;
+  try {
+    g.forward();
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("label 7 at sample 0, row 1, column 0"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace climseg::nn

@@ -1,0 +1,173 @@
+// Every op through the graph (fast float kernels, planned memory) against PyTorch 1.13 on fixed
+// inputs: outputs and the gradient of sum(out * dy) for every float input. The references are in
+// tests/data/nn/ops.h5 (tests/reference/nn/make_references.py computes them in float64).
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "core/h5.hpp"
+#include "nn/layers.hpp"
+#include "nn/ops.hpp"
+#include "nn_test_util.hpp"
+
+namespace climseg::nn {
+namespace {
+
+Padding padding_from(const nlohmann::json& s) {
+  int64_t ph = s["pad"][0], pw = s["pad"][1];
+  std::string m = s["pad_mode"];
+  if (m == "zeros") return Padding::zeros(ph, pw);
+  if (m == "circular") return Padding::circular(ph, pw);
+  if (m == "spherical_zeros") return Padding::spherical(ph, pw, Pad::zeros);
+  if (m == "spherical_reflect") return Padding::spherical(ph, pw, Pad::reflect);
+  throw std::runtime_error("unknown pad mode " + m);
+}
+
+struct BnHolder : Module {
+  explicit BnHolder(int64_t c) : bn(c) { register_module("bn", bn); }
+  BatchNorm2d bn;
+};
+
+// Builds the op a case describes on graph inputs.
+Value build(const nlohmann::json& s, const std::vector<Value>& in, BatchNorm2d* bn) {
+  const std::string op = s["op"];
+  if (op == "conv2d") {
+    Conv2dOptions o;
+    o.stride(s["stride"]).dilation(s["dilation"]).group_count(s["groups"]).pad(padding_from(s));
+    return conv2d(in[0], in[1], in.size() > 2 ? in[2] : Value{}, o);
+  }
+  if (op == "conv_transpose2d") {
+    ConvTranspose2dOptions o{s["stride"], s["padding"], s["output_padding"], s["dilation"], s["groups"]};
+    return conv_transpose2d(in[0], in[1], in.size() > 2 ? in[2] : Value{}, o);
+  }
+  if (op == "batch_norm2d" || op == "batch_norm_prelu") {
+    BatchNormOptions o{s["eps"], s["momentum"], false};
+    if (op == "batch_norm2d") return batch_norm2d(in[0], in[1], in[2], bn->running_mean(), bn->running_var(), o);
+    return batch_norm_prelu(in[0], in[1], in[2], in[3], bn->running_mean(), bn->running_var(), o);
+  }
+  if (op == "relu") return relu(in[0]);
+  if (op == "leaky_relu") return leaky_relu(in[0], s["slope"]);
+  if (op == "prelu") return prelu(in[0], in[1]);
+  if (op == "sigmoid") return sigmoid(in[0]);
+  if (op == "tanh") return nn::tanh(in[0]);
+  if (op == "softmax") return softmax(in[0]);
+  if (op == "max_pool2d") return max_pool2d(in[0], s["k"], s["stride"], s["pad"]);
+  if (op == "avg_pool2d") return avg_pool2d(in[0], s["k"], s["stride"], padding_from(s), s["count_include_pad"]);
+  if (op == "global_avg_pool") return global_avg_pool(in[0]);
+  if (op == "linear") return linear(in[0], in[1], in.size() > 2 ? in[2] : Value{});
+  if (op == "upsample_bilinear") return upsample_bilinear(in[0], s["size"][0], s["size"][1], s["align_corners"]);
+  if (op == "upsample_nearest") return upsample_nearest(in[0], s["size"][0], s["size"][1]);
+  if (op == "concat") return concat(in);
+  if (op == "add") return add(in[0], in[1]);
+  if (op == "mul") return mul(in[0], in[1]);
+  if (op == "scale_channels") return scale_channels(in[0], in[1]);
+  LossOptions lo;
+  if (s.contains("class_weights")) lo.class_weights = s["class_weights"].get<std::vector<float>>();
+  if (s.contains("row_weights")) lo.row_weights = s["row_weights"].get<std::vector<float>>();
+  if (s.contains("ignore_index")) lo.ignore_index = s["ignore_index"];
+  if (op == "cross_entropy") return cross_entropy(in[0], in[1], lo);
+  if (op == "jaccard_loss") return jaccard_loss(in[0], in[1], lo);
+  if (op == "dice_loss") return dice_loss(in[0], in[1], lo);
+  throw std::runtime_error("unknown op " + op);
+}
+
+TEST(TorchOps, EveryOpForwardAndBackwardMatchesPyTorch) {
+  h5::File f = h5::File::open(test::nn_data("ops.h5"));
+  h5::Group cases = f.open_group("cases");
+  int checked = 0;
+  for (const std::string& name : cases.members()) {
+    SCOPED_TRACE(name);
+    h5::Group c = cases.open_group(name);
+    nlohmann::json spec = nlohmann::json::parse(c.attr_string("spec"));
+    const bool training = !spec.contains("training") || spec["training"].get<bool>();
+    std::unique_ptr<BnHolder> holder;
+    std::unique_ptr<Parameters> params;
+    if (spec["op"] == "batch_norm2d" || spec["op"] == "batch_norm_prelu") {
+      holder = std::make_unique<BnHolder>(c.dataset_shape("rm0")[0]);
+      params = std::make_unique<Parameters>(*holder);
+      c.read_into("rm0", holder->bn.running_mean().data, holder->bn.running_mean().shape);
+      c.read_into("rv0", holder->bn.running_var().data, holder->bn.running_var().shape);
+    }
+    Graph g(params.get(), training ? Graph::Mode::train : Graph::Mode::eval);
+    std::vector<Value> ins;
+    std::vector<Tensor> data;
+    for (int i = 0; c.has_dataset("in" + std::to_string(i)); ++i) {
+      std::string key = "in" + std::to_string(i);
+      Tensor t = c.read_tensor(key);
+      const bool labels =
+          spec["op"].get<std::string>().find("loss") != std::string::npos || spec["op"] == "cross_entropy";
+      if (labels && i == 1)
+        ins.push_back(g.input_labels(key, t.shape()));
+      else
+        ins.push_back(g.input(key, t.shape(), true));
+      data.push_back(t);
+    }
+    Value out = build(spec, ins, holder ? &holder->bn : nullptr);
+    // Eval graphs have no backward: compare the forward only, and run a train graph with frozen
+    // statistics where PyTorch's eval-mode gradients are wanted.
+    const bool backward = training;
+    g.compile({out}, backward ? out : Value{});
+    for (size_t i = 0; i < ins.size(); ++i) {
+      if (ins[i].dtype() == DType::i32) {
+        int32_t* l = g.labels(ins[i]);
+        for (int64_t k = 0; k < data[i].numel(); ++k) l[k] = int32_t(data[i][k]);
+      } else {
+        g.tensor(ins[i]).copy_from(data[i]);
+      }
+    }
+    g.forward();
+    Tensor ref_out = c.read_tensor("out");
+    EXPECT_LE(test::rel_max_error(g.tensor(out), ref_out.reshape(out.shape())), 1e-5) << "forward";
+    if (holder && training) {
+      EXPECT_LE(test::rel_max_error(holder->bn.running_mean().tensor(), c.read_tensor("rm1")), 1e-5);
+      EXPECT_LE(test::rel_max_error(holder->bn.running_var().tensor(), c.read_tensor("rv1")), 1e-5);
+    }
+    if (backward) {
+      Tensor dy = c.read_tensor("dy");
+      g.backward(dy.data());
+      for (size_t i = 0; i < ins.size(); ++i) {
+        std::string key = "grad" + std::to_string(i);
+        if (ins[i].dtype() != DType::f32) continue;
+        ASSERT_TRUE(c.has_dataset(key)) << key;
+        EXPECT_LE(test::rel_max_error(g.grad(ins[i]), c.read_tensor(key)), 1e-5) << key;
+      }
+    }
+    ++checked;
+  }
+  EXPECT_GE(checked, 50);
+}
+
+// PyTorch's eval-mode BatchNorm gradients, through a train graph with frozen statistics.
+TEST(TorchOps, FrozenBatchNormGradientsMatchEvalMode) {
+  h5::File f = h5::File::open(test::nn_data("ops.h5"));
+  for (std::string name : {"bn_eval", "bn_prelu_eval"}) {
+    SCOPED_TRACE(name);
+    h5::Group c = f.open_group("cases").open_group(name);
+    BnHolder holder(c.dataset_shape("rm0")[0]);
+    Parameters params(holder);
+    c.read_into("rm0", holder.bn.running_mean().data, holder.bn.running_mean().shape);
+    c.read_into("rv0", holder.bn.running_var().data, holder.bn.running_var().shape);
+    Graph g(&params, Graph::Mode::train);
+    std::vector<Value> ins;
+    for (int i = 0; c.has_dataset("in" + std::to_string(i)); ++i)
+      ins.push_back(g.input("in" + std::to_string(i), c.dataset_shape("in" + std::to_string(i)), true));
+    BatchNormOptions o{1e-3, 0.1, true};
+    Value out =
+        ins.size() == 3
+            ? batch_norm2d(ins[0], ins[1], ins[2], holder.bn.running_mean(), holder.bn.running_var(), o)
+            : batch_norm_prelu(ins[0], ins[1], ins[2], ins[3], holder.bn.running_mean(), holder.bn.running_var(), o);
+    g.compile({out}, out);
+    for (size_t i = 0; i < ins.size(); ++i) g.tensor(ins[i]).copy_from(c.read_tensor("in" + std::to_string(i)));
+    g.forward();
+    EXPECT_LE(test::rel_max_error(g.tensor(out), c.read_tensor("out")), 1e-5);
+    g.backward(c.read_tensor("dy").data());
+    for (size_t i = 0; i < ins.size(); ++i)
+      EXPECT_LE(test::rel_max_error(g.grad(ins[i]), c.read_tensor("grad" + std::to_string(i))), 1e-5) << i;
+    // frozen: the running statistics did not move
+    EXPECT_EQ(test::rel_max_error(holder.bn.running_mean().tensor(), c.read_tensor("rm0")), 0.0);
+  }
+}
+
+}  // namespace
+}  // namespace climseg::nn
