@@ -1,0 +1,506 @@
+// Raster drawing, map and histogram rendering, PNG encoding.
+#include "analysis/plot.hpp"
+
+#include <png.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "analysis/plot_tables.hpp"
+#include "core/atomic_file.hpp"
+#include "core/error.hpp"
+
+namespace climseg::plot {
+namespace {
+
+const tables::Font& font_of(TextSize s) { return s == TextSize::small ? tables::kSmallFont : tables::kLargeFont; }
+
+// Up to ~max_n round numbers (1, 2, 5 x 10^k steps) covering [lo, hi].
+std::vector<double> nice_ticks(double lo, double hi, int max_n) {
+  std::vector<double> t;
+  if (!(hi > lo)) return {lo};
+  const double raw = (hi - lo) / std::max(1, max_n);
+  const double mag = std::pow(10.0, std::floor(std::log10(raw)));
+  double step = mag;
+  for (double m : {1.0, 2.0, 2.5, 5.0, 10.0})
+    if (m * mag >= raw) {
+      step = m * mag;
+      break;
+    }
+  for (double v = std::ceil(lo / step - 1e-9) * step; v <= hi + 1e-9 * step; v += step)
+    t.push_back(std::abs(v) < 1e-12 * step ? 0.0 : v);
+  return t;
+}
+
+std::string number(double v) {
+  const double a = std::abs(v);
+  if (a != 0 && (a >= 1e5 || a < 1e-3)) return fmt::format("{:.2g}", v);
+  std::string s = fmt::format("{:.4f}", v);
+  while (s.back() == '0') s.pop_back();
+  if (s.back() == '.') s.pop_back();
+  return s == "-0" ? "0" : s;
+}
+
+std::string lat_label(double lat) {
+  if (std::abs(lat) < 1e-9) return "EQ";
+  return number(std::abs(lat)) + (lat > 0 ? "N" : "S");
+}
+
+std::string lon_label(double lon) {
+  double l = std::fmod(lon, 360.0);
+  if (l < 0) l += 360.0;
+  if (std::abs(l) < 1e-9 || std::abs(l - 360) < 1e-9) return "0";
+  if (std::abs(l - 180) < 1e-9) return "180";
+  return l < 180 ? number(l) + "E" : number(360 - l) + "W";
+}
+
+void png_write_to_string(png_structp png, png_bytep data, png_size_t length) {
+  auto* out = static_cast<std::string*>(png_get_io_ptr(png));
+  out->append(reinterpret_cast<const char*>(data), length);
+}
+
+void png_flush_nothing(png_structp) {}
+
+}  // namespace
+
+Rgb viridis(double t) {
+  if (!std::isfinite(t)) t = 0;
+  t = std::clamp(t, 0.0, 1.0) * 255.0;
+  const int k = std::min(254, int(t));
+  const double f = t - k;
+  auto mix = [&](int c) {
+    return uint8_t(std::lround((1 - f) * tables::kViridis[k][c] + f * tables::kViridis[k + 1][c]));
+  };
+  return {mix(0), mix(1), mix(2)};
+}
+
+Rgb class_colour(int cls) {
+  switch (cls) {
+    case 1:
+      return {232, 17, 45};  // cyclone: red
+    case 2:
+      return {255, 255, 255};  // river: white
+    case 3:
+      return {255, 140, 0};  // waves: orange
+    default: {
+      static const Rgb palette[] = {{255, 0, 255}, {0, 0, 0}, {0, 255, 255}, {128, 0, 0}};
+      return palette[size_t(cls) % 4];
+    }
+  }
+}
+
+// ---- Image
+
+Image::Image(int width, int height, Rgb bg) : width_(width), height_(height) {
+  if (width <= 0 || height <= 0 || width > 20000 || height > 20000)
+    fail("picture: invalid size {}x{} pixels", width, height);
+  rgb_.resize(size_t(width) * size_t(height) * 3);
+  for (size_t k = 0; k < rgb_.size(); k += 3) {
+    rgb_[k] = bg.r;
+    rgb_[k + 1] = bg.g;
+    rgb_[k + 2] = bg.b;
+  }
+}
+
+Rgb Image::at(int x, int y) const {
+  if (x < 0 || y < 0 || x >= width_ || y >= height_) return {};
+  const size_t k = (size_t(y) * size_t(width_) + size_t(x)) * 3;
+  return {rgb_[k], rgb_[k + 1], rgb_[k + 2]};
+}
+
+void Image::set(int x, int y, Rgb c) {
+  if (x < 0 || y < 0 || x >= width_ || y >= height_) return;
+  const size_t k = (size_t(y) * size_t(width_) + size_t(x)) * 3;
+  rgb_[k] = c.r;
+  rgb_[k + 1] = c.g;
+  rgb_[k + 2] = c.b;
+}
+
+void Image::blend(int x, int y, Rgb c, double a) {
+  if (x < 0 || y < 0 || x >= width_ || y >= height_ || a <= 0) return;
+  a = std::min(1.0, a);
+  const size_t k = (size_t(y) * size_t(width_) + size_t(x)) * 3;
+  rgb_[k] = uint8_t(std::lround((1 - a) * rgb_[k] + a * c.r));
+  rgb_[k + 1] = uint8_t(std::lround((1 - a) * rgb_[k + 1] + a * c.g));
+  rgb_[k + 2] = uint8_t(std::lround((1 - a) * rgb_[k + 2] + a * c.b));
+}
+
+void Image::fill_rect(int x0, int y0, int x1, int y1, Rgb c) {
+  for (int y = std::max(0, y0); y <= std::min(height_ - 1, y1); ++y)
+    for (int x = std::max(0, x0); x <= std::min(width_ - 1, x1); ++x) set(x, y, c);
+}
+
+void Image::rect(int x0, int y0, int x1, int y1, Rgb c) {
+  for (int x = x0; x <= x1; ++x) {
+    set(x, y0, c);
+    set(x, y1, c);
+  }
+  for (int y = y0; y <= y1; ++y) {
+    set(x0, y, c);
+    set(x1, y, c);
+  }
+}
+
+void Image::line(double x0, double y0, double x1, double y1, Rgb c, double w) {
+  // Coverage from the distance of each pixel centre to the segment.
+  const double r = 0.5 * w;
+  const int xa = int(std::floor(std::min(x0, x1) - r - 1)), xb = int(std::ceil(std::max(x0, x1) + r + 1));
+  const int ya = int(std::floor(std::min(y0, y1) - r - 1)), yb = int(std::ceil(std::max(y0, y1) + r + 1));
+  const double dx = x1 - x0, dy = y1 - y0, len2 = dx * dx + dy * dy;
+  for (int y = std::max(0, ya); y <= std::min(height_ - 1, yb); ++y)
+    for (int x = std::max(0, xa); x <= std::min(width_ - 1, xb); ++x) {
+      const double px = x + 0.5, py = y + 0.5;
+      double t = len2 > 0 ? ((px - x0) * dx + (py - y0) * dy) / len2 : 0.0;
+      t = std::clamp(t, 0.0, 1.0);
+      const double d = std::hypot(px - (x0 + t * dx), py - (y0 + t * dy));
+      blend(x, y, c, std::clamp(r + 0.5 - d, 0.0, 1.0));
+    }
+}
+
+void Image::disc(double cx, double cy, double radius, Rgb c) {
+  for (int y = int(cy - radius - 1); y <= int(cy + radius + 1); ++y)
+    for (int x = int(cx - radius - 1); x <= int(cx + radius + 1); ++x)
+      blend(x, y, c, std::clamp(radius + 0.5 - std::hypot(x + 0.5 - cx, y + 0.5 - cy), 0.0, 1.0));
+}
+
+int Image::text_width(const std::string& s, TextSize size) { return int(s.size()) * font_of(size).advance; }
+int Image::text_height(TextSize size) { return font_of(size).ascent; }
+
+int Image::text(int x, int y, const std::string& s, Rgb c, TextSize size, Anchor anchor) {
+  const tables::Font& f = font_of(size);
+  const int w = text_width(s, size);
+  if (anchor == Anchor::centre) x -= w / 2;
+  if (anchor == Anchor::right) x -= w;
+  const int top = y - f.ascent;
+  for (size_t k = 0; k < s.size(); ++k) {
+    const int code = static_cast<unsigned char>(s[k]);
+    const int g = (code >= 32 && code <= 126) ? code - 32 : '?' - 32;
+    const unsigned char* a = f.alpha + size_t(g) * size_t(f.width * f.height);
+    const int gx = x + int(k) * f.advance;
+    for (int yy = 0; yy < f.height; ++yy)
+      for (int xx = 0; xx < f.width; ++xx)
+        if (const unsigned char v = a[yy * f.width + xx]) blend(gx + xx, top + yy, c, v / 255.0);
+  }
+  return w;
+}
+
+void Image::text_vertical(int x, int y, const std::string& s, Rgb c, TextSize size) {
+  const tables::Font& f = font_of(size);
+  const int w = text_width(s, size);
+  // Render horizontally into a scratch image, then rotate by 90° anticlockwise.
+  Image tmp(w + 2, f.height + 2, kWhite);
+  std::vector<double> alpha(size_t((w + 2) * (f.height + 2)), 0.0);
+  const int top = 1;
+  for (size_t k = 0; k < s.size(); ++k) {
+    const int code = static_cast<unsigned char>(s[k]);
+    const int g = (code >= 32 && code <= 126) ? code - 32 : '?' - 32;
+    const unsigned char* a = f.alpha + size_t(g) * size_t(f.width * f.height);
+    for (int yy = 0; yy < f.height; ++yy)
+      for (int xx = 0; xx < f.width; ++xx) {
+        const int px = 1 + int(k) * f.advance + xx;
+        if (px < w + 2)
+          alpha[size_t((top + yy) * (w + 2) + px)] =
+              std::max(alpha[size_t((top + yy) * (w + 2) + px)], a[yy * f.width + xx] / 255.0);
+      }
+  }
+  for (int yy = 0; yy < f.height + 2; ++yy)
+    for (int xx = 0; xx < w + 2; ++xx) {
+      const double a = alpha[size_t(yy * (w + 2) + xx)];
+      if (a > 0) blend(x - (f.height + 2) / 2 + yy, y + (w + 2) / 2 - xx, c, a);
+    }
+}
+
+std::string Image::png_bytes() const {
+  std::string out;
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+  if (png == nullptr) fail("picture: libpng could not start");
+  png_infop info = png_create_info_struct(png);
+  struct Guard {
+    png_structp* p;
+    png_infop* i;
+    ~Guard() { png_destroy_write_struct(p, i); }
+  } guard{&png, &info};
+  if (info == nullptr) fail("picture: libpng could not start");
+  if (setjmp(png_jmpbuf(png))) fail("picture: libpng failed to encode the image");
+  png_set_write_fn(png, &out, png_write_to_string, png_flush_nothing);
+  png_set_IHDR(png, info, png_uint_32(width_), png_uint_32(height_), 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  png_set_compression_level(png, 6);
+  png_write_info(png, info);
+  for (int y = 0; y < height_; ++y)
+    png_write_row(png, const_cast<png_bytep>(rgb_.data() + size_t(y) * size_t(width_) * 3));
+  png_write_end(png, nullptr);
+  return out;
+}
+
+void Image::write_png(const std::filesystem::path& path) const { write_file_atomically(path, png_bytes()); }
+
+// ---- maps
+
+namespace {
+
+struct MapFrame {
+  int x0 = 0, y0 = 0, w = 0, h = 0;  // map area in the image
+  double lon_left = 0, lon_span = 360, lat_top = 90, lat_span = 180;
+  bool periodic = true;
+  double px(double lon) const {
+    double d = lon - lon_left;
+    if (periodic) d = std::fmod(std::fmod(d, 360.0) + 360.0, 360.0);
+    return x0 + d / lon_span * w;
+  }
+  double py(double lat) const { return y0 + (lat_top - lat) / lat_span * h; }
+};
+
+// Draws a lat-lon polyline, breaking it where it jumps across the map's seam.
+void polyline(Image& img, const MapFrame& f, const std::vector<geo::LatLon>& pts, Rgb c, double width,
+              double alpha = 1.0) {
+  for (size_t k = 1; k < pts.size(); ++k) {
+    const double xa = f.px(pts[k - 1].lon), xb = f.px(pts[k].lon);
+    if (std::abs(xb - xa) > 0.5 * f.w) continue;
+    const double ya = f.py(pts[k - 1].lat), yb = f.py(pts[k].lat);
+    if (alpha >= 1.0) {
+      img.line(xa, ya, xb, yb, c, width);
+    } else {
+      // Blend a thin line with partial opacity by drawing on a copy of the covered pixels.
+      Image tmp = img;
+      tmp.line(xa, ya, xb, yb, c, width);
+      for (int y = int(std::min(ya, yb)) - 2; y <= int(std::max(ya, yb)) + 2; ++y)
+        for (int x = int(std::min(xa, xb)) - 2; x <= int(std::max(xa, xb)) + 2; ++x)
+          if (!(tmp.at(x, y) == img.at(x, y))) img.blend(x, y, tmp.at(x, y), alpha);
+    }
+  }
+}
+
+}  // namespace
+
+Image render_map(const geo::Grid& g, std::span<const float> field, std::span<const float> valid,
+                 std::span<const uint8_t> classes, const std::vector<Track>& tracks, const MapSpec& spec) {
+  const int64_t H = g.height(), W = g.width();
+  if (H < 1 || W < 1) fail("picture: empty grid");
+  if (field.size() != size_t(H * W))
+    fail("picture: the field has {} cells, the grid {} has {}", field.size(), g.shape_str(), H * W);
+  if (!valid.empty() && valid.size() != size_t(H * W)) fail("picture: the validity mask does not match the grid");
+  if (!classes.empty() && classes.size() != size_t(H * W)) fail("picture: the class map does not match the grid");
+
+  // Colour range: the 1st and 99th percentiles of the valid values unless given.
+  double vmin = spec.vmin, vmax = spec.vmax;
+  if (std::isnan(vmin) || std::isnan(vmax)) {
+    std::vector<float> v;
+    v.reserve(field.size());
+    for (size_t k = 0; k < field.size(); ++k)
+      if ((valid.empty() || valid[k] != 0.0f) && std::isfinite(field[k])) v.push_back(field[k]);
+    if (!v.empty()) {
+      auto q = [&](double p) {
+        const size_t i = size_t(p * double(v.size() - 1));
+        std::nth_element(v.begin(), v.begin() + long(i), v.end());
+        return double(v[i]);
+      };
+      if (std::isnan(vmin)) vmin = q(0.01);
+      if (std::isnan(vmax)) vmax = q(0.99);
+    } else {
+      vmin = std::isnan(vmin) ? 0 : vmin;
+      vmax = std::isnan(vmax) ? 1 : vmax;
+    }
+  }
+  if (!(vmax > vmin)) {
+    const double pad = std::max(1e-6, std::abs(vmin) * 0.01);
+    vmin -= pad;
+    vmax += pad;
+  }
+
+  // Extent: cell edges of the grid.
+  MapFrame f;
+  f.periodic = g.periodic;
+  const double dlat = H > 1 ? std::abs(g.lat[1] - g.lat[0]) : 1.0;
+  const double top = std::min(90.0, g.lat.back() + 0.5 * dlat), bottom = std::max(-90.0, g.lat.front() - 0.5 * dlat);
+  f.lat_top = top;
+  f.lat_span = top - bottom;
+  if (g.periodic) {
+    // Whole cells at the edges: the left edge is half a cell west of lon0.
+    f.lon_left = spec.lon0 - 0.5 * g.dlon();
+    f.lon_span = 360.0;
+  } else {
+    const double dl = W > 1 ? g.lon[1] - g.lon[0] : 1.0;
+    f.lon_left = g.lon.front() - 0.5 * dl;
+    f.lon_span = g.lon.back() - g.lon.front() + dl;
+  }
+  int mw = spec.map_width > 0 ? spec.map_width : int(std::clamp<int64_t>(2 * W, 720, 1600));
+  int mh = std::max(40, int(std::lround(mw * f.lat_span / f.lon_span)));
+  if (mh > 1200) {  // tall regional maps: keep the picture a sensible size
+    mw = std::max(200, int(mw * 1200.0 / mh));
+    mh = 1200;
+  }
+  const int left = 56, right = 24, title_h = spec.subtitle.empty() ? 44 : 62, bottom_h = 96;
+  Image img(left + mw + right, title_h + mh + bottom_h, kWhite);
+  f.x0 = left;
+  f.y0 = title_h;
+  f.w = mw;
+  f.h = mh;
+
+  // Nearest cell of each pixel column and row.
+  std::vector<int64_t> col(static_cast<size_t>(mw)), row(static_cast<size_t>(mh));
+  for (int x = 0; x < mw; ++x) {
+    const double lon = f.lon_left + (x + 0.5) / mw * f.lon_span;
+    col[size_t(x)] = std::min<int64_t>(W - 1, int64_t(std::floor(geo::fractional_column(g, lon) + 0.5)) % W);
+  }
+  for (int y = 0; y < mh; ++y) {
+    const double lat = f.lat_top - (y + 0.5) / mh * f.lat_span;
+    row[size_t(y)] = std::min<int64_t>(H - 1, int64_t(std::floor(geo::fractional_row(g, lat) + 0.5)));
+  }
+  const Rgb missing{208, 208, 208};
+  for (int y = 0; y < mh; ++y)
+    for (int x = 0; x < mw; ++x) {
+      const size_t k = size_t(row[size_t(y)] * W + col[size_t(x)]);
+      const bool ok = (valid.empty() || valid[k] != 0.0f) && std::isfinite(field[k]);
+      img.set(left + x, title_h + y, ok ? viridis((field[k] - vmin) / (vmax - vmin)) : missing);
+    }
+
+  // Graticule.
+  if (spec.graticule) {
+    const double step_lat = f.lat_span > 100                          ? 30
+                            : nice_ticks(0, f.lat_span, 5).size() > 1 ? nice_ticks(0, f.lat_span, 5)[1]
+                                                                      : 10;
+    const double step_lon = f.lon_span > 200                          ? 30
+                            : nice_ticks(0, f.lon_span, 6).size() > 1 ? nice_ticks(0, f.lon_span, 6)[1]
+                                                                      : 10;
+    for (double lat = std::ceil((f.lat_top - f.lat_span) / step_lat) * step_lat; lat <= f.lat_top + 1e-9;
+         lat += step_lat) {
+      const double y = f.py(lat);
+      for (int x = 0; x < mw; ++x) img.blend(left + x, int(y), kWhite, 0.25);
+      img.text(left - 6, int(y) + 4, lat_label(lat), kBlack, TextSize::small, Anchor::right);
+    }
+    for (double lon = std::ceil(f.lon_left / step_lon) * step_lon; lon <= f.lon_left + f.lon_span + 1e-9;
+         lon += step_lon) {
+      const double x = f.x0 + (lon - f.lon_left) / f.lon_span * mw;
+      if (x > f.x0 + mw + 0.5) continue;
+      for (int y = 0; y < mh; ++y) img.blend(int(std::min<double>(x, f.x0 + mw - 1)), title_h + y, kWhite, 0.25);
+      img.text(int(x), title_h + mh + 16, lon_label(lon), kBlack, TextSize::small, Anchor::centre);
+    }
+  }
+
+  // Coastlines.
+  if (spec.coastlines)
+    for (const auto& line : coastlines()) {
+      std::vector<geo::LatLon> inside;
+      for (const auto& p : line) {
+        const bool in_lat = p.lat <= f.lat_top + 1e-9 && p.lat >= f.lat_top - f.lat_span - 1e-9;
+        double d = p.lon - f.lon_left;
+        if (f.periodic) d = std::fmod(std::fmod(d, 360.0) + 360.0, 360.0);
+        const bool in_lon = d >= -1e-9 && d <= f.lon_span + 1e-9;
+        if (in_lat && in_lon) {
+          inside.push_back(p);
+        } else {
+          polyline(img, f, inside, {20, 20, 20}, 1.0, 0.8);
+          inside.clear();
+        }
+      }
+      polyline(img, f, inside, {20, 20, 20}, 1.0, 0.8);
+    }
+
+  // Class outlines: map pixels whose class differs from a neighbour within 2 pixels.
+  std::vector<bool> present(256, false);
+  if (!classes.empty()) {
+    auto cls_at = [&](int x, int y) -> int {
+      if (x < 0 || y < 0 || x >= mw || y >= mh) return -1;
+      return classes[size_t(row[size_t(y)] * W + col[size_t(x)])];
+    };
+    for (int y = 0; y < mh; ++y)
+      for (int x = 0; x < mw; ++x) {
+        const int c = cls_at(x, y);
+        if (c <= 0) continue;
+        present[size_t(c)] = true;
+        bool edge = false;
+        for (int d = 1; d <= 2 && !edge; ++d)
+          for (auto [ox, oy] : {std::pair{d, 0}, std::pair{-d, 0}, std::pair{0, d}, std::pair{0, -d}}) {
+            const int o = cls_at(x + ox, y + oy);
+            if (o != c && o != -1) {
+              edge = true;
+              break;
+            }
+          }
+        if (edge) img.set(left + x, title_h + y, class_colour(c));
+      }
+  }
+
+  // Tracks.
+  bool any_track = false;
+  for (const auto& t : tracks) {
+    if (t.points.empty()) continue;
+    any_track = true;
+    polyline(img, f, t.points, kBlack, 3.5);
+    polyline(img, f, t.points, t.colour, 2.0);
+    for (const auto& p : t.points) img.disc(f.px(p.lon), f.py(p.lat), 2.2, t.colour);
+    if (!t.label.empty())
+      img.text(int(f.px(t.points.front().lon)) + 5, int(f.py(t.points.front().lat)) - 5, t.label, kWhite);
+  }
+  img.rect(left - 1, title_h - 1, left + mw, title_h + mh, kBlack);
+
+  // Title and legend.
+  img.text(left, 24, spec.title, kBlack, TextSize::large);
+  if (!spec.subtitle.empty()) img.text(left, 44, spec.subtitle, {70, 70, 70});
+  int lx = left + mw;
+  auto legend = [&](const std::string& name, Rgb c) {
+    const int tw = Image::text_width(name);
+    lx -= tw;
+    img.text(lx, 24, name, kBlack);
+    lx -= 22;
+    img.fill_rect(lx, 16, lx + 16, 20, c);
+    img.rect(lx - 1, 15, lx + 17, 21, kGrey);
+    lx -= 14;
+  };
+  if (any_track) legend("track", tracks.front().colour);
+  for (int c = 255; c >= 1; --c)
+    if (present[size_t(c)])
+      legend(size_t(c) < spec.class_names.size() ? spec.class_names[size_t(c)] : fmt::format("class {}", c),
+             class_colour(c));
+
+  // Colour bar with ticks and units.
+  const int bw = std::min(mw, std::max(300, mw * 3 / 5)), bx = left + (mw - bw) / 2, by = title_h + mh + 32, bh = 14;
+  for (int x = 0; x < bw; ++x) {
+    const Rgb c = viridis((x + 0.5) / bw);
+    for (int y = 0; y < bh; ++y) img.set(bx + x, by + y, c);
+  }
+  img.rect(bx - 1, by - 1, bx + bw, by + bh, kBlack);
+  for (double t : nice_ticks(vmin, vmax, 6)) {
+    const int x = bx + int(std::lround((t - vmin) / (vmax - vmin) * bw));
+    for (int y = by + bh; y < by + bh + 4; ++y) img.set(x, y, kBlack);
+    img.text(x, by + bh + 16, number(t), kBlack, TextSize::small, Anchor::centre);
+  }
+  if (!spec.units.empty()) img.text(bx + bw / 2, by + bh + 34, spec.units, kBlack, TextSize::small, Anchor::centre);
+  return img;
+}
+
+Image render_histogram(const std::string& title, const std::string& xlabel, const std::vector<double>& edges,
+                       const std::vector<int64_t>& counts) {
+  if (edges.size() != counts.size() || counts.empty())
+    fail("histogram picture: {} bin edges for {} counts", edges.size(), counts.size());
+  const int left = 70, right = 30, top = 50, bottom = 70, pw = 640, ph = 320;
+  Image img(left + pw + right, top + ph + bottom, kWhite);
+  img.text(left, 28, title, kBlack, TextSize::large);
+  const int64_t cmax = std::max<int64_t>(1, *std::max_element(counts.begin(), counts.end()));
+  const auto ticks = nice_ticks(0, double(cmax), 5);
+  const double ymax = std::max(double(cmax), ticks.back());
+  for (double t : ticks) {
+    const int y = top + ph - int(std::lround(t / ymax * ph));
+    for (int x = left; x < left + pw; ++x) img.blend(x, y, kGrey, 0.35);
+    img.text(left - 6, y + 4, number(t), kBlack, TextSize::small, Anchor::right);
+  }
+  const int n = int(counts.size());
+  const double slot = double(pw) / n;
+  for (int k = 0; k < n; ++k) {
+    const int x0 = left + int(k * slot) + 2, x1 = left + int((k + 1) * slot) - 2;
+    const int y0 = top + ph - int(std::lround(double(counts[size_t(k)]) / ymax * ph));
+    img.fill_rect(x0, y0, x1, top + ph - 1, viridis(0.25 + 0.5 * k / std::max(1, n - 1)));
+    if (counts[size_t(k)] > 0)
+      img.text((x0 + x1) / 2, y0 - 4, std::to_string(counts[size_t(k)]), kBlack, TextSize::small, Anchor::centre);
+    const std::string lab = k + 1 < n ? number(edges[size_t(k)]) : ">=" + number(edges[size_t(k)]);
+    img.text(left + int(k * slot), top + ph + 16, lab, kBlack, TextSize::small, Anchor::centre);
+  }
+  img.rect(left - 1, top - 1, left + pw, top + ph, kBlack);
+  img.text(left + pw / 2, top + ph + 44, xlabel, kBlack, TextSize::small, Anchor::centre);
+  img.text_vertical(18, top + ph / 2, "events", kBlack);
+  return img;
+}
+
+}  // namespace climseg::plot

@@ -1,0 +1,16 @@
+// Embedded data for pictures: the viridis colour map and two anti-aliased bitmap fonts.
+#pragma once
+
+namespace climseg::plot::tables {
+
+// A fixed-width font: 95 glyphs (ASCII 32..126) of width x height alpha values (0..255), row-major.
+struct Font {
+  int width, height, ascent, advance;
+  const unsigned char* alpha;  // (95, height, width)
+};
+
+extern const unsigned char kViridis[256][3];
+extern const Font kSmallFont;  // 12 px DejaVu Sans Mono
+extern const Font kLargeFont;  // 18 px
+
+}  // namespace climseg::plot::tables
