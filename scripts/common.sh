@@ -14,7 +14,8 @@ BUILD_PACKAGES=(
   libgtest-dev libbenchmark-dev
 )
 # Extra packages the test suite uses to check outputs with other tools (xarray, cdo) and style.
-TEST_PACKAGES=(python3 python3-xarray python3-netcdf4 cdo clang-format)
+# gmt-gshhg-low: coastlines on the maps climseg plot draws (optional: maps have none without it).
+TEST_PACKAGES=(python3 python3-xarray python3-netcdf4 cdo clang-format gmt-gshhg-low)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
