@@ -1,10 +1,13 @@
-// `climseg inspect FILE...`: what is in NetCDF/HDF5 files, as text or JSON.
+// `climseg inspect FILE...`: what is in NetCDF/HDF5 files (raw view) and what climseg makes of them
+// (grid, time axis, levels, channels), as text or JSON.
 #include <iostream>
 
 #include "apps/command.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/mpi.hpp"
+#include "readers/cf_file.hpp"
+#include "readers/describe.hpp"
 #include "readers/inspect.hpp"
 
 namespace climseg::app {
@@ -14,13 +17,18 @@ class InspectCommand : public Command {
  public:
   std::string name() const override { return "inspect"; }
   std::string summary() const override {
-    return "Describe NetCDF/HDF5 files: format, dimensions, variables, attributes";
+    return "Describe NetCDF/HDF5 files: format, dimensions, variables, attributes; grid, time, levels, channels";
   }
   int order() const override { return 10; }
 
   void setup(CLI::App& app) override {
     app.add_option("files", files_, "NetCDF-3/4 or HDF5 files")->required();
     app.add_flag("--json", json_, "Print JSON (an object for one file, an array for several)");
+    app.add_flag("--raw", raw_, "Only the raw view (dimensions, variables, attributes), not the semantic one");
+    app.footer(
+        "The semantic view says what climseg reads: the canonical grid (latitude ascending, longitude from 0) and\n"
+        "the file's own orientation, the time axis decoded with its calendar, vertical levels, and the channels\n"
+        "that --vars can name (TMQ, U@850, ...). In JSON it is the \"semantic\" member.");
   }
 
   int run(const GlobalOptions&) override {
@@ -31,10 +39,14 @@ class InspectCommand : public Command {
     for (const std::string& f : files_) {
       try {
         nlohmann::json r = io::inspect_raw(f);
-        if (json_)
+        if (!raw_) r["semantic"] = io::describe_semantic(io::scan_file(f));
+        if (json_) {
           all.push_back(std::move(r));
-        else
-          std::cout << io::format_raw(r) << (files_.size() > 1 ? "\n" : "") << std::flush;
+        } else {
+          std::string text = io::format_raw(r);
+          if (!raw_) text += io::format_semantic(r["semantic"]);
+          std::cout << text << (files_.size() > 1 ? "\n" : "") << std::flush;
+        }
       } catch (const Error& e) {
         std::cerr << "climseg: error: " << e.what() << "\n";
         ++failures;
@@ -47,6 +59,7 @@ class InspectCommand : public Command {
  private:
   std::vector<std::string> files_;
   bool json_ = false;
+  bool raw_ = false;
 };
 
 }  // namespace

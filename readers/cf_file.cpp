@@ -456,9 +456,15 @@ FileMeta scan_file(const std::string& path) {
     m.lon_name = lon->name;
     m.lat = read_all_double(ncid, *lat, path);
     m.lon = read_all_double(ncid, *lon, path);
-    CanonicalGrid cg = canonical_grid(m.lat, m.lon, path);
-    m.grid = std::move(cg.grid);
-    m.orientation = cg.orientation;
+    try {
+      CanonicalGrid cg = canonical_grid(m.lat, m.lon, fmt::format("coordinates {}/{}", lat->name, lon->name));
+      m.grid = std::move(cg.grid);
+      m.orientation = cg.orientation;
+    } catch (const Error& e) {
+      m.grid_error = e.what();
+      lat_dim.clear();
+      lon_dim.clear();
+    }
   }
 
   // Vertical axes: 1-D coordinate variables that look vertical.
@@ -696,13 +702,14 @@ FieldReader::~FieldReader() {
   file_ = NcFile();
 }
 
-Unpacking FieldReader::unpacking(const VarMeta& var) {
+Unpacking FieldReader::unpacking(const VarMeta& var) { return unpacking_of(file_.id(), var, path()); }
+
+Unpacking unpacking_of(int ncid, const VarMeta& var, const std::string& path) {
   Unpacking u;
   if (var.deepcam_channel >= 0 || var.name == "climate/labels_0") return u;
   Hdf5Lock lock(hdf5_mutex());
-  const int ncid = file_.id();
   const int vid = nc_find_var(ncid, var.name);
-  if (vid < 0) fail("{}: variable {} not found", path(), var.name);
+  if (vid < 0) fail("{}: variable {} not found", path, var.name);
   nc_type t{};
   nc_inq_vartype(ncid, vid, &t);
   u.integer = t != NC_FLOAT && t != NC_DOUBLE;
@@ -731,6 +738,58 @@ Unpacking FieldReader::unpacking(const VarMeta& var) {
   if (!vmin.empty()) u.valid_min = vmin[0];
   if (!vmax.empty()) u.valid_max = vmax[0];
   return u;
+}
+
+int64_t read_rows(int ncid, const std::string& path, const VarMeta& var, int64_t t, int64_t level, int64_t row0,
+                  int64_t rows, float* dst, std::vector<double>& scratch) {
+  const Unpacking u = unpacking_of(ncid, var, path);
+  const int64_t W = var.shape[static_cast<size_t>(var.lon_dim)];
+  const int64_t n = rows * W;
+  std::vector<size_t> start(var.dims.size(), 0), count(var.dims.size(), 1);
+  for (size_t d = 0; d < var.dims.size(); ++d) {
+    const int di = static_cast<int>(d);
+    if (di == var.time_dim) {
+      if (t < 0 || t >= var.shape[d]) fail("{}: variable {}: time index {} out of range", path, var.name, t);
+      start[d] = static_cast<size_t>(t);
+    } else if (di == var.level_dim) {
+      if (level < 0 || level >= var.shape[d])
+        fail("{}: variable {}: level index {} out of range", path, var.name, level);
+      start[d] = static_cast<size_t>(level);
+    } else if (di == var.lat_dim) {
+      start[d] = static_cast<size_t>(row0);
+      count[d] = static_cast<size_t>(rows);
+    } else if (di == var.lon_dim) {
+      count[d] = static_cast<size_t>(W);
+    }
+  }
+  int64_t bad = 0;
+  Hdf5Lock lock(hdf5_mutex());
+  const int vid = nc_find_var(ncid, var.name);
+  if (vid < 0) fail("{}: variable {} not found", path, var.name);
+  if (var.type == "float") {
+    nc_check(nc_get_vara_float(ncid, vid, start.data(), count.data(), dst), path, "cannot read", var.name);
+    bad = flag_invalid_float(dst, n, u);
+  } else {
+    scratch.resize(static_cast<size_t>(n));
+    nc_check(nc_get_vara_double(ncid, vid, start.data(), count.data(), scratch.data()), path, "cannot read", var.name);
+    const double wrap = std::ldexp(1.0, u.bits);
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    for (int64_t i = 0; i < n; ++i) {
+      double r = scratch[static_cast<size_t>(i)];
+      bool invalid = invalid_value(r, u);
+      if (u.is_unsigned && r < 0) {
+        r += wrap;
+        invalid = invalid || invalid_value(r, u);
+      }
+      if (invalid) {
+        dst[i] = nan;
+        ++bad;
+      } else {
+        dst[i] = static_cast<float>(r * u.scale + u.offset);
+      }
+    }
+  }
+  return bad;
 }
 
 int64_t FieldReader::read(const FileMeta& meta, const VarMeta& var, int64_t t, int64_t level, float* out) {
@@ -766,51 +825,10 @@ int64_t FieldReader::read(const FileMeta& meta, const VarMeta& var, int64_t t, i
     }
     bad = flag_invalid_float(dst, n, Unpacking{});
   } else {
-    const Unpacking u = unpacking(var);
-    std::vector<size_t> start(var.dims.size(), 0), count(var.dims.size(), 1);
-    for (size_t d = 0; d < var.dims.size(); ++d) {
-      const int di = static_cast<int>(d);
-      if (di == var.time_dim) {
-        if (t < 0 || t >= var.shape[d]) fail("{}: variable {}: time index {} out of range", path(), var.name, t);
-        start[d] = static_cast<size_t>(t);
-      } else if (di == var.level_dim) {
-        if (level < 0 || level >= var.shape[d])
-          fail("{}: variable {}: level index {} out of range", path(), var.name, level);
-        start[d] = static_cast<size_t>(level);
-      } else if (di == var.lat_dim || di == var.lon_dim) {
-        count[d] = static_cast<size_t>(var.shape[d]);
-      }
-    }
     if (var.shape[static_cast<size_t>(var.lat_dim)] != H || var.shape[static_cast<size_t>(var.lon_dim)] != W)
       fail("{}: variable {} is {}x{} but the grid is {}", path(), var.name, var.shape[static_cast<size_t>(var.lat_dim)],
            var.shape[static_cast<size_t>(var.lon_dim)], meta.grid.shape_str());
-    Hdf5Lock lock(hdf5_mutex());
-    const int vid = nc_find_var(file_.id(), var.name);
-    if (vid < 0) fail("{}: variable {} not found", path(), var.name);
-    if (var.type == "float") {
-      nc_check(nc_get_vara_float(file_.id(), vid, start.data(), count.data(), dst), path(), "cannot read", var.name);
-      bad = flag_invalid_float(dst, n, u);
-    } else {
-      scratch_d_.resize(static_cast<size_t>(n));
-      nc_check(nc_get_vara_double(file_.id(), vid, start.data(), count.data(), scratch_d_.data()), path(),
-               "cannot read", var.name);
-      const double wrap = std::ldexp(1.0, u.bits);
-      const float nan = std::numeric_limits<float>::quiet_NaN();
-      for (int64_t i = 0; i < n; ++i) {
-        double r = scratch_d_[static_cast<size_t>(i)];
-        bool invalid = invalid_value(r, u);
-        if (u.is_unsigned && r < 0) {
-          r += wrap;
-          invalid = invalid || invalid_value(r, u);
-        }
-        if (invalid) {
-          dst[i] = nan;
-          ++bad;
-        } else {
-          dst[i] = static_cast<float>(r * u.scale + u.offset);
-        }
-      }
-    }
+    bad = read_rows(file_.id(), path(), var, t, level, 0, H, dst, scratch_d_);
   }
   if (!identity) to_canonical(dst, out, H, W, meta.orientation);
   return bad;

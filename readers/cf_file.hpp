@@ -137,6 +137,15 @@ class FieldReader {
   std::vector<float> deepcam_block_;  // (H, W, 16)
 };
 
+// The unpacking rules of `var` in an open file or group `ncid`.
+Unpacking unpacking_of(int ncid, const VarMeta& var, const std::string& path);
+
+// Reads rows [row0, row0 + rows) of the file's own latitude order (all longitudes) of `var` at
+// record `t` and level index `level` into `dst`, (rows, W) in file order, unpacked, every invalid
+// value NaN. Returns how many are invalid. `scratch` is reused between calls. Takes the HDF5 lock.
+int64_t read_rows(int ncid, const std::string& path, const VarMeta& var, int64_t t, int64_t level, int64_t row0,
+                  int64_t rows, float* dst, std::vector<double>& scratch);
+
 // After read(): NaN → 0 in `data` and 0 in `valid` (1 elsewhere), both (n).
 void finish_mask(float* data, float* valid, int64_t n);
 
