@@ -1,0 +1,125 @@
+// ClimateNet's published CGNet weights, loaded by name, give PyTorch's class probabilities.
+// Reference: tests/reference/nets/make_cgnet_reference.py (torch 1.13, eval mode).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "core/h5.hpp"
+#include "models/nets/cgnet.hpp"
+#include "nn/checkpoint.hpp"
+#include "synthetic_input.hpp"
+#include "test_support.hpp"
+
+using namespace climseg;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path weights_file() {
+  fs::path d = test::shared_data();
+  return d.empty() ? fs::path() : d / "climatenet" / "cgnet_climatenet.h5";
+}
+
+// Runs CGNet (eval) on the synthetic input of size H x W normalised with the file's statistics;
+// returns softmax probabilities (3, H, W) and checks the regenerated input against the reference.
+Tensor run_climatenet(nets::CGNet& net, nn::Parameters& params, int64_t H, int64_t W, const h5::Group& ref) {
+  h5::File wf = h5::File::open(weights_file());
+  auto norm = nlohmann::json::parse(wf.attr_string("normalization"));
+  auto fields = nlohmann::json::parse(wf.attr_string("fields")).get<std::vector<std::string>>();
+  Tensor raw = test::cgnet_synthetic_input(H, W);
+  std::vector<double> sums = ref.read_doubles("input_channel_sums");
+  for (int c = 0; c < 4; ++c) {
+    double s = 0;
+    for (int64_t k = 0; k < H * W; ++k) s += raw[c * H * W + k];
+    EXPECT_NEAR(s / sums[static_cast<size_t>(c)], 1.0, 1e-12) << "input channel " << c << " differs from Python's";
+  }
+  nn::Graph g(&params, nn::Graph::Mode::eval);
+  nn::Value x = g.input("x", {1, 4, H, W});
+  nn::Value prob = nn::softmax(net.forward(x));
+  g.compile({prob});
+  Tensor xt = g.tensor(x);
+  for (int c = 0; c < 4; ++c) {
+    const float mean = norm[fields[static_cast<size_t>(c)]]["mean"].get<float>();
+    const float std = norm[fields[static_cast<size_t>(c)]]["std"].get<float>();
+    for (int64_t k = 0; k < H * W; ++k) xt[c * H * W + k] = (raw[c * H * W + k] - mean) / std;
+  }
+  g.forward();
+  return g.tensor(prob).clone().reshape({3, H, W});
+}
+
+}  // namespace
+
+TEST(CGNet, ParameterNamesShapesAndCountMatchClimateNet) {
+  nets::CGNet net(nets::NetConfig{});
+  nn::Parameters params(net);
+  EXPECT_EQ(params.count(), 494232);  // ClimateNet's published figure
+  EXPECT_EQ(params.at("level3.19.bn_prelu.act.weight").shape, (Shape{128}));
+  EXPECT_EQ(params.at("level2_0.F_glo.fc.0.weight").shape, (Shape{8, 64}));
+  EXPECT_EQ(params.at("level3_0.conv1x1.conv.weight").shape, (Shape{128, 132, 3, 3}));
+  EXPECT_EQ(params.at("level3.0.F_sur.conv.weight").shape, (Shape{64, 1, 3, 3}));
+  EXPECT_EQ(params.at("classifier.0.conv.weight").shape, (Shape{3, 256, 1, 1}));
+  EXPECT_TRUE(params.at("bn_prelu_3.bn.running_var").is_buffer);
+}
+
+TEST(CGNet, ClimateNetWeightsLoadByNameAndReproducePyTorch) {
+  CLIMSEG_REQUIRE_SHARED_DATA();
+  nets::CGNet net(nets::NetConfig{});
+  nn::Parameters params(net);
+  nn::LoadReport report = nn::load_state_dict(params, weights_file(), /*strict=*/true);
+  ASSERT_TRUE(report.ok()) << report.message();
+  h5::File ref = h5::File::open(test::test_data() / "nets" / "cgnet_climatenet_ref.h5");
+  for (auto [H, W] : {std::pair<int64_t, int64_t>{96, 144}, {768, 1152}}) {
+    h5::Group g = ref.open_group(std::to_string(H) + "x" + std::to_string(W));
+    Tensor prob = run_climatenet(net, params, H, W, g);
+    const int64_t stride = g.attr_int64("stride");
+    Tensor expect = g.read_tensor("prob_strided");  // (3, H/stride, W/stride)
+    const int64_t h = expect.dim(1), w = expect.dim(2);
+    double max_diff = 0;
+    for (int64_t c = 0; c < 3; ++c)
+      for (int64_t i = 0; i < h; ++i)
+        for (int64_t j = 0; j < w; ++j)
+          max_diff = std::max(
+              max_diff, double(std::abs(prob[(c * H + i * stride) * W + j * stride] - expect[(c * h + i) * w + j])));
+    EXPECT_LE(max_diff, 1e-4) << H << "x" << W;
+    // The predicted classes agree wherever PyTorch is not on the fence.
+    Tensor argmax = g.read_tensor("argmax");
+    int64_t disagree = 0, tc = 0;
+    for (int64_t k = 0; k < H * W; ++k) {
+      int best = 0;
+      for (int c = 1; c < 3; ++c)
+        if (prob[c * H * W + k] > prob[best * H * W + k]) best = c;
+      disagree += best != static_cast<int>(argmax[k]);
+      tc += best == 1;
+    }
+    EXPECT_LE(disagree, H * W / 100000 + 2) << H << "x" << W;
+    if (H == 768) {
+      EXPECT_GT(tc, 1000) << "the storms of the synthetic input are found";
+    }
+  }
+}
+
+TEST(CGNet, MissingAndMisShapedTensorsAreNamed) {
+  CLIMSEG_REQUIRE_SHARED_DATA();
+  nets::NetConfig cfg;
+  cfg.params["N"] = 5;  // fewer stage-3 blocks than the file
+  nets::CGNet net(cfg);
+  nn::Parameters params(net);
+  try {
+    nn::load_state_dict(params, weights_file(), true);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("level3.19.bn_prelu.act.weight"), std::string::npos) << e.what();
+  }
+  cfg = nets::NetConfig{};
+  cfg.classes = {"a", "b", "c", "d"};
+  nets::CGNet net4(cfg);
+  nn::Parameters params4(net4);
+  try {
+    nn::load_state_dict(params4, weights_file(), true);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("classifier.0.conv.weight"), std::string::npos) << e.what();
+  }
+}
