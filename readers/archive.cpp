@@ -19,6 +19,8 @@
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/progress.hpp"
+#include "readers/direct_read.hpp"
+#include "readers/orientation.hpp"
 #include "readers/partition.hpp"
 
 namespace climseg::io {
@@ -275,7 +277,8 @@ struct Archive::Impl {
   mutable std::list<std::pair<int, std::unique_ptr<FieldReader>>> cache;  // most recent first
   mutable std::vector<std::string> opened;
 
-  FieldReader& reader(int file) const {
+  // The reader of a file, opened on first use; at most max(keep, options.open_files) stay open.
+  FieldReader& reader(int file, int keep = 0) const {
     for (auto it = cache.begin(); it != cache.end(); ++it)
       if (it->first == file) {
         cache.splice(cache.begin(), cache, it);
@@ -285,7 +288,7 @@ struct Archive::Impl {
     auto r = std::make_unique<FieldReader>(path);
     if (std::find(opened.begin(), opened.end(), path) == opened.end()) opened.push_back(path);
     cache.emplace_front(file, std::move(r));
-    while (static_cast<int>(cache.size()) > std::max(1, options.open_files)) cache.pop_back();
+    while (static_cast<int>(cache.size()) > std::max({1, keep, options.open_files})) cache.pop_back();
     return *cache.front().second;
   }
 
@@ -581,13 +584,50 @@ Sample Archive::load(int64_t i) const {
   std::vector<int64_t> invalid(static_cast<size_t>(C), 0);
 
   std::lock_guard<std::mutex> lock(a.mutex);
+  // Channels stored as plain or deflated float chunks in netCDF-4 files are read as raw bytes and
+  // inflated on all threads (direct_read.hpp); the rest go through the library one by one.
+  struct Job {
+    int64_t c;
+    DirectPlan plan;
+    Unpacking unpack;
+    const FileMeta* meta;
+  };
+  std::vector<Job> jobs;
+  const int keep_open = std::max<int>(a.options.open_files, static_cast<int>(g.files.size()));
   for (int64_t c = 0; c < C; ++c) {
     const Resolved& r = g.channels[static_cast<size_t>(c)];
     const FileMeta& m = a.files[static_cast<size_t>(r.file)];
     const VarMeta& v = m.vars[static_cast<size_t>(r.var)];
     s.units.push_back(v.units);
     float* out = s.data.data() + c * n;
-    invalid[static_cast<size_t>(c)] = a.reader(r.file).read(m, v, inf.time_index, r.level, out);
+    FieldReader& reader = a.reader(r.file, keep_open);
+    Job job{c, {}, {}, &m};
+    if (a.options.direct_read && reader.plan_direct(m, v, inf.time_index, r.level, job.plan, job.unpack))
+      jobs.push_back(std::move(job));
+    else
+      invalid[static_cast<size_t>(c)] = reader.read(m, v, inf.time_index, r.level, out);
+  }
+  if (!jobs.empty()) {
+    std::string error;
+#pragma omp parallel for schedule(dynamic, 1) if (jobs.size() > 1)
+    for (size_t k = 0; k < jobs.size(); ++k) {
+      thread_local std::vector<unsigned char> scratch;
+      thread_local std::vector<float> file_order;
+      const Job& job = jobs[k];
+      float* out = s.data.data() + job.c * n;
+      try {
+        const bool identity = job.meta->orientation.identity();
+        if (!identity) file_order.resize(static_cast<size_t>(n));
+        float* dst = identity ? out : file_order.data();
+        execute_direct(job.plan, job.meta->path, dst, scratch);
+        invalid[static_cast<size_t>(job.c)] = flag_invalid(dst, n, job.unpack);
+        if (!identity) to_canonical(dst, out, H, W, job.meta->orientation);
+      } catch (const std::exception& e) {
+#pragma omp critical(climseg_direct_error)
+        if (error.empty()) error = e.what();
+      }
+    }
+    if (!error.empty()) fail("{}", error);
   }
   for (int64_t c = 0; c < C; ++c) {
     const int64_t bad = invalid[static_cast<size_t>(c)];

@@ -50,6 +50,9 @@ struct ArchiveOptions {
   // default is Comm::world(), which is a serial stand-in of size 1 without a launcher.
   Comm comm = Comm::world();
   int open_files = 8;  // how many files a loader keeps open
+  // Read netCDF-4 float channels as raw chunks inflated on all threads (direct_read.hpp) rather
+  // than through the library one call at a time. Same values either way.
+  bool direct_read = true;
 };
 
 // Where sample i comes from.

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "core/error.hpp"
+#include "readers/direct_read.hpp"
 #include "readers/hdf5_lock.hpp"
 #include "readers/netcdf_file.hpp"
 #include "readers/orientation.hpp"
@@ -699,7 +700,29 @@ FieldReader::FieldReader(const std::string& path) {
 
 FieldReader::~FieldReader() {
   Hdf5Lock lock(hdf5_mutex());
+  direct_.reset();
   file_ = NcFile();
+}
+
+FieldReader::FieldReader(FieldReader&&) noexcept = default;
+FieldReader& FieldReader::operator=(FieldReader&&) noexcept = default;
+
+int64_t flag_invalid(float* x, int64_t n, const Unpacking& u) { return flag_invalid_float(x, n, u); }
+
+bool FieldReader::plan_direct(const FileMeta& meta, const VarMeta& var, int64_t t, int64_t level, DirectPlan& plan,
+                              Unpacking& u) {
+  if (meta.deepcam || !var.field || var.type != "float" || meta.format.rfind("netCDF-4", 0) != 0) return false;
+  if (var.shape[static_cast<size_t>(var.lat_dim)] != meta.grid.height() ||
+      var.shape[static_cast<size_t>(var.lon_dim)] != meta.grid.width())
+    return false;
+  if (!direct_tried_) {
+    direct_tried_ = true;
+    direct_ = std::make_unique<Hdf5Direct>(path());
+  }
+  if (!direct_->ok()) return false;
+  if (!direct_->plan(var, var.time_dim >= 0 ? t : 0, var.level_dim >= 0 ? level : 0, plan)) return false;
+  u = unpacking(var);
+  return true;
 }
 
 Unpacking FieldReader::unpacking(const VarMeta& var) { return unpacking_of(file_.id(), var, path()); }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -14,6 +15,9 @@
 #include "readers/netcdf_file.hpp"
 
 namespace climseg::io {
+
+struct DirectPlan;
+class Hdf5Direct;
 
 // The 16 channels of a DeepCAM HDF5 sample (`climate/data`, channel-last), in file order.
 const std::vector<std::string>& deepcam_channels();
@@ -112,8 +116,8 @@ class FieldReader {
  public:
   explicit FieldReader(const std::string& path);
   ~FieldReader();  // closes under the HDF5 lock
-  FieldReader(FieldReader&&) noexcept = default;
-  FieldReader& operator=(FieldReader&&) noexcept = default;
+  FieldReader(FieldReader&&) noexcept;
+  FieldReader& operator=(FieldReader&&) noexcept;
 
   const std::string& path() const { return file_.path(); }
   int ncid() const { return file_.id(); }
@@ -123,6 +127,12 @@ class FieldReader {
   // values. Every invalid value (_FillValue, missing_value, outside valid_range, NaN) is NaN in
   // `out`; returns how many there are (finish with finish_mask()).
   int64_t read(const FileMeta& meta, const VarMeta& var, int64_t t, int64_t level, float* out);
+  // Prepares reading (t, level) of `var` straight from the file's bytes (direct_read.hpp) when
+  // the file is netCDF-4 and the layout allows it; false otherwise (then use read()). `u` gets the
+  // variable's unpacking rules. Execute the plan with execute_direct(), then flag_invalid() and
+  // to_canonical(), on any thread.
+  bool plan_direct(const FileMeta& meta, const VarMeta& var, int64_t t, int64_t level, DirectPlan& plan, Unpacking& u);
+
   // Reads a 1-D or scalar numeric variable whole (coordinates, hybrid coefficients). Empty when absent.
   std::vector<double> read_vector(const std::string& name);
 
@@ -131,6 +141,8 @@ class FieldReader {
 
  private:
   NcFile file_;
+  std::unique_ptr<Hdf5Direct> direct_;
+  bool direct_tried_ = false;
   std::vector<float> scratch_f_;
   std::vector<double> scratch_d_;
   int deepcam_loaded_ = -1;           // record of the cached DeepCAM block, -1 none
@@ -145,6 +157,9 @@ Unpacking unpacking_of(int ncid, const VarMeta& var, const std::string& path);
 // value NaN. Returns how many are invalid. `scratch` is reused between calls. Takes the HDF5 lock.
 int64_t read_rows(int ncid, const std::string& path, const VarMeta& var, int64_t t, int64_t level, int64_t row0,
                   int64_t rows, float* dst, std::vector<double>& scratch);
+
+// Marks every invalid value of a float field as NaN and applies scale/offset; returns the count.
+int64_t flag_invalid(float* x, int64_t n, const Unpacking& u);
 
 // After read(): NaN → 0 in `data` and 0 in `valid` (1 elsewhere), both (n).
 void finish_mask(float* data, float* valid, int64_t n);

@@ -25,6 +25,17 @@ NcBuilder& NcBuilder::var(const std::string& name, nc_type type, std::vector<std
   return *this;
 }
 
+NcBuilder& NcBuilder::storage(const std::string& var, std::vector<size_t> chunks, int deflate, bool shuffle) {
+  for (Var& v : vars_)
+    if (v.name == var) {
+      v.storage = true;
+      v.chunks = std::move(chunks);
+      v.deflate = deflate;
+      v.shuffle = shuffle;
+    }
+  return *this;
+}
+
 NcBuilder& NcBuilder::text_var(const std::string& name, const std::string& dim, const std::string& text) {
   vars_.push_back({name, NC_CHAR, {dim}, {}, text});
   return *this;
@@ -57,6 +68,14 @@ void NcBuilder::write() {
     int id = -1;
     check(nc_def_var(ncid, v.name.c_str(), v.type, static_cast<int>(ids.size()), ids.data(), &id), "var " + v.name);
     varids[v.name] = id;
+    if (v.storage) {
+      if (v.chunks.empty())
+        check(nc_def_var_chunking(ncid, id, NC_CONTIGUOUS, nullptr), "contiguous " + v.name);
+      else
+        check(nc_def_var_chunking(ncid, id, NC_CHUNKED, v.chunks.data()), "chunking " + v.name);
+      if (v.deflate > 0 || v.shuffle)
+        check(nc_def_var_deflate(ncid, id, v.shuffle ? 1 : 0, v.deflate > 0 ? 1 : 0, v.deflate), "deflate " + v.name);
+    }
   }
   for (const Att& a : atts_) {
     int vid = a.var.empty() ? NC_GLOBAL : varids.at(a.var);

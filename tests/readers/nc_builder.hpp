@@ -19,6 +19,8 @@ class NcBuilder {
   NcBuilder& text_var(const std::string& name, const std::string& dim, const std::string& text);
   NcBuilder& att(const std::string& var, const std::string& name, const std::string& text);
   NcBuilder& att(const std::string& var, const std::string& name, nc_type type, std::vector<double> values);
+  // netCDF-4 storage of a variable: chunk sizes (empty: contiguous), deflate level (0: none), shuffle.
+  NcBuilder& storage(const std::string& var, std::vector<size_t> chunks, int deflate = 0, bool shuffle = false);
   // Writes the file; throws std::runtime_error on a library error.
   void write();
 
@@ -38,6 +40,10 @@ class NcBuilder {
     std::vector<std::string> dims;
     std::vector<double> values;
     std::string text;
+    bool storage = false;
+    std::vector<size_t> chunks;
+    int deflate = 0;
+    bool shuffle = false;
   };
   std::filesystem::path path_;
   int cmode_;

@@ -11,6 +11,7 @@
 #include "core/error.hpp"
 #include "nc_builder.hpp"
 #include "readers/archive.hpp"
+#include "readers/direct_read.hpp"
 #include "readers/orientation.hpp"
 #include "readers/partition.hpp"
 #include "readers/prefetch.hpp"
@@ -428,4 +429,72 @@ TEST(Archive, TruncatedFilesAreRefusedByName) {
   std::string e = error_of([&] { Archive::open({(dir / "cut.nc").string()}, channels("TMQ")).load(2); });
   EXPECT_EQ(e.rfind((dir / "cut.nc").string() + ": ", 0), 0u) << e;
   EXPECT_NE(e.find("truncated or damaged"), std::string::npos) << e;
+}
+
+TEST(Archive, DirectChunkReadsEqualLibraryReads) {
+  // netCDF-4 layouts the direct path handles (contiguous, chunked with edge chunks, deflate with and
+  // without shuffle, several planes per chunk, levels) and ones it leaves to the library (unallocated
+  // chunks, doubles): the values must be bit for bit those of nc_get_vara.
+  TempDir dir;
+  const size_t T = 3, L = 2, H = 7, W = 10;
+  std::vector<double> v;
+  for (size_t t = 0; t < T; ++t)
+    for (size_t l = 0; l < L; ++l)
+      for (size_t i = 0; i < H; ++i)
+        for (size_t j = 0; j < W; ++j)
+          v.push_back((t == 1 && i == 3 && j == 4) ? -1e30 : 100.0 * t + 10.0 * l + std::sin(double(i * W + j)));
+  struct Layout {
+    const char* name;
+    std::vector<size_t> chunks;
+    int deflate;
+    bool shuffle;
+  };
+  const std::vector<Layout> layouts = {{"contiguous", {}, 0, false},
+                                       {"chunked_edges", {1, 1, 3, 4}, 0, false},
+                                       {"deflate", {1, 1, H, W}, 4, false},
+                                       {"deflate_shuffle_edges", {2, 2, 4, 6}, 1, true},
+                                       {"shuffle_only", {1, 2, H, W}, 0, true}};
+  for (const Layout& layout : layouts) {
+    fs::path p = dir / (std::string(layout.name) + ".nc");
+    NcBuilder b(p);
+    b.dim("time", T)
+        .dim("lev", L)
+        .dim("lat", H)
+        .dim("lon", W)
+        .var("time", NC_DOUBLE, {"time"}, {0, 1, 2})
+        .att("time", "units", "days since 2000-01-01")
+        .var("lev", NC_DOUBLE, {"lev"}, {850, 500})
+        .att("lev", "units", "hPa")
+        .var("lat", NC_DOUBLE, {"lat"}, NcBuilder::lats(H, 60, -20))  // north first
+        .var("lon", NC_DOUBLE, {"lon"}, NcBuilder::lons(W, -180, 36))
+        .var("U", NC_FLOAT, {"time", "lev", "lat", "lon"}, v)
+        .att("U", "_FillValue", NC_FLOAT, {-1e30})
+        .att("U", "scale_factor", NC_FLOAT, {2.0})
+        .storage("U", layout.chunks, layout.deflate, layout.shuffle);
+    b.write();
+    for (int64_t t = 0; t < int64_t(T); ++t) {
+      ArchiveOptions direct = channels("U@850,U5=U@500"), library = direct;
+      library.direct_read = false;
+      Sample a = Archive::open({p.string()}, direct).load(t), c = Archive::open({p.string()}, library).load(t);
+      ASSERT_EQ(a.data.numel(), c.data.numel());
+      for (int64_t k = 0; k < a.data.numel(); ++k)
+        ASSERT_EQ(a.data[k], c.data[k]) << layout.name << " t=" << t << " k=" << k;
+      ASSERT_EQ(a.valid.numel(), c.valid.numel()) << layout.name;
+      for (int64_t k = 0; k < a.valid.numel(); ++k) ASSERT_EQ(a.valid[k], c.valid[k]) << layout.name;
+      // canonical row H-1-3 is file row 3; column (4 + 5) % 10 holds file column 4 (lon -36 → 324).
+      EXPECT_EQ(a.valid.numel() > 0, t == 1) << layout.name;
+      if (t == 1) {
+        EXPECT_EQ(a.valid[int64_t((H - 1 - 3) * W + 9)], 0.0f) << layout.name;
+      }
+      EXPECT_FLOAT_EQ(a.data[int64_t(H * W) + 0],
+                      float(2 * (100.0 * double(t) + 10 + std::sin(double((H - 1) * W + 5)))));
+    }
+    // The plan really is direct for these layouts.
+    FileMeta m = scan_file(p.string());
+    FieldReader r(p.string());
+    DirectPlan plan;
+    Unpacking u;
+    EXPECT_TRUE(r.plan_direct(m, *m.find_var("U"), 2, 1, plan, u)) << layout.name;
+    EXPECT_EQ(u.scale, 2.0);
+  }
 }
