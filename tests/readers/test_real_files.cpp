@@ -253,3 +253,19 @@ TEST(RealFiles, HgtMonthsAndLandSeaBytes) {
   EXPECT_FALSE(l.info(0).has_date);
   for (int64_t k = 0; k < s.data.numel(); ++k) ASSERT_TRUE(s.data[k] >= 0 && s.data[k] <= 4);
 }
+
+TEST(RealFiles, ThreeDimensionalFieldWithItsPressureLevels) {
+  CLIMSEG_REQUIRE_SHARED_DATA();
+  Archive a = Archive::open({real_file("geocat_NCEP_06_climo.nc").string()}, channels("PSL"));
+  Field3D u = a.load_field(0, "U");
+  EXPECT_EQ(u.data.shape(), (climseg::Shape{17, 64, 128}));
+  EXPECT_EQ(u.levels.name, "lev");
+  EXPECT_EQ(u.levels.units, "millibars");
+  ASSERT_EQ(u.level_pa.size(), 17u);
+  EXPECT_EQ(u.level_pa[0], 100000.0);
+  EXPECT_EQ(u.level_pa[2], 85000.0);
+  EXPECT_EQ(u.level_pa[16], 1000.0);
+  // ncdump -f c: U(0,2,40,64) = -5.255155 (850 mb).
+  EXPECT_FLOAT_EQ(u.data[(2 * 64 + 40) * 128 + 64], -5.255155f);
+  EXPECT_FALSE(u.hybrid());
+}
