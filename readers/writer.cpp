@@ -153,6 +153,10 @@ struct CfWriter::Impl {
       if (s.orientation.lon_shift < 0 || s.orientation.lon_shift >= W)
         fail("{}: longitude shift {} is outside 0..{}", where(), s.orientation.lon_shift, W - 1);
     }
+    if (!s.file_lat.empty() && int64_t(s.file_lat.size()) != s.grid.height())
+      fail("{}: {} file latitudes for a grid of {} rows", where(), s.file_lat.size(), s.grid.height());
+    if (!s.file_lon.empty() && int64_t(s.file_lon.size()) != W)
+      fail("{}: {} file longitudes for a grid of {} columns", where(), s.file_lon.size(), W);
     if (s.deflate_level < 0 || s.deflate_level > 9) fail("{}: deflate level {} is not 0..9", where(), s.deflate_level);
     dim_len.clear();
     if (!s.time_units.empty()) dim_len[s.time_name] = static_cast<size_t>(std::max<int64_t>(0, s.time_steps));
@@ -508,9 +512,9 @@ struct CfWriter::Impl {
     std::vector<double> file(n);
     if (n > 0) {
       if (var == spec.lat_name && spec.grid.width() > 0)
-        file = file_latitudes(spec.grid, spec.orientation);
+        file = spec.file_lat.empty() ? file_latitudes(spec.grid, spec.orientation) : spec.file_lat;
       else if (var == spec.lon_name && spec.grid.width() > 0)
-        file = file_longitudes(spec.grid, spec.orientation);
+        file = spec.file_lon.empty() ? file_longitudes(spec.grid, spec.orientation) : spec.file_lon;
       else
         reorient(v, values, file.data(), size_t(n_steps));
     }
@@ -523,6 +527,48 @@ struct CfWriter::Impl {
     note_steps(v, t0, nt);
   }
 };
+
+OutputSpec output_like(const FileMeta& in) {
+  OutputSpec s;
+  s.grid = in.grid;
+  s.orientation = in.orientation;
+  s.lat_name = in.lat_name.empty() ? "lat" : in.lat_name;
+  s.lon_name = in.lon_name.empty() ? "lon" : in.lon_name;
+  s.file_lat = in.lat;
+  s.file_lon = in.lon;
+  if (in.time_decoded && !in.time_dim.empty()) {
+    s.time_name = in.time_dim;
+    s.time_units = in.time_units;
+    s.calendar = in.calendar.empty() ? "standard" : in.calendar;
+  }
+  // Coordinate attributes as the input has them (except storage details and bounds, which we do
+  // not write); the input's history stays below ours.
+  Hdf5Lock lock(hdf5_mutex());
+  NcFile f(in.path);
+  auto copy = [&](const std::string& var, std::vector<Attr>& into, nc_type* type) {
+    int v = nc_find_var(f.id(), var);
+    if (v < 0) return;
+    if (type != nullptr) {
+      nc_type t = NC_NAT;
+      if (nc_inq_vartype(f.id(), v, &t) == NC_NOERR && (t == NC_FLOAT || t == NC_DOUBLE)) *type = t;
+    }
+    for (const AttValue& a : nc_atts(f.id(), v, in.path)) {
+      if (a.name == "_FillValue" || a.name == "missing_value" || a.name == "bounds" || a.name.rfind("_", 0) == 0)
+        continue;
+      into.push_back(a.is_text() ? Attr::str(a.name, a.text) : Attr::num(a.name, a.type, a.numbers));
+    }
+  };
+  copy(s.lat_name, s.lat_attrs, &s.coord_type);
+  copy(s.lon_name, s.lon_attrs, nullptr);
+  if (!s.time_units.empty()) {
+    copy(in.time_name.empty() ? s.time_name : in.time_name, s.time_attrs, nullptr);
+    // units and calendar are the decoded ones; keep the input's spelling of everything else.
+    std::erase_if(s.time_attrs, [](const Attr& a) { return a.name == "units" || a.name == "calendar"; });
+  }
+  s.provenance.previous_history = nc_att_text(f.id(), NC_GLOBAL, "history");
+  s.provenance.inputs = {in.path};
+  return s;
+}
 
 CfWriter::CfWriter(const fs::path& path, OutputSpec spec) : impl_(std::make_unique<Impl>()) {
   impl_->open(path, std::move(spec), nullptr);

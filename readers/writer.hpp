@@ -15,6 +15,7 @@
 
 #include "core/mpi.hpp"
 #include "geo/grid.hpp"
+#include "readers/cf_file.hpp"
 #include "readers/orientation.hpp"  // file_latitudes, file_longitudes, to_file_order
 #include "readers/write_provenance.hpp"
 
@@ -74,6 +75,9 @@ struct OutputSpec {
   nc_type coord_type = NC_DOUBLE;  // type of the lat/lon coordinate variables
   std::vector<Attr> lat_attrs;     // added to (or replacing) units, long_name, standard_name, axis
   std::vector<Attr> lon_attrs;
+  // The file's own coordinate values (file order), written as they are when given (same length as
+  // the grid); otherwise they are rebuilt from the canonical grid and the orientation.
+  std::vector<double> file_lat, file_lon;
 
   // Time axis: CF units ("days since 2000-01-01 00:00:00") and calendar as in the input. Empty
   // units: the file has no time dimension.
@@ -92,6 +96,12 @@ struct OutputSpec {
   int deflate_level = 4;  // for every variable with a time dimension or >= 4096 values; 0 disables
   bool shuffle = true;    // byte shuffle before deflate (helps floats)
 };
+
+// An output laid out like an input file: its grid and orientation, its latitude/longitude/time names,
+// coordinate values and attributes (units, long_name, standard_name, ...), its time units and
+// calendar, and its history (kept below ours). Variables, dimensions and global attributes are left
+// for the caller to add.
+OutputSpec output_like(const FileMeta& input);
 
 // Writes one NetCDF-4 file. The file appears under its final name only at close() (temporary name,
 // fsync, rename); a writer destroyed without close() leaves nothing behind.
