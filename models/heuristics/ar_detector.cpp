@@ -11,7 +11,8 @@ namespace climseg::heuristics {
 void IvtArParams::validate() const {
   if (threshold_field.empty() && !(threshold > 0))
     fail_usage("river detector: IVT threshold must be positive, got {}", threshold);
-  if (!(min_length_km >= 0) || !(min_aspect >= 0) || !(min_area_km2 >= 0) || !(min_abs_centroid_lat >= 0))
+  if (!(min_length_km >= 0) || !(min_aspect >= 0) || !(min_area_km2 >= 0) || !(min_abs_centroid_lat >= 0) ||
+      !(tropics_sigma_deg >= 0))
     fail_usage("river detector: length, aspect, area and latitude limits must be >= 0");
 }
 
@@ -30,11 +31,12 @@ int ArResult::kept_count() const {
 
 namespace {
 
+// Components of `above` with their geometry and the peak of `field`, filtered by `keep`.
 template <class Keep>
-ArResult finish(const geo::Grid& g, const std::vector<uint8_t>& above, Keep keep) {
+ArResult finish(const geo::Grid& g, const std::vector<uint8_t>& above, std::span<const float> field, Keep keep) {
   ArResult r;
   auto labels = analysis::label_components(g, above);
-  auto stats = analysis::component_stats(g, labels);
+  auto stats = analysis::component_stats(g, labels, {.field = field});
   std::vector<bool> pass(size_t(labels.count) + 1, false);
   for (const auto& s : stats) {
     ArObject o{s, keep(s)};
@@ -55,9 +57,12 @@ ArResult detect_ar_ivt(const geo::Grid& g, std::span<const float> ivt, const Ivt
   if (!p.threshold_field.empty() && p.threshold_field.size() != n)
     fail("river detector: the IVT threshold field has {} cells, the grid {}", p.threshold_field.size(), n);
   std::vector<uint8_t> above(n);
+  const std::vector<double> damp =
+      p.tropics_sigma_deg > 0 ? geo::latitude_damping(g, p.tropics_sigma_deg) : std::vector<double>(g.lat.size(), 1.0);
+  const size_t W = size_t(g.width());
   for (size_t k = 0; k < n; ++k)
-    above[k] = ivt[k] >= (p.threshold_field.empty() ? p.threshold : double(p.threshold_field[k]));
-  return finish(g, above, [&](const analysis::ComponentStats& s) {
+    above[k] = ivt[k] * damp[k / W] >= (p.threshold_field.empty() ? p.threshold : double(p.threshold_field[k]));
+  return finish(g, above, ivt, [&](const analysis::ComponentStats& s) {
     return s.area_km2 >= p.min_area_km2 && s.length_km >= p.min_length_km && s.length_km >= p.min_aspect * s.width_km &&
            std::abs(s.centroid_lat) >= p.min_abs_centroid_lat;
   });
@@ -71,7 +76,7 @@ ArResult detect_ar_tmq(const geo::Grid& g, std::span<const float> tmq, const Tmq
   std::vector<uint8_t> above(n);
   const size_t W = size_t(g.width());
   for (size_t k = 0; k < n; ++k) above[k] = tmq[k] * damp[k / W] >= p.threshold;
-  return finish(g, above, [&](const analysis::ComponentStats& s) {
+  return finish(g, above, tmq, [&](const analysis::ComponentStats& s) {
     return s.length_km >= p.min_length_km && s.area_km2 / std::max(1e-9, s.length_km) < p.max_area_per_length_km;
   });
 }

@@ -18,6 +18,9 @@ struct IvtArParams {
   double min_aspect = 2.0;                 // length / width, width = area / length
   double min_area_km2 = 1.0e5;             // drops small blobs before the geometry is measured
   double min_abs_centroid_lat = 20.0;      // objects centred in the deep tropics are not rivers
+  // IVT · (1 − exp(−φ² / 2σ²)) is thresholded (as in the ClimDeepLearn labels of Kurth et al.), so the
+  // moist trade-wind belt does not join rivers into one hemisphere-wide object; 0 turns it off.
+  double tropics_sigma_deg = 10.0;
   void validate() const;
 };
 

@@ -197,7 +197,7 @@ std::vector<int64_t> EventLinker::add(const StepObjects& s) {
   if (continues)
     for (size_t a = 0; a < active_.size(); ++a) by_component[active_[a].last_component] = a;
 
-  std::vector<int64_t> split_parent(n, -1);
+  std::vector<int64_t> split_parent(n, 0);                // event id, 0: none
   std::vector<int64_t> merge_target(active_.size(), -1);  // active index of a component's overlap
   if (continues) {
     // 1. Overlaps, largest first: each event continues into at most one component and vice versa.
@@ -227,7 +227,7 @@ std::vector<int64_t> EventLinker::add(const StepObjects& s) {
     for (const auto& o : pairs) {
       const size_t a = by_component[o.prev];
       const size_t b = size_t(o.cur - 1);
-      if (assigned[b] != int64_t(a) && split_parent[b] < 0 && assigned[b] < 0) split_parent[b] = active_[a].event.id;
+      if (assigned[b] < 0 && split_parent[b] == 0) split_parent[b] = active_[a].event.id;
       if (!continued[a] && merge_target[a] < 0 && assigned[b] >= 0) merge_target[a] = assigned[b];
     }
     // 2. Distance, for the distance classes, between what is still unmatched (nearest first).
@@ -238,7 +238,7 @@ std::vector<int64_t> EventLinker::add(const StepObjects& s) {
     };
     std::vector<Near> near;
     for (size_t b = 0; b < n; ++b) {
-      if (assigned[b] >= 0 || split_parent[b] >= 0) continue;
+      if (assigned[b] >= 0 || split_parent[b] != 0) continue;
       if (std::find(params_.distance_classes.begin(), params_.distance_classes.end(), s.cls[b]) ==
           params_.distance_classes.end())
         continue;
@@ -277,7 +277,7 @@ std::vector<int64_t> EventLinker::add(const StepObjects& s) {
     next.push_back(std::move(a));
   }
   for (size_t a = 0; a < active_.size(); ++a)
-    if (!continued[a]) end(a, merge_target[a] >= 0 ? active_[size_t(merge_target[a])].event.id : -1);
+    if (!continued[a]) end(a, merge_target[a] >= 0 ? active_[size_t(merge_target[a])].event.id : 0);
   active_ = std::move(next);
   prev_cells_.clear();
   for (const auto& c : s.stats) prev_cells_[c.id] = c.cells;
@@ -288,7 +288,7 @@ std::vector<int64_t> EventLinker::add(const StepObjects& s) {
 }
 
 void EventLinker::finish() {
-  for (size_t a = 0; a < active_.size(); ++a) end(a, -1);
+  for (size_t a = 0; a < active_.size(); ++a) end(a, 0);
   active_.clear();
   have_prev_ = false;
 }

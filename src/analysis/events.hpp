@@ -75,11 +75,11 @@ struct TrackPoint {
 };
 
 struct Event {
-  int64_t id = 0;  // increasing with genesis; events removed by the filters leave gaps
+  int64_t id = 0;  // 1, 2, ... increasing with genesis (0 is "no event"); filtered events leave gaps
   uint8_t cls = 0;
   std::vector<TrackPoint> points;
-  int64_t split_from = -1;   // the event it broke away from, or −1
-  int64_t merged_into = -1;  // the event it ran into when it ended, or −1
+  int64_t split_from = 0;   // the event it broke away from, or 0
+  int64_t merged_into = 0;  // the event it ran into when it ended, or 0
 
   double lifetime_days() const;
   double path_km() const;         // great-circle length of the centroid path
@@ -101,7 +101,7 @@ class EventLinker {
   std::vector<Event> take_finished();
   // Whether event id was kept by the filters (false while it is still alive). One bit per event.
   bool kept(int64_t id) const;
-  int64_t events_started() const { return next_id_; }
+  int64_t events_started() const { return next_id_ - 1; }
   int64_t events_kept() const { return kept_count_; }
 
  private:
@@ -115,7 +115,7 @@ class EventLinker {
   std::map<int32_t, int64_t> prev_cells_;  // cells of each component of the previous step
   std::vector<Event> finished_;
   std::vector<bool> kept_;
-  int64_t next_id_ = 0;
+  int64_t next_id_ = 1;
   int64_t kept_count_ = 0;
   bool have_prev_ = false;
   int64_t prev_step_ = 0;

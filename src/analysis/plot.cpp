@@ -253,22 +253,11 @@ struct MapFrame {
 };
 
 // Draws a lat-lon polyline, breaking it where it jumps across the map's seam.
-void polyline(Image& img, const MapFrame& f, const std::vector<geo::LatLon>& pts, Rgb c, double width,
-              double alpha = 1.0) {
+void polyline(Image& img, const MapFrame& f, const std::vector<geo::LatLon>& pts, Rgb c, double width) {
   for (size_t k = 1; k < pts.size(); ++k) {
     const double xa = f.px(pts[k - 1].lon), xb = f.px(pts[k].lon);
     if (std::abs(xb - xa) > 0.5 * f.w) continue;
-    const double ya = f.py(pts[k - 1].lat), yb = f.py(pts[k].lat);
-    if (alpha >= 1.0) {
-      img.line(xa, ya, xb, yb, c, width);
-    } else {
-      // Blend a thin line with partial opacity by drawing on a copy of the covered pixels.
-      Image tmp = img;
-      tmp.line(xa, ya, xb, yb, c, width);
-      for (int y = int(std::min(ya, yb)) - 2; y <= int(std::max(ya, yb)) + 2; ++y)
-        for (int x = int(std::min(xa, xb)) - 2; x <= int(std::max(xa, xb)) + 2; ++x)
-          if (!(tmp.at(x, y) == img.at(x, y))) img.blend(x, y, tmp.at(x, y), alpha);
-    }
+    img.line(xa, f.py(pts[k - 1].lat), xb, f.py(pts[k].lat), c, width);
   }
 }
 
@@ -391,11 +380,11 @@ Image render_map(const geo::Grid& g, std::span<const float> field, std::span<con
         if (in_lat && in_lon) {
           inside.push_back(p);
         } else {
-          polyline(img, f, inside, {20, 20, 20}, 1.0, 0.8);
+          polyline(img, f, inside, {25, 25, 25}, 0.9);
           inside.clear();
         }
       }
-      polyline(img, f, inside, {20, 20, 20}, 1.0, 0.8);
+      polyline(img, f, inside, {25, 25, 25}, 0.9);
     }
 
   // Class outlines: map pixels whose class differs from a neighbour within 2 pixels.

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "analysis/plot.hpp"
 #include "core/error.hpp"
 #include "geo/grid.hpp"
 
@@ -117,6 +118,44 @@ nlohmann::json EventSummary::to_json() const {
   }
   j["classes"] = cls;
   return j;
+}
+
+int write_summary_pictures(const nlohmann::json& j, const std::filesystem::path& dir) {
+  int count = 0;
+  if (!j.contains("classes")) fail("summary JSON has no 'classes'");
+  const auto life_edges = j.at("lifetime_edges_days").get<std::vector<double>>();
+  const auto speed_edges = j.at("speed_edges_m_s").get<std::vector<double>>();
+  const double cell = j.at("genesis_cell_deg").get<double>();
+  for (const auto& [name, c] : j.at("classes").items()) {
+    plot::render_histogram(fmt::format("{}: lifetime ({} events)", name, c.at("events").get<int64_t>()), "days",
+                           life_edges, c.at("lifetime_histogram").get<std::vector<int64_t>>())
+        .write_png(dir / fmt::format("lifetime_{}.png", name));
+    plot::render_histogram(fmt::format("{}: mean speed", name), "m s-1", speed_edges,
+                           c.at("speed_histogram").get<std::vector<int64_t>>())
+        .write_png(dir / fmt::format("speed_{}.png", name));
+    // Genesis counts on a regular grid of `cell` degrees.
+    geo::Grid g;
+    const int64_t nlat = int64_t(std::ceil(180.0 / cell - 1e-9)), nlon = int64_t(std::ceil(360.0 / cell - 1e-9));
+    for (int64_t i = 0; i < nlat; ++i) g.lat.push_back(-90.0 + (double(i) + 0.5) * cell);
+    for (int64_t k = 0; k < nlon; ++k) g.lon.push_back((double(k) + 0.5) * cell);
+    g.periodic = true;
+    std::vector<float> counts(size_t(nlat * nlon), 0.0f);
+    for (const auto& cellv : c.at("genesis_cells")) {
+      const int64_t i = std::clamp<int64_t>(int64_t((cellv[0].get<double>() + 90.0) / cell), 0, nlat - 1);
+      const int64_t k = std::clamp<int64_t>(int64_t(cellv[1].get<double>() / cell), 0, nlon - 1);
+      counts[size_t(i * nlon + k)] = float(cellv[2].get<double>());
+    }
+    plot::MapSpec spec;
+    spec.title = fmt::format("{}: genesis ({}° cells)", name, cell);
+    spec.units = "events per cell";
+    spec.vmin = 0;
+    spec.vmax = std::max(1.0f, *std::max_element(counts.begin(), counts.end()));
+    spec.map_width = 1080;
+    spec.lon0 = 0.5 * cell;
+    plot::render_map(g, counts, {}, {}, {}, spec).write_png(dir / fmt::format("genesis_{}.png", name));
+    count += 3;
+  }
+  return count;
 }
 
 }  // namespace climseg::analysis

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -51,5 +52,9 @@ class EventSummary {
   int64_t nlat_ = 0, nlon_ = 0;
   std::map<uint8_t, PerClass> classes_;
 };
+
+// Writes, for each class of a summary JSON (EventSummary::to_json), lifetime_<class>.png,
+// speed_<class>.png and genesis_<class>.png into `dir`; returns how many pictures.
+int write_summary_pictures(const nlohmann::json& summary, const std::filesystem::path& dir);
 
 }  // namespace climseg::analysis

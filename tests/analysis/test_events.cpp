@@ -64,8 +64,9 @@ TEST(Events, MovingBlobIsOneEventWithPathAndSpeed) {
   const double hop = geo::great_circle_m(e.points[0].lat, 60, e.points[0].lat, 70) * 1e-3;
   EXPECT_NEAR(e.path_km(), 4 * hop, 1e-6 * hop);
   EXPECT_NEAR(e.mean_speed_m_s(), 4 * hop * 1e3 / 86400, 1e-6);
-  EXPECT_EQ(e.split_from, -1);
-  EXPECT_EQ(e.merged_into, -1);
+  EXPECT_EQ(e.id, 1);
+  EXPECT_EQ(e.split_from, 0);
+  EXPECT_EQ(e.merged_into, 0);
   EXPECT_EQ(e.points.front().time_iso, "2001-01-01T00:00:00");
 }
 

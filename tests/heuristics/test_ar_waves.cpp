@@ -65,9 +65,16 @@ TEST(RiverDetector, IvtFilamentIsKeptBlobAndTropicalBandAreNot) {
   add_filament(g, ivt, a, b, 500, 200);
   add_blob(g, ivt, -45, 320, 400, 700);               // round: length ~1400 km
   add_filament(g, ivt, {-4, 60}, {4, 90}, 500, 200);  // long but centred on the equator
+  // The tropical damping (1 − exp(−φ²/2σ²), σ = 10°) keeps the equatorial filament under threshold.
   auto r = detect_ar_ivt(g, ivt, IvtArParams{});
-  ASSERT_EQ(r.objects.size(), 3u);
+  ASSERT_EQ(r.objects.size(), 2u);
   EXPECT_EQ(r.kept_count(), 1);
+  // Without it the filament is an object, rejected for being centred on the equator.
+  IvtArParams undamped;
+  undamped.tropics_sigma_deg = 0;
+  const auto all = detect_ar_ivt(g, ivt, undamped);
+  ASSERT_EQ(all.objects.size(), 3u);
+  EXPECT_EQ(all.kept_count(), 1);
   const ArObject* river = nullptr;
   for (const auto& o : r.objects)
     if (o.kept) river = &o;
@@ -86,7 +93,7 @@ TEST(RiverDetector, IvtFilamentIsKeptBlobAndTropicalBandAreNot) {
   EXPECT_EQ(r.mask[cell(river->stats.centroid_lat, river->stats.centroid_lon)], 1);
   EXPECT_EQ(r.mask[size_t(int64_t(geo::fractional_row(g, -45)) * 180 + 160)], 0);
 
-  IvtArParams lower;
+  IvtArParams lower = undamped;
   lower.min_abs_centroid_lat = 0;
   EXPECT_EQ(detect_ar_ivt(g, ivt, lower).kept_count(), 2);
   IvtArParams bad;

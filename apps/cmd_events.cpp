@@ -1,0 +1,362 @@
+// `climseg events`: events from any class-map archive (heuristic labels or network predictions):
+// components per step, linked over time, filtered; tables, statistics, event ids per pixel, pictures.
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <numeric>
+#include <sstream>
+
+#include "analysis/events.hpp"
+#include "analysis/summary.hpp"
+#include "apps/archive_roles.hpp"
+#include "apps/command.hpp"
+#include "core/atomic_file.hpp"
+#include "core/error.hpp"
+#include "core/log.hpp"
+#include "core/mpi.hpp"
+#include "core/progress.hpp"
+#include "core/timer.hpp"
+#include "readers/archive.hpp"
+#include "readers/partition.hpp"
+#include "readers/writer.hpp"
+
+namespace climseg::app {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::vector<std::string> kClassNames = {"background", "tropical_cyclone", "atmospheric_river", "extreme_waves"};
+
+class EventsCommand : public Command {
+ public:
+  std::string name() const override { return "events"; }
+  std::string summary() const override {
+    return "Events from class maps: components on the sphere linked over time, tables, statistics, id maps";
+  }
+  int order() const override { return 70; }
+
+  void setup(CLI::App& app) override {
+    app.add_option("--in", inputs_, "Class-map archive: files, directories, globs or @lists (climseg label / predict)")
+        ->required();
+    app.add_option("--out", out_, "Output directory (created if missing)")->required();
+    app.add_option("--labels-var", labels_var_, "Class-map variable: auto (LABELS), or e.g. class_mask")
+        ->capture_default_str();
+    app.add_option("--classes", classes_, "Classes to follow, comma-separated (default: every nonzero class)");
+    app.add_option("--field", field_, "Field whose peak each component reports (e.g. PSL, TMQ, IVT)");
+    app.add_option("--field-in", field_in_, "Archive holding --field (default: the class-map archive itself)");
+    app.add_option("--peak", peak_, "Peak of --field: max or min")
+        ->check(CLI::IsMember({"max", "min"}))
+        ->capture_default_str();
+    app.add_option("--min-overlap", link_.min_overlap_fraction, "Overlap (of the smaller component) that links steps")
+        ->capture_default_str();
+    app.add_option("--max-speed", link_.max_speed_km_per_day, "Distance linking: km per day")->capture_default_str();
+    app.add_option("--distance-classes", distance_classes_, "Classes also linked by distance (cyclones)")
+        ->capture_default_str();
+    app.add_option("--max-gap", link_.max_gap_days, "Steps further apart (days) end every event; 0: 1.5 steps")
+        ->capture_default_str();
+    app.add_option("--min-steps", link_.min_steps, "Events with fewer steps are dropped")->capture_default_str();
+    app.add_option("--min-lifetime", link_.min_lifetime_days, "Events shorter (days) are dropped")
+        ->capture_default_str();
+    app.add_option("--min-area", link_.min_area_km2, "Events whose largest component is smaller (km2) are dropped")
+        ->capture_default_str();
+    app.add_option("--genesis-cell", summary_.genesis_cell_deg, "Genesis density cell, degrees")->capture_default_str();
+    app.add_option("--step-hours", step_hours_, "Time between samples when the archive has no decodable time")
+        ->capture_default_str();
+    app.add_option("--chunk", chunk_, "Steps per rank per round (memory: one round of component tables)")
+        ->capture_default_str();
+    app.add_flag("--no-ids", no_ids_, "Skip event_ids.nc (the second pass over the archive)");
+    app.add_flag("--no-plots", no_plots_, "Skip the PNG histograms and genesis maps");
+    app.footer(
+        "Writes DIR/events.csv (one row per event), DIR/event_points.csv (one row per event and step),\n"
+        "DIR/events_summary.json and .nc (counts per class and year, lifetime and speed histograms, genesis\n"
+        "density), DIR/event_ids.nc (event id per cell, 0 none) and PNG pictures. See docs/events.md.");
+  }
+
+  int run(const GlobalOptions& global) override {
+    Comm world = Comm::world();
+    Stopwatch clock;
+    if (chunk_ < 1) fail_usage("--chunk must be >= 1");
+    link_.distance_classes = parse_classes(distance_classes_, "--distance-classes");
+    const std::vector<uint8_t> classes = parse_classes(classes_, "--classes");
+    link_.validate();
+    summary_.class_names = kClassNames;
+    summary_.validate();
+    fs::create_directories(out_);
+
+    io::ArchiveOptions lo;
+    lo.labels = labels_var_;
+    // One channel indexes the archive (the class map comes as the labels): the peak field when it
+    // lives in the same files, else the class-map variable itself, so nothing else is read.
+    lo.channels = {io::ChannelSpec::parse(!field_.empty() && field_in_.empty() ? field_
+                                          : labels_var_ == "auto"              ? std::string("LABELS")
+                                                                               : labels_var_)};
+    io::Archive labels = io::Archive::open(inputs_, lo);
+    if (!labels.has_labels())
+      fail("{}: no class map found (variable {}; name it with --labels-var)", inputs_.front(),
+           labels_var_ == "auto" ? "LABELS" : labels_var_);
+    std::unique_ptr<io::Archive> field_archive;
+    if (!field_.empty() && !field_in_.empty()) {
+      io::ArchiveOptions fo;
+      fo.channels = {io::ChannelSpec::parse(field_)};
+      field_archive = std::make_unique<io::Archive>(io::Archive::open({field_in_}, fo));
+      if (field_archive->size() != labels.size())
+        fail("{}: {} steps, but the class maps have {}", field_in_, field_archive->size(), labels.size());
+      if (!field_archive->grid().same_as(labels.grid(), 1e-4))
+        fail("{}: grid {} differs from the class maps' {}", field_in_, field_archive->grid().shape_str(),
+             labels.grid().shape_str());
+    }
+    const int64_t S = labels.size();
+    const geo::Grid& grid = labels.grid();
+    const std::vector<double> days = sample_days(labels, step_hours_);
+    log::info("events: {} steps on a {} grid, {} rank(s)", S, grid.shape_str(), world.size());
+
+    // Pass 1, in rounds: every rank describes `chunk` steps (with the step before its first, for the
+    // overlaps), the descriptions go to every rank, and the root links them in time order.
+    analysis::EventLinker linker(link_);
+    analysis::EventSummary summary(summary_);
+    const bool root = world.is_root();
+    std::string events_csv = analysis::events_csv_header(), points_csv = analysis::points_csv_header();
+    const fs::path ids_tmp = fs::path(out_) / ".event_component_ids.tmp";
+    std::ofstream ids_out;
+    if (root && !no_ids_) {
+      ids_out.open(ids_tmp, std::ios::binary | std::ios::trunc);
+      if (!ids_out) fail("{}: cannot write", ids_tmp.string());
+    }
+    const int64_t per_round = chunk_ * world.size();
+    Progress progress("events", S, !global.no_progress);
+    int64_t described = 0;
+    auto flush_finished = [&] {
+      for (const auto& e : linker.take_finished()) {
+        events_csv += analysis::event_csv_row(e, kClassNames, peak_ == "min");
+        points_csv += analysis::points_csv_rows(e, kClassNames);
+        summary.add(e);
+      }
+    };
+    for (int64_t r0 = 0; r0 < S; r0 += per_round) {
+      const int64_t n_round = std::min(per_round, S - r0);
+      const io::Block b = io::block_partition(n_round, world.rank(), world.size());
+      std::vector<analysis::StepObjects> mine;
+      analysis::ClassComponents prev;
+      const int64_t from = b.size() == 0 ? r0 + b.end : r0 + b.begin - (r0 + b.begin > 0 ? 1 : 0);
+      bool have_prev = false;
+      for (int64_t i = from; i < r0 + b.end; ++i) {
+        analysis::ClassComponents now = label_step(labels, i, classes);
+        if (i >= r0 + b.begin) {
+          std::vector<float> field, valid;
+          analysis::StatsOptions so;
+          so.peak_is_minimum = peak_ == "min";
+          if (!field_.empty()) {
+            const io::Sample fs_ = field_archive ? field_archive->load(i) : labels.load(i);
+            field.assign(fs_.data.data(), fs_.data.data() + grid.size());
+            so.field = field;
+            if (fs_.valid.numel() > 0) {
+              valid.assign(fs_.valid.data(), fs_.valid.data() + grid.size());
+              so.valid = valid;
+            }
+          }
+          mine.push_back(analysis::describe_step(grid, now, have_prev ? &prev : nullptr, i, days[size_t(i)],
+                                                 sample_iso(labels, i), so));
+        }
+        prev = std::move(now);
+        have_prev = true;
+      }
+      const auto parts = world.allgather(analysis::serialize_steps(mine));
+      progress.advance(b.size());
+      if (!root) continue;
+      for (const auto& part : parts)
+        for (const auto& step : analysis::deserialize_steps(part)) {
+          const auto ids = linker.add(step);
+          if (ids_out.is_open()) {
+            const int64_t n = int64_t(ids.size());
+            ids_out.write(reinterpret_cast<const char*>(&step.step), sizeof step.step);
+            ids_out.write(reinterpret_cast<const char*>(&n), sizeof n);
+            ids_out.write(reinterpret_cast<const char*>(ids.data()), std::streamsize(ids.size() * sizeof(int64_t)));
+          }
+          ++described;
+        }
+      flush_finished();
+    }
+    progress.finish();
+    if (root) {
+      linker.finish();
+      flush_finished();
+      if (described != S) fail("events: linked {} of {} steps", described, S);
+      write_file_atomically(fs::path(out_) / "events.csv", events_csv);
+      write_file_atomically(fs::path(out_) / "event_points.csv", points_csv);
+      nlohmann::json js = summary.to_json();
+      js["steps"] = S;
+      js["grid"] = grid.shape_str();
+      js["events_started"] = linker.events_started();
+      js["events_kept"] = linker.events_kept();
+      js["link"] = {
+          {"min_overlap_fraction", link_.min_overlap_fraction}, {"max_speed_km_per_day", link_.max_speed_km_per_day},
+          {"distance_classes", link_.distance_classes},         {"min_steps", link_.min_steps},
+          {"min_lifetime_days", link_.min_lifetime_days},       {"min_area_km2", link_.min_area_km2}};
+      write_file_atomically(fs::path(out_) / "events_summary.json", js.dump(2) + "\n");
+      write_summary_netcdf(summary, fs::path(out_) / "events_summary.nc");
+      if (!no_plots_) analysis::write_summary_pictures(js, out_);
+      if (ids_out.is_open()) {
+        ids_out.close();
+        write_ids(labels, classes, linker, ids_tmp, global);
+      }
+      std::cout << fmt::format("{} events kept of {} found in {} steps ({:.1f} s)\n", linker.events_kept(),
+                               linker.events_started(), S, clock.seconds());
+    }
+    world.barrier();
+    return 0;
+  }
+
+ private:
+  static std::vector<uint8_t> parse_classes(const std::string& text, const char* option) {
+    std::vector<uint8_t> out;
+    std::stringstream ss(text);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+      if (item.empty()) continue;
+      int v = -1;
+      try {
+        v = std::stoi(item);
+      } catch (const std::exception&) {
+      }
+      if (v < 1 || v > 255) fail_usage("{} {}: classes are numbers 1..255", option, text);
+      out.push_back(uint8_t(v));
+    }
+    return out;
+  }
+
+  static analysis::ClassComponents label_step(const io::Archive& a, int64_t i, const std::vector<uint8_t>& classes) {
+    const io::Sample s = a.load(i);
+    std::vector<uint8_t> map(size_t(s.grid.size()), 0);
+    for (int64_t k = 0; k < s.grid.size(); ++k) {
+      const float v = s.labels[k];
+      map[size_t(k)] = v > 0 && v < 256 ? uint8_t(v) : 0;  // fill (−1) and background are 0
+    }
+    return analysis::label_classes(s.grid, map, classes);
+  }
+
+  void write_summary_netcdf(const analysis::EventSummary& sum, const fs::path& path) const {
+    io::OutputSpec spec;
+    for (double v : sum.genesis_lat()) spec.grid.lat.push_back(v);
+    for (double v : sum.genesis_lon()) spec.grid.lon.push_back(v);
+    spec.grid.periodic = true;
+    std::vector<uint8_t> cls;
+    for (const auto& [c, _] : sum.classes()) cls.push_back(c);
+    const int64_t C = int64_t(cls.size()), L = int64_t(summary_.lifetime_edges_days.size()),
+                  V = int64_t(summary_.speed_edges_m_s.size());
+    if (C == 0) {
+      log::info("no events: {} not written", path.string());
+      return;
+    }
+    spec.dims = {{"class", C}, {"lifetime_bin", L}, {"speed_bin", V}};
+    std::string meanings;
+    for (uint8_t c : cls) meanings += (meanings.empty() ? "" : " ") + kClassNames.at(std::min<size_t>(c, 3));
+    spec.variables.push_back({"class",
+                              NC_INT,
+                              {"class"},
+                              {io::Attr::str("long_name", "class value"), io::Attr::str("class_names", meanings)}});
+    spec.variables.push_back({"lifetime_bin_lower", NC_DOUBLE, {"lifetime_bin"}, {io::Attr::str("units", "days")}});
+    spec.variables.push_back({"speed_bin_lower", NC_DOUBLE, {"speed_bin"}, {io::Attr::str("units", "m s-1")}});
+    spec.variables.push_back({"lifetime_histogram",
+                              NC_INT,
+                              {"class", "lifetime_bin"},
+                              {io::Attr::str("long_name", "events per lifetime bin (last bin open-ended)")}});
+    spec.variables.push_back({"speed_histogram",
+                              NC_INT,
+                              {"class", "speed_bin"},
+                              {io::Attr::str("long_name", "events per mean-speed bin (last bin open-ended)")}});
+    spec.variables.push_back({"genesis_count",
+                              NC_INT,
+                              {"class", "lat", "lon"},
+                              {io::Attr::str("long_name", "events starting in each cell")}});
+    spec.variables.push_back(
+        {"genesis_density",
+         NC_FLOAT,
+         {"class", "lat", "lon"},
+         {io::Attr::str("long_name", "events starting per 10^6 km2"), io::Attr::str("units", "1e-6 km-2")}});
+    spec.global_attrs.push_back(io::Attr::str("title", "climseg events summary"));
+    io::CfWriter w(path, spec);
+    std::vector<double> cv(cls.begin(), cls.end());
+    w.write_values("class", cv);
+    w.write_values("lifetime_bin_lower", summary_.lifetime_edges_days);
+    w.write_values("speed_bin_lower", summary_.speed_edges_m_s);
+    std::vector<double> lh, sh;
+    std::vector<float> count, dens;
+    for (uint8_t c : cls) {
+      const auto& pc = sum.classes().at(c);
+      lh.insert(lh.end(), pc.lifetime_hist.begin(), pc.lifetime_hist.end());
+      sh.insert(sh.end(), pc.speed_hist.begin(), pc.speed_hist.end());
+      count.insert(count.end(), pc.genesis.begin(), pc.genesis.end());
+      const auto d = sum.genesis_density(c);
+      dens.insert(dens.end(), d.begin(), d.end());
+    }
+    w.write_values("lifetime_histogram", lh);
+    w.write_values("speed_histogram", sh);
+    w.write("genesis_count", 0, 1, count.data());
+    w.write("genesis_density", 0, 1, dens.data());
+    w.close();
+  }
+
+  // Pass 2 (root): the event id of every labelled cell, from the per-step component ids of pass 1.
+  void write_ids(const io::Archive& a, const std::vector<uint8_t>& classes, const analysis::EventLinker& linker,
+                 const fs::path& tmp, const GlobalOptions& global) const {
+    const io::FileMeta& meta = a.files().front();
+    io::OutputSpec spec;
+    spec.grid = a.grid();
+    spec.orientation = meta.orientation;
+    if (!meta.lat_name.empty()) spec.lat_name = meta.lat_name;
+    if (!meta.lon_name.empty()) spec.lon_name = meta.lon_name;
+    const bool timed = meta.time_decoded && !meta.time_units.empty();
+    spec.time_units = timed ? meta.time_units : "hours since 1900-01-01 00:00:00";
+    spec.calendar = timed && !meta.calendar.empty() ? meta.calendar : "standard";
+    io::VarDef v{"event_id",
+                 NC_INT,
+                 {"time", "lat", "lon"},
+                 {io::Attr::str("long_name", "event id (rows of events.csv); 0: no event")}};
+    spec.variables.push_back(v);
+    spec.global_attrs.push_back(io::Attr::str("title", "climseg event ids"));
+    io::CfWriter w(fs::path(out_) / "event_ids.nc", spec);
+    std::ifstream in(tmp, std::ios::binary);
+    std::vector<float> plane(size_t(a.grid().size()));
+    Progress progress("events: id map", a.size(), !global.no_progress);
+    const io::TimeUnits units = timed ? io::TimeUnits::parse(meta.time_units, meta.calendar) : io::TimeUnits{};
+    for (int64_t i = 0; i < a.size(); ++i) {
+      int64_t step = -1, n = 0;
+      in.read(reinterpret_cast<char*>(&step), sizeof step);
+      in.read(reinterpret_cast<char*>(&n), sizeof n);
+      std::vector<int64_t> ids(static_cast<size_t>(std::max<int64_t>(0, n)));
+      in.read(reinterpret_cast<char*>(ids.data()), std::streamsize(ids.size() * sizeof(int64_t)));
+      if (!in || step != i) fail("{}: the component table is damaged at step {}", tmp.string(), i);
+      const auto comps = label_step(a, i, classes);
+      if (comps.labels.count != n)
+        fail("events: step {} has {} components now but {} in pass 1", i, comps.labels.count, n);
+      for (size_t k = 0; k < plane.size(); ++k) {
+        const int32_t c = comps.labels.labels[k];
+        plane[k] = c > 0 && linker.kept(ids[size_t(c - 1)]) ? float(ids[size_t(c - 1)]) : 0.0f;
+      }
+      const io::SampleInfo info = a.info(i);
+      const double t = timed && info.has_date ? units.encode(info.date) : double(i) * step_hours_;
+      w.append_time(t);
+      w.write("event_id", i, plane.data());
+      progress.advance();
+    }
+    progress.finish();
+    w.close();
+    in.close();
+    std::error_code ec;
+    fs::remove(tmp, ec);
+  }
+
+  std::vector<std::string> inputs_;
+  std::string out_, labels_var_ = "auto", classes_, field_, field_in_, peak_ = "max", distance_classes_ = "1";
+  analysis::LinkParams link_;
+  analysis::SummaryParams summary_;
+  double step_hours_ = 6.0;
+  int64_t chunk_ = 16;
+  bool no_ids_ = false, no_plots_ = false;
+};
+
+}  // namespace
+CLIMSEG_REGISTER_COMMAND(EventsCommand)
+}  // namespace climseg::app

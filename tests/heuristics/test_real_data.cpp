@@ -1,0 +1,202 @@
+// Detectors on real files from ../shared/data/real (skipped without it): Hs of WAVEWATCH III spectra
+// against an independent numpy integration, rivers in MERRA-2 IVT, and the January 1996 storm's
+// pressure minimum tracked through the six geocat files.
+#include <gtest/gtest.h>
+#include <netcdf.h>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "geo/wave_spectrum.hpp"
+#include "models/heuristics/ar_detector.hpp"
+#include "models/heuristics/pipeline.hpp"
+#include "readers/archive.hpp"
+#include "readers/netcdf_file.hpp"
+#include "test_support.hpp"
+
+using namespace climseg;
+
+namespace {
+
+std::vector<float> read_float_var(const io::NcFile& f, const char* name) {
+  const int var = io::nc_find_var(f.id(), name);
+  EXPECT_GE(var, 0) << name;
+  size_t n = 1;
+  for (size_t d : io::nc_var_shape(f.id(), var)) n *= d;
+  std::vector<float> out(n);
+  io::nc_check(nc_get_var_float(f.id(), var, out.data()), f.path(), "read", name);
+  return out;
+}
+
+std::filesystem::path reference(const std::string& name) {
+  return std::filesystem::path(CLIMSEG_TEST_SOURCE_DIR) / "reference" / "heuristics" / name;
+}
+
+}  // namespace
+
+TEST(RealData, WaveHeightFromWw3SpectraMatchesNumpy) {
+  CLIMSEG_REQUIRE_SHARED_DATA();
+  io::NcFile f(test::real_file("wavespectra_ww3file.nc"));
+  const auto efth = read_float_var(f, "efth");  // (time 9, station 2, frequency 25, direction 24)
+  const auto freq_f = read_float_var(f, "frequency");
+  const auto dir_f = read_float_var(f, "direction");
+  ASSERT_EQ(efth.size(), 9u * 2 * 25 * 24);
+  const std::vector<double> freq(freq_f.begin(), freq_f.end()), dir(dir_f.begin(), dir_f.end());
+  std::ifstream ref(reference("ww3_hs_reference.txt"));
+  ASSERT_TRUE(ref) << reference("ww3_hs_reference.txt");
+  std::string line;
+  int checked = 0;
+  while (std::getline(ref, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream in(line);
+    int t = 0, s = 0;
+    double expected = 0;
+    in >> t >> s >> expected;
+    const size_t off = (size_t(t) * 2 + size_t(s)) * 25 * 24;
+    const double hs = geo::significant_wave_height({efth.data() + off, 25 * 24}, freq, dir);
+    EXPECT_NEAR(hs / expected, 1.0, 1e-4) << "time " << t << " station " << s;
+    ++checked;
+  }
+  EXPECT_EQ(checked, 18);
+}
+
+TEST(RealData, RiversInMerraIvt) {
+  CLIMSEG_REQUIRE_SHARED_DATA();
+  io::ArchiveOptions o;
+  o.channels = {io::ChannelSpec::parse("IVT")};
+  auto a = io::Archive::open({test::real_file("climdeeplearn_IWV_IVT_MERRA_20170228_00.nc").string()}, o);
+  const auto s = a.load(0);
+  const geo::Grid& g = s.grid;
+  ASSERT_EQ(g.shape_str(), "361x576");
+  std::span<const float> ivt(s.data.data(), size_t(g.size()));
+  // Cells at or above 250 kg m-1 s-1 and their area, against numpy (merra_ivt_reference.txt).
+  std::ifstream ref(reference("merra_ivt_reference.txt"));
+  ASSERT_TRUE(ref);
+  std::map<std::string, double> expect;
+  std::string key;
+  double value = 0;
+  while (ref >> key >> value) expect[key] = value;
+  int64_t above = 0;
+  double above_km2 = 0;
+  const auto rows = g.row_areas();
+  for (int64_t k = 0; k < g.size(); ++k)
+    if (ivt[size_t(k)] >= 250.0f) {
+      ++above;
+      above_km2 += rows[size_t(k / g.width())] * 1e-6;
+    }
+  EXPECT_EQ(above, int64_t(expect.at("cells_at_or_above_250")));
+  EXPECT_NEAR(above_km2 / expect.at("area_km2_at_or_above_250"), 1.0, 1e-6);
+
+  // Without the tropical damping the detector sees numpy's raw objects; with it (the default) numpy's damped ones.
+  heuristics::IvtArParams raw;
+  raw.tropics_sigma_deg = 0;
+  EXPECT_EQ(int64_t(heuristics::detect_ar_ivt(g, ivt, raw).objects.size()),
+            int64_t(expect.at("objects_at_or_above_250")));
+  const auto r = heuristics::detect_ar_ivt(g, ivt, heuristics::IvtArParams{});
+  EXPECT_EQ(int64_t(r.objects.size()), int64_t(expect.at("damped_objects_at_or_above_250")));
+  int64_t damped_cells = 0;
+  for (const auto& obj : r.objects) damped_cells += obj.stats.cells;
+  EXPECT_EQ(damped_cells, int64_t(expect.at("damped_cells_at_or_above_250")));
+  // Rivers found on 2017-02-28 00Z: elongated objects that pass every filter, among them the river
+  // reaching Chile near 40°S and the one into the British Isles (checked on docs/img/merra_ivt_rivers.png).
+  EXPECT_EQ(r.kept_count(), 8);
+  bool chile = false, europe = false;
+  for (const auto& obj : r.objects) {
+    if (!obj.kept) continue;
+    EXPECT_GE(obj.stats.length_km, 2000);
+    EXPECT_GE(obj.stats.length_km, 2 * obj.stats.width_km);
+    EXPECT_GE(std::abs(obj.stats.centroid_lat), 20);
+    EXPECT_GE(obj.stats.peak_value, 250);
+    chile |= obj.stats.lon_west < 285 && obj.stats.lon_east > 285 && obj.stats.lat_min < -40 && obj.stats.lat_max > -40;
+    europe |= obj.stats.lat_min < 50 && obj.stats.lat_max > 55 && (obj.stats.lon_west > 300 || obj.stats.lon_east < 10);
+  }
+  EXPECT_TRUE(chile);
+  EXPECT_TRUE(europe);
+  for (size_t k = 0; k < r.mask.size(); ++k) {
+    if (r.mask[k]) {
+      ASSERT_GE(ivt[k], 250.0f);
+    }
+  }
+}
+
+TEST(RealData, StormPressureMinimumTrackedThroughSixFiles) {
+  CLIMSEG_REQUIRE_SHARED_DATA();
+  // One variable per file: p (Pa), u, v at the surface; assembled per time step by the reader.
+  io::ArchiveOptions o;
+  o.channels = {io::ChannelSpec::parse("p[Pstorm]"), io::ChannelSpec::parse("u[Ustorm]"),
+                io::ChannelSpec::parse("v[Vstorm]")};
+  std::vector<std::string> files;
+  for (const char* v : {"P", "T", "U", "V", "U500", "V500"})
+    files.push_back(test::real_file(std::string("geocat_") + v + "storm.cdf").string());
+  auto a = io::Archive::open(files, o);
+  ASSERT_EQ(a.size(), 64);
+  const geo::Grid& g = a.grid();
+  EXPECT_FALSE(g.periodic);
+
+  // An extratropical storm at 1.25° x 2.5°: no warm core, a weaker vorticity and pressure rise, and
+  // a core radius wider than one 2.5° column (TECA's 2° suits 0.25°..1° grids).
+  heuristics::DetectConfig c;
+  c.tc.min_vorticity = 2e-5;
+  c.tc.min_pressure_delta_pa = 300;
+  c.tc.max_core_radius_deg = 3.0;
+  c.tc.lat_min = 20;
+  c.tc.lat_max = 60;
+  c.tracks.require_warm_core = c.tracks.require_thickness = false;
+  c.tracks.min_wind_speed = 0;
+  c.tracks.min_wind_duration_days = 1.0;
+  std::vector<heuristics::TcCandidate> cands;
+  std::vector<double> days;
+  for (int64_t i = 0; i < a.size(); ++i) {
+    const auto s = a.load(i);
+    const int64_t n = g.size();
+    heuristics::StepFields f;
+    f.grid = &s.grid;
+    f.planes["psl"] = {s.data.data(), size_t(n)};
+    f.planes["u850"] = {s.data.data() + n, size_t(n)};
+    f.planes["v850"] = {s.data.data() + 2 * n, size_t(n)};
+    if (s.valid.numel() > 0) {  // 224 cells of every field are fill values, and all of v at two steps
+      f.valid["psl"] = {s.valid.data(), size_t(n)};
+      f.valid["u850"] = {s.valid.data() + n, size_t(n)};
+      f.valid["v850"] = {s.valid.data() + 2 * n, size_t(n)};
+    }
+    days.push_back(0.25 * double(i));
+    auto found = heuristics::step_candidates(f, c, i, days.back());
+    cands.insert(cands.end(), found.begin(), found.end());
+  }
+  auto tracks = heuristics::stitch_tracks(cands, days, c.tracks);
+  // The deepest track is the storm; its points match numpy's local SLP minima (storm_reference.txt:
+  // step, lat, lon, p of the 5x5-cell minimum) within one grid cell at nearly every step.
+  const heuristics::TcTrack* storm = nullptr;
+  double deepest = 1e30;
+  for (const auto& t : tracks)
+    for (const auto& p : t.points)
+      if (p.psl_min < deepest) {
+        deepest = p.psl_min;
+        storm = &t;
+      }
+  ASSERT_NE(storm, nullptr);
+  std::ifstream ref(reference("storm_reference.txt"));
+  ASSERT_TRUE(ref);
+  int64_t step = 0, matched = 0, total = 0;
+  double lat = 0, lon = 0, pmin = 0;
+  std::string line;
+  while (std::getline(ref, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream in(line);
+    in >> step >> lat >> lon >> pmin;
+    ++total;
+    for (const auto& p : storm->points)
+      if (p.step == step && std::abs(p.lat - lat) <= 1.25 && std::abs(std::remainder(p.lon - lon, 360.0)) <= 2.5 &&
+          std::abs(p.psl_min - pmin) < 1.0)
+        ++matched;
+  }
+  EXPECT_EQ(total, 12);
+  // Before step 11 the low is too weak for a 300 Pa closed rise; step 17 (1996-01-09 06Z) has no v at
+  // all, so no vorticity and no candidate. The track runs through steps 11..16 (off the Carolinas to
+  // south of Nova Scotia, deepening from 1001.6 to 983.6 hPa) and each point is numpy's minimum.
+  EXPECT_EQ(storm->points.front().step, 11);
+  EXPECT_EQ(storm->points.back().step, 16);
+  EXPECT_EQ(matched, 6);
+  EXPECT_NEAR(deepest, 98358.19, 1.0);  // 983.6 hPa at 41.25°N 67.5°W on 1996-01-09 00Z
+}
