@@ -2,10 +2,11 @@
 #include "readers/direct_read.hpp"
 
 #include <fcntl.h>
+#include <libdeflate.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <cstring>
+#include <memory>
 
 #include "core/error.hpp"
 #include "readers/hdf5_lock.hpp"
@@ -181,8 +182,15 @@ void execute_direct(const DirectPlan& plan, const std::string& path, float* dst,
     pread_all(plan.fd, stored, p.bytes, p.addr, path);
     const unsigned char* data = stored;
     if (p.deflate) {
-      uLongf len = static_cast<uLongf>(raw_bytes);
-      if (::uncompress(inflated, &len, stored, static_cast<uLong>(p.bytes)) != Z_OK || len != raw_bytes)
+      // HDF5's deflate filter stores zlib streams; libdeflate inflates them about twice as fast
+      // as zlib. One decompressor per thread.
+      thread_local std::unique_ptr<libdeflate_decompressor, void (*)(libdeflate_decompressor*)> inflater(
+          libdeflate_alloc_decompressor(), libdeflate_free_decompressor);
+      if (!inflater) fail("{}: cannot allocate a decompressor", path);
+      size_t len = 0;
+      if (libdeflate_zlib_decompress(inflater.get(), stored, p.bytes, inflated, raw_bytes, &len) !=
+              LIBDEFLATE_SUCCESS ||
+          len != raw_bytes)
         fail("{}: a compressed chunk at offset {} does not inflate: the file is damaged", path, p.addr);
       data = inflated;
     } else if (p.bytes != raw_bytes) {

@@ -1,6 +1,6 @@
 // Reading netCDF-4 float fields straight from the file's bytes: the chunk (or contiguous block)
 // addresses come from HDF5 under the global lock, then the bytes are read with pread() and, when
-// compressed, inflated with zlib (and unshuffled) on as many threads as there are channels to read.
+// compressed, inflated with libdeflate (and unshuffled) on as many threads as there are channels to read.
 // Debian's HDF5 is not thread-safe, so this is how several cores help one process read a sample.
 #pragma once
 
