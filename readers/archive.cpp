@@ -312,16 +312,27 @@ struct Archive::Impl {
       }
     };
     search(spec.var, false);
-    if (found.empty() && !spec.level.empty()) {
-      // U@850 on a file that stores U850 as a 2-D field (ClimateNet, DeepCAM).
+    // U@850 on a file that stores U850 as a 2-D field (ClimateNet, DeepCAM, CAM h2 files that also
+    // carry 3-D U on other levels): used when U has no such level or is absent.
+    auto level_missing = [&] {
+      if (found.size() != 1) return found.empty();
+      const FileMeta& m = files[static_cast<size_t>(found[0].file)];
+      const VarMeta& v = m.vars[static_cast<size_t>(found[0].var)];
+      const LevelAxis* axis = v.level_dim >= 0 ? m.find_level(v.level_axis) : nullptr;
+      return v.level_dim < 0 || axis == nullptr || find_level_index(*axis, spec.level) < 0;
+    };
+    if (!spec.level.empty() && spec.level[0] != '#' && level_missing()) {
       std::string digits;
       for (char c : spec.level)
         if (std::isdigit(static_cast<unsigned char>(c)) || c == '.') digits += c;
-      if (!digits.empty() && spec.level[0] != '#') search(spec.var + digits, true);
+      std::vector<Resolved> as_3d = std::move(found);
+      found.clear();
+      if (!digits.empty()) search(spec.var + digits, true);
       if (!found.empty()) {
         found.resize(1);
         return found[0];
       }
+      found = std::move(as_3d);
     }
     const FileMeta& first = files[static_cast<size_t>(g.files.front())];
     std::string where =

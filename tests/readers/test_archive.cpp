@@ -498,3 +498,28 @@ TEST(Archive, DirectChunkReadsEqualLibraryReads) {
     EXPECT_EQ(u.scale, 2.0);
   }
 }
+
+TEST(Archive, LevelNotOnTheThreeDimensionalFieldFallsBackToTheTwoDimensionalOne) {
+  // CAM h2-like: U on two hybrid-ish levels and U850 as its own 2-D field.
+  TempDir dir;
+  fs::path p = dir / "h2.nc";
+  std::vector<double> u(2 * kH * kW);
+  for (size_t k = 0; k < u.size(); ++k) u[k] = k < kH * kW ? 5.0 : 2.0;
+  NcBuilder(p)
+      .dim("lev", 2)
+      .dim("lat", kH)
+      .dim("lon", kW)
+      .var("lev", NC_DOUBLE, {"lev"}, {500, 200})
+      .att("lev", "units", "hPa")
+      .var("lat", NC_DOUBLE, {"lat"}, NcBuilder::lats(kH, -67.5, 45))
+      .var("lon", NC_DOUBLE, {"lon"}, NcBuilder::lons(kW, 0, 45))
+      .var("U", NC_FLOAT, {"lev", "lat", "lon"}, u)
+      .var("U850", NC_FLOAT, {"lat", "lon"}, std::vector<double>(kH * kW, 8.5))
+      .write();
+  Sample s = Archive::open({p.string()}, channels("U@850,U@500,U@200")).load(0);
+  EXPECT_EQ(s.data[0], 8.5f);
+  EXPECT_EQ(s.data[int64_t(kH * kW)], 5.0f);
+  EXPECT_EQ(s.data[2 * int64_t(kH * kW)], 2.0f);
+  std::string e = error_of([&] { Archive::open({p.string()}, channels("U@700")); });
+  EXPECT_NE(e.find("variable 'U' has no level 700 (levels: 500, 200 hPa)"), std::string::npos) << e;
+}
