@@ -69,6 +69,7 @@ class StatsCommand : public Command {
       io::Prefetcher loader(archive, mine, 2);
       while (auto s = loader.next()) {
         acc.add(*s);
+        loader.recycle(std::move(*s));
         progress.advance();
       }
       progress.finish();
@@ -84,6 +85,7 @@ class StatsCommand : public Command {
       io::Prefetcher loader(archive, mine, 2);
       while (auto s = loader.next()) {
         pc.add(*s);
+        loader.recycle(std::move(*s));
         progress.advance();
       }
       progress.finish();

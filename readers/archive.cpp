@@ -571,6 +571,12 @@ SampleInfo Archive::info(int64_t i) const {
 }
 
 Sample Archive::load(int64_t i) const {
+  Sample s;
+  load_into(i, s);
+  return s;
+}
+
+void Archive::load_into(int64_t i, Sample& s) const {
   const Impl& a = *impl_;
   const SampleInfo inf = info(i);
   const Group& g = a.groups[static_cast<size_t>(inf.group)];
@@ -578,7 +584,13 @@ Sample Archive::load(int64_t i) const {
   const int64_t H = a.grid.height(), W = a.grid.width(), n = H * W;
   const auto C = static_cast<int64_t>(g.channels.size());
 
-  Sample s;
+  // Reuse the caller's buffers when they have the right shape: a fresh 56 MB tensor costs page
+  // faults and kernel zeroing comparable to reading the sample itself.
+  Tensor data = s.data.shape() == Shape{C, H, W} ? s.data : Tensor::empty({C, H, W});
+  Tensor spare_valid = s.valid.shape() == Shape{C, H, W} ? s.valid : Tensor();
+  Tensor labels = s.labels.shape() == Shape{H, W} ? s.labels : Tensor();
+  s = Sample{};
+  s.data = std::move(data);
   s.grid = a.grid;
   s.orientation = head.orientation;
   s.file = head.path;
@@ -591,7 +603,6 @@ Sample Archive::load(int64_t i) const {
   s.date = inf.date;
   if (inf.has_date) s.time_iso = inf.date.iso();
   s.channels = a.names;
-  s.data = Tensor::empty({C, H, W});
   std::vector<int64_t> invalid(static_cast<size_t>(C), 0);
 
   std::lock_guard<std::mutex> lock(a.mutex);
@@ -643,7 +654,10 @@ Sample Archive::load(int64_t i) const {
   for (int64_t c = 0; c < C; ++c) {
     const int64_t bad = invalid[static_cast<size_t>(c)];
     if (bad == 0) continue;
-    if (s.valid.numel() == 0) s.valid = Tensor::full({C, H, W}, 1.0f);
+    if (s.valid.numel() == 0) {
+      s.valid = spare_valid.numel() ? spare_valid : Tensor::empty({C, H, W});
+      s.valid.fill(1.0f);
+    }
     finish_mask(s.data.data() + c * n, s.valid.data() + c * n, n);
     if (bad == n) {
       const Resolved& r = g.channels[static_cast<size_t>(c)];
@@ -660,12 +674,11 @@ Sample Archive::load(int64_t i) const {
   if (g.labels.file >= 0) {
     const FileMeta& m = a.files[static_cast<size_t>(g.labels.file)];
     const VarMeta& v = m.vars[static_cast<size_t>(g.labels.var)];
-    s.labels = Tensor::empty({H, W});
+    s.labels = labels.numel() ? labels : Tensor::empty({H, W});
     if (a.reader(g.labels.file).read(m, v, inf.time_index, g.labels.level, s.labels.data()) > 0)
       for (float& x : s.labels)
         if (x != x) x = -1.0f;
   }
-  return s;
 }
 
 Field3D Archive::load_field(int64_t i, const std::string& var) const {

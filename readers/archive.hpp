@@ -108,6 +108,9 @@ class Archive {
   // sample at a time per archive). A channel that is entirely fill values logs a warning and,
   // with FillPolicy::skip, sets Sample::skip; with FillPolicy::error it throws.
   Sample load(int64_t i) const;
+  // The same into `into`, reusing its data/valid/labels storage when the shapes match (a loop
+  // that recycles its samples allocates nothing). Views of the old tensors see the new values.
+  void load_into(int64_t i, Sample& into) const;
   // Reads every level of `var` (VAR or VAR[FILE]) at sample i, with hybrid coefficients when present.
   Field3D load_field(int64_t i, const std::string& var) const;
 

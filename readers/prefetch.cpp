@@ -25,12 +25,22 @@ void Prefetcher::run() {
       if (stop_) break;
     }
     try {
-      Sample s = archive_.load(i);
+      Sample s;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!free_.empty()) {
+          s = std::move(free_.back());
+          free_.pop_back();
+        }
+      }
+      archive_.load_into(i, s);
       std::lock_guard<std::mutex> lock(mutex_);
-      if (s.skip)
+      if (s.skip) {
         ++skipped_;
-      else
+        free_.push_back(std::move(s));
+      } else {
         queue_.push_back(std::move(s));
+      }
     } catch (...) {
       std::lock_guard<std::mutex> lock(mutex_);
       error_ = std::current_exception();
@@ -57,6 +67,11 @@ std::optional<Sample> Prefetcher::next() {
   }
   if (error_) std::rethrow_exception(error_);
   return std::nullopt;
+}
+
+void Prefetcher::recycle(Sample&& used) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (free_.size() < depth_ + 1) free_.push_back(std::move(used));
 }
 
 int64_t Prefetcher::skipped() const {

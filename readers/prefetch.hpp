@@ -29,6 +29,9 @@ class Prefetcher {
 
   // The next sample in order, or nullopt at the end.
   std::optional<Sample> next();
+  // Gives a sample's buffers back to be reused for a later one (no allocation in steady state).
+  // The caller must hold no other view of its tensors.
+  void recycle(Sample&& used);
   // Samples passed over because of FillPolicy::skip so far.
   int64_t skipped() const;
 
@@ -41,6 +44,7 @@ class Prefetcher {
   mutable std::mutex mutex_;
   std::condition_variable can_load_, can_take_;
   std::deque<Sample> queue_;
+  std::vector<Sample> free_;
   std::exception_ptr error_;
   bool done_ = false;
   bool stop_ = false;

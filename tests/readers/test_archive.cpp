@@ -7,6 +7,7 @@
 #include <cmath>
 #include <fstream>
 #include <functional>
+#include <set>
 
 #include "core/error.hpp"
 #include "nc_builder.hpp"
@@ -522,4 +523,26 @@ TEST(Archive, LevelNotOnTheThreeDimensionalFieldFallsBackToTheTwoDimensionalOne)
   EXPECT_EQ(s.data[2 * int64_t(kH * kW)], 2.0f);
   std::string e = error_of([&] { Archive::open({p.string()}, channels("U@700")); });
   EXPECT_NE(e.find("variable 'U' has no level 700 (levels: 500, 200 hPa)"), std::string::npos) << e;
+}
+
+TEST(Archive, LoadIntoReusesBuffersAndPrefetcherRecycles) {
+  TempDir dir;
+  cam_file(dir, "a.nc", {0, 1, 2, 3});
+  Archive a = Archive::open({dir.path().string()}, channels("TMQ"));
+  Sample s = a.load(0);
+  const float* before = s.data.data();
+  a.load_into(2, s);
+  EXPECT_EQ(s.data.data(), before);  // same storage
+  EXPECT_EQ(s.index, 2);
+  EXPECT_EQ(s.data[0], 2000.0f);
+  Prefetcher pf(a, {0, 1, 2, 3}, 1);
+  std::set<const float*> buffers;
+  int64_t expect = 0;
+  while (auto x = pf.next()) {
+    EXPECT_EQ(x->data[0], 1000.0f * float(expect++));
+    buffers.insert(x->data.data());
+    pf.recycle(std::move(*x));
+  }
+  EXPECT_EQ(expect, 4);
+  EXPECT_LE(buffers.size(), 3u);  // depth 1: at most a few buffers in circulation
 }
