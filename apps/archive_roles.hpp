@@ -77,11 +77,9 @@ inline bool spec_available(const std::vector<io::FileMeta>& files, const std::st
   return false;
 }
 
-// Resolves roles to channel specs: explicit `overrides` ("role=SPEC", an empty SPEC drops the
-// role) first, then the defaults that exist in the archive. Roles not found are left out.
-inline std::map<std::string, std::string> resolve_roles(const std::vector<io::FileMeta>& files,
-                                                        const std::vector<std::string>& wanted,
-                                                        const std::vector<std::string>& overrides) {
+// Parses "ROLE=SPEC" overrides (an empty SPEC drops the role); throws UsageError for a malformed
+// item or an unknown role.
+inline std::map<std::string, std::string> parse_role_overrides(const std::vector<std::string>& overrides) {
   std::map<std::string, std::string> explicit_spec;
   for (const auto& o : overrides) {
     const auto eq = o.find('=');
@@ -94,6 +92,15 @@ inline std::map<std::string, std::string> resolve_roles(const std::vector<io::Fi
     }
     explicit_spec[role] = o.substr(eq + 1);
   }
+  return explicit_spec;
+}
+
+// Resolves roles to channel specs: explicit overrides first, then the defaults that exist in the
+// archive. Roles not found are left out.
+inline std::map<std::string, std::string> resolve_roles(const std::vector<io::FileMeta>& files,
+                                                        const std::vector<std::string>& wanted,
+                                                        const std::vector<std::string>& overrides) {
+  const std::map<std::string, std::string> explicit_spec = parse_role_overrides(overrides);
   std::map<std::string, std::string> out;
   for (const auto& role : wanted) {
     const bool three_d = role == "q3d" || role == "u3d" || role == "v3d";

@@ -136,6 +136,9 @@ class LabelCommand : public Command {
     app.add_option("--min-wind-speed", c.tracks.min_wind_speed, "Storm wind speed, m s-1")->capture_default_str();
     app.add_option("--min-wind-duration", c.tracks.min_wind_duration_days, "Days of storm winds a track needs")
         ->capture_default_str();
+    app.add_option("--min-wind-duration-at-edges", c.tracks.min_censored_wind_duration_days,
+                   "... for a track cut by the first or last step of the archive (equal to the above: TECA's rule)")
+        ->capture_default_str();
     app.add_option("--tc-mask-percentile", c.tc_mask.percentile, "Local percentile of the cyclone mask")
         ->capture_default_str();
     app.add_option("--tc-mask-pad", c.tc_mask.box_pad_deg, "Mask box: storm radius plus this, degrees")
@@ -179,6 +182,7 @@ class LabelCommand : public Command {
     config_.tracks.validate();
     config_.tc_mask.validate();
     if (!(step_hours_ > 0)) fail_usage("--step-hours must be positive");
+    parse_role_overrides(vars_);  // usage errors before any file is opened
     fs::create_directories(out_);
     if (!fs::is_directory(out_)) fail("{}: cannot create the output directory", out_);
 

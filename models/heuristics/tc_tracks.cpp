@@ -16,6 +16,8 @@ void TrackParams::validate() const {
   if (!(max_daily_distance_km > 0))
     fail_usage("tracks: max daily distance must be positive, got {}", max_daily_distance_km);
   if (!(min_wind_speed >= 0)) fail_usage("tracks: minimum wind speed must be >= 0, got {}", min_wind_speed);
+  if (!(min_censored_wind_duration_days >= 0))
+    fail_usage("tracks: minimum censored wind duration must be >= 0 days, got {}", min_censored_wind_duration_days);
   if (!(min_wind_duration_days >= 0))
     fail_usage("tracks: minimum wind duration must be >= 0 days, got {}", min_wind_duration_days);
 }
@@ -77,7 +79,10 @@ std::vector<TcTrack> stitch_tracks(std::vector<TcCandidate> cands, const std::ve
       const TcCandidate& b = cands[track[k + 1 < track.size() ? k + 1 : k]];
       duration += times[size_t(b.step)] - times[size_t(a.step)];
     }
-    if (duration + 1e-9 < p.min_wind_duration_days) continue;
+    const bool censored = cands[track.front()].step == 0 || cands[track.back()].step == S - 1;
+    const double needed =
+        censored ? std::min(p.min_wind_duration_days, p.min_censored_wind_duration_days) : p.min_wind_duration_days;
+    if (duration + 1e-9 < needed) continue;
     TcTrack t;
     t.id = static_cast<int64_t>(tracks.size());
     t.wind_duration_days = duration;

@@ -18,6 +18,11 @@ struct TrackParams {
   bool require_warm_core = true;          // count only points that also pass the warm-core test ...
   bool require_thickness = true;          // ... and the thickness test (TECA)
   bool allow_equator_crossing = false;    // GFDL never links across the equator
+  // A track that touches the first or last step of the archive was cut by it: its real duration is
+  // unknown, so it needs only this much wind duration (TECA runs on decades, where that hardly
+  // happens; label jobs run on chunks, where dropping storms at the edges leaves them unlabelled).
+  // Set it equal to min_wind_duration_days for TECA's exact rule.
+  double min_censored_wind_duration_days = 1.0;
 
   void validate() const;
 };
@@ -37,7 +42,8 @@ struct TcTrack {
 // max_daily_distance · Δt. The wind duration of a track is the sum, over its points that have wind
 // >= min_wind_speed (and the warm core and thickness when required), of the time to the next point
 // (for the last point: from the previous one). Tracks of at least two points with a wind duration
-// >= min_wind_duration_days are kept.
+// >= min_wind_duration_days are kept (>= min_censored_wind_duration_days for a track that touches
+// the first or last step).
 std::vector<TcTrack> stitch_tracks(std::vector<TcCandidate> candidates, const std::vector<double>& step_times_days,
                                    const TrackParams& params);
 

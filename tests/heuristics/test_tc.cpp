@@ -167,6 +167,19 @@ TEST(TcTracks, StitchesTwoStormsAndDropsShortOnes) {
   EXPECT_DOUBLE_EQ(more[1].wind_duration_days, 0.75);
 }
 
+TEST(TcTracks, TracksCutByTheArchiveEdgesNeedLessDuration) {
+  // Storm D lives 4 steps (1 day of wind) at the end of a 12-step archive: its real life is unknown.
+  std::vector<TcCandidate> c;
+  for (int s = 8; s < 12; ++s) c.push_back(cand(s, 20, 130 - 1.0 * s));
+  for (int s = 4; s < 8; ++s) c.push_back(cand(s, -20, 60));  // the same, inside the archive: dropped
+  auto tracks = stitch_tracks(c, six_hourly(12), TrackParams{});
+  ASSERT_EQ(tracks.size(), 1u);
+  EXPECT_EQ(tracks[0].points.front().step, 8);
+  TrackParams teca;
+  teca.min_censored_wind_duration_days = teca.min_wind_duration_days;
+  EXPECT_TRUE(stitch_tracks(c, six_hourly(12), teca).empty());
+}
+
 TEST(TcTracks, NearestWinsAndJumpsAndGapsBreakTracks) {
   std::vector<TcCandidate> c = {cand(0, 20, 100), cand(1, 20, 101), cand(1, 20, 100.5), cand(2, 20, 110)};
   // 10° in 6 h is 4450 km/day: too fast; the nearest of the two step-1 candidates is taken.

@@ -1,0 +1,170 @@
+// `climseg label` scored against the truth planted by `climseg synth` (192x288): cyclone tracks
+// match planted centres within 2 degrees at >= 95% of planted points with >= 90% of detected
+// points matching; river masks reach IoU >= 0.6 from TMQ alone and from IVT integrated on levels.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <netcdf.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "core/atomic_file.hpp"
+#include "geo/grid.hpp"
+#include "readers/netcdf_file.hpp"
+#include "test_support.hpp"
+
+using namespace climseg;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Rows of a CSV file as column-name -> text maps (no quoted commas before the columns we read).
+std::vector<std::map<std::string, std::string>> read_csv(const fs::path& path) {
+  std::istringstream in(read_file(path));
+  std::string line;
+  std::vector<std::string> head;
+  std::vector<std::map<std::string, std::string>> rows;
+  auto split = [](const std::string& l) {
+    std::vector<std::string> cells;
+    std::stringstream ss(l);
+    std::string c;
+    while (std::getline(ss, c, ',')) cells.push_back(c);
+    return cells;
+  };
+  if (std::getline(in, line)) head = split(line);
+  while (std::getline(in, line)) {
+    const auto cells = split(line);
+    std::map<std::string, std::string> r;
+    for (size_t k = 0; k < head.size() && k < cells.size(); ++k) r[head[k]] = cells[k];
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
+struct Point {
+  double lat, lon;
+};
+
+double degrees_apart(const Point& a, const Point& b) {
+  return geo::great_circle_m(a.lat, a.lon, b.lat, b.lon) / (geo::kEarthRadius * geo::kDegToRad);
+}
+
+std::vector<int> read_labels(const fs::path& path) {
+  io::NcFile f(path);
+  const int var = io::nc_find_var(f.id(), "LABELS");
+  EXPECT_GE(var, 0) << path;
+  size_t n = 1;
+  for (size_t d : io::nc_var_shape(f.id(), var)) n *= d;
+  std::vector<int> v(n);
+  io::nc_check(nc_get_var_int(f.id(), var, v.data()), path.string(), "read", "LABELS");
+  return v;
+}
+
+struct Scores {
+  int64_t planted = 0, planted_matched = 0, detected = 0, detected_matched = 0;
+  double river_iou = 0, cyclone_iou = 0;
+};
+
+Scores score(const fs::path& synth_dir, const fs::path& label_dir) {
+  Scores s;
+  std::map<int64_t, std::vector<Point>> truth, found;
+  fs::path cyclones_csv;
+  for (const auto& e : fs::directory_iterator(synth_dir))
+    if (e.path().filename().string().ends_with("_cyclones.csv")) cyclones_csv = e.path();
+  for (const auto& r : read_csv(cyclones_csv))
+    truth[std::stoll(r.at("step"))].push_back({std::stod(r.at("lat")), std::stod(r.at("lon"))});
+  if (fs::exists(label_dir / "tc_tracks.csv"))  // absent when only rivers were detected
+    for (const auto& r : read_csv(label_dir / "tc_tracks.csv"))
+      found[std::stoll(r.at("step"))].push_back({std::stod(r.at("lat")), std::stod(r.at("lon"))});
+  auto near = [](const Point& p, const std::vector<Point>& others) {
+    for (const auto& q : others)
+      if (degrees_apart(p, q) <= 2.0) return true;
+    return false;
+  };
+  for (const auto& [step, pts] : truth)
+    for (const auto& p : pts) {
+      ++s.planted;
+      s.planted_matched += found.count(step) && near(p, found.at(step));
+    }
+  for (const auto& [step, pts] : found)
+    for (const auto& p : pts) {
+      ++s.detected;
+      s.detected_matched += truth.count(step) && near(p, truth.at(step));
+    }
+  int64_t inter[3] = {0, 0, 0}, uni[3] = {0, 0, 0};
+  for (const auto& e : fs::directory_iterator(synth_dir)) {
+    if (e.path().extension() != ".nc") continue;
+    const auto t = read_labels(e.path());
+    const auto p = read_labels(label_dir / (e.path().stem().string() + ".labels.nc"));
+    EXPECT_EQ(t.size(), p.size());
+    for (size_t k = 0; k < t.size() && k < p.size(); ++k)
+      for (int c : {1, 2}) {
+        inter[c] += t[k] == c && p[k] == c;
+        uni[c] += t[k] == c || p[k] == c;
+      }
+  }
+  s.cyclone_iou = double(inter[1]) / double(std::max<int64_t>(1, uni[1]));
+  s.river_iou = double(inter[2]) / double(std::max<int64_t>(1, uni[2]));
+  return s;
+}
+
+void report(const char* what, const Scores& s) {
+  std::cout << what << ": planted cyclone points " << s.planted << ", matched " << s.planted_matched << " ("
+            << 100.0 * double(s.planted_matched) / double(s.planted) << "%); detected " << s.detected << ", matching "
+            << s.detected_matched << " (" << 100.0 * double(s.detected_matched) / double(s.detected) << "%); river IoU "
+            << s.river_iou << ", cyclone-mask IoU " << s.cyclone_iou << "\n";
+}
+
+}  // namespace
+
+TEST(SynthTruth, CycloneTracksAndTmqRivers) {
+  test::TempDir dir;
+  // 48 six-hourly steps (12 days) on CAM5's 1° grid, 16 channels, no 3-D fields: rivers from TMQ.
+  auto r =
+      test::run_climseg(fmt::format("--no-progress -q synth --out {} --grid 192x288 --steps 48 --steps-per-file 8 "
+                                    "--hours 6 --seed 3",
+                                    (dir / "synth").string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = test::run_climseg(
+      fmt::format("--no-progress -q label --in {} --out {}", (dir / "synth").string(), (dir / "labels").string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const Scores s = score(dir / "synth", dir / "labels");
+  report("TMQ rivers", s);
+  ASSERT_GT(s.planted, 100);
+  EXPECT_GE(double(s.planted_matched), 0.95 * double(s.planted));
+  EXPECT_GE(double(s.detected_matched), 0.90 * double(s.detected));
+  EXPECT_GE(s.river_iou, 0.6);
+}
+
+TEST(SynthTruth, IvtRiversFromPressureLevels) {
+  test::TempDir dir;
+  // Q, U, V on 10 pressure levels: IVT = (1/g) ∫ q v dp by the label command itself.
+  auto r =
+      test::run_climseg(fmt::format("--no-progress -q synth --out {} --grid 192x288 --steps 16 --steps-per-file 8 "
+                                    "--hours 6 --seed 5 --levels pressure",
+                                    (dir / "synth").string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = test::run_climseg(fmt::format("--no-progress -q label --in {} --out {} --detect ar", (dir / "synth").string(),
+                                    (dir / "labels").string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto summary = read_file(dir / "labels" / "label_summary.json");
+  EXPECT_NE(summary.find("\"q3d\": \"Q\""), std::string::npos) << summary;
+  const Scores s = score(dir / "synth", dir / "labels");
+  std::cout << "IVT rivers: river IoU " << s.river_iou << "\n";
+  EXPECT_GE(s.river_iou, 0.6);
+}
+
+TEST(SynthTruth, LabelErrorsAreOneLine) {
+  auto r = test::run_climseg("label --in /no/such/dir --out /tmp/x");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  r = test::run_climseg("label --in /no/such/dir --out /tmp/x --detect tc,clouds");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("unknown detector 'clouds'"), std::string::npos) << r.err;
+  r = test::run_climseg("label --in /no/such/dir --out /tmp/x --var foo=BAR");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("unknown role 'foo'"), std::string::npos) << r.err;
+}
