@@ -2,6 +2,8 @@
 // geometries that exercise every path, several tiles, edges and padding modes.
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "nn/kernels/conv.hpp"
 #include "nn_test_util.hpp"
 
@@ -83,6 +85,29 @@ TEST(ConvFast, MatchesReferenceForwardAndBackward) {
     std::vector<float> dw2(nw, 0.25f);
     k.backward_weight(x.data(), dy.data(), dw2.data(), true, nullptr, false, ws.data());
     for (size_t i = 0; i < nw; ++i) ASSERT_NEAR(dw2[i], dw[i] + 0.25f, 1e-3f * (1 + std::abs(dw[i]))) << i;
+  }
+}
+
+// Every output element is summed by one thread in a fixed order: 1 and 3 threads give the same bits.
+TEST(ConvFast, ResultsDoNotDependOnTheThreadCount) {
+  for (const Case& c : cases()) {
+    SCOPED_TRACE(c.name);
+    const ConvGeom& g = c.g;
+    ConvKernel k1(g, 1), k3(g, 3);
+    const size_t nx = size_t(g.n * g.cin * g.h * g.w), nw = size_t(g.cout * g.cin_g() * g.kh * g.kw),
+                 ny = size_t(g.n * g.cout * g.oh() * g.ow());
+    auto x = random_vec<float>(nx, 5), w = random_vec<float>(nw, 6), dy = random_vec<float>(ny, 7);
+    std::vector<float> ws(size_t(std::max({k1.workspace_floats(), k3.workspace_floats(), int64_t(1)})));
+    std::vector<float> y1(ny), y3(ny), dx1(nx), dx3(nx), dw1(nw), dw3(nw);
+    k1.forward(x.data(), w.data(), nullptr, y1.data(), ws.data());
+    k3.forward(x.data(), w.data(), nullptr, y3.data(), ws.data());
+    k1.backward_input(dy.data(), w.data(), dx1.data(), false, ws.data());
+    k3.backward_input(dy.data(), w.data(), dx3.data(), false, ws.data());
+    k1.backward_weight(x.data(), dy.data(), dw1.data(), false, nullptr, false, ws.data());
+    k3.backward_weight(x.data(), dy.data(), dw3.data(), false, nullptr, false, ws.data());
+    EXPECT_EQ(std::memcmp(y1.data(), y3.data(), ny * 4), 0);
+    EXPECT_EQ(std::memcmp(dx1.data(), dx3.data(), nx * 4), 0);
+    EXPECT_EQ(std::memcmp(dw1.data(), dw3.data(), nw * 4), 0);
   }
 }
 

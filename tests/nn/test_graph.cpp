@@ -6,6 +6,7 @@
 #include <map>
 
 #include "core/error.hpp"
+#include "core/threads.hpp"
 #include "nn/layers.hpp"
 #include "nn/ops.hpp"
 #include "nn_test_util.hpp"
@@ -213,6 +214,30 @@ TEST(Graph, GradReadyHookFiresOncePerParameterWithTheFinalGradient) {
   g.forward();
   g.backward(nullptr, true);
   for (int64_t i = 0; i < params.size(); ++i) ASSERT_FLOAT_EQ(params.grad()[i], 2 * g1[size_t(i)]) << i;
+}
+
+// No op sums in a thread-dependent order: a training step gives the same bits on 1 and 2 threads.
+TEST(Graph, GradientsDoNotDependOnTheThreadCount) {
+  std::vector<std::vector<float>> grads;
+  const int before = num_threads();
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    Net net;
+    Parameters params(net, 3);
+    Graph g(&params, Graph::Mode::train);
+    Value x = g.input("x", {2, 3, 10, 12});
+    Value labels = g.input_labels("y", {2, 10, 12});
+    Value loss = cross_entropy(net.forward(x), labels, {{0.5f, 2.0f}, {}, -100});
+    g.compile({loss}, loss);
+    auto xv = test::random_vec<float>(size_t(2 * 3 * 10 * 12), 9);
+    std::copy(xv.begin(), xv.end(), g.tensor(x).data());
+    for (int i = 0; i < 2 * 10 * 12; ++i) g.labels(labels)[i] = (i / 5) % 2;
+    g.forward();
+    g.backward();
+    grads.emplace_back(params.grad(), params.grad() + params.size());
+  }
+  set_num_threads(before);
+  EXPECT_EQ(std::memcmp(grads[0].data(), grads[1].data(), grads[0].size() * 4), 0);
 }
 
 TEST(Graph, ParametersTheLossDoesNotReachAreZeroedAndReportedFirst) {

@@ -1,13 +1,18 @@
-// Fast float conv2d: 1x1 as GEMM, depthwise as direct loops, the rest as im2col tiles + GEMM.
+// Fast float conv2d: implicit GEMM on packed im2col tiles, 1x1 GEMM, depthwise direct loops.
 #include "nn/kernels/conv.hpp"
 
-#include <cblas.h>
+#include <fmt/format.h>
 #include <omp.h>
 
 #include <algorithm>
 #include <cstring>
 
 #include "core/error.hpp"
+#include "nn/kernels/microkernel.hpp"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 namespace climseg::nn {
 namespace {
@@ -15,9 +20,20 @@ namespace {
 // Floor and ceiling of a / b for b > 0 and any sign of a.
 int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 int64_t ceil_div(int64_t a, int64_t b) { return -floor_div(-a, b); }
+int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 
-// im2col tiles aim at this many bytes so that a tile, once packed, is still in L2 when GEMM reads it.
-constexpr int64_t kTileBytes = 1 << 20;
+// Microkernel shapes: forward C (8 x 48) over output channels x pixels; the gradients C (12 x 32)
+// over im2col rows x output channels (weights) or im2col rows x pixels (input).
+constexpr int kMrF = 8, kNvF = 3, kNrF = 16 * kNvF;
+constexpr int kMrG = 12, kNvG = 2, kNrG = 16 * kNvG;
+// Packed tiles aim at this many floats (256 KiB), to stay in L2 while the microkernel streams them.
+constexpr int64_t kTileFloats = 64 * 1024;
+
+// [begin, end) of part t of n items split into nth nearly equal contiguous parts.
+inline void split(int64_t n, int t, int nth, int64_t* b, int64_t* e) {
+  *b = n * t / nth;
+  *e = n * (t + 1) / nth;
+}
 
 }  // namespace
 
@@ -35,7 +51,9 @@ void check_conv_geom(const ConvGeom& g, const char* what) {
     fail("{}: reflect padding {}x{} must be smaller than the input {}x{}", what, g.pad.h, g.pad.w, g.h, g.w);
 }
 
-ConvKernel::ConvKernel(const ConvGeom& g, int threads)
+ConvKernel::~ConvKernel() = default;
+
+ConvKernel::ConvKernel(const ConvGeom& g, int threads, bool with_adjoint)
     : g_(g), threads_(threads > 0 ? threads : omp_get_max_threads()) {
   check_conv_geom(g, "conv2d");
   const int64_t ow = g.ow();
@@ -48,55 +66,98 @@ ConvKernel::ConvKernel(const ConvGeom& g, int threads)
     interior_lo_[static_cast<size_t>(kx)] = lo;
     interior_hi_[static_cast<size_t>(kx)] = hi;
   }
-  const bool depthwise = g.groups > 1 && g.groups == g.cin && g.cin == g.cout;
+  const int64_t oh = g.oh();
+  col_map_.resize(static_cast<size_t>(g.kw * ow));
+  row_map_.resize(static_cast<size_t>(g.kh * oh));
+  for (int64_t kx = 0; kx < g.kw; ++kx)
+    for (int64_t ox = 0; ox < ow; ++ox)
+      col_map_[static_cast<size_t>(kx * ow + ox)] =
+          static_cast<int32_t>(pad_index(ox * g.sw - g.pad.w + kx * g.dw, g.w, g.pad.cols));
+  for (int64_t ky = 0; ky < g.kh; ++ky)
+    for (int64_t oy = 0; oy < oh; ++oy)
+      row_map_[static_cast<size_t>(ky * oh + oy)] =
+          static_cast<int32_t>(pad_index(oy * g.sh - g.pad.h + ky * g.dh, g.h, g.pad.rows));
+  k_ = g.cin_g() * g.kh * g.kw;
+  p_ = oh * ow;
+  const bool depthwise = g.groups > 1 && g.groups == g.cin && g.cin == g.cout && g.kh * g.kw <= 64;
   const bool pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pad.h == 0 && g.pad.w == 0;
-  if (depthwise && g.kh * g.kw <= 64) {
-    algo_ = Algo::depthwise;
-  } else if (pointwise) {
-    algo_ = Algo::gemm1x1;
-  } else {
-    algo_ = Algo::im2col;
-    const int64_t k = g.cin_g() * g.kh * g.kw, p = g.oh() * ow;
-    tile_ = std::max<int64_t>(64, kTileBytes / (4 * k)) / 16 * 16;
-    tile_ = std::min(tile_, p);
-    workspace_ = k * tile_;
+  algo_ = depthwise ? Algo::depthwise : (pointwise ? Algo::gemm1x1 : Algo::im2col);
+  const bool same = g.sh == 1 && g.sw == 1 && 2 * g.pad.h == g.dh * (g.kh - 1) && 2 * g.pad.w == g.dw * (g.kw - 1) &&
+                    g.pad.rows != Pad::reflect && g.pad.cols != Pad::reflect;
+  if (algo_ == Algo::depthwise) {
+    dw_same_ = same;
+    dw_lo_ = 0, dw_hi_ = ow;
+    for (int64_t kx = 0; kx < g.kw; ++kx) {
+      dw_lo_ = std::max(dw_lo_, interior_lo_[static_cast<size_t>(kx)]);
+      dw_hi_ = std::min(dw_hi_, interior_hi_[static_cast<size_t>(kx)]);
+    }
+    return;
   }
+  const int64_t nth = threads_, cog = g.cout_g(), cig = g.cin_g(), khw = g.kh * g.kw;
+
+  // Forward: packed weights (shared) + one im2col tile per thread.
+  tile_f_ = std::clamp<int64_t>(kTileFloats / k_ / kNrF * kNrF, kNrF, round_up(p_, kNrF));
+  const int64_t packed_w = g.groups * round_up(cog, kMrF) * k_;
+  ws_forward_ = round_up(packed_w, 16) + (algo_ == Algo::im2col ? nth * round_up(k_ * tile_f_, 16) : 0);
+
+  // Weight gradient: per thread a block of im2col rows (whole 12-row blocks), its column tile, the
+  // transposed dy tile and its accumulators.
+  rows_w_ = round_up(ceil_div(ceil_div(k_, kMrG), nth) * kMrG, kMrG);
+  ld_c_ = round_up(cog, 16);
+  // The tile is the unit of summation of the weight gradient, so it must not depend on the thread
+  // count (that would change the rounding); size it for half of K per thread.
+  tile_w_ = std::min(std::max<int64_t>(2 * kTileFloats / round_up(k_, kMrG), 64), p_);
+  ws_weight_ = nth * round_up(rows_w_ * ld_c_ + (algo_ == Algo::im2col ? rows_w_ * tile_w_ : 0) + tile_w_ * ld_c_, 16);
+
+  // Input gradient.
+  if (algo_ == Algo::im2col && same && with_adjoint) {
+    ConvGeom a = g;
+    a.cin = g.cout, a.cout = g.cin, a.h = g.oh(), a.w = g.ow();
+    adjoint_.reset(new ConvKernel(a, threads_, false));
+    ws_input_ = round_up(g.cin * cog * khw, 16) + adjoint_->ws_forward_;
+  } else {
+    // Whole input channels per thread, as 12-row blocks of W^T packed per thread.
+    rows_d_ = round_up(ceil_div(cig, nth) * khw, kMrG);
+    tile_d_ = std::clamp<int64_t>(kTileFloats / rows_d_ / kNrG * kNrG, kNrG, round_up(p_, kNrG));
+    ws_input_ = nth * round_up(rows_d_ * cog + (algo_ == Algo::im2col ? rows_d_ * tile_d_ : 0), 16);
+  }
+  workspace_ = std::max({ws_forward_, ws_weight_, ws_input_});
 }
 
-const char* ConvKernel::algo_name() const {
+std::string ConvKernel::algo_name() const {
   switch (algo_) {
     case Algo::gemm1x1:
       return "gemm1x1";
     case Algo::im2col:
-      return "im2col-gemm";
+      return adjoint_ ? "im2col-gemm, dx by adjoint conv" : "im2col-gemm, dx by col2im";
     case Algo::depthwise:
       return "depthwise-direct";
   }
   return "?";
 }
 
-// col (K, p1 - p0) <- the input taps of output pixels [p0, p1) of one group, K = Cin/g * KH * KW.
-void ConvKernel::pack_cols(const float* xg, int64_t p0, int64_t p1, float* col) const {
+// ------------------------------------------------------------------ im2col packing by index mapping
+
+void ConvKernel::pack_rows(const float* xg, int64_t r0, int64_t r1, int64_t p0, int64_t p1, float* out) const {
   const ConvGeom& g = g_;
-  const int64_t ow = g.ow(), t = p1 - p0, khw = g.kh * g.kw, k = g.cin_g() * khw;
-#pragma omp parallel for schedule(static) num_threads(threads_)
-  for (int64_t r = 0; r < k; ++r) {
+  const int64_t ow = g.ow(), t = p1 - p0, khw = g.kh * g.kw;
+  for (int64_t r = r0; r < r1; ++r) {
     const int64_t ci = r / khw, ky = (r % khw) / g.kw, kx = r % g.kw;
     const float* xp = xg + ci * g.h * g.w;
     const int64_t off = kx * g.dw - g.pad.w, lo = interior_lo_[static_cast<size_t>(kx)],
                   hi = interior_hi_[static_cast<size_t>(kx)];
-    float* out = col + r * t;
+    float* row = out + (r - r0) * t;
     for (int64_t p = p0; p < p1;) {
       const int64_t oy = p / ow, a = p % ow, b = std::min(ow, a + (p1 - p));
-      float* o = out + (p - p0) - a;  // o[ox] is pixel (oy, ox)
-      const int64_t iy = pad_index(oy * g.sh - g.pad.h + ky * g.dh, g.h, g.pad.rows);
+      float* o = row + (p - p0) - a;  // o[ox] is pixel (oy, ox)
+      const int64_t iy = row_at(ky, oy);
       if (iy < 0) {
         std::fill(o + a, o + b, 0.0f);
       } else {
         const float* xr = xp + iy * g.w;
         const int64_t ia = std::max(a, lo), ib = std::min(b, hi);
         for (int64_t ox = a; ox < std::min(b, ia); ++ox) {
-          int64_t ix = pad_index(ox * g.sw + off, g.w, g.pad.cols);
+          const int64_t ix = col_at(kx, ox);
           o[ox] = ix < 0 ? 0.0f : xr[ix];
         }
         if (g.sw == 1) {
@@ -105,7 +166,7 @@ void ConvKernel::pack_cols(const float* xg, int64_t p0, int64_t p1, float* col) 
           for (int64_t ox = ia; ox < ib; ++ox) o[ox] = xr[ox * g.sw + off];
         }
         for (int64_t ox = std::max(ia, ib); ox < b; ++ox) {
-          int64_t ix = pad_index(ox * g.sw + off, g.w, g.pad.cols);
+          const int64_t ix = col_at(kx, ox);
           o[ox] = ix < 0 ? 0.0f : xr[ix];
         }
       }
@@ -114,92 +175,251 @@ void ConvKernel::pack_cols(const float* xg, int64_t p0, int64_t p1, float* col) 
   }
 }
 
-// dxg (Cin/g, H, W) += the taps in col (K, p1 - p0), each input channel by one thread (no races,
-// fixed order).
-void ConvKernel::unpack_cols(const float* col, int64_t p0, int64_t p1, float* dxg) const {
+void ConvKernel::unpack_rows(const float* col, int64_t r0, int64_t r1, int64_t p0, int64_t p1, float* dxg) const {
   const ConvGeom& g = g_;
   const int64_t ow = g.ow(), t = p1 - p0, khw = g.kh * g.kw;
-#pragma omp parallel for schedule(static) num_threads(threads_)
-  for (int64_t ci = 0; ci < g.cin_g(); ++ci) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t ci = r / khw, ky = (r % khw) / g.kw, kx = r % g.kw;
     float* dxp = dxg + ci * g.h * g.w;
-    for (int64_t kk = 0; kk < khw; ++kk) {
-      const int64_t ky = kk / g.kw, kx = kk % g.kw, r = ci * khw + kk;
-      const int64_t off = kx * g.dw - g.pad.w, lo = interior_lo_[static_cast<size_t>(kx)],
-                    hi = interior_hi_[static_cast<size_t>(kx)];
-      const float* in = col + r * t;
-      for (int64_t p = p0; p < p1;) {
-        const int64_t oy = p / ow, a = p % ow, b = std::min(ow, a + (p1 - p));
-        const float* o = in + (p - p0) - a;
-        const int64_t iy = pad_index(oy * g.sh - g.pad.h + ky * g.dh, g.h, g.pad.rows);
-        if (iy >= 0) {
-          float* dr = dxp + iy * g.w;
-          const int64_t ia = std::max(a, lo), ib = std::min(b, hi);
-          for (int64_t ox = a; ox < std::min(b, ia); ++ox) {
-            int64_t ix = pad_index(ox * g.sw + off, g.w, g.pad.cols);
-            if (ix >= 0) dr[ix] += o[ox];
-          }
-          if (g.sw == 1) {
-            float* d = dr + off;
-#pragma omp simd
-            for (int64_t ox = ia; ox < ib; ++ox) d[ox] += o[ox];
-          } else {
-            for (int64_t ox = ia; ox < ib; ++ox) dr[ox * g.sw + off] += o[ox];
-          }
-          for (int64_t ox = std::max(ia, ib); ox < b; ++ox) {
-            int64_t ix = pad_index(ox * g.sw + off, g.w, g.pad.cols);
-            if (ix >= 0) dr[ix] += o[ox];
-          }
+    const int64_t off = kx * g.dw - g.pad.w, lo = interior_lo_[static_cast<size_t>(kx)],
+                  hi = interior_hi_[static_cast<size_t>(kx)];
+    const float* in = col + (r - r0) * t;
+    for (int64_t p = p0; p < p1;) {
+      const int64_t oy = p / ow, a = p % ow, b = std::min(ow, a + (p1 - p));
+      const float* o = in + (p - p0) - a;
+      const int64_t iy = row_at(ky, oy);
+      if (iy >= 0) {
+        float* dr = dxp + iy * g.w;
+        const int64_t ia = std::max(a, lo), ib = std::min(b, hi);
+        for (int64_t ox = a; ox < std::min(b, ia); ++ox) {
+          const int64_t ix = col_at(kx, ox);
+          if (ix >= 0) dr[ix] += o[ox];
         }
-        p += b - a;
+        if (g.sw == 1) {
+          float* d = dr + off;
+#pragma omp simd
+          for (int64_t ox = ia; ox < ib; ++ox) d[ox] += o[ox];
+        } else {
+          for (int64_t ox = ia; ox < ib; ++ox) dr[ox * g.sw + off] += o[ox];
+        }
+        for (int64_t ox = std::max(ia, ib); ox < b; ++ox) {
+          const int64_t ix = col_at(kx, ox);
+          if (ix >= 0) dr[ix] += o[ox];
+        }
+      }
+      p += b - a;
+    }
+  }
+}
+
+// ------------------------------------------------------------------ GEMM paths
+
+// y (+)= W x-columns (+ b): threads take whole pixel tiles; weights packed once per call.
+void ConvKernel::forward_gemm(const float* x, const float* w, const float* b, float* y, bool accumulate,
+                              float* ws) const {
+  const ConvGeom& g = g_;
+  const int64_t cog = g.cout_g(), cig = g.cin_g(), k = k_, p = p_, hw = g.h * g.w;
+  const int64_t cob = round_up(cog, kMrF) / kMrF;
+  float* packed = ws;  // [group][block][k][8]
+  float* tiles = ws + round_up(g.groups * cob * kMrF * k, 16);
+  const int64_t ntiles = (p + tile_f_ - 1) / tile_f_, jobs = g.n * g.groups * ntiles;
+#pragma omp parallel num_threads(threads_)
+  {
+#pragma omp for schedule(static)
+    for (int64_t gb = 0; gb < g.groups * cob; ++gb) {
+      const int64_t grp = gb / cob, blk = gb % cob;
+      float* dst = packed + gb * k * kMrF;
+      for (int i = 0; i < kMrF; ++i) {
+        const int64_t co = blk * kMrF + i;
+        const float* src = w + (grp * cog + std::min(co, cog - 1)) * k;
+        for (int64_t kk = 0; kk < k; ++kk) dst[kk * kMrF + i] = co < cog ? src[kk] : 0.0f;
+      }
+    }
+    float* col = tiles + omp_get_thread_num() * round_up(k * tile_f_, 16);
+#pragma omp for schedule(static)
+    for (int64_t job = 0; job < jobs; ++job) {
+      const int64_t n = job / (g.groups * ntiles), grp = (job / ntiles) % g.groups, tile = job % ntiles;
+      const int64_t p0 = tile * tile_f_, p1 = std::min(p, p0 + tile_f_), t = p1 - p0;
+      const float* xg = x + (n * g.cin + grp * cig) * hw;
+      const float* bmat;
+      int64_t ldb;
+      if (algo_ == Algo::gemm1x1) {
+        bmat = xg + p0, ldb = p;
+      } else {
+        pack_rows(xg, 0, k, p0, p1, col);
+        bmat = col, ldb = t;
+      }
+      float* yg = y + (n * g.cout + grp * cog) * p + p0;
+      for (int64_t blk = 0; blk < cob; ++blk) {
+        const float* a = packed + (grp * cob + blk) * k * kMrF;
+        const int mr = int(std::min<int64_t>(kMrF, cog - blk * kMrF));
+        for (int64_t j = 0; j < t; j += kNrF)
+          mk::kernel<kMrF, kNvF, true>(k, a, 0, 0, bmat + j, ldb, yg + blk * kMrF * p + j, p, mr,
+                                       int(std::min<int64_t>(kNrF, t - j)), accumulate);
+      }
+      if (b != nullptr)
+        for (int64_t co = 0; co < cog; ++co) {
+          float* yr = yg + co * p;
+          const float bv = b[grp * cog + co];
+#pragma omp simd
+          for (int64_t i = 0; i < t; ++i) yr[i] += bv;
+        }
+    }
+  }
+}
+
+// dW^T (K x Cout/g) = col (K x P) dy^T (P x Cout/g), threads owning disjoint 12-row blocks of K:
+// every element is summed by one thread over (image, tile, pixel) in order.
+void ConvKernel::backward_weight_gemm(const float* x, const float* dy, float* dw, bool accumulate, float* ws) const {
+  const ConvGeom& g = g_;
+  const int64_t cog = g.cout_g(), cig = g.cin_g(), k = k_, p = p_, hw = g.h * g.w, ldc = ld_c_;
+  const int64_t nrb = (k + kMrG - 1) / kMrG;
+  const int64_t per_thread =
+      round_up(rows_w_ * ldc + (algo_ == Algo::im2col ? rows_w_ * tile_w_ : 0) + tile_w_ * ldc, 16);
+#pragma omp parallel num_threads(threads_)
+  {
+    const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+    int64_t rb0, rb1;
+    split(nrb, tid, nth, &rb0, &rb1);
+    const int64_t r0 = std::min(k, rb0 * kMrG), r1 = std::min(k, rb1 * kMrG), rows = r1 - r0;
+    float* acc = ws + tid * per_thread;
+    float* dyt = acc + rows_w_ * ldc;
+    float* col = dyt + tile_w_ * ldc;
+    for (int64_t grp = 0; grp < g.groups && rows > 0; ++grp) {
+      std::fill(acc, acc + rows * ldc, 0.0f);
+      for (int64_t n = 0; n < g.n; ++n) {
+        const float* xg = x + (n * g.cin + grp * cig) * hw;
+        const float* dyg = dy + (n * g.cout + grp * cog) * p;
+        for (int64_t p0 = 0; p0 < p; p0 += tile_w_) {
+          const int64_t p1 = std::min(p, p0 + tile_w_), t = p1 - p0;
+          for (int64_t co = 0; co < cog; ++co)
+            for (int64_t i = 0; i < t; ++i) dyt[i * ldc + co] = dyg[co * p + p0 + i];
+          const float* a;
+          int64_t rs;
+          if (algo_ == Algo::gemm1x1) {
+            a = xg + r0 * p + p0, rs = p;
+          } else {
+            pack_rows(xg, r0, r1, p0, p1, col);
+            a = col, rs = t;
+          }
+          for (int64_t rb = 0; rb < rows; rb += kMrG)
+            for (int64_t j = 0; j < cog; j += kNrG)
+              mk::kernel<kMrG, kNvG, false>(t, a + rb * rs, rs, 1, dyt + j, ldc, acc + rb * ldc + j, ldc,
+                                            int(std::min<int64_t>(kMrG, rows - rb)),
+                                            int(std::min<int64_t>(kNrG, cog - j)), true);
+        }
+      }
+      for (int64_t co = 0; co < cog; ++co) {
+        float* d = dw + (grp * cog + co) * k;
+        for (int64_t r = r0; r < r1; ++r) {
+          const float v = acc[(r - r0) * ldc + co];
+          d[r] = accumulate ? d[r] + v : v;
+        }
       }
     }
   }
 }
 
-// One depthwise plane: y (OH, OW) = bias + sum_k w[k] * x (H, W) shifted; interior columns
-// vectorised, edge columns through the padding map.
-void ConvKernel::dw_forward_plane(const float* x, const float* w, float bias, float* y, float*) const {
+// dx (+)= col2im(W^T dy): threads own whole input channels, so col2im writes never collide; for 1x1
+// convolutions W^T dy is dx itself.
+void ConvKernel::backward_input_gemm(const float* dy, const float* w, float* dx, bool accumulate, float* ws) const {
   const ConvGeom& g = g_;
-  const int64_t oh = g.oh(), ow = g.ow();
-  for (int64_t oy = 0; oy < oh; ++oy) {
-    float* yr = y + oy * ow;
-    std::fill(yr, yr + ow, bias);
-    for (int64_t ky = 0; ky < g.kh; ++ky) {
-      const int64_t iy = pad_index(oy * g.sh - g.pad.h + ky * g.dh, g.h, g.pad.rows);
-      if (iy < 0) continue;
-      const float* xr = x + iy * g.w;
-      for (int64_t kx = 0; kx < g.kw; ++kx) {
-        const float wk = w[ky * g.kw + kx];
-        const int64_t off = kx * g.dw - g.pad.w, lo = interior_lo_[static_cast<size_t>(kx)],
-                      hi = interior_hi_[static_cast<size_t>(kx)];
-        for (int64_t ox = 0; ox < lo; ++ox) {
-          int64_t ix = pad_index(ox * g.sw + off, g.w, g.pad.cols);
-          if (ix >= 0) yr[ox] += wk * xr[ix];
-        }
-        if (g.sw == 1) {
-          const float* xs = xr + off;
-#pragma omp simd
-          for (int64_t ox = lo; ox < hi; ++ox) yr[ox] += wk * xs[ox];
-        } else {
-          for (int64_t ox = lo; ox < hi; ++ox) yr[ox] += wk * xr[ox * g.sw + off];
-        }
-        for (int64_t ox = hi; ox < ow; ++ox) {
-          int64_t ix = pad_index(ox * g.sw + off, g.w, g.pad.cols);
-          if (ix >= 0) yr[ox] += wk * xr[ix];
+  const int64_t cog = g.cout_g(), cig = g.cin_g(), k = k_, p = p_, hw = g.h * g.w, khw = g.kh * g.kw;
+  const int64_t per_thread = round_up(rows_d_ * cog + (algo_ == Algo::im2col ? rows_d_ * tile_d_ : 0), 16);
+#pragma omp parallel num_threads(threads_)
+  {
+    const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+    int64_t c0, c1;
+    split(cig, tid, nth, &c0, &c1);
+    const int64_t r0 = c0 * khw, r1 = c1 * khw, rows = r1 - r0;
+    float* packed = ws + tid * per_thread;  // [block][co][12]
+    float* col = packed + rows_d_ * cog;
+    for (int64_t grp = 0; grp < g.groups && rows > 0; ++grp) {
+      for (int64_t rb = 0; rb < rows; rb += kMrG)
+        for (int64_t co = 0; co < cog; ++co)
+          for (int i = 0; i < kMrG; ++i) {
+            const int64_t r = r0 + rb + i;
+            packed[(rb / kMrG * cog + co) * kMrG + i] = r < r1 ? w[(grp * cog + co) * k + r] : 0.0f;
+          }
+      for (int64_t n = 0; n < g.n; ++n) {
+        float* dxg = dx + (n * g.cin + grp * cig) * hw;
+        const float* dyg = dy + (n * g.cout + grp * cog) * p;
+        if (algo_ == Algo::im2col && !accumulate) std::fill(dxg + c0 * hw, dxg + c1 * hw, 0.0f);
+        for (int64_t p0 = 0; p0 < p; p0 += tile_d_) {
+          const int64_t p1 = std::min(p, p0 + tile_d_), t = p1 - p0;
+          float* c = algo_ == Algo::gemm1x1 ? dxg + r0 * p + p0 : col;
+          const int64_t ldc = algo_ == Algo::gemm1x1 ? p : t;
+          const bool acc = algo_ == Algo::gemm1x1 && accumulate;
+          for (int64_t rb = 0; rb < rows; rb += kMrG)
+            for (int64_t j = 0; j < t; j += kNrG)
+              mk::kernel<kMrG, kNvG, true>(cog, packed + rb / kMrG * cog * kMrG, 0, 0, dyg + p0 + j, p,
+                                           c + rb * ldc + j, ldc, int(std::min<int64_t>(kMrG, rows - rb)),
+                                           int(std::min<int64_t>(kNrG, t - j)), acc);
+          if (algo_ == Algo::im2col) unpack_rows(col, r0, r1, p0, p1, dxg);
         }
       }
     }
+  }
+}
+
+// ------------------------------------------------------------------ depthwise
+
+// One depthwise plane: y (OH, OW) (+)= bias + sum_k w[k] * x (H, W) shifted. Stride 1: the columns
+// every tap reads without mapping, [dw_lo_, dw_hi_), accumulate all taps in registers (one store per
+// output); edge columns and strided convolutions go through the padding maps.
+void ConvKernel::dw_forward_plane(const float* x, const float* w, float bias, float* y, bool accumulate) const {
+  const ConvGeom& g = g_;
+  const int64_t oh = g.oh(), ow = g.ow();
+  const float* rows[64];
+  for (int64_t oy = 0; oy < oh; ++oy) {
+    float* yr = y + oy * ow;
+    for (int64_t ky = 0; ky < g.kh; ++ky) {
+      const int64_t iy = row_at(ky, oy);
+      rows[ky] = iy < 0 ? nullptr : x + iy * g.w;
+    }
+    auto tap_sum = [&](int64_t ox) {  // one output through the maps
+      float s = accumulate ? yr[ox] : bias;
+      for (int64_t ky = 0; ky < g.kh; ++ky) {
+        if (!rows[ky]) continue;
+        for (int64_t kx = 0; kx < g.kw; ++kx) {
+          const int64_t ix = col_at(kx, ox);
+          if (ix >= 0) s += w[ky * g.kw + kx] * rows[ky][ix];
+        }
+      }
+      yr[ox] = s;
+    };
+    if (g.sw != 1) {
+      for (int64_t ox = 0; ox < ow; ++ox) tap_sum(ox);
+      continue;
+    }
+    const int64_t lo = dw_lo_, hi = std::max(dw_lo_, dw_hi_);
+    for (int64_t ox = 0; ox < lo; ++ox) tap_sum(ox);
+    int64_t ox = lo;
+#if defined(__AVX512F__)
+    for (; ox + 16 <= hi; ox += 16) {
+      __m512 acc = accumulate ? _mm512_loadu_ps(yr + ox) : _mm512_set1_ps(bias);
+      for (int64_t ky = 0; ky < g.kh; ++ky) {
+        if (!rows[ky]) continue;
+        const float* xr = rows[ky] + ox - g.pad.w;
+        for (int64_t kx = 0; kx < g.kw; ++kx)
+          acc = _mm512_fmadd_ps(_mm512_set1_ps(w[ky * g.kw + kx]), _mm512_loadu_ps(xr + kx * g.dw), acc);
+      }
+      _mm512_storeu_ps(yr + ox, acc);
+    }
+#endif
+    for (; ox < hi; ++ox) tap_sum(ox);
+    for (ox = hi; ox < ow; ++ox) tap_sum(ox);
   }
 }
 
 // dx (H, W) += conv^T(dy (OH, OW)) for one depthwise plane.
-void ConvKernel::dw_backward_input_plane(const float* dy, const float* w, float* dx, float*) const {
+void ConvKernel::dw_backward_input_plane(const float* dy, const float* w, float* dx) const {
   const ConvGeom& g = g_;
   const int64_t oh = g.oh(), ow = g.ow();
   for (int64_t oy = 0; oy < oh; ++oy) {
     const float* dyr = dy + oy * ow;
     for (int64_t ky = 0; ky < g.kh; ++ky) {
-      const int64_t iy = pad_index(oy * g.sh - g.pad.h + ky * g.dh, g.h, g.pad.rows);
+      const int64_t iy = row_at(ky, oy);
       if (iy < 0) continue;
       float* dr = dx + iy * g.w;
       for (int64_t kx = 0; kx < g.kw; ++kx) {
@@ -207,7 +427,7 @@ void ConvKernel::dw_backward_input_plane(const float* dy, const float* w, float*
         const int64_t off = kx * g.dw - g.pad.w, lo = interior_lo_[static_cast<size_t>(kx)],
                       hi = interior_hi_[static_cast<size_t>(kx)];
         for (int64_t ox = 0; ox < lo; ++ox) {
-          int64_t ix = pad_index(ox * g.sw + off, g.w, g.pad.cols);
+          const int64_t ix = col_at(kx, ox);
           if (ix >= 0) dr[ix] += wk * dyr[ox];
         }
         if (g.sw == 1) {
@@ -218,7 +438,7 @@ void ConvKernel::dw_backward_input_plane(const float* dy, const float* w, float*
           for (int64_t ox = lo; ox < hi; ++ox) dr[ox * g.sw + off] += wk * dyr[ox];
         }
         for (int64_t ox = hi; ox < ow; ++ox) {
-          int64_t ix = pad_index(ox * g.sw + off, g.w, g.pad.cols);
+          const int64_t ix = col_at(kx, ox);
           if (ix >= 0) dr[ix] += wk * dyr[ox];
         }
       }
@@ -226,128 +446,125 @@ void ConvKernel::dw_backward_input_plane(const float* dy, const float* w, float*
   }
 }
 
-// dw (KH, KW) of channel c (+)= sum over the batch and the plane; float partials per row, summed in
-// double in a fixed order.
-void ConvKernel::dw_backward_weight_channel(const float* x, const float* dy, int64_t c, float* dw, float*,
+// dw (KH, KW) of channel c (+)= sum over the batch and the plane. Each row's products are summed
+// in float (vector lanes, then the edges), rows added in double in a fixed order.
+void ConvKernel::dw_backward_weight_channel(const float* x, const float* dy, int64_t c, float* dw,
                                             bool accumulate) const {
   const ConvGeom& g = g_;
-  const int64_t oh = g.oh(), ow = g.ow();
-  double acc[64] = {};  // kh * kw <= 64 is checked by the caller
+  const int64_t oh = g.oh(), ow = g.ow(), taps = g.kh * g.kw;
+  double acc[64] = {};  // kh * kw <= 64 (checked when the algorithm is chosen)
+  float row[64];
+  const float* rows[64];
   for (int64_t n = 0; n < g.n; ++n) {
     const float* xp = x + (n * g.cin + c) * g.h * g.w;
     const float* dyp = dy + (n * g.cout + c) * oh * ow;
     for (int64_t oy = 0; oy < oh; ++oy) {
       const float* dyr = dyp + oy * ow;
       for (int64_t ky = 0; ky < g.kh; ++ky) {
-        const int64_t iy = pad_index(oy * g.sh - g.pad.h + ky * g.dh, g.h, g.pad.rows);
-        if (iy < 0) continue;
-        const float* xr = xp + iy * g.w;
-        for (int64_t kx = 0; kx < g.kw; ++kx) {
-          const int64_t off = kx * g.dw - g.pad.w, lo = interior_lo_[static_cast<size_t>(kx)],
-                        hi = interior_hi_[static_cast<size_t>(kx)];
-          float s = 0;
-          for (int64_t ox = 0; ox < lo; ++ox) {
-            int64_t ix = pad_index(ox * g.sw + off, g.w, g.pad.cols);
-            if (ix >= 0) s += dyr[ox] * xr[ix];
+        const int64_t iy = row_at(ky, oy);
+        rows[ky] = iy < 0 ? nullptr : xp + iy * g.w;
+      }
+      for (int64_t k = 0; k < taps; ++k) row[k] = 0.0f;
+      auto edge = [&](int64_t ox) {
+        for (int64_t ky = 0; ky < g.kh; ++ky) {
+          if (!rows[ky]) continue;
+          for (int64_t kx = 0; kx < g.kw; ++kx) {
+            const int64_t ix = col_at(kx, ox);
+            if (ix >= 0) row[ky * g.kw + kx] += dyr[ox] * rows[ky][ix];
           }
-          float si = 0;
-          if (g.sw == 1) {
-            const float* xs = xr + off;
-#pragma omp simd reduction(+ : si)
-            for (int64_t ox = lo; ox < hi; ++ox) si += dyr[ox] * xs[ox];
-          } else {
-            for (int64_t ox = lo; ox < hi; ++ox) si += dyr[ox] * xr[ox * g.sw + off];
+        }
+      };
+      int64_t lo = 0, hi = 0;
+      if (g.sw == 1) lo = dw_lo_, hi = std::max(dw_lo_, dw_hi_);
+      int64_t ox = lo;
+#if defined(__AVX512F__)
+      if (hi - lo >= 16 && taps <= 32) {
+        __m512 vacc[32];
+        for (int64_t k = 0; k < taps; ++k) vacc[k] = _mm512_setzero_ps();
+        for (; ox + 16 <= hi; ox += 16) {
+          const __m512 d = _mm512_loadu_ps(dyr + ox);
+          for (int64_t ky = 0; ky < g.kh; ++ky) {
+            if (!rows[ky]) continue;
+            const float* xr = rows[ky] + ox - g.pad.w;
+            for (int64_t kx = 0; kx < g.kw; ++kx)
+              vacc[ky * g.kw + kx] = _mm512_fmadd_ps(d, _mm512_loadu_ps(xr + kx * g.dw), vacc[ky * g.kw + kx]);
           }
-          s += si;
-          for (int64_t ox = hi; ox < ow; ++ox) {
-            int64_t ix = pad_index(ox * g.sw + off, g.w, g.pad.cols);
-            if (ix >= 0) s += dyr[ox] * xr[ix];
-          }
-          acc[ky * g.kw + kx] += s;
+        }
+        alignas(64) float lanes[16];
+        for (int64_t k = 0; k < taps; ++k) {
+          _mm512_store_ps(lanes, vacc[k]);  // (_mm512_reduce_add_ps trips -Wmaybe-uninitialized in GCC 12)
+          for (int l = 0; l < 16; ++l) row[k] += lanes[l];
         }
       }
+#endif
+      for (; ox < hi; ++ox) edge(ox);
+      for (int64_t e = 0; e < lo; ++e) edge(e);
+      for (int64_t e = std::max(hi, lo); e < ow; ++e) edge(e);  // (every column when strided)
+      for (int64_t k = 0; k < taps; ++k) acc[k] += row[k];
     }
   }
-  for (int64_t k = 0; k < g.kh * g.kw; ++k) dw[k] = accumulate ? dw[k] + float(acc[k]) : float(acc[k]);
+  for (int64_t k = 0; k < taps; ++k) dw[k] = accumulate ? dw[k] + float(acc[k]) : float(acc[k]);
 }
+
+// ------------------------------------------------------------------ entry points
 
 void ConvKernel::forward(const float* x, const float* w, const float* b, float* y, float* ws) const {
   const ConvGeom& g = g_;
-  const int64_t p = g.oh() * g.ow(), cig = g.cin_g(), cog = g.cout_g(), k = cig * g.kh * g.kw;
   if (algo_ == Algo::depthwise) {
+    const int64_t p = p_;
 #pragma omp parallel for schedule(static) num_threads(threads_)
     for (int64_t pl = 0; pl < g.n * g.cin; ++pl) {
       const int64_t c = pl % g.cin;
-      dw_forward_plane(x + pl * g.h * g.w, w + c * g.kh * g.kw, b ? b[c] : 0.0f, y + pl * p, nullptr);
+      dw_forward_plane(x + pl * g.h * g.w, w + c * g.kh * g.kw, b ? b[c] : 0.0f, y + pl * p, false);
     }
     return;
   }
-  for (int64_t n = 0; n < g.n; ++n)
-    for (int64_t grp = 0; grp < g.groups; ++grp) {
-      const float* xg = x + (n * g.cin + grp * cig) * g.h * g.w;
-      const float* wg = w + grp * cog * k;
-      float* yg = y + (n * g.cout + grp * cog) * p;
-      if (algo_ == Algo::gemm1x1) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(cog), int(p), int(cig), 1.0f, wg, int(cig), xg,
-                    int(p), 0.0f, yg, int(p));
-      } else {
-        for (int64_t p0 = 0; p0 < p; p0 += tile_) {
-          const int64_t p1 = std::min(p, p0 + tile_), t = p1 - p0;
-          pack_cols(xg, p0, p1, ws);
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(cog), int(t), int(k), 1.0f, wg, int(k), ws, int(t),
-                      0.0f, yg + p0, int(p));
-        }
-      }
-    }
-  if (b) {
-#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_)
-    for (int64_t n = 0; n < g.n; ++n)
-      for (int64_t co = 0; co < g.cout; ++co) {
-        float* yp = y + (n * g.cout + co) * p;
-        const float bv = b[co];
-#pragma omp simd
-        for (int64_t i = 0; i < p; ++i) yp[i] += bv;
-      }
-  }
+  forward_gemm(x, w, b, y, false, ws);
 }
 
 void ConvKernel::backward_input(const float* dy, const float* w, float* dx, bool accumulate, float* ws) const {
   const ConvGeom& g = g_;
-  const int64_t p = g.oh() * g.ow(), cig = g.cin_g(), cog = g.cout_g(), k = cig * g.kh * g.kw, hw = g.h * g.w;
+  const int64_t hw = g.h * g.w;
   if (algo_ == Algo::depthwise) {
+    const int64_t p = p_;
 #pragma omp parallel for schedule(static) num_threads(threads_)
     for (int64_t pl = 0; pl < g.n * g.cin; ++pl) {
-      const int64_t c = pl % g.cin;
+      const int64_t c = pl % g.cin, khw = g.kh * g.kw;
       float* dxp = dx + pl * hw;
-      if (!accumulate) std::fill(dxp, dxp + hw, 0.0f);
-      dw_backward_input_plane(dy + pl * p, w + c * g.kh * g.kw, dxp, nullptr);
+      if (dw_same_) {
+        // Stride-1 "same" padding (zeros or circular): the adjoint is the same depthwise conv with the
+        // kernel flipped in both axes, computed in gather form.
+        float flipped[64];
+        for (int64_t k = 0; k < khw; ++k) flipped[k] = w[c * khw + khw - 1 - k];
+        dw_forward_plane(dy + pl * p, flipped, 0.0f, dxp, accumulate);
+      } else {
+        if (!accumulate) std::fill(dxp, dxp + hw, 0.0f);
+        dw_backward_input_plane(dy + pl * p, w + c * khw, dxp);
+      }
     }
     return;
   }
-  for (int64_t n = 0; n < g.n; ++n)
-    for (int64_t grp = 0; grp < g.groups; ++grp) {
-      float* dxg = dx + (n * g.cin + grp * cig) * hw;
-      const float* wg = w + grp * cog * k;
-      const float* dyg = dy + (n * g.cout + grp * cog) * p;
-      if (algo_ == Algo::gemm1x1) {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(cig), int(p), int(cog), 1.0f, wg, int(cig), dyg,
-                    int(p), accumulate ? 1.0f : 0.0f, dxg, int(p));
-      } else {
-        if (!accumulate) std::memset(dxg, 0, static_cast<size_t>(cig * hw) * sizeof(float));
-        for (int64_t p0 = 0; p0 < p; p0 += tile_) {
-          const int64_t p1 = std::min(p, p0 + tile_), t = p1 - p0;
-          cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(k), int(t), int(cog), 1.0f, wg, int(k), dyg + p0,
-                      int(p), 0.0f, ws, int(t));
-          unpack_cols(ws, p0, p1, dxg);
-        }
-      }
+  if (adjoint_) {
+    // w' (Cin, Cout/g, KH, KW): w transposed per group and flipped in both axes.
+    const int64_t cog = g.cout_g(), cig = g.cin_g(), khw = g.kh * g.kw;
+    float* wt = ws;
+#pragma omp parallel for schedule(static) num_threads(threads_)
+    for (int64_t ci = 0; ci < g.cin; ++ci) {
+      const int64_t grp = ci / cig, cl = ci % cig;
+      for (int64_t co = 0; co < cog; ++co)
+        for (int64_t kk = 0; kk < khw; ++kk)
+          wt[(ci * cog + co) * khw + (khw - 1 - kk)] = w[((grp * cog + co) * cig + cl) * khw + kk];
     }
+    adjoint_->forward_gemm(dy, wt, nullptr, dx, accumulate, ws + round_up(g.cin * cog * khw, 16));
+    return;
+  }
+  backward_input_gemm(dy, w, dx, accumulate, ws);
 }
 
 void ConvKernel::backward_weight(const float* x, const float* dy, float* dw, bool accumulate, float* db,
                                  bool accumulate_b, float* ws) const {
   const ConvGeom& g = g_;
-  const int64_t p = g.oh() * g.ow(), cig = g.cin_g(), cog = g.cout_g(), k = cig * g.kh * g.kw, hw = g.h * g.w;
+  const int64_t p = p_;
   if (db) {
 #pragma omp parallel for schedule(static) num_threads(threads_)
     for (int64_t co = 0; co < g.cout; ++co) {
@@ -365,27 +582,10 @@ void ConvKernel::backward_weight(const float* x, const float* dy, float* dw, boo
   if (dw == nullptr) return;
   if (algo_ == Algo::depthwise) {
 #pragma omp parallel for schedule(static) num_threads(threads_)
-    for (int64_t c = 0; c < g.cin; ++c) dw_backward_weight_channel(x, dy, c, dw + c * g.kh * g.kw, nullptr, accumulate);
+    for (int64_t c = 0; c < g.cin; ++c) dw_backward_weight_channel(x, dy, c, dw + c * g.kh * g.kw, accumulate);
     return;
   }
-  for (int64_t n = 0; n < g.n; ++n)
-    for (int64_t grp = 0; grp < g.groups; ++grp) {
-      const float* xg = x + (n * g.cin + grp * cig) * hw;
-      const float* dyg = dy + (n * g.cout + grp * cog) * p;
-      float* dwg = dw + grp * cog * k;
-      const float beta0 = (accumulate || n > 0) ? 1.0f : 0.0f;
-      if (algo_ == Algo::gemm1x1) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(cog), int(cig), int(p), 1.0f, dyg, int(p), xg, int(p),
-                    beta0, dwg, int(cig));
-      } else {
-        for (int64_t p0 = 0; p0 < p; p0 += tile_) {
-          const int64_t p1 = std::min(p, p0 + tile_), t = p1 - p0;
-          pack_cols(xg, p0, p1, ws);
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(cog), int(k), int(t), 1.0f, dyg + p0, int(p), ws,
-                      int(t), p0 > 0 ? 1.0f : beta0, dwg, int(k));
-        }
-      }
-    }
+  backward_weight_gemm(x, dy, dw, accumulate, ws);
 }
 
 }  // namespace climseg::nn

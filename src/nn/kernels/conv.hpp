@@ -1,9 +1,13 @@
-// The fast float conv2d: picks an algorithm per geometry once (1x1 straight to GEMM, depthwise as
-// direct row loops, everything else as packed im2col tiles feeding GEMM), with padding done by
-// index mapping while packing — never by copying a padded tensor.
+// The fast float conv2d. Chosen once per geometry: 1x1 convolutions as GEMM straight on the
+// activations, depthwise as direct row loops, everything else as implicit GEMM over packed im2col
+// tiles sized for L2, with padding done by index mapping while packing — never by copying a padded
+// tensor. The GEMMs run on our AVX-512 microkernel inside one OpenMP region per call (no BLAS
+// thread pool to hand over to, no barrier per tile), each output element computed by one thread in
+// a fixed order: the results do not depend on the thread count.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -15,13 +19,16 @@ class ConvKernel {
  public:
   enum class Algo { gemm1x1, im2col, depthwise };
 
-  // Plans for `threads` OpenMP threads (<= 0: the current count); index tables are built here so
-  // that running allocates nothing.
-  explicit ConvKernel(const ConvGeom& g, int threads = 0);
+  // Plans for `threads` OpenMP threads (<= 0: the current count); buffers of index tables are built
+  // here so that running allocates nothing.
+  explicit ConvKernel(const ConvGeom& g, int threads = 0) : ConvKernel(g, threads, true) {}
+  ~ConvKernel();
+  ConvKernel(const ConvKernel&) = delete;
+  ConvKernel& operator=(const ConvKernel&) = delete;
 
   const ConvGeom& geom() const { return g_; }
   Algo algo() const { return algo_; }
-  const char* algo_name() const;
+  std::string algo_name() const;
   // Scratch floats the calls below need (one buffer, reused by every call).
   int64_t workspace_floats() const { return workspace_; }
 
@@ -34,21 +41,39 @@ class ConvKernel {
                        float* ws) const;
 
  private:
-  void pack_cols(const float* xg, int64_t p0, int64_t p1, float* col) const;
-  void unpack_cols(const float* col, int64_t p0, int64_t p1, float* dxg) const;
-  void dw_forward_plane(const float* x, const float* w, float bias, float* y, float* row) const;
-  void dw_backward_input_plane(const float* dy, const float* w, float* dx, float* row) const;
-  void dw_backward_weight_channel(const float* x, const float* dy, int64_t c, float* dw, float* row,
-                                  bool accumulate) const;
+  ConvKernel(const ConvGeom& g, int threads, bool with_adjoint);
+  void forward_gemm(const float* x, const float* w, const float* b, float* y, bool accumulate, float* ws) const;
+  void backward_input_gemm(const float* dy, const float* w, float* dx, bool accumulate, float* ws) const;
+  void backward_weight_gemm(const float* x, const float* dy, float* dw, bool accumulate, float* ws) const;
+  // Rows [r0, r1) of the im2col matrix of one group for output pixels [p0, p1): out (r1 - r0, p1 - p0).
+  void pack_rows(const float* xg, int64_t r0, int64_t r1, int64_t p0, int64_t p1, float* out) const;
+  // dxg (Cin/g, H, W) += rows [r0, r1) (whole input channels) of a column tile for pixels [p0, p1).
+  void unpack_rows(const float* col, int64_t r0, int64_t r1, int64_t p0, int64_t p1, float* dxg) const;
+  void dw_forward_plane(const float* x, const float* w, float bias, float* y, bool accumulate) const;
+  void dw_backward_input_plane(const float* dy, const float* w, float* dx) const;
+  void dw_backward_weight_channel(const float* x, const float* dy, int64_t c, float* dw, bool accumulate) const;
 
   ConvGeom g_;
   Algo algo_ = Algo::im2col;
   int threads_ = 1;
-  int64_t tile_ = 0;       // output pixels per im2col tile
-  int64_t workspace_ = 0;  // floats
-  int64_t row_len_ = 0;    // padded row length (depthwise)
+  int64_t k_ = 1, p_ = 1;            // GEMM reduction per group (Cin/g * KH * KW), output pixels per image
+  int64_t tile_f_ = 0;               // forward: pixels per im2col tile
+  int64_t tile_w_ = 0;               // weight gradient: pixels per tile (the reduction)
+  int64_t tile_d_ = 0;               // input gradient: pixels per tile
+  int64_t rows_w_ = 0, rows_d_ = 0;  // per-thread rows of the weight-gradient / input-gradient GEMMs
+  int64_t ld_c_ = 0;                 // padded Cout/g for the weight-gradient scratch
+  int64_t ws_forward_ = 0, ws_weight_ = 0, ws_input_ = 0, workspace_ = 0;
+  // Stride-1 "same" convolutions (zeros or circular): the input gradient is the forward conv of dy
+  // with the flipped, transposed kernel; this is that conv.
+  std::unique_ptr<ConvKernel> adjoint_;
+  bool dw_same_ = false;           // depthwise: stride-1 "same" padding, adjoint by flipped kernel
+  int64_t dw_lo_ = 0, dw_hi_ = 0;  // depthwise: output columns no tap needs to map
   // For each kernel column kx: output columns [lo, hi) whose input column needs no mapping.
   std::vector<int64_t> interior_lo_, interior_hi_;
+  // The padding maps, precomputed: input column of (kx, ox) and input row of (ky, oy), -1 for zeros.
+  std::vector<int32_t> col_map_, row_map_;
+  int64_t row_at(int64_t ky, int64_t oy) const { return row_map_[static_cast<size_t>(ky * g_.oh() + oy)]; }
+  int64_t col_at(int64_t kx, int64_t ox) const { return col_map_[static_cast<size_t>(kx * g_.ow() + ox)]; }
 };
 
 }  // namespace climseg::nn

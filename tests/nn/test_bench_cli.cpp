@@ -1,0 +1,50 @@
+// `climseg bench ops` as a user runs it: JSON lines with the documented keys, usage errors.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "test_support.hpp"
+
+namespace {
+
+using climseg::test::run_climseg;
+
+TEST(BenchOpsCli, PrintsOneJsonObjectPerOpAndPass) {
+  auto r = run_climseg("--threads 1 bench ops --filter 4x32x96x144,d4 --repeat 1 --quick --no-progress");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream lines(r.out);
+  std::string line;
+  int rows = 0, memory_rows = 0;
+  while (std::getline(lines, line)) {
+    auto j = nlohmann::json::parse(line);
+    for (const char* key : {"op", "shape", "pass", "algo", "seconds", "roof_fraction", "threads", "blas_core"})
+      EXPECT_TRUE(j.contains(key)) << key << " missing in " << line;
+    EXPECT_GT(j["seconds"].get<double>(), 0.0);
+    const std::string op = j["op"];
+    if (op == "conv2d") {
+      EXPECT_GT(j["gflops"].get<double>(), 0.0) << line;
+      EXPECT_GT(j["sgemm_gflops"].get<double>(), 0.0) << line;
+    } else {
+      EXPECT_GT(j["gbytes_per_s"].get<double>(), 0.0) << line;
+      EXPECT_GT(j["copy_gbs"].get<double>(), 0.0) << line;
+      ++memory_rows;
+    }
+    EXPECT_TRUE(j["pass"] == "fwd" || j["pass"] == "fwd+bwd") << line;
+    ++rows;
+  }
+  // one convolution and one depthwise, each fwd and fwd+bwd
+  EXPECT_EQ(rows, 4) << r.out;
+  EXPECT_EQ(memory_rows, 2) << r.out;
+}
+
+TEST(BenchOpsCli, UnknownFilterIsAUsageError) {
+  auto r = run_climseg("bench ops --filter no-such-op");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("no op matches"), std::string::npos) << r.err;
+  auto h = run_climseg("bench ops --help");
+  EXPECT_EQ(h.exit_code, 0);
+  EXPECT_NE(h.out.find("--peer"), std::string::npos) << h.out;
+}
+
+}  // namespace
