@@ -629,6 +629,8 @@ void Archive::load_into(int64_t i, Sample& s) const {
     else
       invalid[static_cast<size_t>(c)] = reader.read(m, v, inf.time_index, r.level, out);
   }
+  if (head.deepcam)
+    for (int f : g.files) a.reader(f, keep_open).drop_cache();
   if (!jobs.empty()) {
     std::string error;
 #pragma omp parallel for schedule(dynamic, 1) if (jobs.size() > 1)

@@ -835,16 +835,27 @@ int64_t FieldReader::read(const FileMeta& meta, const VarMeta& var, int64_t t, i
         nc_check(nc_get_var_float(grp, lid, dst), path(), "cannot read", "climate/labels_0");
       } else {
         if (deepcam_loaded_ != 0) {
-          deepcam_block_.resize(static_cast<size_t>(n) * deepcam_channels().size());
-          nc_check(nc_get_var_float(grp, nc_find_var(grp, "data"), deepcam_block_.data()), path(), "cannot read",
-                   "climate/data");
+          const size_t C = deepcam_channels().size();
+          std::vector<float> raw(static_cast<size_t>(n) * C);
+          nc_check(nc_get_var_float(grp, nc_find_var(grp, "data"), raw.data()), path(), "cannot read", "climate/data");
+          // Channel-last (H*W, 16) → channel-major (16, H*W) once, in blocks of pixels that stay
+          // in cache; a strided pass per channel would stream the whole block 16 times.
+          deepcam_block_.resize(static_cast<size_t>(n) * C);
+          constexpr int64_t kBlock = 256;
+          for (int64_t i0 = 0; i0 < n; i0 += kBlock) {
+            const int64_t i1 = std::min(n, i0 + kBlock);
+            for (size_t c = 0; c < C; ++c) {
+              float* out_c = deepcam_block_.data() + c * static_cast<size_t>(n);
+              for (int64_t i = i0; i < i1; ++i) out_c[i] = raw[static_cast<size_t>(i) * C + c];
+            }
+          }
           deepcam_loaded_ = 0;
         }
       }
     }
     if (var.deepcam_channel >= 0) {
-      const size_t C = deepcam_channels().size(), k = static_cast<size_t>(var.deepcam_channel);
-      for (int64_t i = 0; i < n; ++i) dst[i] = deepcam_block_[static_cast<size_t>(i) * C + k];
+      const size_t k = static_cast<size_t>(var.deepcam_channel);
+      std::memcpy(dst, deepcam_block_.data() + k * static_cast<size_t>(n), static_cast<size_t>(n) * sizeof(float));
     }
     bad = flag_invalid_float(dst, n, Unpacking{});
   } else {
@@ -855,6 +866,11 @@ int64_t FieldReader::read(const FileMeta& meta, const VarMeta& var, int64_t t, i
   }
   if (!identity) to_canonical(dst, out, H, W, meta.orientation);
   return bad;
+}
+
+void FieldReader::drop_cache() {
+  deepcam_loaded_ = -1;
+  std::vector<float>().swap(deepcam_block_);
 }
 
 std::vector<double> FieldReader::read_vector(const std::string& name) {

@@ -133,6 +133,9 @@ class FieldReader {
   // to_canonical(), on any thread.
   bool plan_direct(const FileMeta& meta, const VarMeta& var, int64_t t, int64_t level, DirectPlan& plan, Unpacking& u);
 
+  // Frees what read() keeps between calls of one sample (DeepCAM's transposed (16, H, W) block).
+  void drop_cache();
+
   // Reads a 1-D or scalar numeric variable whole (coordinates, hybrid coefficients). Empty when absent.
   std::vector<double> read_vector(const std::string& name);
 
