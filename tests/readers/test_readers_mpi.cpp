@@ -5,9 +5,11 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <numeric>
 #include <set>
 
+#include "core/error.hpp"
 #include "core/mpi.hpp"
 #include "nc_builder.hpp"
 #include "readers/archive.hpp"
@@ -188,4 +190,22 @@ TEST(ReadersMpi, LatitudeBandsReadCollectivelyEqualTheSerialField) {
     }
     w.barrier();
   }
+}
+
+TEST(ReadersMpi, ABadFileScannedByOneRankFailsEveryRankWithTheSameLine) {
+  SharedDir dir;
+  auto files = write_archive(dir.path());
+  const std::string bad = (dir.path() / "h2.9.nc").string();  // sorts last: scanned by the last rank
+  if (Comm::world().is_root()) std::ofstream(bad) << "not a netcdf file";
+  Comm::world().barrier();
+  files.push_back(bad);
+  std::string message;
+  try {
+    Archive::open(files, options(Comm::world()));
+  } catch (const climseg::Error& e) {
+    message = e.what();
+  }
+  EXPECT_EQ(message, bad + ": not a NetCDF or HDF5 file (unrecognised signature)");
+  auto all = Comm::world().allgather(message);
+  for (const std::string& m : all) EXPECT_EQ(m, message);
 }
