@@ -175,8 +175,8 @@ class EventsCommand : public Command {
             ids_out.write(reinterpret_cast<const char*>(ids.data()), std::streamsize(ids.size() * sizeof(int64_t)));
           }
           ++described;
+          flush_finished();  // after every step, so the row order does not depend on the ranks
         }
-      flush_finished();
     }
     progress.finish();
     if (root) {

@@ -168,3 +168,30 @@ TEST(SynthTruth, LabelErrorsAreOneLine) {
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("unknown role 'foo'"), std::string::npos) << r.err;
 }
+
+TEST(SynthTruth, SameLabelsUnderThreeRanks) {
+  test::TempDir dir;
+  // 5 files (4 + 4 + 4 + 4 + 2 steps) over 3 ranks: uneven blocks of steps in pass 1 and of files in pass 2.
+  auto r =
+      test::run_climseg(fmt::format("--no-progress -q synth --out {} --grid 192x288 --steps 18 --steps-per-file 4 "
+                                    "--hours 6 --seed 3",
+                                    (dir / "synth").string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = test::run_climseg(
+      fmt::format("--no-progress -q label --in {} --out {}", (dir / "synth").string(), (dir / "one").string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = test::run_command(fmt::format("{} -n 3 {} --no-progress -q label --in {} --out {}", CLIMSEG_TEST_MPIEXEC,
+                                    test::climseg_exe().string(), (dir / "synth").string(), (dir / "three").string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_GT(read_csv(dir / "one" / "tc_tracks.csv").size(), 10u);
+  for (const char* f : {"tc_tracks.csv", "rivers.csv"})
+    EXPECT_EQ(read_file(dir / "one" / f), read_file(dir / "three" / f)) << f;
+  int files = 0;
+  for (const auto& e : fs::directory_iterator(dir / "synth")) {
+    if (e.path().extension() != ".nc") continue;
+    const std::string name = e.path().stem().string() + ".labels.nc";
+    EXPECT_EQ(read_labels(dir / "one" / name), read_labels(dir / "three" / name)) << name;
+    ++files;
+  }
+  EXPECT_EQ(files, 5);
+}

@@ -1,0 +1,182 @@
+// `climseg events` and `climseg plot` end to end on a synth archive, whose LABELS are the planted
+// truth: every planted cyclone is one event that starts where and when it was planted; the tables,
+// summary, id map and pictures are consistent with each other; the same under 2 MPI ranks.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <netcdf.h>
+#include <png.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "core/atomic_file.hpp"
+#include "geo/grid.hpp"
+#include "readers/netcdf_file.hpp"
+#include "test_support.hpp"
+
+using namespace climseg;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<std::map<std::string, std::string>> read_csv(const fs::path& path) {
+  std::istringstream in(read_file(path));
+  std::string line;
+  std::vector<std::string> head;
+  std::vector<std::map<std::string, std::string>> rows;
+  auto split = [](const std::string& l) {
+    std::vector<std::string> cells;
+    std::stringstream ss(l);
+    std::string c;
+    while (std::getline(ss, c, ',')) cells.push_back(c);
+    return cells;
+  };
+  if (std::getline(in, line)) head = split(line);
+  while (std::getline(in, line)) {
+    const auto cells = split(line);
+    std::map<std::string, std::string> r;
+    for (size_t k = 0; k < head.size() && k < cells.size(); ++k) r[head[k]] = cells[k];
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
+std::vector<int> read_ints(const fs::path& path, const char* name) {
+  io::NcFile f(path);
+  const int var = io::nc_find_var(f.id(), name);
+  EXPECT_GE(var, 0) << path << " " << name;
+  size_t n = 1;
+  for (size_t d : io::nc_var_shape(f.id(), var)) n *= d;
+  std::vector<int> v(n);
+  io::nc_check(nc_get_var_int(f.id(), var, v.data()), path.string(), "read", name);
+  return v;
+}
+
+// One synth archive shared by the tests of this file (24 six-hourly steps at 192x288).
+class EventsCli : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new test::TempDir();
+    auto r = test::run_climseg(
+        fmt::format("--no-progress -q synth --out {} --grid 192x288 --steps 24 --steps-per-file 8 --hours 6 --seed 11",
+                    (dir_->path() / "synth").string()));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  static void TearDownTestSuite() {
+    delete dir_;
+    dir_ = nullptr;
+  }
+  static fs::path synth() { return dir_->path() / "synth"; }
+  static inline test::TempDir* dir_ = nullptr;
+};
+
+}  // namespace
+
+TEST_F(EventsCli, PlantedCyclonesAreEventsFromTheirGenesis) {
+  const fs::path out = dir_->path() / "events";
+  auto r = test::run_climseg(
+      fmt::format("--no-progress -q events --in {} --out {} --field PSL --peak min", synth().string(), out.string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // The truth: first step and position of every planted cyclone id.
+  std::map<std::string, std::tuple<int64_t, double, double, double>> planted;  // id -> step, lat, lon, min psl
+  for (const auto& row : read_csv(synth() / "synth_cyclones.csv")) {
+    const int64_t step = std::stoll(row.at("step"));
+    const double psl = std::stod(row.at("psl_min_pa"));
+    auto [it, fresh] = planted.try_emplace(row.at("id"), step, std::stod(row.at("lat")), std::stod(row.at("lon")), psl);
+    std::get<3>(it->second) = std::min(std::get<3>(it->second), psl);
+  }
+  const auto events = read_csv(out / "events.csv");
+  std::vector<std::map<std::string, std::string>> cyclones;
+  for (const auto& e : events)
+    if (e.at("class") == "1") cyclones.push_back(e);
+  ASSERT_EQ(cyclones.size(), planted.size());
+  std::set<std::string> seen;
+  for (const auto& e : cyclones) {
+    const int64_t g = std::stoll(e.at("genesis_step"));
+    const double lat = std::stod(e.at("genesis_lat")), lon = std::stod(e.at("genesis_lon"));
+    bool found = false;
+    for (const auto& [id, p] : planted)
+      if (std::get<0>(p) == g && geo::great_circle_m(lat, lon, std::get<1>(p), std::get<2>(p)) < 150e3 &&
+          !seen.count(id)) {
+        seen.insert(id);
+        found = true;
+        // The peak is the lowest PSL inside the labelled region: the planted minimum (grid value).
+        EXPECT_NEAR(std::stod(e.at("peak_value")), std::get<3>(p), 1.0) << "cyclone " << id;
+        break;
+      }
+    EXPECT_TRUE(found) << "event " << e.at("event_id") << " at step " << g << " (" << lat << ", " << lon << ")";
+  }
+  // The summary counts the same events; the id map holds exactly the kept ids.
+  const auto js = nlohmann::json::parse(read_file(out / "events_summary.json"));
+  EXPECT_EQ(js["classes"]["tropical_cyclone"]["events"].get<size_t>(), planted.size());
+  const auto ids = read_ints(out / "event_ids.nc", "event_id");
+  std::set<int> in_map(ids.begin(), ids.end());
+  in_map.erase(0);
+  std::set<int> in_table;
+  for (const auto& e : events) in_table.insert(std::stoi(e.at("event_id")));
+  EXPECT_EQ(in_map, in_table);
+  const auto truth = read_ints(synth() / "synth.cam.h2.2000-01-01-00000.nc", "LABELS");
+  for (size_t k = 0; k < truth.size(); ++k) ASSERT_EQ(truth[k] > 0, ids[k] > 0) << "cell " << k;
+  for (const char* png :
+       {"lifetime_tropical_cyclone.png", "speed_atmospheric_river.png", "genesis_tropical_cyclone.png"})
+    EXPECT_TRUE(fs::exists(out / png)) << png;
+}
+
+TEST_F(EventsCli, FiltersDropShortEvents) {
+  const fs::path out = dir_->path() / "events_long";
+  auto r =
+      test::run_climseg(fmt::format("--no-progress -q events --in {} --out {} --classes 2 --min-lifetime 1 --no-ids",
+                                    synth().string(), out.string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const auto& e : read_csv(out / "events.csv")) {
+    EXPECT_EQ(e.at("class"), "2");
+    EXPECT_GE(std::stod(e.at("lifetime_days")), 1.0);
+  }
+  EXPECT_FALSE(fs::exists(out / "event_ids.nc"));
+}
+
+TEST_F(EventsCli, SameEventsUnderTwoRanks) {
+  const fs::path one = dir_->path() / "ev1", two = dir_->path() / "ev2";
+  auto r = test::run_climseg(
+      fmt::format("--no-progress -q events --in {} --out {} --chunk 5", synth().string(), one.string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = test::run_command(fmt::format("{} -n 2 {} --no-progress -q events --in {} --out {} --chunk 5",
+                                    CLIMSEG_TEST_MPIEXEC, test::climseg_exe().string(), synth().string(),
+                                    two.string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_file(one / "events.csv"), read_file(two / "events.csv"));
+  EXPECT_EQ(read_file(one / "event_points.csv"), read_file(two / "event_points.csv"));
+  EXPECT_EQ(read_ints(one / "event_ids.nc", "event_id"), read_ints(two / "event_ids.nc", "event_id"));
+}
+
+TEST_F(EventsCli, PlotDrawsAMapWithOutlines) {
+  const fs::path png = dir_->path() / "tmq.png";
+  auto r = test::run_climseg(
+      fmt::format("--no-progress -q plot --in {} --var TMQ --steps 3 --labels auto --out {} --width 576",
+                  synth().string(), png.string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  png_image img;
+  std::memset(&img, 0, sizeof img);
+  img.version = PNG_IMAGE_VERSION;
+  ASSERT_TRUE(png_image_begin_read_from_file(&img, png.c_str()));
+  img.format = PNG_FORMAT_RGB;
+  std::vector<uint8_t> rgb(PNG_IMAGE_SIZE(img));
+  ASSERT_TRUE(png_image_finish_read(&img, nullptr, rgb.data(), 0, nullptr));
+  EXPECT_EQ(img.width, 56u + 576 + 24);  // margins + map
+  // Cyclone outlines are drawn in red somewhere on the map.
+  int red = 0;
+  for (size_t k = 0; k < rgb.size(); k += 3) red += rgb[k] == 232 && rgb[k + 1] == 17 && rgb[k + 2] == 45;
+  EXPECT_GT(red, 20);
+  // Bad requests are one-line usage errors.
+  r = test::run_climseg(fmt::format("plot --in {} --var TMQ --steps 99 --out {}", synth().string(), png.string()));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  r = test::run_climseg(
+      fmt::format("events --in {} --out {} --min-steps 0", synth().string(), (dir_->path() / "x").string()));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+}
