@@ -320,7 +320,7 @@ Image render_map(const geo::Grid& g, std::span<const float> field, std::span<con
     mw = std::max(200, int(mw * 1200.0 / mh));
     mh = 1200;
   }
-  const int left = 56, right = 24, title_h = spec.subtitle.empty() ? 44 : 62, bottom_h = 96;
+  const int left = 56, right = 24, title_h = 64, bottom_h = 96;  // title, then subtitle and legend
   Image img(left + mw + right, title_h + mh + bottom_h, kWhite);
   f.x0 = left;
   f.y0 = title_h;
@@ -429,13 +429,14 @@ Image render_map(const geo::Grid& g, std::span<const float> field, std::span<con
   img.text(left, 24, spec.title, kBlack, TextSize::large);
   if (!spec.subtitle.empty()) img.text(left, 44, spec.subtitle, {70, 70, 70});
   int lx = left + mw;
+  // The legend sits right-aligned on the subtitle's line, below the title.
   auto legend = [&](const std::string& name, Rgb c) {
     const int tw = Image::text_width(name);
     lx -= tw;
-    img.text(lx, 24, name, kBlack);
+    img.text(lx, 44, name, kBlack);
     lx -= 22;
-    img.fill_rect(lx, 16, lx + 16, 20, c);
-    img.rect(lx - 1, 15, lx + 17, 21, kGrey);
+    img.fill_rect(lx, 36, lx + 16, 40, c);
+    img.rect(lx - 1, 35, lx + 17, 41, kGrey);
     lx -= 14;
   };
   if (any_track) legend("track", tracks.front().colour);

@@ -104,16 +104,16 @@ TEST(Plot, MapShowsFieldOutlinesAndTrack) {
   t.points = {{-60, 20}, {-55, 30}, {-50, 40}};
   const Image img = render_map(g, field, {}, cls, {t}, spec);
   const Decoded d = decode(img.png_bytes());
-  // The map area starts at x = 56, y = 44 and is 720 x 360 pixels (10 px per 5° cell), its left
+  // The map area starts at x = 56, y = 64 and is 720 x 360 pixels (10 px per 5° cell), its left
   // edge at −2.5°E so that the cell centred on 0°E is whole.
-  EXPECT_EQ(d.at(56 + 2, 44 + 100), viridis(0.0));
-  EXPECT_EQ(d.at(56 + 715, 44 + 100), viridis(1.0));
+  EXPECT_EQ(d.at(56 + 2, 64 + 100), viridis(0.0));
+  EXPECT_EQ(d.at(56 + 715, 64 + 100), viridis(1.0));
   // The river box spans 150..200°E, 10..40°N: its western edge is white, its inside is not.
-  const int x_west = 56 + 300, y_mid = 44 + int((90 - 25) * 2);
+  const int x_west = 56 + 300, y_mid = 64 + int((90 - 25) * 2);
   EXPECT_EQ(d.at(x_west, y_mid), kWhite);
   EXPECT_NE(d.at(x_west + 20, y_mid), kWhite);
   // The track at 30°E, 55°S is red.
-  EXPECT_EQ(d.at(56 + 65, 44 + (90 + 55) * 2), (Rgb{232, 17, 45}));
+  EXPECT_EQ(d.at(56 + 65, 64 + (90 + 55) * 2), (Rgb{232, 17, 45}));
   // Title ink in the title band.
   int ink = 0;
   for (int x = 56; x < 200; ++x)
