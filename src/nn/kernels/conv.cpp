@@ -86,11 +86,11 @@ ConvKernel::ConvKernel(const ConvGeom& g, int threads, bool with_adjoint)
                     g.pad.rows != Pad::reflect && g.pad.cols != Pad::reflect;
   if (algo_ == Algo::depthwise) {
     dw_same_ = same;
-    dw_lo_ = 0, dw_hi_ = ow;
-    for (int64_t kx = 0; kx < g.kw; ++kx) {
-      dw_lo_ = std::max(dw_lo_, interior_lo_[static_cast<size_t>(kx)]);
-      dw_hi_ = std::min(dw_hi_, interior_hi_[static_cast<size_t>(kx)]);
-    }
+    // Per thread: the ring of padded rows (slot tags as int64, zero flags, rows).
+    dw_span_ = (g.kh - 1) * g.dh + 1;
+    dw_len_ = round_up(g.w + 2 * g.pad.w, 16);
+    dw_slice_ = round_up(3 * dw_span_, 16) + dw_span_ * dw_len_;
+    workspace_ = threads_ * dw_slice_;
     return;
   }
   const int64_t nth = threads_, cog = g.cout_g(), cig = g.cin_g(), khw = g.kh * g.kw;
@@ -163,7 +163,19 @@ void ConvKernel::pack_rows(const float* xg, int64_t r0, int64_t r1, int64_t p0, 
         if (g.sw == 1) {
           if (ib > ia) std::memcpy(o + ia, xr + ia + off, static_cast<size_t>(ib - ia) * sizeof(float));
         } else {
-          for (int64_t ox = ia; ox < ib; ++ox) o[ox] = xr[ox * g.sw + off];
+          int64_t ox = ia;
+#if defined(__AVX512F__)
+          if (g.sw == 2) {  // deinterleave the even columns of 32 inputs into 16 outputs
+            const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            for (; ox + 16 <= ib; ox += 16) {
+              const float* src = xr + ox * 2 + off;
+              const __m512 first = _mm512_loadu_ps(src);
+              const __m512 second = _mm512_maskz_loadu_ps(__mmask16(0x7fff), src + 16);  // (the 32nd is not needed)
+              _mm512_storeu_ps(o + ox, _mm512_permutex2var_ps(first, even, second));
+            }
+          }
+#endif
+          for (; ox < ib; ++ox) o[ox] = xr[ox * g.sw + off];
         }
         for (int64_t ox = std::max(ia, ib); ox < b; ++ox) {
           const int64_t ix = col_at(kx, ox);
@@ -292,8 +304,7 @@ void ConvKernel::backward_weight_gemm(const float* x, const float* dy, float* dw
         const float* dyg = dy + (n * g.cout + grp * cog) * p;
         for (int64_t p0 = 0; p0 < p; p0 += tile_w_) {
           const int64_t p1 = std::min(p, p0 + tile_w_), t = p1 - p0;
-          for (int64_t co = 0; co < cog; ++co)
-            for (int64_t i = 0; i < t; ++i) dyt[i * ldc + co] = dyg[co * p + p0 + i];
+          mk::transpose(dyg + p0, p, cog, t, dyt, ldc);
           const float* a;
           int64_t rs;
           if (algo_ == Algo::gemm1x1) {
@@ -364,51 +375,132 @@ void ConvKernel::backward_input_gemm(const float* dy, const float* w, float* dx,
 
 // ------------------------------------------------------------------ depthwise
 
-// One depthwise plane: y (OH, OW) (+)= bias + sum_k w[k] * x (H, W) shifted. Stride 1: the columns
-// every tap reads without mapping, [dw_lo_, dw_hi_), accumulate all taps in registers (one store per
-// output); edge columns and strided convolutions go through the padding maps.
-void ConvKernel::dw_forward_plane(const float* x, const float* w, float bias, float* y, bool accumulate) const {
+// Depthwise, stride 1 in columns: a ring of padded input rows per thread. Row u (unmapped, may be
+// outside [0, H)) lives in slot u mod span, holding columns [-pw, W + pw) through the padding map, so
+// every output column reads plain contiguous memory and vectorises without edge cases; each input
+// row is padded once per plane.
+struct DwRing {
+  const ConvGeom* g;
+  const float* plane;  // (H, W)
+  int64_t* tags;       // logical row in each slot
+  float* rows;         // span x len
+  bool* zero;          // slot holds a row of zeros
+  int64_t span, len;
+  void reset(const float* p) {
+    plane = p;
+    for (int64_t s = 0; s < span; ++s) tags[s] = INT64_MIN;
+  }
+  // The padded row u, or null for a row of zeros.
+  const float* get(int64_t u) {
+    const int64_t s = ((u % span) + span) % span;
+    float* r = rows + s * len;
+    if (tags[s] != u) {
+      tags[s] = u;
+      const int64_t iy = pad_index(u, g->h, g->pad.rows);
+      zero[s] = iy < 0;
+      if (iy >= 0) {
+        const float* src = plane + iy * g->w;
+        const int64_t pw = g->pad.w, w = g->w;
+        for (int64_t j = 0; j < pw; ++j) {
+          const int64_t ix = pad_index(j - pw, w, g->pad.cols);
+          r[j] = ix < 0 ? 0.0f : src[ix];
+        }
+        std::memcpy(r + pw, src, static_cast<size_t>(w) * sizeof(float));
+        for (int64_t j = pw + w; j < w + 2 * pw; ++j) {
+          const int64_t ix = pad_index(j - pw, w, g->pad.cols);
+          r[j] = ix < 0 ? 0.0f : src[ix];
+        }
+      }
+    }
+    return zero[s] ? nullptr : r;
+  }
+};
+
+float* ConvKernel::dw_slice(float* ws) const { return ws + omp_get_thread_num() * dw_slice_; }
+
+DwRing ConvKernel::dw_ring(float* slice) const {
+  DwRing r;
+  r.g = &g_;
+  r.plane = nullptr;
+  r.tags = reinterpret_cast<int64_t*>(slice);
+  r.zero = reinterpret_cast<bool*>(slice + 2 * dw_span_);
+  r.rows = slice + round_up(3 * dw_span_, 16);
+  r.span = dw_span_;
+  r.len = dw_len_;
+  return r;
+}
+
+// One depthwise plane: y (OH, OW) (+)= bias + sum_k w[k] * x (H, W) shifted.
+void ConvKernel::dw_forward_plane(const float* x, const float* w, float bias, float* y, bool accumulate,
+                                  float* ws) const {
   const ConvGeom& g = g_;
-  const int64_t oh = g.oh(), ow = g.ow();
-  const float* rows[64];
+  const int64_t oh = g.oh(), ow = g.ow(), taps = g.kh * g.kw;
+  if (g.sw != 1) {  // strided columns: every tap through the maps
+    for (int64_t oy = 0; oy < oh; ++oy) {
+      float* yr = y + oy * ow;
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        float s = accumulate ? yr[ox] : bias;
+        for (int64_t ky = 0; ky < g.kh; ++ky) {
+          const int64_t iy = row_at(ky, oy);
+          if (iy < 0) continue;
+          for (int64_t kx = 0; kx < g.kw; ++kx) {
+            const int64_t ix = col_at(kx, ox);
+            if (ix >= 0) s += w[ky * g.kw + kx] * x[iy * g.w + ix];
+          }
+        }
+        yr[ox] = s;
+      }
+    }
+    return;
+  }
+  DwRing ring = dw_ring(ws);
+  ring.reset(x);
+  const float* tap_row[64];
   for (int64_t oy = 0; oy < oh; ++oy) {
     float* yr = y + oy * ow;
     for (int64_t ky = 0; ky < g.kh; ++ky) {
-      const int64_t iy = row_at(ky, oy);
-      rows[ky] = iy < 0 ? nullptr : x + iy * g.w;
+      const float* r = ring.get(oy * g.sh - g.pad.h + ky * g.dh);
+      for (int64_t kx = 0; kx < g.kw; ++kx) tap_row[ky * g.kw + kx] = r ? r + kx * g.dw : nullptr;
     }
-    auto tap_sum = [&](int64_t ox) {  // one output through the maps
-      float s = accumulate ? yr[ox] : bias;
-      for (int64_t ky = 0; ky < g.kh; ++ky) {
-        if (!rows[ky]) continue;
-        for (int64_t kx = 0; kx < g.kw; ++kx) {
-          const int64_t ix = col_at(kx, ox);
-          if (ix >= 0) s += w[ky * g.kw + kx] * rows[ky][ix];
-        }
-      }
-      yr[ox] = s;
-    };
-    if (g.sw != 1) {
-      for (int64_t ox = 0; ox < ow; ++ox) tap_sum(ox);
-      continue;
-    }
-    const int64_t lo = dw_lo_, hi = std::max(dw_lo_, dw_hi_);
-    for (int64_t ox = 0; ox < lo; ++ox) tap_sum(ox);
-    int64_t ox = lo;
+    int64_t ox = 0;
 #if defined(__AVX512F__)
-    for (; ox + 16 <= hi; ox += 16) {
-      __m512 acc = accumulate ? _mm512_loadu_ps(yr + ox) : _mm512_set1_ps(bias);
-      for (int64_t ky = 0; ky < g.kh; ++ky) {
-        if (!rows[ky]) continue;
-        const float* xr = rows[ky] + ox - g.pad.w;
-        for (int64_t kx = 0; kx < g.kw; ++kx)
-          acc = _mm512_fmadd_ps(_mm512_set1_ps(w[ky * g.kw + kx]), _mm512_loadu_ps(xr + kx * g.dw), acc);
+    // Four independent accumulators (64 columns) hide the FMA latency; then 16 at a time, masked.
+    for (; ox + 64 <= ow; ox += 64) {
+      __m512 a0, a1, a2, a3;
+      if (accumulate) {
+        a0 = _mm512_loadu_ps(yr + ox), a1 = _mm512_loadu_ps(yr + ox + 16);
+        a2 = _mm512_loadu_ps(yr + ox + 32), a3 = _mm512_loadu_ps(yr + ox + 48);
+      } else {
+        a0 = a1 = a2 = a3 = _mm512_set1_ps(bias);
       }
-      _mm512_storeu_ps(yr + ox, acc);
+      for (int64_t t = 0; t < taps; ++t) {
+        const float* src = tap_row[t];
+        if (!src) continue;
+        const __m512 wv = _mm512_set1_ps(w[t]);
+        a0 = _mm512_fmadd_ps(wv, _mm512_loadu_ps(src + ox), a0);
+        a1 = _mm512_fmadd_ps(wv, _mm512_loadu_ps(src + ox + 16), a1);
+        a2 = _mm512_fmadd_ps(wv, _mm512_loadu_ps(src + ox + 32), a2);
+        a3 = _mm512_fmadd_ps(wv, _mm512_loadu_ps(src + ox + 48), a3);
+      }
+      _mm512_storeu_ps(yr + ox, a0);
+      _mm512_storeu_ps(yr + ox + 16, a1);
+      _mm512_storeu_ps(yr + ox + 32, a2);
+      _mm512_storeu_ps(yr + ox + 48, a3);
+    }
+    for (; ox < ow; ox += 16) {
+      const __mmask16 m = mk::lane_mask(int(ow - ox));
+      __m512 acc = accumulate ? _mm512_maskz_loadu_ps(m, yr + ox) : _mm512_set1_ps(bias);
+      for (int64_t t = 0; t < taps; ++t)
+        if (tap_row[t]) acc = _mm512_fmadd_ps(_mm512_set1_ps(w[t]), _mm512_maskz_loadu_ps(m, tap_row[t] + ox), acc);
+      _mm512_mask_storeu_ps(yr + ox, m, acc);
     }
 #endif
-    for (; ox < hi; ++ox) tap_sum(ox);
-    for (ox = hi; ox < ow; ++ox) tap_sum(ox);
+    for (; ox < ow; ++ox) {
+      float s = accumulate ? yr[ox] : bias;
+      for (int64_t t = 0; t < taps; ++t)
+        if (tap_row[t]) s += w[t] * tap_row[t][ox];
+      yr[ox] = s;
+    }
   }
 }
 
@@ -446,62 +538,85 @@ void ConvKernel::dw_backward_input_plane(const float* dy, const float* w, float*
   }
 }
 
-// dw (KH, KW) of channel c (+)= sum over the batch and the plane. Each row's products are summed
-// in float (vector lanes, then the edges), rows added in double in a fixed order.
-void ConvKernel::dw_backward_weight_channel(const float* x, const float* dy, int64_t c, float* dw,
-                                            bool accumulate) const {
+// dw (KH, KW) of channel c (+)= sum over the batch and the plane: vector lanes (flushed to double
+// every 16 rows), rows of the padded ring; a fixed order throughout.
+void ConvKernel::dw_backward_weight_channel(const float* x, const float* dy, int64_t c, float* dw, bool accumulate,
+                                            float* ws) const {
   const ConvGeom& g = g_;
   const int64_t oh = g.oh(), ow = g.ow(), taps = g.kh * g.kw;
   double acc[64] = {};  // kh * kw <= 64 (checked when the algorithm is chosen)
-  float row[64];
-  const float* rows[64];
-  for (int64_t n = 0; n < g.n; ++n) {
-    const float* xp = x + (n * g.cin + c) * g.h * g.w;
-    const float* dyp = dy + (n * g.cout + c) * oh * ow;
-    for (int64_t oy = 0; oy < oh; ++oy) {
-      const float* dyr = dyp + oy * ow;
-      for (int64_t ky = 0; ky < g.kh; ++ky) {
-        const int64_t iy = row_at(ky, oy);
-        rows[ky] = iy < 0 ? nullptr : xp + iy * g.w;
-      }
-      for (int64_t k = 0; k < taps; ++k) row[k] = 0.0f;
-      auto edge = [&](int64_t ox) {
-        for (int64_t ky = 0; ky < g.kh; ++ky) {
-          if (!rows[ky]) continue;
-          for (int64_t kx = 0; kx < g.kw; ++kx) {
-            const int64_t ix = col_at(kx, ox);
-            if (ix >= 0) row[ky * g.kw + kx] += dyr[ox] * rows[ky][ix];
-          }
-        }
-      };
-      int64_t lo = 0, hi = 0;
-      if (g.sw == 1) lo = dw_lo_, hi = std::max(dw_lo_, dw_hi_);
-      int64_t ox = lo;
-#if defined(__AVX512F__)
-      if (hi - lo >= 16 && taps <= 32) {
-        __m512 vacc[32];
-        for (int64_t k = 0; k < taps; ++k) vacc[k] = _mm512_setzero_ps();
-        for (; ox + 16 <= hi; ox += 16) {
-          const __m512 d = _mm512_loadu_ps(dyr + ox);
+  if (g.sw != 1) {
+    for (int64_t n = 0; n < g.n; ++n) {
+      const float* xp = x + (n * g.cin + c) * g.h * g.w;
+      const float* dyp = dy + (n * g.cout + c) * oh * ow;
+      for (int64_t oy = 0; oy < oh; ++oy) {
+        float row[64] = {};
+        for (int64_t ox = 0; ox < ow; ++ox)
           for (int64_t ky = 0; ky < g.kh; ++ky) {
-            if (!rows[ky]) continue;
-            const float* xr = rows[ky] + ox - g.pad.w;
-            for (int64_t kx = 0; kx < g.kw; ++kx)
-              vacc[ky * g.kw + kx] = _mm512_fmadd_ps(d, _mm512_loadu_ps(xr + kx * g.dw), vacc[ky * g.kw + kx]);
+            const int64_t iy = row_at(ky, oy);
+            if (iy < 0) continue;
+            for (int64_t kx = 0; kx < g.kw; ++kx) {
+              const int64_t ix = col_at(kx, ox);
+              if (ix >= 0) row[ky * g.kw + kx] += dyp[oy * ow + ox] * xp[iy * g.w + ix];
+            }
+          }
+        for (int64_t k = 0; k < taps; ++k) acc[k] += row[k];
+      }
+    }
+  } else {
+    DwRing ring = dw_ring(ws);
+    const float* tap_row[64];
+#if defined(__AVX512F__)
+    const bool vec = taps <= 32;
+    __m512 vacc[32];
+    alignas(64) float lanes[16];
+    auto flush = [&] {
+      for (int64_t k = 0; k < taps; ++k) {
+        _mm512_store_ps(lanes, vacc[k]);  // (_mm512_reduce_add_ps trips -Wmaybe-uninitialized in GCC 12)
+        float s = 0;
+        for (int l = 0; l < 16; ++l) s += lanes[l];
+        acc[k] += s;
+        vacc[k] = _mm512_setzero_ps();
+      }
+    };
+    if (vec)
+      for (int64_t k = 0; k < taps; ++k) vacc[k] = _mm512_setzero_ps();
+#else
+    const bool vec = false;
+#endif
+    int64_t pending = 0;
+    for (int64_t n = 0; n < g.n; ++n) {
+      ring.reset(x + (n * g.cin + c) * g.h * g.w);
+      const float* dyp = dy + (n * g.cout + c) * oh * ow;
+      for (int64_t oy = 0; oy < oh; ++oy) {
+        const float* dyr = dyp + oy * ow;
+        for (int64_t ky = 0; ky < g.kh; ++ky) {
+          const float* r = ring.get(oy * g.sh - g.pad.h + ky * g.dh);
+          for (int64_t kx = 0; kx < g.kw; ++kx) tap_row[ky * g.kw + kx] = r ? r + kx * g.dw : nullptr;
+        }
+        if (vec) {
+#if defined(__AVX512F__)
+          for (int64_t ox = 0; ox < ow; ox += 16) {
+            const __mmask16 m = mk::lane_mask(int(ow - ox));
+            const __m512 d = _mm512_maskz_loadu_ps(m, dyr + ox);
+            for (int64_t t = 0; t < taps; ++t)
+              if (tap_row[t]) vacc[t] = _mm512_fmadd_ps(d, _mm512_maskz_loadu_ps(m, tap_row[t] + ox), vacc[t]);
+          }
+          if (++pending == 16) flush(), pending = 0;
+#endif
+        } else {
+          for (int64_t t = 0; t < taps; ++t) {
+            if (!tap_row[t]) continue;
+            float s = 0;
+            for (int64_t ox = 0; ox < ow; ++ox) s += dyr[ox] * tap_row[t][ox];
+            acc[t] += s;
           }
         }
-        alignas(64) float lanes[16];
-        for (int64_t k = 0; k < taps; ++k) {
-          _mm512_store_ps(lanes, vacc[k]);  // (_mm512_reduce_add_ps trips -Wmaybe-uninitialized in GCC 12)
-          for (int l = 0; l < 16; ++l) row[k] += lanes[l];
-        }
       }
-#endif
-      for (; ox < hi; ++ox) edge(ox);
-      for (int64_t e = 0; e < lo; ++e) edge(e);
-      for (int64_t e = std::max(hi, lo); e < ow; ++e) edge(e);  // (every column when strided)
-      for (int64_t k = 0; k < taps; ++k) acc[k] += row[k];
     }
+#if defined(__AVX512F__)
+    if (vec) flush();
+#endif
   }
   for (int64_t k = 0; k < taps; ++k) dw[k] = accumulate ? dw[k] + float(acc[k]) : float(acc[k]);
 }
@@ -515,7 +630,7 @@ void ConvKernel::forward(const float* x, const float* w, const float* b, float* 
 #pragma omp parallel for schedule(static) num_threads(threads_)
     for (int64_t pl = 0; pl < g.n * g.cin; ++pl) {
       const int64_t c = pl % g.cin;
-      dw_forward_plane(x + pl * g.h * g.w, w + c * g.kh * g.kw, b ? b[c] : 0.0f, y + pl * p, false);
+      dw_forward_plane(x + pl * g.h * g.w, w + c * g.kh * g.kw, b ? b[c] : 0.0f, y + pl * p, false, dw_slice(ws));
     }
     return;
   }
@@ -536,7 +651,7 @@ void ConvKernel::backward_input(const float* dy, const float* w, float* dx, bool
         // kernel flipped in both axes, computed in gather form.
         float flipped[64];
         for (int64_t k = 0; k < khw; ++k) flipped[k] = w[c * khw + khw - 1 - k];
-        dw_forward_plane(dy + pl * p, flipped, 0.0f, dxp, accumulate);
+        dw_forward_plane(dy + pl * p, flipped, 0.0f, dxp, accumulate, dw_slice(ws));
       } else {
         if (!accumulate) std::fill(dxp, dxp + hw, 0.0f);
         dw_backward_input_plane(dy + pl * p, w + c * khw, dxp);
@@ -582,7 +697,8 @@ void ConvKernel::backward_weight(const float* x, const float* dy, float* dw, boo
   if (dw == nullptr) return;
   if (algo_ == Algo::depthwise) {
 #pragma omp parallel for schedule(static) num_threads(threads_)
-    for (int64_t c = 0; c < g.cin; ++c) dw_backward_weight_channel(x, dy, c, dw + c * g.kh * g.kw, accumulate);
+    for (int64_t c = 0; c < g.cin; ++c)
+      dw_backward_weight_channel(x, dy, c, dw + c * g.kh * g.kw, accumulate, dw_slice(ws));
     return;
   }
   backward_weight_gemm(x, dy, dw, accumulate, ws);

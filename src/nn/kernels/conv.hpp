@@ -15,6 +15,8 @@
 
 namespace climseg::nn {
 
+struct DwRing;
+
 class ConvKernel {
  public:
   enum class Algo { gemm1x1, im2col, depthwise };
@@ -49,9 +51,12 @@ class ConvKernel {
   void pack_rows(const float* xg, int64_t r0, int64_t r1, int64_t p0, int64_t p1, float* out) const;
   // dxg (Cin/g, H, W) += rows [r0, r1) (whole input channels) of a column tile for pixels [p0, p1).
   void unpack_rows(const float* col, int64_t r0, int64_t r1, int64_t p0, int64_t p1, float* dxg) const;
-  void dw_forward_plane(const float* x, const float* w, float bias, float* y, bool accumulate) const;
+  void dw_forward_plane(const float* x, const float* w, float bias, float* y, bool accumulate, float* ws) const;
   void dw_backward_input_plane(const float* dy, const float* w, float* dx) const;
-  void dw_backward_weight_channel(const float* x, const float* dy, int64_t c, float* dw, bool accumulate) const;
+  void dw_backward_weight_channel(const float* x, const float* dy, int64_t c, float* dw, bool accumulate,
+                                  float* ws) const;
+  float* dw_slice(float* ws) const;  // this thread's part of the depthwise workspace
+  struct DwRing dw_ring(float* slice) const;
 
   ConvGeom g_;
   Algo algo_ = Algo::im2col;
@@ -66,8 +71,8 @@ class ConvKernel {
   // Stride-1 "same" convolutions (zeros or circular): the input gradient is the forward conv of dy
   // with the flipped, transposed kernel; this is that conv.
   std::unique_ptr<ConvKernel> adjoint_;
-  bool dw_same_ = false;           // depthwise: stride-1 "same" padding, adjoint by flipped kernel
-  int64_t dw_lo_ = 0, dw_hi_ = 0;  // depthwise: output columns no tap needs to map
+  bool dw_same_ = false;                             // depthwise: stride-1 "same" padding, adjoint by flipped kernel
+  int64_t dw_span_ = 0, dw_len_ = 0, dw_slice_ = 0;  // depthwise: ring rows, padded row length, floats per thread
   // For each kernel column kx: output columns [lo, hi) whose input column needs no mapping.
   std::vector<int64_t> interior_lo_, interior_hi_;
   // The padding maps, precomputed: input column of (kx, ox) and input row of (ky, oy), -1 for zeros.
