@@ -236,7 +236,8 @@ struct CfWriter::Impl {
       std::vector<size_t> chunk(info.shape.size());
       for (size_t k = 0; k < chunk.size(); ++k) {
         if (info.has_time && k == 0)
-          chunk[k] = gridded ? 1 : 512;
+          // A fixed-length time axis cannot have chunks longer than itself.
+          chunk[k] = gridded ? 1 : (info.shape[k] > 0 ? std::min<size_t>(512, info.shape[k]) : 512);
         else if (gridded && int(k) != info.lat_axis && int(k) != info.lon_axis)
           chunk[k] = 1;
         else

@@ -1,0 +1,93 @@
+// `climseg predict --model CKPT --in ARCHIVE --out DIR`: class masks (and probabilities) per time step.
+#include <iostream>
+
+#include "apps/command.hpp"
+#include "core/atomic_file.hpp"
+#include "core/log.hpp"
+#include "core/mpi.hpp"
+#include "models/training/predictor.hpp"
+
+namespace climseg::app {
+namespace {
+
+class PredictCommand : public Command {
+ public:
+  std::string name() const override { return "predict"; }
+  std::string summary() const override { return "Predict class masks over an archive with a trained model"; }
+  int order() const override { return 60; }
+
+  void setup(CLI::App& app) override {
+    app.add_option("-m,--model", model_, "climseg checkpoint (.h5) or ClimateNet's weights file")->required();
+    app.add_option("-i,--in", o_.inputs, "Input files, directories, globs or @lists")->required();
+    app.add_option("-o,--out", out_, "Output directory (one <input stem>.climseg.nc per input file)")->required();
+    app.add_option("--channels", o_.channels,
+                   "Channel specs in the model's order (default: the model's, e.g. TMQ,U@850,V@850,PSL)");
+    app.add_flag("--probabilities", o_.probabilities, "Also write prob_<class> float variables");
+    app.add_flag("--overwrite", o_.overwrite, "Redo outputs that already exist (by default they are kept)");
+  }
+
+  int run(const GlobalOptions&) override {
+    o_.out_dir = out_;
+    training::ModelBundle m = training::load_model(model_);
+    Comm world = Comm::world();
+    log::info("{} {} ({}, channels {}) on {} rank(s)", m.kind, model_, m.config.type, fmt::join(m.config.channels, ","),
+              world.size());
+    training::PredictReport r = training::predict(m, o_, world);
+    int64_t written = world.sum(r.files_written), skipped = world.sum(r.files_skipped), samples = world.sum(r.samples);
+    log::info("predicted {} time steps: {} files written, {} already complete, in {}", samples, written, skipped, out_);
+    return 0;
+  }
+
+ private:
+  std::string model_, out_;
+  training::PredictOptions o_;
+};
+
+class EvaluateCommand : public Command {
+ public:
+  std::string name() const override { return "evaluate"; }
+  std::string summary() const override {
+    return "Score a model against labels: confusion matrix, IoU, precision, recall, F1";
+  }
+  int order() const override { return 65; }
+
+  void setup(CLI::App& app) override {
+    app.add_option("-m,--model", model_, "climseg checkpoint (.h5) or ClimateNet's weights file")->required();
+    app.add_option("-i,--in", o_.inputs, "Input files, directories, globs or @lists (with labels)")->required();
+    app.add_option("--labels", o_.labels, "Label source: auto (LABELS or DeepCAM labels_0) or a variable spec");
+    app.add_option("--channels", o_.channels, "Channel specs in the model's order (default: the model's)");
+    app.add_option("--json", json_out_, "Also write the scores as JSON to this file ('-' for stdout)");
+  }
+
+  int run(const GlobalOptions&) override {
+    training::ModelBundle m = training::load_model(model_);
+    Comm world = Comm::world();
+    training::ConfusionMatrix cm = training::evaluate(m, o_, world);
+    if (!world.is_root()) return 0;
+    nlohmann::json j = cm.to_json(m.config.classes);
+    j["model"] = model_;
+    std::cout << fmt::format("{:<24} {:>8} {:>8} {:>8} {:>8} {:>10}\n", "class", "IoU", "prec", "recall", "F1",
+                             "IoU(area)");
+    for (int64_t c = 0; c < cm.classes(); ++c)
+      std::cout << fmt::format("{:<24} {:>8.4f} {:>8.4f} {:>8.4f} {:>8.4f} {:>10.4f}\n",
+                               m.config.classes[static_cast<size_t>(c)], cm.iou(c), cm.precision(c), cm.recall(c),
+                               cm.f1(c), cm.iou(c, true));
+    std::cout << fmt::format(
+        "mean IoU {:.4f} (events {:.4f}); area-weighted {:.4f}; DeepCAM mean IoU {:.4f}; {} samples\n", cm.mean_iou(0),
+        cm.mean_iou(1), cm.mean_iou(0, true), cm.deepcam_iou(), cm.samples());
+    if (json_out_ == "-")
+      std::cout << j.dump(2) << "\n";
+    else if (!json_out_.empty())
+      write_file_atomically(json_out_, j.dump(2) + "\n");
+    return 0;
+  }
+
+ private:
+  std::string model_, json_out_;
+  training::EvaluateOptions o_;
+};
+
+}  // namespace
+CLIMSEG_REGISTER_COMMAND(PredictCommand)
+CLIMSEG_REGISTER_COMMAND(EvaluateCommand)
+}  // namespace climseg::app

@@ -1,0 +1,72 @@
+// `climseg train --config train.json [--section.key value ...]`: train a segmentation network.
+#include <iostream>
+
+#include "apps/command.hpp"
+#include "core/atomic_file.hpp"
+#include "core/error.hpp"
+#include "core/log.hpp"
+#include "core/mpi.hpp"
+#include "models/training/trainer.hpp"
+
+namespace climseg::app {
+namespace {
+
+class TrainCommand : public Command {
+ public:
+  std::string name() const override { return "train"; }
+  std::string summary() const override {
+    return "Train a segmentation network (CGNet, U-Net, DeepLabv3+) on an archive";
+  }
+  int order() const override { return 50; }
+
+  void setup(CLI::App& app) override {
+    app.add_option("-c,--config", config_, "Training configuration (JSON); see docs/training.md")
+        ->check(CLI::ExistingFile);
+    app.add_flag("--print-config", print_, "Print the effective configuration (defaults, file, overrides) and exit");
+    app.allow_extras();
+    app.footer(
+        "Every configuration key can be set on the command line: --epochs 5, --optimizer.lr 3e-4,\n"
+        "--data.train 'archive/*.nc', --model.type unet, --resume auto, ...\n"
+        "Writes <checkpoint_dir>/last.h5, best.h5 and metrics.jsonl.");
+    app_ = &app;
+  }
+
+  int run(const GlobalOptions&) override {
+    nlohmann::json doc = nlohmann::json::object();
+    if (!config_.empty()) {
+      try {
+        doc = nlohmann::json::parse(read_file(config_));
+      } catch (const nlohmann::json::exception& e) {
+        fail_usage("{}: not valid JSON: {}", config_, e.what());
+      }
+    }
+    training::apply_overrides(doc, training::parse_override_args(app_->remaining()));
+    training::TrainConfig cfg = training::TrainConfig::from_json(doc);
+    if (print_) {
+      if (Comm::world().is_root()) std::cout << cfg.to_json().dump(2) << "\n";
+      return 0;
+    }
+    training::TrainResult r = training::train(cfg, Comm::world());
+    if (Comm::world().is_root()) {
+      std::cout << nlohmann::json{{"steps", r.steps},
+                                  {"skipped_steps", r.skipped_steps},
+                                  {"last_loss", r.last_loss},
+                                  {"stopped_by_time", r.stopped_by_time},
+                                  {"last_checkpoint", r.last_checkpoint},
+                                  {"best_checkpoint", r.best_checkpoint},
+                                  {"validation", r.last_validation}}
+                       .dump()
+                << "\n";
+    }
+    return 0;
+  }
+
+ private:
+  std::string config_;
+  bool print_ = false;
+  CLI::App* app_ = nullptr;
+};
+
+}  // namespace
+CLIMSEG_REGISTER_COMMAND(TrainCommand)
+}  // namespace climseg::app

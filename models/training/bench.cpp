@@ -1,0 +1,167 @@
+// Training-step and prediction benchmarks against PyTorch.
+#include "models/training/bench.hpp"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include "core/error.hpp"
+#include "core/log.hpp"
+#include "core/threads.hpp"
+#include "core/timer.hpp"
+#include "models/nets/network.hpp"
+#include "nn/optim.hpp"
+
+namespace climseg::training {
+using nlohmann::json;
+
+double peak_rss_mb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_maxrss) / 1024.0;
+}
+
+namespace {
+
+std::unique_ptr<nets::Network> make_net(const BenchOptions& o) {
+  nets::NetConfig c;
+  c.type = o.model;
+  c.channels.clear();
+  for (int64_t i = 0; i < o.channels; ++i) c.channels.push_back("c" + std::to_string(i));
+  c.classes.clear();
+  for (int64_t i = 0; i < o.classes; ++i) c.classes.push_back("k" + std::to_string(i));
+  c.padding = o.model == "cgnet" ? "circular" : "spherical";
+  return nets::make_network(c);
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n == 0 ? 0.0 : (n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]));
+}
+
+// Runs the PyTorch side and parses its one JSON line; null when Python or torch is missing.
+json run_peer(const BenchOptions& o, const std::string& mode) {
+  std::string script =
+      o.peer_script.empty() ? std::string(CLIMSEG_SOURCE_DIR) + "/scripts/peer/torch_cgnet.py" : o.peer_script;
+  if (!std::filesystem::exists(o.python) || !std::filesystem::exists(script)) {
+    log::warn("peer skipped: {} or {} not found", o.python, script);
+    return nullptr;
+  }
+  std::string cmd = fmt::format(
+      "{} {} {} --grid {}x{} --batch {} --steps {} --warmup {} --threads {} --channels {} "
+      "--classes {} 2>/dev/null",
+      o.python, script, mode, o.height, o.width, o.batch, o.steps, o.warmup, num_threads(), o.channels, o.classes);
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
+  if (!pipe) return nullptr;
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, pipe.get())) out.append(buf, n);
+  try {
+    return json::parse(out);
+  } catch (const json::exception&) {
+    log::warn("peer gave no result (is python3-torch installed?): {}", out.substr(0, 200));
+    return nullptr;
+  }
+}
+
+void add_peer(json& r, const json& peer) {
+  if (peer.is_null()) return;
+  r["peer"] = peer.value("peer", "pytorch");
+  r["peer_median_s"] = peer["median_s"];
+  r["peer_peak_rss_mb"] = peer["peak_rss_mb"];
+  r["speedup"] = peer["median_s"].get<double>() / r["median_s"].get<double>();
+  r["memory_ratio"] = r["peak_rss_mb"].get<double>() / peer["peak_rss_mb"].get<double>();
+}
+
+void fill_random(float* x, int64_t n, uint64_t seed) {
+  uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (int64_t i = 0; i < n; ++i) {
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
+    x[i] = float(int64_t(s % 2001) - 1000) / 500.0f;
+  }
+}
+
+}  // namespace
+
+json bench_train(const BenchOptions& o, const Comm& comm) {
+  auto net = make_net(o);
+  nn::Parameters params(*net, 1);
+  nn::Graph g(&params, nn::Graph::Mode::train);
+  nn::Value x = g.input("x", {o.batch, o.channels, o.height, o.width});
+  nn::Value y = g.input_labels("y", {o.batch, o.height, o.width});
+  nn::LossOptions lo;
+  lo.class_weights = {0.35f, 1.6f, 1.2f};
+  lo.class_weights.resize(static_cast<size_t>(o.classes), 1.0f);
+  nn::Value loss = nn::cross_entropy(net->forward(x), y, lo);
+  g.compile({loss}, loss);
+  fill_random(g.tensor(x).data(), g.tensor(x).numel(), 7 + static_cast<uint64_t>(comm.rank()));
+  int32_t* yl = g.labels(y);
+  for (int64_t i = 0; i < o.batch * o.height * o.width; ++i) yl[i] = static_cast<int32_t>((i / 97) % o.classes);
+  nn::Adam opt(params, {});
+  std::vector<double> times;
+  for (int64_t s = 0; s < o.warmup + o.steps; ++s) {
+    comm.barrier();
+    Stopwatch w;
+    g.forward();
+    g.backward();
+    opt.step(1e-3);
+    if (s >= o.warmup) times.push_back(w.seconds());
+  }
+  json r = {{"bench", "train"},
+            {"model", o.model},
+            {"grid", fmt::format("{}x{}", o.height, o.width)},
+            {"batch", o.batch},
+            {"threads", num_threads()},
+            {"ranks", comm.size()},
+            {"steps", o.steps},
+            {"median_s", median(times)},
+            {"min_s", *std::min_element(times.begin(), times.end())},
+            {"samples_per_s", double(o.batch) / median(times)},
+            {"parameters", params.count()},
+            {"arena_mb", double(g.arena_bytes()) / 1e6},
+            {"peak_rss_mb", peak_rss_mb()},
+            {"blas_core", blas_core_name()}};
+  if (o.peer && comm.is_root()) add_peer(r, run_peer(o, "train"));
+  return r;
+}
+
+json bench_predict(const BenchOptions& o, const Comm& comm) {
+  auto net = make_net(o);
+  nn::Parameters params(*net, 1);
+  nn::Graph g(&params, nn::Graph::Mode::eval);
+  nn::Value x = g.input("x", {o.batch, o.channels, o.height, o.width});
+  nn::Value prob = nn::softmax(net->forward(x));
+  g.compile({prob});
+  fill_random(g.tensor(x).data(), g.tensor(x).numel(), 3);
+  std::vector<double> times;
+  for (int64_t s = 0; s < o.warmup + o.steps; ++s) {
+    comm.barrier();
+    Stopwatch w;
+    g.forward();
+    if (s >= o.warmup) times.push_back(w.seconds());
+  }
+  json r = {{"bench", "predict"},
+            {"model", o.model},
+            {"grid", fmt::format("{}x{}", o.height, o.width)},
+            {"batch", o.batch},
+            {"threads", num_threads()},
+            {"ranks", comm.size()},
+            {"steps", o.steps},
+            {"median_s", median(times)},
+            {"min_s", *std::min_element(times.begin(), times.end())},
+            {"samples_per_s", double(o.batch) / median(times)},
+            {"parameters", params.count()},
+            {"arena_mb", double(g.arena_bytes()) / 1e6},
+            {"peak_rss_mb", peak_rss_mb()},
+            {"blas_core", blas_core_name()}};
+  if (o.peer && comm.is_root()) add_peer(r, run_peer(o, "predict"));
+  return r;
+}
+
+}  // namespace climseg::training

@@ -1,0 +1,33 @@
+// `climseg bench train` and `climseg bench predict`: a network's training step (forward, weighted
+// cross-entropy, backward, Adam) and prediction (forward + softmax) timed on random inputs, with
+// peak memory, and the same workload in PyTorch (scripts/peer/torch_cgnet.py) run in a subprocess.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "core/mpi.hpp"
+
+namespace climseg::training {
+
+struct BenchOptions {
+  std::string model = "cgnet";  // cgnet, unet, deeplabv3plus (default hyper-parameters)
+  int64_t height = 192, width = 288;
+  int64_t batch = 4;
+  int64_t channels = 4, classes = 3;
+  int64_t steps = 5, warmup = 1;
+  bool peer = false;  // also run PyTorch in a subprocess (cgnet only)
+  std::string python = "/usr/bin/python3";
+  std::string peer_script;  // default: scripts/peer/torch_cgnet.py in the source tree
+};
+
+// One JSON object: bench, model, grid, batch, threads, steps, median_s, min_s, samples_per_s,
+// peak_rss_mb, arena_mb, and with peer: peer_median_s, peer_peak_rss_mb, speedup, memory_ratio.
+nlohmann::json bench_train(const BenchOptions& o, const Comm& comm);
+nlohmann::json bench_predict(const BenchOptions& o, const Comm& comm);
+
+// Peak resident memory of this process so far, in MB.
+double peak_rss_mb();
+
+}  // namespace climseg::training

@@ -1,0 +1,70 @@
+// From archive samples to network inputs: normalization, padding to the network's size multiple
+// (periodic in longitude, mirrored in latitude), augmentation by rotation around the globe (and an
+// optional east-west mirror), labels as int32 with an ignore index, class weights from label
+// frequencies, deterministic shuffling and sharding over ranks.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "readers/archive.hpp"
+#include "readers/sample.hpp"
+#include "readers/stats.hpp"
+
+namespace climseg::training {
+
+inline constexpr int32_t kIgnoreLabel = -100;
+
+// x' = (x - shift) / scale per channel ("zscore": mean/std, "minmax": min/(max-min), "none").
+struct Normalizer {
+  std::string kind = "zscore";
+  std::vector<std::string> channels;
+  std::vector<float> shift, scale;
+
+  // Throws Error naming a channel missing from the stats, or with zero spread.
+  static Normalizer from_stats(const io::ChannelStats& stats, const std::vector<std::string>& channels,
+                               const std::string& kind);
+  // {"kind": ..., "channels": {"TMQ": {"mean": m, "std": s} or {"min":, "max":}}}; the zscore form
+  // is also what ClimateNet's `normalization` attribute holds.
+  nlohmann::json to_json() const;
+  static Normalizer from_json(const nlohmann::json& j, const std::vector<std::string>& channels,
+                              const std::string& source);
+};
+
+struct Augment {
+  int64_t roll = 0;   // columns to rotate eastward (periodic grids)
+  bool flip = false;  // east-west mirror
+};
+
+// Writes one sample into x (C, Hp, Wp) and, when y is not null, its labels into y (Hp, Wp).
+// Invalid inputs become 0 (the mean after z-scoring); pixels beyond the sample (padding) and labels
+// outside [0, classes) are kIgnoreLabel. Rows beyond H mirror the last rows; columns beyond W wrap.
+// `negate_on_flip[c]` marks zonal-wind channels, whose sign changes under an east-west mirror.
+void fill_input(const io::Sample& s, const Normalizer& norm, int64_t Hp, int64_t Wp, const Augment& aug,
+                const std::vector<bool>& negate_on_flip, int64_t classes, float* x, int32_t* y);
+
+// Zonal-wind channels (names starting with U or u, e.g. U850, UBOT): they change sign when mirrored.
+std::vector<bool> zonal_wind_channels(const std::vector<std::string>& names);
+
+// The smallest multiple of m that is >= n.
+int64_t round_up(int64_t n, int64_t m);
+
+// Fraction of labelled pixels in each class over up to max_samples samples spread over `indices`
+// (summed over the ranks of comm, each reading its share).
+std::vector<double> class_frequencies(const io::Archive& archive, const std::vector<int64_t>& indices, int64_t classes,
+                                      int64_t max_samples, const Comm& comm);
+// Class weights for a loss: "none" (ones), "frequency^-0.125" (DeepCAM), "inverse", or a list. Named
+// rules are normalised so that the frequency-weighted mean weight is 1; absent classes get weight 0.
+std::vector<float> class_weights(const nlohmann::json& rule, const std::vector<double>& frequencies);
+
+// A permutation of `items` that depends only on (seed, epoch).
+std::vector<int64_t> epoch_order(const std::vector<int64_t>& items, uint64_t seed, int64_t epoch);
+// A 64-bit hash of a few integers (splitmix64 chained), for per-sample random choices.
+uint64_t mix_hash(uint64_t a, uint64_t b, uint64_t c = 0, uint64_t d = 0);
+
+// Time-ordered split: the last ceil(fraction * n) samples validate (no leakage across time).
+void split_by_time(int64_t n, double fraction, std::vector<int64_t>& train, std::vector<int64_t>& val);
+
+}  // namespace climseg::training

@@ -1,0 +1,85 @@
+// Loading trained models.
+#include "models/training/model_io.hpp"
+
+#include <cctype>
+
+#include "core/error.hpp"
+#include "core/h5.hpp"
+#include "core/log.hpp"
+
+namespace climseg::training {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string ModelBundle::channel_specs() const {
+  std::string out;
+  for (const std::string& c : config.channels) {
+    size_t k = 0;
+    while (k < c.size() && std::isalpha(static_cast<unsigned char>(c[k]))) ++k;
+    bool level_name = k > 0 && k < c.size();
+    for (size_t i = k; i < c.size(); ++i) level_name = level_name && std::isdigit(static_cast<unsigned char>(c[i]));
+    out += (out.empty() ? "" : ",") + (level_name ? c.substr(0, k) + "@" + c.substr(k) : c);
+  }
+  return out;
+}
+
+std::map<std::string, std::string> model_attributes(const nets::NetConfig& config, const Normalizer& norm) {
+  return {{"architecture", config.type},
+          {"model", config.to_json().dump()},
+          {"fields", json(config.channels).dump()},
+          {"classes", json(config.classes).dump()},
+          {"normalization", norm.to_json().dump()}};
+}
+
+ModelBundle load_model(const fs::path& path) {
+  const std::string p = path.string();
+  std::error_code ec;
+  if (!fs::exists(path, ec)) fail("{}: no such model file", p);
+  ModelBundle b;
+  b.source = p;
+  std::string architecture, fields, classes, normalization, model;
+  bool is_checkpoint = false;
+  {
+    h5::File f = h5::File::open(path);
+    if (!f.has_group("state_dict"))
+      fail("{}: not a model: no state_dict group (a climseg checkpoint or ClimateNet weights)", p);
+    auto text = [&](const char* name) { return f.has_attr(name) ? f.attr_string(name) : std::string(); };
+    is_checkpoint = f.has_attr("format");
+    architecture = text("architecture");
+    fields = text("fields");
+    classes = text("classes");
+    normalization = text("normalization");
+    model = text("model");
+  }
+  try {
+    if (!model.empty()) {
+      b.config = nets::NetConfig::from_json(json::parse(model));
+    } else {
+      // ClimateNet's file: CGNet with its defaults, channels and classes from the attributes.
+      if (architecture != "cgnet") fail("{}: unknown architecture '{}' (no model attribute)", p, architecture);
+      b.config = nets::NetConfig{};
+      if (!fields.empty()) b.config.channels = json::parse(fields).get<std::vector<std::string>>();
+      if (!classes.empty()) b.config.classes = json::parse(classes).get<std::vector<std::string>>();
+    }
+    if (normalization.empty()) fail("{}: no normalization attribute; inputs cannot be normalised", p);
+    b.normalizer = Normalizer::from_json(json::parse(normalization), b.config.channels, p);
+  } catch (const json::exception& e) {
+    fail("{}: malformed model attributes: {}", p, e.what());
+  } catch (const UsageError& e) {
+    fail("{}: {}", p, e.what());
+  }
+  b.kind = is_checkpoint ? "climseg checkpoint" : "ClimateNet weights";
+  b.net = nets::make_network(b.config);
+  b.params = std::make_unique<nn::Parameters>(*b.net);
+  if (is_checkpoint) {
+    nn::CheckpointInfo info = nn::load_checkpoint(path, *b.params, nullptr);
+    b.step = info.step;
+  } else {
+    nn::load_state_dict(*b.params, path, /*strict=*/true);
+  }
+  log::debug("loaded {} {} ({} {}, {} parameters, channels {})", b.kind, p, b.config.type, b.config.padding,
+             b.params->count(), fmt::join(b.config.channels, ","));
+  return b;
+}
+
+}  // namespace climseg::training

@@ -1,0 +1,39 @@
+// A trained model as predict and evaluate use it: the network, its weights, the channels and
+// classes it was trained with and the normalization of its inputs. Loaded from a climseg
+// checkpoint or from ClimateNet's published weights file as it is.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/nets/network.hpp"
+#include "models/training/data.hpp"
+#include "nn/checkpoint.hpp"
+
+namespace climseg::training {
+
+struct ModelBundle {
+  nets::NetConfig config;
+  Normalizer normalizer;
+  std::unique_ptr<nets::Network> net;
+  std::unique_ptr<nn::Parameters> params;
+  std::string source;  // the file
+  std::string kind;    // "climseg checkpoint" or "ClimateNet weights"
+  int64_t step = 0;    // optimizer steps of a climseg checkpoint
+
+  // Archive channel specs that build the model's inputs: "TMQ" stays; a name like U850 becomes
+  // "U@850" (level 850 of U, or a 2-D variable U850 when U has no levels).
+  std::string channel_specs() const;
+};
+
+// Throws Error (one line naming the file) when it is neither, or when tensors are missing or
+// mis-shaped.
+ModelBundle load_model(const std::filesystem::path& path);
+
+// The attributes a climseg checkpoint carries for load_model (architecture, model, fields, classes,
+// normalization), to merge into nn::CheckpointInfo::attributes.
+std::map<std::string, std::string> model_attributes(const nets::NetConfig& config, const Normalizer& norm);
+
+}  // namespace climseg::training

@@ -1,0 +1,45 @@
+// Running a trained model over an archive: `climseg predict` (CF-NetCDF masks and probabilities,
+// one output per input file, streamed so memory stays bounded) and `climseg evaluate` (confusion
+// matrix and scores against labels). Under MPI each rank takes a contiguous block of input files.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/mpi.hpp"
+#include "models/training/metrics.hpp"
+#include "models/training/model_io.hpp"
+
+namespace climseg::training {
+
+struct PredictOptions {
+  std::vector<std::string> inputs;
+  std::filesystem::path out_dir;
+  std::string channels;        // archive channel specs; empty: from the model (ModelBundle::channel_specs)
+  bool probabilities = false;  // also write prob_<class> variables
+  bool overwrite = false;      // redo outputs that already exist (complete, since writes are atomic)
+  std::string suffix = ".climseg.nc";
+};
+
+struct PredictReport {
+  int64_t samples = 0;               // predicted by this rank
+  int64_t files_written = 0;         // by this rank
+  int64_t files_skipped = 0;         // already complete
+  std::vector<std::string> outputs;  // this rank's output paths
+};
+
+PredictReport predict(const ModelBundle& model, const PredictOptions& options, const Comm& comm);
+
+struct EvaluateOptions {
+  std::vector<std::string> inputs;
+  std::string channels;         // as in PredictOptions
+  std::string labels = "auto";  // label source (archive syntax)
+};
+
+// The confusion matrix over the whole archive, reduced over the ranks of comm.
+ConfusionMatrix evaluate(const ModelBundle& model, const EvaluateOptions& options, const Comm& comm);
+
+}  // namespace climseg::training

@@ -1,0 +1,278 @@
+// Training configuration: JSON with strict keys, command-line overrides.
+#include "models/training/train_config.hpp"
+
+#include <set>
+
+#include "core/error.hpp"
+
+namespace climseg::training {
+using nlohmann::json;
+
+namespace {
+
+std::string known_keys(const json& obj) {
+  std::string s;
+  for (auto it = obj.begin(); it != obj.end(); ++it) s += (s.empty() ? "" : ", ") + it.key();
+  return s;
+}
+
+// Reads keys of `j` into fields, refusing unknown keys; `section` prefixes messages.
+class Reader {
+ public:
+  Reader(const json& j, std::string section) : j_(j), section_(std::move(section)) {
+    if (!j_.is_object()) fail_usage("train config: '{}' must be an object, got {}", section_, j_.dump());
+  }
+  template <class T>
+  void get(const char* key, T& out) {
+    seen_.insert(key);
+    if (!j_.contains(key)) return;
+    try {
+      out = j_.at(key).get<T>();
+    } catch (const json::exception&) {
+      fail_usage("train config: '{}{}' has the wrong type: {}", prefix(), key, j_.at(key).dump());
+    }
+  }
+  void mark(const char* key) { seen_.insert(key); }
+  void get_json(const char* key, json& out) {
+    seen_.insert(key);
+    if (j_.contains(key)) out = j_.at(key);
+  }
+  // Files may be a single string or a list.
+  void get_files(const char* key, std::vector<std::string>& out) {
+    seen_.insert(key);
+    if (!j_.contains(key)) return;
+    const json& v = j_.at(key);
+    if (v.is_string())
+      out = {v.get<std::string>()};
+    else
+      get(key, out);
+  }
+  void finish(const json& defaults) const {
+    for (auto it = j_.begin(); it != j_.end(); ++it)
+      if (!seen_.count(it.key()))
+        fail_usage("train config: unknown key '{}{}' (known: {})", prefix(), it.key(), known_keys(defaults));
+  }
+
+ private:
+  std::string prefix() const { return section_.empty() ? "" : section_ + "."; }
+  const json& j_;
+  std::string section_;
+  std::set<std::string> seen_;
+};
+
+void check_choice(const std::string& key, const std::string& value, std::initializer_list<const char*> choices) {
+  std::string all;
+  for (const char* c : choices) {
+    if (value == c) return;
+    all += (all.empty() ? "" : ", ") + std::string(c);
+  }
+  fail_usage("train config: '{}' must be one of {}, got '{}'", key, all, value);
+}
+
+}  // namespace
+
+json TrainConfig::to_json() const {
+  json j;
+  j["data"] = {{"train", data.train},
+               {"val", data.val},
+               {"channels", data.channels},
+               {"labels", data.labels},
+               {"stats", data.stats},
+               {"normalization", data.normalization},
+               {"val_fraction", data.val_fraction},
+               {"fill", data.fill}};
+  j["model"] = model.to_json();
+  j["loss"] = {{"type", loss.type}, {"class_weights", loss.class_weights}, {"area_weighted", loss.area_weighted}};
+  j["optimizer"] = {{"type", optimizer.type},
+                    {"lr", optimizer.lr},
+                    {"weight_decay", optimizer.weight_decay},
+                    {"beta1", optimizer.beta1},
+                    {"beta2", optimizer.beta2},
+                    {"eps", optimizer.eps},
+                    {"momentum", optimizer.momentum},
+                    {"nesterov", optimizer.nesterov},
+                    {"clip_grad_norm", optimizer.clip_grad_norm}};
+  j["schedule"] = {
+      {"kind", schedule.kind},   {"warmup_steps", schedule.warmup_steps}, {"step_size", schedule.step_size},
+      {"gamma", schedule.gamma}, {"milestones", schedule.milestones},     {"min_lr", schedule.min_lr}};
+  j["distributed"] = {{"bucket_mb", distributed.bucket_mb},
+                      {"lr_scaling", distributed.lr_scaling},
+                      {"sync_batchnorm", distributed.sync_batchnorm},
+                      {"check_every", distributed.check_every},
+                      {"hierarchical", distributed.hierarchical}};
+  j["epochs"] = epochs;
+  j["batch_size"] = batch_size;
+  j["max_steps"] = max_steps;
+  j["max_minutes"] = max_minutes;
+  j["seed"] = seed;
+  j["augment"] = {{"roll", augment_roll}, {"flip", augment_flip}};
+  j["checkpoint_dir"] = checkpoint_dir;
+  j["checkpoint_every"] = checkpoint_every;
+  j["resume"] = resume;
+  j["validate_every"] = validate_every;
+  j["log_every"] = log_every;
+  j["max_bad_steps"] = max_bad_steps;
+  return j;
+}
+
+TrainConfig TrainConfig::from_json(const json& j) {
+  TrainConfig c;
+  const json defaults = c.to_json();
+  Reader top(j, "");
+  if (j.contains("data")) {
+    Reader r(j.at("data"), "data");
+    r.get_files("train", c.data.train);
+    r.get_files("val", c.data.val);
+    r.get("channels", c.data.channels);
+    r.get("labels", c.data.labels);
+    r.get("stats", c.data.stats);
+    r.get("normalization", c.data.normalization);
+    r.get("val_fraction", c.data.val_fraction);
+    r.get("fill", c.data.fill);
+    r.finish(defaults.at("data"));
+  }
+  top.mark("data");
+  if (j.contains("model")) {
+    json m = j.at("model");
+    c.model = nets::NetConfig::from_json(m);
+  }
+  top.mark("model");
+  if (j.contains("loss")) {
+    Reader r(j.at("loss"), "loss");
+    r.get("type", c.loss.type);
+    r.get_json("class_weights", c.loss.class_weights);
+    r.get("area_weighted", c.loss.area_weighted);
+    r.finish(defaults.at("loss"));
+  }
+  top.mark("loss");
+  if (j.contains("optimizer")) {
+    Reader r(j.at("optimizer"), "optimizer");
+    r.get("type", c.optimizer.type);
+    r.get("lr", c.optimizer.lr);
+    r.get("weight_decay", c.optimizer.weight_decay);
+    r.get("beta1", c.optimizer.beta1);
+    r.get("beta2", c.optimizer.beta2);
+    r.get("eps", c.optimizer.eps);
+    r.get("momentum", c.optimizer.momentum);
+    r.get("nesterov", c.optimizer.nesterov);
+    r.get("clip_grad_norm", c.optimizer.clip_grad_norm);
+    r.finish(defaults.at("optimizer"));
+  }
+  top.mark("optimizer");
+  if (j.contains("schedule")) {
+    Reader r(j.at("schedule"), "schedule");
+    r.get("kind", c.schedule.kind);
+    r.get("warmup_steps", c.schedule.warmup_steps);
+    r.get("step_size", c.schedule.step_size);
+    r.get("gamma", c.schedule.gamma);
+    r.get("milestones", c.schedule.milestones);
+    r.get("min_lr", c.schedule.min_lr);
+    r.finish(defaults.at("schedule"));
+  }
+  top.mark("schedule");
+  if (j.contains("distributed")) {
+    Reader r(j.at("distributed"), "distributed");
+    r.get("bucket_mb", c.distributed.bucket_mb);
+    r.get("lr_scaling", c.distributed.lr_scaling);
+    r.get("sync_batchnorm", c.distributed.sync_batchnorm);
+    r.get("check_every", c.distributed.check_every);
+    r.get("hierarchical", c.distributed.hierarchical);
+    r.finish(defaults.at("distributed"));
+  }
+  top.mark("distributed");
+  if (j.contains("augment")) {
+    Reader r(j.at("augment"), "augment");
+    r.get("roll", c.augment_roll);
+    r.get("flip", c.augment_flip);
+    r.finish(defaults.at("augment"));
+  }
+  top.mark("augment");
+  top.get("epochs", c.epochs);
+  top.get("batch_size", c.batch_size);
+  top.get("max_steps", c.max_steps);
+  top.get("max_minutes", c.max_minutes);
+  top.get("seed", c.seed);
+  top.get("checkpoint_dir", c.checkpoint_dir);
+  top.get("checkpoint_every", c.checkpoint_every);
+  top.get("resume", c.resume);
+  top.get("validate_every", c.validate_every);
+  top.get("log_every", c.log_every);
+  top.get("max_bad_steps", c.max_bad_steps);
+  top.finish(defaults);
+
+  if (c.data.train.empty()) fail_usage("train config: 'data.train' is required (files, directories or globs)");
+  check_choice("data.normalization", c.data.normalization, {"zscore", "minmax", "none"});
+  check_choice("data.fill", c.data.fill, {"mask", "skip", "error"});
+  if (c.data.val_fraction < 0 || c.data.val_fraction >= 1)
+    fail_usage("train config: 'data.val_fraction' must be in [0, 1), got {}", c.data.val_fraction);
+  check_choice("loss.type", c.loss.type, {"cross_entropy", "jaccard", "dice"});
+  const json& cw = c.loss.class_weights;
+  if (cw.is_string()) {
+    check_choice("loss.class_weights", cw.get<std::string>(), {"none", "frequency^-0.125", "inverse"});
+  } else if (cw.is_array()) {
+    for (const json& w : cw)
+      if (!w.is_number() || w.get<double>() < 0)
+        fail_usage("train config: 'loss.class_weights' must hold non-negative numbers, got {}", cw.dump());
+  } else {
+    fail_usage("train config: 'loss.class_weights' must be a name or a list, got {}", cw.dump());
+  }
+  check_choice("optimizer.type", c.optimizer.type, {"adam", "adamw", "sgd", "lamb"});
+  if (!(c.optimizer.lr > 0)) fail_usage("train config: 'optimizer.lr' must be positive, got {}", c.optimizer.lr);
+  check_choice("schedule.kind", c.schedule.kind, {"constant", "step", "multistep", "cosine"});
+  check_choice("distributed.lr_scaling", c.distributed.lr_scaling, {"none", "linear", "sqrt"});
+  if (c.epochs < 1) fail_usage("train config: 'epochs' must be at least 1, got {}", c.epochs);
+  if (c.batch_size < 1) fail_usage("train config: 'batch_size' must be at least 1, got {}", c.batch_size);
+  if (c.max_steps < 0 || c.max_minutes < 0 || c.checkpoint_every < 0 || c.validate_every < 0 || c.log_every < 1 ||
+      c.max_bad_steps < 0)
+    fail_usage(
+        "train config: max_steps, max_minutes, checkpoint_every, validate_every and max_bad_steps must not be "
+        "negative, log_every at least 1");
+  return c;
+}
+
+void apply_overrides(json& doc, const std::vector<std::pair<std::string, std::string>>& overrides) {
+  for (const auto& [key, text] : overrides) {
+    json* node = &doc;
+    size_t start = 0;
+    while (true) {
+      size_t dot = key.find('.', start);
+      std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+      if (part.empty()) fail_usage("bad option --{}", key);
+      if (!node->is_object()) fail_usage("option --{}: '{}' is not a section", key, key.substr(0, start - 1));
+      if (dot == std::string::npos) {
+        json value;
+        try {
+          value = json::parse(text);
+        } catch (const json::exception&) {
+          value = text;  // plain words are strings
+        }
+        // Lists of files given as one word on the command line.
+        if ((key == "data.train" || key == "data.val") && value.is_string()) value = json::array({text});
+        (*node)[part] = value;
+        break;
+      }
+      node = &(*node)[part];
+      if (node->is_null()) *node = json::object();
+      start = dot + 1;
+    }
+  }
+}
+
+std::vector<std::pair<std::string, std::string>> parse_override_args(const std::vector<std::string>& args) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a.rfind("--", 0) != 0 || a.size() < 3)
+      fail_usage("unexpected argument '{}' (config keys go as --key value)", a);
+    auto eq = a.find('=');
+    if (eq != std::string::npos) {
+      out.emplace_back(a.substr(2, eq - 2), a.substr(eq + 1));
+    } else {
+      if (i + 1 >= args.size()) fail_usage("option {} needs a value", a);
+      out.emplace_back(a.substr(2), args[++i]);
+    }
+  }
+  return out;
+}
+
+}  // namespace climseg::training
