@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <numeric>
 #include <set>
@@ -146,6 +147,7 @@ class LabelCommand : public Command {
     // Rivers.
     app.add_option("--ivt-threshold", ivt_threshold_, "IVT threshold, kg m-1 s-1, or pNN (percentile, with --stats)")
         ->capture_default_str();
+    app.add_option("--ivt-threshold-field", ivt_field_, "FILE:VAR, a per-cell IVT threshold on the archive's grid");
     app.add_option("--ar-min-length", c.ivt.min_length_km, "Minimum river length, km")->capture_default_str();
     app.add_option("--ar-min-aspect", c.ivt.min_aspect, "Minimum length / width")->capture_default_str();
     app.add_option("--ar-min-area", c.ivt.min_area_km2, "Minimum river area, km2")->capture_default_str();
@@ -164,6 +166,9 @@ class LabelCommand : public Command {
     // Waves.
     app.add_option("--waves-threshold", waves_threshold_, "Hs threshold, m, or pNN (percentile, with --stats)")
         ->capture_default_str();
+    app.add_option(
+        "--waves-threshold-field", waves_field_,
+        "FILE:VAR, a per-cell Hs threshold on the archive's grid (a local percentile, e.g. from cdo timpctl)");
     app.add_option("--waves-min-area", c.wave.min_area_km2, "Minimum extreme-wave patch, km2")->capture_default_str();
     app.footer(
         "Writes DIR/<input>.labels.nc (LABELS: 0 background, 1 tropical_cyclone, 2 atmospheric_river,\n"
@@ -201,6 +206,10 @@ class LabelCommand : public Command {
               world.size());
     for (const auto& [role, spec] : roles_) log::debug("role {} = {}", role, spec);
     thresholds();
+    load_threshold_field(ivt_field_, probe.grid(), ivt_threshold_field_, "--ivt-threshold-field");
+    load_threshold_field(waves_field_, probe.grid(), waves_threshold_field_, "--waves-threshold-field");
+    if (!ivt_threshold_field_.empty()) config_.ivt.threshold_field = ivt_threshold_field_;
+    if (!waves_threshold_field_.empty()) config_.wave.threshold_field = waves_threshold_field_;
     const std::vector<double> days = sample_days(probe, step_hours_);
     std::vector<std::string> iso(static_cast<size_t>(S));
     for (int64_t i = 0; i < S; ++i) iso[size_t(i)] = sample_iso(probe, i);
@@ -526,6 +535,25 @@ class LabelCommand : public Command {
     log::debug("wrote {}", path);
   }
 
+  // A per-cell threshold "FILE:VAR": the first time step of VAR, on the archive's grid.
+  static void load_threshold_field(const std::string& spec, const geo::Grid& grid, std::vector<float>& out,
+                                   const char* option) {
+    if (spec.empty()) return;
+    const auto colon = spec.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == spec.size())
+      fail_usage("{} {}: expected FILE:VARIABLE", option, spec);
+    io::ArchiveOptions o;
+    o.channels = {io::ChannelSpec::parse(spec.substr(colon + 1))};
+    io::Archive a = io::Archive::open({spec.substr(0, colon)}, o);
+    if (!a.grid().same_as(grid, 1e-4))
+      fail("{}: grid {} differs from the archive's {}", spec.substr(0, colon), a.grid().shape_str(), grid.shape_str());
+    const io::Sample s = a.load(0);
+    out.assign(s.data.data(), s.data.data() + grid.size());
+    if (s.valid.numel() > 0)
+      for (int64_t k = 0; k < grid.size(); ++k)
+        if (s.valid[k] == 0.0f) out[size_t(k)] = std::numeric_limits<float>::infinity();  // never exceeded
+  }
+
   std::vector<std::string> all_mask_roles() const {
     auto r = heuristics::mask_roles(config_);
     r.insert(r.end(), {"q3d", "u3d", "v3d"});
@@ -534,7 +562,8 @@ class LabelCommand : public Command {
 
   std::vector<std::string> inputs_, vars_;
   std::string out_, detect_ = "tc,ar", data_vars_, ar_method_ = "auto", stats_;
-  std::string ivt_threshold_ = "250", waves_threshold_ = "8";
+  std::string ivt_threshold_ = "250", waves_threshold_ = "8", ivt_field_, waves_field_;
+  std::vector<float> ivt_threshold_field_, waves_threshold_field_;
   double step_hours_ = 6.0;
   heuristics::DetectConfig config_;
   std::map<std::string, std::string> roles_;

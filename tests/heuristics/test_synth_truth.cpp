@@ -195,3 +195,45 @@ TEST(SynthTruth, SameLabelsUnderThreeRanks) {
   }
   EXPECT_EQ(files, 5);
 }
+
+TEST(SynthTruth, ExtremeWavesFromSiblingFiles) {
+  test::TempDir dir;
+  // WAVEWATCH III-like hs files beside the CAM files (one time axis, variables in sibling files);
+  // the planted truth labels hs >= 6 m as class 3 in the wave files.
+  auto r = test::run_climseg(fmt::format(
+      "--no-progress -q synth --out {} --grid 96x144 --steps 8 --steps-per-file 4 --hours 6 --seed 3 --waves",
+      (dir / "synth").string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = test::run_climseg(fmt::format("--no-progress -q label --in {} {} --out {} --detect waves --waves-threshold 6",
+                                    (dir / "synth").string(), (dir / "synth" / "waves").string(),
+                                    (dir / "labels").string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  int64_t inter = 0, uni = 0;
+  for (const auto& e : fs::directory_iterator(dir / "synth" / "waves")) {
+    std::string stem = e.path().stem().string();
+    stem.replace(stem.find(".ww3."), 5, ".cam.h2.");
+    const auto t = read_labels(e.path());
+    const auto p = read_labels(dir / "labels" / (stem + ".labels.nc"));
+    ASSERT_EQ(t.size(), p.size());
+    for (size_t k = 0; k < t.size(); ++k) {
+      inter += t[k] == 3 && p[k] == 3;
+      uni += t[k] == 3 || p[k] == 3;
+    }
+  }
+  ASSERT_GT(uni, 50);
+  EXPECT_GE(double(inter) / double(uni), 0.9);
+
+  // A per-cell threshold: the first step's own hs is never exceeded by itself (strict >).
+  fs::path first;
+  for (const auto& e : fs::directory_iterator(dir / "synth" / "waves"))
+    if (first.empty() || e.path() < first) first = e.path();
+  r = test::run_climseg(fmt::format(
+      "--no-progress -q label --in {} {} --out {} --detect waves --waves-threshold-field {}:hs",
+      (dir / "synth").string(), (dir / "synth" / "waves").string(), (dir / "field").string(), first.string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string stem = first.stem().string();
+  stem.replace(stem.find(".ww3."), 5, ".cam.h2.");
+  const auto p = read_labels(dir / "field" / (stem + ".labels.nc"));
+  const size_t plane = 96 * 144;
+  EXPECT_EQ(std::count(p.begin(), p.begin() + long(plane), 3), 0);
+}
