@@ -4,6 +4,7 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "nc_builder.hpp"
 #include "test_support.hpp"
@@ -215,4 +216,22 @@ TEST(ReadersCli, EveryBadInputGivesOneLineAndNoOutput) {
     EXPECT_NE(r.err.find("is entirely fill values: masked"), std::string::npos) << r.err;
     EXPECT_TRUE(fs::exists(out));
   }
+}
+
+TEST(BenchIoCli, PrintsOneJsonLinePerCaseWithTheRatio) {
+  // A tiny grid: this checks the command works and reports what docs/benchmarks.md says, not speed.
+  auto r = run_climseg("bench io --height 16 --width 24 --repeat 1 --no-python");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::stringstream lines(r.out);
+  std::string line;
+  std::vector<std::string> cases;
+  while (std::getline(lines, line)) {
+    json j = json::parse(line);
+    EXPECT_EQ(j["bench"], "io");
+    EXPECT_EQ(j["shape"], json({16, 16, 24}));
+    for (const char* key : {"bare_netcdf_ms", "climseg_ms", "climseg_library_ms", "climseg_vs_bare"})
+      EXPECT_GT(j[key].get<double>(), 0.0) << key;
+    cases.push_back(j["case"]);
+  }
+  EXPECT_EQ(cases, (std::vector<std::string>{"uncompressed", "deflate"}));
 }
