@@ -348,10 +348,32 @@ class MaxPoolOp : public Op {
   int64_t n_, c_, h_, w_, k_, s_, p_, oh_, ow_;
 };
 
+// Average pooling through precomputed padding maps and separable divisors (taps counted per axis:
+// within [-p, size + p) when count_include_pad, else reading a value).
 class AvgPoolOp : public Op {
  public:
   AvgPoolOp(const Shape& s, int64_t k, int64_t st, Padding p, bool cip, int64_t oh, int64_t ow)
-      : n_(s[0]), c_(s[1]), h_(s[2]), w_(s[3]), k_(k), s_(st), p_(p), cip_(cip), oh_(oh), ow_(ow) {}
+      : n_(s[0]), c_(s[1]), h_(s[2]), w_(s[3]), k_(k), s_(st), p_(p), cip_(cip), oh_(oh), ow_(ow) {
+    rmap_.resize(static_cast<size_t>(k * oh));
+    cmap_.resize(static_cast<size_t>(k * ow));
+    cnt_r_.resize(static_cast<size_t>(oh));
+    cnt_c_.resize(static_cast<size_t>(ow));
+    auto axis = [&](int64_t out, int64_t size, int64_t pad, Pad mode, std::vector<int32_t>& map,
+                    std::vector<float>& cnt) {
+      for (int64_t o = 0; o < out; ++o) {
+        int64_t n = 0;
+        for (int64_t t = 0; t < k; ++t) {
+          const int64_t i = o * st - pad + t;
+          const int64_t m = pad_index(i, size, mode);
+          map[static_cast<size_t>(t * out + o)] = static_cast<int32_t>(m);
+          n += cip ? (i >= -pad && i < size + pad) : (m >= 0);
+        }
+        cnt[static_cast<size_t>(o)] = float(std::max<int64_t>(n, 1));
+      }
+    };
+    axis(oh, h_, p.h, p.rows, rmap_, cnt_r_);
+    axis(ow, w_, p.w, p.cols, cmap_, cnt_c_);
+  }
   std::string kind() const override { return "avg_pool2d"; }
   std::string detail() const override { return fmt::format("{}x{} s{} pad {}", k_, k_, s_, padding_str(p_)); }
   OpNeeds needs() const override {
@@ -360,12 +382,53 @@ class AvgPoolOp : public Op {
     return n;
   }
   void forward(const OpContext& c) override {
-    ref::avg_pool2d_forward(c.input(0), c.output(), n_, c_, h_, w_, k_, k_, s_, s_, p_, cip_, oh_, ow_);
+    const float* x = c.input(0);
+    float* y = c.output();
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int64_t pl = 0; pl < n_ * c_; ++pl)
+      for (int64_t oy = 0; oy < oh_; ++oy) {
+        const float* xp = x + pl * h_ * w_;
+        float* yr = y + (pl * oh_ + oy) * ow_;
+        for (int64_t ox = 0; ox < ow_; ++ox) yr[ox] = 0.0f;
+        for (int64_t ky = 0; ky < k_; ++ky) {
+          const int32_t iy = rmap_[static_cast<size_t>(ky * oh_ + oy)];
+          if (iy < 0) continue;
+          const float* xr = xp + iy * w_;
+          for (int64_t kx = 0; kx < k_; ++kx) {
+            const int32_t* cm = cmap_.data() + kx * ow_;
+#pragma omp simd
+            for (int64_t ox = 0; ox < ow_; ++ox) yr[ox] += cm[ox] >= 0 ? xr[cm[ox] >= 0 ? cm[ox] : 0] : 0.0f;
+          }
+        }
+        const float rr = cnt_r_[static_cast<size_t>(oy)];
+#pragma omp simd
+        for (int64_t ox = 0; ox < ow_; ++ox) yr[ox] /= rr * cnt_c_[static_cast<size_t>(ox)];
+      }
   }
   void backward(const OpContext& c) override {
-    if (c.grad_input(0))
-      ref::avg_pool2d_backward(c.grad_output(), c.grad_input(0), n_, c_, h_, w_, k_, k_, s_, s_, p_, cip_, oh_, ow_,
-                               c.accumulate[0]);
+    float* dx = c.grad_input(0);
+    if (!dx) return;
+    const float* dy = c.grad_output();
+    const bool acc = c.accumulate[0];
+#pragma omp parallel for schedule(static)
+    for (int64_t pl = 0; pl < n_ * c_; ++pl) {
+      float* dxp = dx + pl * h_ * w_;
+      if (!acc) std::fill(dxp, dxp + h_ * w_, 0.0f);
+      for (int64_t oy = 0; oy < oh_; ++oy) {
+        const float* dyr = dy + (pl * oh_ + oy) * ow_;
+        const float rr = cnt_r_[static_cast<size_t>(oy)];
+        for (int64_t ky = 0; ky < k_; ++ky) {
+          const int32_t iy = rmap_[static_cast<size_t>(ky * oh_ + oy)];
+          if (iy < 0) continue;
+          float* dr = dxp + iy * w_;
+          for (int64_t kx = 0; kx < k_; ++kx) {
+            const int32_t* cm = cmap_.data() + kx * ow_;
+            for (int64_t ox = 0; ox < ow_; ++ox)
+              if (cm[ox] >= 0) dr[cm[ox]] += dyr[ox] / (rr * cnt_c_[static_cast<size_t>(ox)]);
+          }
+        }
+      }
+    }
   }
 
  private:
@@ -373,6 +436,8 @@ class AvgPoolOp : public Op {
   Padding p_;
   bool cip_;
   int64_t oh_, ow_;
+  std::vector<int32_t> rmap_, cmap_;  // (k, oh) input row, (k, ow) input column; -1 for zeros
+  std::vector<float> cnt_r_, cnt_c_;  // taps counted per output row / column
 };
 
 class GlobalAvgPoolOp : public Op {
