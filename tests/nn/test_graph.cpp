@@ -240,6 +240,48 @@ TEST(Graph, GradientsDoNotDependOnTheThreadCount) {
   EXPECT_EQ(std::memcmp(grads[0].data(), grads[1].data(), grads[0].size() * 4), 0);
 }
 
+// Synchronised BatchNorm: a reducer standing in for two ranks holding the same batch (it doubles
+// every sum, count included) must leave outputs and input gradients unchanged, while the running
+// variance uses the doubled count (n / (n - 1) correction over 2n values).
+TEST(Graph, BatchNormStatsReducerHook) {
+  struct TwoRanks : StatsReducer {
+    int calls = 0;
+    void allreduce_sum(double* data, int64_t n) override {
+      ++calls;
+      for (int64_t i = 0; i < n; ++i) data[i] *= 2;
+    }
+  };
+  std::vector<std::vector<float>> out, dx, rv;
+  int reducer_calls = 0;
+  for (bool sync : {false, true}) {
+    BnPrelu m(3);
+    Parameters params(m);
+    Graph g(&params);
+    TwoRanks r;
+    if (sync) g.set_stats_reducer(&r);
+    Value x = g.input("x", {2, 3, 4, 5}, true);
+    Value y = m(x);
+    g.compile({y}, y);
+    auto xv = test::random_vec<float>(120, 11, 2.0);
+    std::copy(xv.begin(), xv.end(), g.tensor(x).data());
+    g.forward();
+    auto seed = test::random_vec<float>(120, 12);
+    g.backward(seed.data());
+    out.emplace_back(g.tensor(y).begin(), g.tensor(y).end());
+    dx.emplace_back(g.grad(x).begin(), g.grad(x).end());
+    rv.emplace_back(m.bn.running_var().tensor().begin(), m.bn.running_var().tensor().end());
+    reducer_calls = r.calls;
+  }
+  EXPECT_EQ(reducer_calls, 2);  // one in forward, one in backward
+  EXPECT_LE(test::rel_max_error(out[1].data(), out[0].data(), 120), 1e-6);
+  EXPECT_LE(test::rel_max_error(dx[1].data(), dx[0].data(), 120), 1e-5);
+  for (int ch = 0; ch < 3; ++ch) {
+    // running_var = 0.9 + 0.1 * var * M / (M - 1): M = 40 locally, 80 with the reducer
+    const double var_local = (rv[0][size_t(ch)] - 0.9) / 0.1 * 39.0 / 40.0;
+    EXPECT_NEAR(rv[1][size_t(ch)], 0.9 + 0.1 * var_local * 80.0 / 79.0, 1e-5);
+  }
+}
+
 TEST(Graph, ParametersTheLossDoesNotReachAreZeroedAndReportedFirst) {
   struct Two : Module {
     Two() {
