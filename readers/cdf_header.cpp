@@ -13,13 +13,16 @@ namespace {
 
 constexpr uint32_t kDimTag = 0x0A, kVarTag = 0x0B, kAttTag = 0x0C;
 
+// Thrown when the header goes on past the bytes read so far (but not past the file).
+struct NeedMore {};
+
 class Cursor {
  public:
-  Cursor(const std::string& bytes, const std::string& path) : b_(bytes), path_(path) {}
+  Cursor(const std::string& bytes, const std::string& path, bool partial) : b_(bytes), path_(path), partial_(partial) {}
   uint64_t u32() { return be(4); }
   uint64_t u64() { return be(8); }
   void skip(uint64_t n) {
-    if (n > b_.size() - pos_) bad("header runs past the end of the file");
+    if (n > b_.size() - pos_) past_end();
     pos_ += static_cast<size_t>(n);
   }
   size_t pos() const { return pos_; }
@@ -28,8 +31,12 @@ class Cursor {
   }
 
  private:
+  void past_end() const {
+    if (partial_) throw NeedMore{};
+    bad("header runs past the end of the file");
+  }
   uint64_t be(int n) {
-    if (static_cast<size_t>(n) > b_.size() - pos_) bad("header runs past the end of the file");
+    if (static_cast<size_t>(n) > b_.size() - pos_) past_end();
     uint64_t v = 0;
     for (int i = 0; i < n; ++i) v = (v << 8) | static_cast<unsigned char>(b_[pos_ + static_cast<size_t>(i)]);
     pos_ += static_cast<size_t>(n);
@@ -37,6 +44,7 @@ class Cursor {
   }
   const std::string& b_;
   const std::string& path_;
+  bool partial_;
   size_t pos_ = 0;
 };
 
@@ -64,23 +72,11 @@ int64_t type_size(uint64_t t) {
 
 int64_t pad4(int64_t n) { return (n + 3) / 4 * 4; }
 
-}  // namespace
-
-CdfLayout check_cdf_file(const std::filesystem::path& path) {
-  const std::string p = path.string();
-  std::ifstream f(path, std::ios::binary | std::ios::ate);
-  if (!f) fail("{}: cannot open", p);
-  const int64_t file_size = static_cast<int64_t>(f.tellg());
-  // Headers are small; read at most 64 MiB of them (the parser stops at the end of what it has).
-  const int64_t head = std::min<int64_t>(file_size, int64_t{64} << 20);
-  std::string bytes(static_cast<size_t>(head), '\0');
-  f.seekg(0);
-  f.read(bytes.data(), head);
-
+CdfLayout parse_header(const std::string& bytes, bool partial, int64_t file_size, const std::string& p) {
   CdfLayout L;
-  L.version = head >= 4 ? static_cast<unsigned char>(bytes[3]) : 0;
+  L.version = bytes.size() >= 4 ? static_cast<unsigned char>(bytes[3]) : 0;
   const bool v5 = L.version == 5;
-  Cursor r(bytes, p);
+  Cursor r(bytes, p, partial);
   r.skip(4);
   auto rcount = [&]() -> int64_t {
     uint64_t v = v5 ? r.u64() : r.u32();
@@ -94,7 +90,9 @@ CdfLayout check_cdf_file(const std::filesystem::path& path) {
   auto read_name = [&]() {
     int64_t n = rcount();
     if (n <= 0 || n > 256 * 1024) r.bad("bad name length");
+    const size_t at = r.pos();
     r.skip(static_cast<uint64_t>(pad4(n)));
+    return bytes.substr(at, static_cast<size_t>(n));
   };
   auto skip_atts = [&]() {
     uint64_t tag = r.u32();
@@ -135,11 +133,7 @@ CdfLayout check_cdf_file(const std::filesystem::path& path) {
   }
   skip_atts();
 
-  struct Var {
-    int64_t begin, bytes;  // bytes: one record for record variables
-    bool record;
-  };
-  std::vector<Var> vars;
+  std::vector<CdfVar>& vars = L.vars;
   {
     uint64_t tag = r.u32();
     int64_t n = rcount();
@@ -147,7 +141,7 @@ CdfLayout check_cdf_file(const std::filesystem::path& path) {
       if (tag != kVarTag) r.bad("expected a variable list");
       if (n > 1'000'000) r.bad("implausible number of variables");
       for (int64_t i = 0; i < n; ++i) {
-        read_name();
+        std::string name = read_name();
         int64_t nd = rcount();
         if (nd > 1024) r.bad("implausible number of dimensions of a variable");
         int64_t elems = 1;
@@ -174,7 +168,7 @@ CdfLayout check_cdf_file(const std::filesystem::path& path) {
         else
           r.u32();  // vsize as written (may be capped for huge variables)
         int64_t begin = static_cast<int64_t>(L.version == 1 ? r.u32() : r.u64());
-        vars.push_back({begin, elems * ts, record});
+        vars.push_back({std::move(name), static_cast<int>(t), begin, elems * ts, record});
       }
     }
   }
@@ -182,16 +176,17 @@ CdfLayout check_cdf_file(const std::filesystem::path& path) {
 
   int64_t recsize = 0;
   int nrecvars = 0;
-  for (const Var& v : vars)
+  for (const CdfVar& v : vars)
     if (v.record) {
       recsize += pad4(v.bytes);
       ++nrecvars;
     }
   if (nrecvars == 1)
-    for (const Var& v : vars)
+    for (const CdfVar& v : vars)
       if (v.record) recsize = v.bytes;  // a lone record variable is not padded
+  L.record_bytes = recsize;
   int64_t need = L.header_bytes;
-  for (const Var& v : vars) {
+  for (const CdfVar& v : vars) {
     if (v.begin < 0) r.bad("negative data offset");
     int64_t end =
         v.record ? (L.numrecs > 0 ? v.begin + (L.numrecs - 1) * recsize + v.bytes : v.begin) : v.begin + v.bytes;
@@ -202,6 +197,25 @@ CdfLayout check_cdf_file(const std::filesystem::path& path) {
     fail("{}: the file is truncated or damaged: its header describes {} bytes of data but the file has {}", p, need,
          file_size);
   return L;
+}
+
+}  // namespace
+
+CdfLayout check_cdf_file(const std::filesystem::path& path) {
+  const std::string p = path.string();
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
+  if (!f) fail("{}: cannot open", p);
+  const int64_t file_size = static_cast<int64_t>(f.tellg());
+  // Headers are small: read 1 MiB, and eight times more while the header goes on past it.
+  for (int64_t head = std::min<int64_t>(file_size, int64_t{1} << 20);; head = std::min(file_size, head * 8)) {
+    std::string bytes(static_cast<size_t>(head), '\0');
+    f.seekg(0);
+    f.read(bytes.data(), head);
+    try {
+      return parse_header(bytes, head < file_size, file_size, p);
+    } catch (const NeedMore&) {
+    }
+  }
 }
 
 }  // namespace climseg::io

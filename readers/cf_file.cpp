@@ -701,6 +701,7 @@ FieldReader::FieldReader(const std::string& path) {
 FieldReader::~FieldReader() {
   Hdf5Lock lock(hdf5_mutex());
   direct_.reset();
+  classic_.reset();
   file_ = NcFile();
 }
 
@@ -711,16 +712,23 @@ int64_t flag_invalid(float* x, int64_t n, const Unpacking& u) { return flag_inva
 
 bool FieldReader::plan_direct(const FileMeta& meta, const VarMeta& var, int64_t t, int64_t level, DirectPlan& plan,
                               Unpacking& u) {
-  if (meta.deepcam || !var.field || var.type != "float" || meta.format.rfind("netCDF-4", 0) != 0) return false;
+  if (meta.deepcam || !var.field || var.type != "float") return false;
   if (var.shape[static_cast<size_t>(var.lat_dim)] != meta.grid.height() ||
       var.shape[static_cast<size_t>(var.lon_dim)] != meta.grid.width())
     return false;
+  const bool nc4 = meta.format.rfind("netCDF-4", 0) == 0, nc3 = meta.format.rfind("netCDF-3", 0) == 0;
+  if (!nc4 && !nc3) return false;
   if (!direct_tried_) {
     direct_tried_ = true;
-    direct_ = std::make_unique<Hdf5Direct>(path());
+    if (nc4)
+      direct_ = std::make_unique<Hdf5Direct>(path());
+    else
+      classic_ = std::make_unique<ClassicDirect>(path());
   }
-  if (!direct_->ok()) return false;
-  if (!direct_->plan(var, var.time_dim >= 0 ? t : 0, var.level_dim >= 0 ? level : 0, plan)) return false;
+  const int64_t tt = var.time_dim >= 0 ? t : 0, ll = var.level_dim >= 0 ? level : 0;
+  const bool planned =
+      nc4 ? direct_->ok() && direct_->plan(var, tt, ll, plan) : classic_->ok() && classic_->plan(var, tt, ll, plan);
+  if (!planned) return false;
   u = unpacking(var);
   return true;
 }

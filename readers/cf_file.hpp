@@ -18,6 +18,7 @@ namespace climseg::io {
 
 struct DirectPlan;
 class Hdf5Direct;
+class ClassicDirect;
 
 // The 16 channels of a DeepCAM HDF5 sample (`climate/data`, channel-last), in file order.
 const std::vector<std::string>& deepcam_channels();
@@ -128,7 +129,8 @@ class FieldReader {
   // `out`; returns how many there are (finish with finish_mask()).
   int64_t read(const FileMeta& meta, const VarMeta& var, int64_t t, int64_t level, float* out);
   // Prepares reading (t, level) of `var` straight from the file's bytes (direct_read.hpp) when
-  // the file is netCDF-4 and the layout allows it; false otherwise (then use read()). `u` gets the
+  // the layout allows it (netCDF-4 contiguous/chunked float, shuffle/deflate; netCDF-3 float);
+  // false otherwise (then use read()). `u` gets the
   // variable's unpacking rules. Execute the plan with execute_direct(), then flag_invalid() and
   // to_canonical(), on any thread.
   bool plan_direct(const FileMeta& meta, const VarMeta& var, int64_t t, int64_t level, DirectPlan& plan, Unpacking& u);
@@ -145,6 +147,7 @@ class FieldReader {
  private:
   NcFile file_;
   std::unique_ptr<Hdf5Direct> direct_;
+  std::unique_ptr<ClassicDirect> classic_;
   bool direct_tried_ = false;
   std::vector<float> scratch_f_;
   std::vector<double> scratch_d_;

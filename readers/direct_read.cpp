@@ -5,10 +5,12 @@
 #include <libdeflate.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 
 #include "core/error.hpp"
+#include "readers/cdf_header.hpp"
 #include "readers/hdf5_lock.hpp"
 
 namespace climseg::io {
@@ -164,6 +166,49 @@ bool Hdf5Direct::plan(const VarMeta& var, int64_t t, int64_t level, DirectPlan& 
   return true;
 }
 
+ClassicDirect::ClassicDirect(const std::string& path) {
+  CdfLayout layout = check_cdf_file(path);
+  numrecs_ = layout.numrecs;
+  record_bytes_ = layout.record_bytes;
+  for (const CdfVar& v : layout.vars) vars_.push_back({v.name, {v.type, v.begin, v.record ? 1 : 0}});
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+}
+
+ClassicDirect::~ClassicDirect() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool ClassicDirect::plan(const VarMeta& var, int64_t t, int64_t level, DirectPlan& out) const {
+  constexpr int kFloat = 5;
+  if (!ok() || var.type != "float") return false;
+  const auto it = std::find_if(vars_.begin(), vars_.end(), [&](const auto& v) { return v.first == var.name; });
+  if (it == vars_.end() || it->second[0] != kFloat) return false;
+  const bool record = it->second[2] != 0;
+  if (record && var.time_dim != 0) return false;  // a record dimension that is not the time axis
+  if (record && (t < 0 || t >= numrecs_)) return false;
+  const int rank = static_cast<int>(var.dims.size());
+  int64_t plane = 0;  // index of the plane among the non-record leading dimensions
+  for (int d = record ? 1 : 0; d < rank - 2; ++d) {
+    const int64_t index = d == var.time_dim ? t : d == var.level_dim ? level : 0;
+    if (index < 0 || index >= var.shape[static_cast<size_t>(d)]) return false;
+    plane = plane * var.shape[static_cast<size_t>(d)] + index;
+  }
+  out = DirectPlan{};
+  out.fd = fd_;
+  out.rows = var.shape[static_cast<size_t>(rank - 2)];
+  out.cols = var.shape[static_cast<size_t>(rank - 1)];
+  DirectPlan::Piece p;
+  p.bytes = static_cast<uint64_t>(out.rows * out.cols) * 4u;
+  p.addr =
+      static_cast<uint64_t>(it->second[1] + (record ? t * record_bytes_ : 0)) + static_cast<uint64_t>(plane) * p.bytes;
+  p.chunk_rows = out.rows;
+  p.chunk_cols = out.cols;
+  p.chunk_elems = out.rows * out.cols;
+  p.big_endian = true;
+  out.pieces.push_back(p);
+  return true;
+}
+
 void execute_direct(const DirectPlan& plan, const std::string& path, float* dst, std::vector<unsigned char>& scratch) {
   for (const DirectPlan::Piece& p : plan.pieces) {
     const uint64_t raw_bytes = static_cast<uint64_t>(p.chunk_elems) * 4u;
@@ -172,6 +217,10 @@ void execute_direct(const DirectPlan& plan, const std::string& path, float* dst,
                              p.chunk_elems == plan.rows * plan.cols;
     if (whole_plane) {  // straight into the destination
       pread_all(plan.fd, reinterpret_cast<unsigned char*>(dst), p.bytes, p.addr, path);
+      if (p.big_endian) {
+        auto* words = reinterpret_cast<uint32_t*>(dst);
+        for (int64_t i = 0; i < p.chunk_elems; ++i) words[i] = __builtin_bswap32(words[i]);
+      }
       continue;
     }
     scratch.resize(p.bytes + 2 * raw_bytes);

@@ -6,8 +6,10 @@
 
 #include <hdf5.h>
 
+#include <array>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "readers/cf_file.hpp"
@@ -23,6 +25,7 @@ struct DirectPlan {
     int64_t chunk_rows = 0, chunk_cols = 0;  // its (lat, lon) extent as stored (edge chunks overhang)
     int64_t plane_offset = 0;                // elements before our plane inside the chunk (leading dims)
     int64_t chunk_elems = 0;                 // elements in the whole chunk
+    bool big_endian = false;                 // netCDF-3 data are stored big-endian
   };
   int fd = -1;
   int64_t rows = 0, cols = 0;
@@ -50,6 +53,23 @@ class Hdf5Direct {
   hid_t file_ = -1;
   int fd_ = -1;
   uint64_t base_ = 0;  // user block size: HDF5 addresses are relative to it
+};
+
+// The same for netCDF-3 files (classic, 64-bit offset, CDF5): data are uncompressed and laid out
+// by the header (readers/cdf_header.hpp), so a plane is one contiguous run of big-endian floats.
+class ClassicDirect {
+ public:
+  explicit ClassicDirect(const std::string& path);
+  ~ClassicDirect();
+  ClassicDirect(const ClassicDirect&) = delete;
+  ClassicDirect& operator=(const ClassicDirect&) = delete;
+  bool ok() const { return fd_ >= 0; }
+  bool plan(const VarMeta& var, int64_t t, int64_t level, DirectPlan& out) const;
+
+ private:
+  int fd_ = -1;
+  int64_t numrecs_ = 0, record_bytes_ = 0;
+  std::vector<std::pair<std::string, std::array<int64_t, 3>>> vars_;  // name → {type, begin, record}
 };
 
 // Executes a plan into `dst` (rows, cols) in file order. Thread-safe, takes no lock; `scratch` is

@@ -433,9 +433,9 @@ TEST(Archive, TruncatedFilesAreRefusedByName) {
 }
 
 TEST(Archive, DirectChunkReadsEqualLibraryReads) {
-  // netCDF-4 layouts the direct path handles (contiguous, chunked with edge chunks, deflate with and
-  // without shuffle, several planes per chunk, levels) and ones it leaves to the library (unallocated
-  // chunks, doubles): the values must be bit for bit those of nc_get_vara.
+  // Layouts the direct path handles (netCDF-4 contiguous, chunked with edge chunks, deflate with and
+  // without shuffle, several planes per chunk, levels; netCDF-3 classic, 64-bit offset and CDF5 with
+  // and without records): the values must be bit for bit those of nc_get_vara.
   TempDir dir;
   const size_t T = 3, L = 2, H = 7, W = 10;
   std::vector<double> v;
@@ -446,19 +446,25 @@ TEST(Archive, DirectChunkReadsEqualLibraryReads) {
           v.push_back((t == 1 && i == 3 && j == 4) ? -1e30 : 100.0 * t + 10.0 * l + std::sin(double(i * W + j)));
   struct Layout {
     const char* name;
+    int format;
     std::vector<size_t> chunks;
     int deflate;
     bool shuffle;
+    bool unlimited;
   };
-  const std::vector<Layout> layouts = {{"contiguous", {}, 0, false},
-                                       {"chunked_edges", {1, 1, 3, 4}, 0, false},
-                                       {"deflate", {1, 1, H, W}, 4, false},
-                                       {"deflate_shuffle_edges", {2, 2, 4, 6}, 1, true},
-                                       {"shuffle_only", {1, 2, H, W}, 0, true}};
+  // netCDF-3 files too: big-endian runs at offsets from the header, records interleaved with V's.
+  const std::vector<Layout> layouts = {{"contiguous", NC_NETCDF4, {}, 0, false, false},
+                                       {"chunked_edges", NC_NETCDF4, {1, 1, 3, 4}, 0, false, false},
+                                       {"deflate", NC_NETCDF4, {1, 1, H, W}, 4, false, true},
+                                       {"deflate_shuffle_edges", NC_NETCDF4, {2, 2, 4, 6}, 1, true, false},
+                                       {"shuffle_only", NC_NETCDF4, {1, 2, H, W}, 0, true, false},
+                                       {"classic_records", 0, {}, 0, false, true},
+                                       {"offset64_fixed", NC_64BIT_OFFSET, {}, 0, false, false},
+                                       {"cdf5_records", NC_64BIT_DATA, {}, 0, false, true}};
   for (const Layout& layout : layouts) {
     fs::path p = dir / (std::string(layout.name) + ".nc");
-    NcBuilder b(p);
-    b.dim("time", T)
+    NcBuilder b(p, layout.format);
+    b.dim("time", layout.unlimited ? 0 : T)
         .dim("lev", L)
         .dim("lat", H)
         .dim("lon", W)
@@ -471,7 +477,8 @@ TEST(Archive, DirectChunkReadsEqualLibraryReads) {
         .var("U", NC_FLOAT, {"time", "lev", "lat", "lon"}, v)
         .att("U", "_FillValue", NC_FLOAT, {-1e30})
         .att("U", "scale_factor", NC_FLOAT, {2.0})
-        .storage("U", layout.chunks, layout.deflate, layout.shuffle);
+        .var("V", NC_SHORT, {"time", "lat", "lon"}, std::vector<double>(T * H * W, 3));
+    if (layout.format == NC_NETCDF4) b.storage("U", layout.chunks, layout.deflate, layout.shuffle);
     b.write();
     for (int64_t t = 0; t < int64_t(T); ++t) {
       ArchiveOptions direct = channels("U@850,U5=U@500"), library = direct;
