@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <fnmatch.h>
 #include <glob.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cctype>
@@ -633,7 +634,8 @@ void Archive::load_into(int64_t i, Sample& s) const {
     for (int f : g.files) a.reader(f, keep_open).drop_cache();
   if (!jobs.empty()) {
     std::string error;
-#pragma omp parallel for schedule(dynamic, 1) if (jobs.size() > 1)
+    const int threads = a.options.read_threads > 0 ? a.options.read_threads : omp_get_max_threads();
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (jobs.size() > 1 && threads > 1)
     for (size_t k = 0; k < jobs.size(); ++k) {
       thread_local std::vector<unsigned char> scratch;
       thread_local std::vector<float> file_order;

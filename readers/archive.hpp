@@ -53,6 +53,9 @@ struct ArchiveOptions {
   // Read netCDF-4 float channels as raw chunks inflated on all threads (direct_read.hpp) rather
   // than through the library one call at a time. Same values either way.
   bool direct_read = true;
+  // Threads that inflate channels in one load (0: OpenMP's default, i.e. --threads). A prefetching
+  // trainer may want 1 so that loading does not compete with the compute threads.
+  int read_threads = 0;
 };
 
 // Where sample i comes from.
