@@ -12,6 +12,7 @@
 #include "core/error.hpp"
 #include "nc_builder.hpp"
 #include "readers/archive.hpp"
+#include "readers/describe.hpp"
 #include "readers/direct_read.hpp"
 #include "readers/orientation.hpp"
 #include "readers/partition.hpp"
@@ -416,6 +417,15 @@ TEST(Archive, DeepCamHdf5LayoutChannelLastWithLabels) {
   EXPECT_EQ(s.labels[3 * int64_t(W) + 4], 1.0f);
   EXPECT_EQ(s.labels[5 * int64_t(W) + 7], 2.0f);
   EXPECT_EQ(s.labels[0], 0.0f);
+  // What inspect says about it.
+  nlohmann::json d = describe_semantic(scan_file(p.string()));
+  EXPECT_EQ(d["deepcam"], true);
+  EXPECT_EQ(d["grid"]["shape"], nlohmann::json({6, 8}));
+  EXPECT_EQ(d["grid"]["extent"], "global");
+  EXPECT_EQ(d["labels"], "climate/labels_0");
+  EXPECT_EQ(d["channels"].size(), 17u);
+  EXPECT_EQ(d["channels"][1]["spec"], "U850");
+  EXPECT_TRUE(d["time"].is_null());
 }
 
 TEST(Archive, TruncatedFilesAreRefusedByName) {
