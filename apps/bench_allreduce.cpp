@@ -47,7 +47,8 @@ class BenchAllreduceCommand : public Command {
     app.footer(
         "Run under mpirun/srun with 2 or more ranks. Lines: kind=message (bytes, seconds, bus_gbs), kind=fit\n"
         "(alpha_us, beta_gbs of t = alpha + bytes/beta), kind=step per mode (overlap, overlap-no-hook-progress,\n"
-        "after-backward: step_s, forward_s, backward_s, wait_s, comm_s, hidden_fraction, exposed_fraction,\n"
+        "after-backward: step_s, forward_s, backward_s, exposed_s (communication left after backward: the\n"
+        "last-arriving rank's wait), imbalance_s, comm_s, hidden_fraction, exposed_fraction,\n"
         "speedup_vs_after_backward). See docs/scaling.md.");
   }
 
@@ -130,11 +131,13 @@ class BenchAllreduceCommand : public Command {
             {"step_s", r.step_s},
             {"forward_s", r.forward_s},
             {"backward_s", r.backward_s},
-            {"wait_s", r.wait_s},
+            {"exposed_s", r.exposed_s},
+            {"imbalance_s", r.imbalance_s},
             {"optimizer_s", r.optimizer_s},
             {"comm_s", r.comm_s},
             {"hidden_fraction", r.hidden_fraction},
             {"exposed_fraction", r.exposed_fraction},
+            {"buckets_done_in_backward", r.buckets_done_in_backward},
             {"compute_per_sample_s", (r.forward_s + r.backward_s + r.optimizer_s) / double(batch_)},
             {"samples_per_s", samples / r.step_s},
             {"speedup_vs_after_backward", baseline / r.step_s}});

@@ -63,22 +63,29 @@ std::vector<StepBenchResult> bench_training_steps(nn::Parameters& params,
   for (int64_t i = 0; i < o.batch * o.height * o.width; ++i)
     yp[i] = static_cast<int32_t>(nn::random_uniform(seed, 2, uint64_t(i)) * float(o.classes)) % int32_t(o.classes);
 
-  std::vector<StepBenchResult> out;
-  for (const std::string mode : {"overlap", "overlap-no-hook-progress", "after-backward"}) {
+  // The three modes take turns step by step, so a machine whose load drifts (other jobs) affects
+  // them alike and their ratio stays meaningful.
+  const std::vector<std::string> modes = {"overlap", "overlap-no-hook-progress", "after-backward"};
+  std::vector<std::unique_ptr<GradSync>> syncs;
+  for (const std::string& mode : modes) {
     GradSyncOptions so = o.sync;
     so.progress_in_hook = mode != "overlap-no-hook-progress";
-    GradSync sync(params, comm, so);
-    if (mode != "after-backward")
-      sync.attach(g);
-    else
-      g.on_grad_ready(nullptr);
-    sync.calibrate(5);
-    nn::Adam opt(params, {});
-    StepBenchResult r;
-    r.mode = mode;
-    r.buckets = static_cast<int>(sync.buckets().size());
-    std::vector<double> step, fwd, bwd, wait, optim, hidden;
-    for (int s = 0; s < o.warmup + o.steps; ++s) {
+    syncs.push_back(std::make_unique<GradSync>(params, comm, so));
+    syncs.back()->calibrate(5);
+  }
+  nn::Adam opt(params, {});
+  struct Series {
+    std::vector<double> step, fwd, bwd, exposed, imbalance, optim, done;
+  };
+  std::vector<Series> series(modes.size());
+  std::vector<StepBenchResult> out(modes.size());
+  for (int s = 0; s < o.warmup + o.steps; ++s) {
+    for (size_t m = 0; m < modes.size(); ++m) {
+      GradSync& sync = *syncs[m];
+      if (modes[m] == "after-backward")
+        g.on_grad_ready(nullptr);  // nothing starts during backward: finish() reduces every bucket
+      else
+        sync.attach(g);
       comm.barrier();  // each step starts together, so waits measure communication, not skew
       const double t0 = now_seconds();
       g.forward();
@@ -92,24 +99,35 @@ std::vector<StepBenchResult> bench_training_steps(nn::Parameters& params,
       const double t3 = now_seconds();
       if (s >= o.warmup) {
         const GradSyncTimings& t = sync.last();
-        r.per_step.push_back(t);
-        step.push_back(comm.max(t3 - t0));
-        fwd.push_back(comm.max(t1 - t0));
-        bwd.push_back(comm.max(t.backward_s));
-        wait.push_back(comm.max(t.wait_s));
-        optim.push_back(comm.max(t3 - t2));
+        const GradSyncSummary sum = summarize(t, comm);
+        out[m].per_step.push_back(t);
+        Series& q = series[m];
+        q.step.push_back(comm.max(t3 - t0));
+        q.fwd.push_back(comm.max(t1 - t0));
+        q.bwd.push_back(sum.backward_s);
+        q.exposed.push_back(sum.exposed_s);
+        q.imbalance.push_back(sum.imbalance_s);
+        q.optim.push_back(comm.max(t3 - t2));
+        q.done.push_back(sum.buckets_done_in_backward);
       }
-      if (on_step) on_step(mode, s);
+      if (on_step) on_step(modes[m], s);
     }
-    r.step_s = median(step);
-    r.forward_s = median(fwd);
-    r.backward_s = median(bwd);
-    r.wait_s = median(wait);
-    r.optimizer_s = median(optim);
-    r.comm_s = sync.last().comm_s;
-    r.hidden_fraction = r.comm_s > 0 ? std::clamp(1.0 - r.wait_s / r.comm_s, 0.0, 1.0) : 0.0;
-    r.exposed_fraction = r.step_s > 0 ? r.wait_s / r.step_s : 0.0;
-    out.push_back(std::move(r));
+  }
+  for (size_t m = 0; m < modes.size(); ++m) {
+    StepBenchResult& r = out[m];
+    const Series& q = series[m];
+    r.mode = modes[m];
+    r.buckets = static_cast<int>(syncs[m]->buckets().size());
+    r.step_s = median(q.step);
+    r.forward_s = median(q.fwd);
+    r.backward_s = median(q.bwd);
+    r.exposed_s = median(q.exposed);
+    r.imbalance_s = median(q.imbalance);
+    r.optimizer_s = median(q.optim);
+    r.buckets_done_in_backward = static_cast<int>(median(q.done));
+    r.comm_s = syncs[m]->last().comm_s;
+    r.hidden_fraction = r.comm_s > 0 ? std::clamp(1.0 - r.exposed_s / r.comm_s, 0.0, 1.0) : 0.0;
+    r.exposed_fraction = r.step_s > 0 ? r.exposed_s / r.step_s : 0.0;
   }
   g.on_grad_ready(nullptr);
   return out;

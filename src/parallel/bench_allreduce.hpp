@@ -34,16 +34,19 @@ struct StepBenchOptions {
 // Per-step figures of one mode; medians over the timed steps, each the slowest rank's.
 struct StepBenchResult {
   std::string mode;  // "overlap", "overlap-no-hook-progress", "after-backward"
-  double step_s = 0, forward_s = 0, backward_s = 0, wait_s = 0, optimizer_s = 0;
+  double step_s = 0, forward_s = 0, backward_s = 0, optimizer_s = 0;
+  double exposed_s = 0;         // communication left after backward (the last-arriving rank's wait)
+  double imbalance_s = 0;       // the other ranks' extra wait for the slowest one
   double comm_s = 0;            // calibrated cost of the reduction alone
-  double hidden_fraction = 0;   // 1 - wait / comm
-  double exposed_fraction = 0;  // wait / step
+  double hidden_fraction = 0;   // 1 - exposed / comm
+  double exposed_fraction = 0;  // exposed / step
+  int buckets_done_in_backward = 0;
   int buckets = 0;
   std::vector<GradSyncTimings> per_step;  // this rank's, every timed step
 };
 
 // Builds a training graph with `forward` (x (N, C, H, W) -> logits (N, K, H, W)) over `params`,
-// trains with Adam on fixed random data, and times the three modes in turn (same graph, same
+// trains with Adam on fixed random data, and times the three modes taking turns step by step (same graph, same
 // weights). Collective over comm. `on_step(mode, step)` is called after every step (progress).
 std::vector<StepBenchResult> bench_training_steps(nn::Parameters& params,
                                                   const std::function<nn::Value(nn::Value)>& forward, const Comm& comm,

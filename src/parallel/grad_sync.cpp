@@ -284,8 +284,8 @@ void GradSync::attach(nn::Graph& graph) {
   if (graph.parameters() != impl_->params) fail("GradSync: the graph trains other Parameters than this object syncs");
   if (!graph.compiled()) fail("GradSync: compile the graph before attaching it");
   if (!graph.training()) fail("GradSync: the graph is an eval graph (no backward)");
+  if (impl_->graph != &graph) impl_->order_checked = false;  // a graph's order never changes once compiled
   impl_->graph = &graph;
-  impl_->order_checked = false;
   std::weak_ptr<Impl> weak = impl_;
   const nn::Graph* g = &graph;
   graph.on_grad_ready([weak, g](const nn::Param& p) {
@@ -357,6 +357,20 @@ double GradSync::calibrate(int repeats) {
   check_mpi(MPI_Allreduce(MPI_IN_PLACE, &median, 1, MPI_DOUBLE, MPI_MAX, m.world.get()), "allreduce");
   m.t.comm_s = median;
   return median;
+}
+
+GradSyncSummary summarize(const GradSyncTimings& t, const Comm& comm) {
+  double v[4] = {t.backward_s, t.wait_s, -t.wait_s, -double(t.buckets_done_in_backward)};
+  comm.allreduce_max(v, 4);
+  GradSyncSummary s;
+  s.backward_s = v[0];
+  s.wait_max_s = v[1];
+  s.exposed_s = -v[2];
+  s.imbalance_s = s.wait_max_s - s.exposed_s;
+  s.buckets_done_in_backward = static_cast<int>(-v[3]);
+  s.comm_s = t.comm_s;
+  if (s.comm_s > 0) s.hidden_fraction = std::clamp(1.0 - s.exposed_s / s.comm_s, 0.0, 1.0);
+  return s;
 }
 
 const GradSyncTimings& GradSync::last() const { return impl_->t; }

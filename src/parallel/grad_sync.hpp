@@ -58,6 +58,21 @@ struct GradSyncTimings {
   int64_t bytes = 0;                 // gradient bytes reduced per step
 };
 
+// One step across ranks (collective). A rank that finishes backward early waits in finish() for the
+// others too, so a rank's own wait mixes load imbalance with communication; the rank that arrives
+// last waits for nothing but the reductions still in flight, so the minimum wait over ranks is the
+// communication that overlap did not hide.
+struct GradSyncSummary {
+  double backward_s = 0;             // the slowest rank's backward (with the hook's work)
+  double exposed_s = 0;              // min over ranks of wait_s: communication left after backward
+  double wait_max_s = 0;             // max over ranks of wait_s
+  double imbalance_s = 0;            // wait_max_s - exposed_s: ranks waiting for the slowest one
+  double comm_s = 0;                 // calibrated cost of the reduction alone (0 before calibrate())
+  double hidden_fraction = 0;        // 1 - exposed_s / comm_s in [0, 1]; 0 while comm_s is unknown
+  int buckets_done_in_backward = 0;  // min over ranks
+};
+GradSyncSummary summarize(const GradSyncTimings& t, const Comm& comm);
+
 // Usage, once per training step (every rank, same order):
 //   sync.begin_backward();  graph.backward();  sync.finish();  optimizer.step(lr);
 // The object installs itself as the graph's grad-ready hook. On one rank (or without MPI) it only

@@ -311,4 +311,13 @@ TEST(DataParallel, CalibrationMeasuresTheReductionWithoutTouchingGradients) {
   EXPECT_DOUBLE_EQ(d.sync.last().comm_s, c);
   EXPECT_GE(d.sync.last().hidden_fraction, 0.0);
   EXPECT_LE(d.sync.last().hidden_fraction, 1.0);
+  // Across ranks: the exposed communication is the smallest wait, the imbalance the rest.
+  const parallel::GradSyncSummary s = parallel::summarize(d.sync.last(), world);
+  EXPECT_DOUBLE_EQ(s.exposed_s, world.min(d.sync.last().wait_s));
+  EXPECT_DOUBLE_EQ(s.wait_max_s, world.max(d.sync.last().wait_s));
+  EXPECT_DOUBLE_EQ(s.imbalance_s, s.wait_max_s - s.exposed_s);
+  EXPECT_DOUBLE_EQ(s.backward_s, world.max(d.sync.last().backward_s));
+  EXPECT_DOUBLE_EQ(s.comm_s, c);
+  EXPECT_GE(s.hidden_fraction, 0.0);
+  EXPECT_LE(s.hidden_fraction, 1.0);
 }
