@@ -9,4 +9,4 @@ configure_and_build "$CLIMSEG_ROOT/build/release" -DCMAKE_BUILD_TYPE=Release -DC
 climseg="$CLIMSEG_ROOT/build/release/bin/climseg"
 
 say "climseg inspect on the bundled sample"
-"$climseg" inspect "$CLIMSEG_ROOT/data/sample/cam5_sample.nc"
+"$climseg" inspect "$CLIMSEG_ROOT/data/sample/synth.cam.h2.2000-01-01-00000.nc"

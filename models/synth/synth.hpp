@@ -121,6 +121,9 @@ struct StepFields {
   Tensor u200, v200, lambda;  // (H, W)
   std::vector<CycloneTruth> cyclones;
   std::vector<RiverTruth> rivers;
+  // Scratch reused from step to step: the strongest river filament of each cell (H*W).
+  std::vector<float> river_weight;
+  std::vector<int> river_id;
 };
 
 class World {

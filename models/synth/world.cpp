@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 #include "core/error.hpp"
@@ -373,6 +374,7 @@ void World::generate(int64_t step, StepFields& out) const {
 #pragma omp parallel
   {
     std::vector<float> A(K), B(K), C(K), D(K), mk(K);
+    std::vector<char> live(K);
     std::vector<float> P(static_cast<size_t>(W)), dPdl(static_cast<size_t>(W)), dPdp(static_cast<size_t>(W));
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < H; ++i) {
@@ -393,12 +395,14 @@ void World::generate(int64_t step, StepFields& out) const {
         C[k] = float(de * cp - e * m.tilt * sp);
         D[k] = float(de * sp + e * m.tilt * cp);
         mk[k] = float(m.m);
+        live[k] = gauss(lat, m.lat_c, m.lat_w) > 1e-7;  // a wave far from its band adds nothing here
       }
       std::fill(P.begin(), P.end(), 0.0f);
       std::fill(dPdl.begin(), dPdl.end(), 0.0f);
       std::fill(dPdp.begin(), dPdp.end(), 0.0f);
       // P' = sum_k E cos(m lon + ph): separable, so each mode is two row-by-column products.
       for (size_t k = 0; k < K; ++k) {
+        if (!live[k]) continue;
         const float* cm = cos_m_.data() + k * size_t(W);
         const float* sm = sin_m_.data() + k * size_t(W);
         const float a = A[k], b = B[k], c = C[k], d = D[k], m = mk[k];
@@ -429,7 +433,8 @@ void World::generate(int64_t step, StepFields& out) const {
         F[kT200][n] = float(z.t200 - p / 800.0);
         F[kTS][n] = float(z.ts);
         F[kTREFHT][n] = float(z.ts - 1.0 + 0.1 * poleward);  // warm where the flow comes from the equator
-        RH[n] = float(std::clamp(z.rh + 0.05 * std::tanh(poleward / 8.0) - 0.04 * p / 1000.0, 0.3, 0.97));
+        const double x = poleward / 8.0;                     // saturating: x / sqrt(1 + x^2)
+        RH[n] = float(std::clamp(z.rh + 0.05 * x / std::sqrt(1.0 + x * x) - 0.04 * p / 1000.0, 0.3, 0.97));
         LAM[n] = float(z.lambda);
         const double lift = std::max(0.0, poleward / 10.0 - p / 2000.0);
         F[kPRECT][n] = float(z.prect + 1.2e-7 * lift * lift);
@@ -471,7 +476,7 @@ void World::generate(int64_t step, StepFields& out) const {
         const double deficit = cs.dp_pa * (1.0 - std::exp(-x)) * taper;
         const double v = holland_wind(r, cs.dp_pa, rmw_m, b, lat_c) * taper;
         // Local east/north unit vectors from the centre (radial) and the cyclonic tangent.
-        const double dx = wrap180(lon - lon_c) * kDegToRad * kEarthRadius * coslat;
+        const double dx = (double(jc + dj) * col_deg - lon_c) * kDegToRad * kEarthRadius * coslat;
         const double dy = (lat - lat_c) * kDegToRad * kEarthRadius;
         const double norm = std::hypot(dx, dy);
         const double ex = norm > 0 ? dx / norm : 0.0, ey = norm > 0 ? dy / norm : 0.0;
@@ -506,8 +511,10 @@ void World::generate(int64_t step, StepFields& out) const {
   // 3. Rivers: a moist low-level jet along the axis. The strongest filament of each cell is kept
   // for the label, which needs the final fields (step 5).
   out.rivers.clear();
-  std::vector<float> ar_w(HW, 0.0f);
-  std::vector<int> ar_id(HW, 0);
+  std::vector<float>& ar_w = out.river_weight;
+  std::vector<int>& ar_id = out.river_id;
+  ar_w.assign(HW, 0.0f);
+  ar_id.assign(HW, 0);
   for (const RiverState& rs : rivers_at(hours)) {
     double lat_lo = 90, lat_hi = -90;
     for (const auto& p : rs.axis) {
@@ -530,53 +537,64 @@ void World::generate(int64_t step, StepFields& out) const {
     const int64_t j1 = int64_t(std::ceil((rs.axis[0].lon + east + pad) / col_deg));
     const int64_t nseg = int64_t(rs.axis.size()) - 1;
     const double two_s2 = 2.0 * rs.sigma_km * rs.sigma_km;
-#pragma omp parallel for schedule(static)
-    for (int64_t i = i0; i <= i1; ++i) {
-      const double lat = grid_.lat[size_t(i)];
-      const double kx = kEarthRadius / 1000.0 * kDegToRad * std::max(std::cos(lat * kDegToRad), 1e-3);
-      const double ky = kEarthRadius / 1000.0 * kDegToRad;
-      for (int64_t jj = j0; jj <= std::min(j1, j0 + W - 1); ++jj) {
-        const int64_t j = ((jj % W) + W) % W;
-        const double lon = grid_.lon[size_t(j)];
-        // Nearest point of the axis in the local tangent plane of this cell (km).
-        double best = 1e300, s_best = 0, txb = 1, tyb = 0;
+    // Axis longitudes made continuous and relative to its first point, so no cell needs a wrap.
+    std::vector<double> rel(rs.axis.size(), 0.0);
+    for (size_t k = 1; k < rs.axis.size(); ++k) rel[k] = rel[k - 1] + wrap180(rs.axis[k].lon - rs.axis[k - 1].lon);
+#pragma omp parallel
+    {
+      std::vector<int64_t> near;  // segments within reach of this row
+#pragma omp for schedule(static)
+      for (int64_t i = i0; i <= i1; ++i) {
+        const double lat = grid_.lat[size_t(i)];
+        const double kx = kEarthRadius / 1000.0 * kDegToRad * std::max(std::cos(lat * kDegToRad), 1e-3);
+        const double ky = kEarthRadius / 1000.0 * kDegToRad;
+        near.clear();
         for (int64_t k = 0; k < nseg; ++k) {
-          const LatLon& a = rs.axis[size_t(k)];
-          const LatLon& c = rs.axis[size_t(k + 1)];
-          const double ax = wrap180(a.lon - lon) * kx, ay = (a.lat - lat) * ky;
-          const double cx = ax + wrap180(c.lon - a.lon) * kx, cy = (c.lat - lat) * ky;
-          const double sx = cx - ax, sy = cy - ay;
-          const double len2 = sx * sx + sy * sy;
-          double t = len2 > 0 ? -(ax * sx + ay * sy) / len2 : 0.0;
-          t = std::clamp(t, 0.0, 1.0);
-          const double px = ax + t * sx, py = ay + t * sy;
-          const double d2 = px * px + py * py;
-          if (d2 < best) {
-            best = d2;
-            s_best = (double(k) + t) / double(nseg);
-            const double len = std::sqrt(len2);
-            txb = len > 0 ? sx / len : 1.0;
-            tyb = len > 0 ? sy / len : 0.0;
-          }
+          const double lo = std::min(rs.axis[size_t(k)].lat, rs.axis[size_t(k + 1)].lat) - reach;
+          const double hi = std::max(rs.axis[size_t(k)].lat, rs.axis[size_t(k + 1)].lat) + reach;
+          if (lat >= lo && lat <= hi) near.push_back(k);
         }
-        const double w = rs.strength * (1.0 - 0.3 * s_best) * std::exp(-best / two_s2);
-        if (w < 0.005) continue;
-        const size_t n = size_t(i * W + j);
-        const double jet = rs.jet_ms * w;
-        F[kU850][n] += float(jet * txb);
-        F[kV850][n] += float(jet * tyb);
-        F[kUBOT][n] += float(0.6 * jet * txb);
-        F[kVBOT][n] += float(0.6 * jet * tyb);
-        U200[n] += float(0.5 * jet * txb);
-        V200[n] += float(0.5 * jet * tyb);
-        RH[n] += float((0.95 - RH[n]) * w);
-        LAM[n] += float((1.8 - LAM[n]) * w);
-        F[kTREFHT][n] += float(4.0 * w);
-        F[kT500][n] += float(1.0 * w);
-        F[kPRECT][n] += float(4e-7 * w * w);
-        if (w > ar_w[n]) {
-          ar_w[n] = float(w);
-          ar_id[n] = rs.id;
+        if (near.empty()) continue;
+        for (int64_t jj = j0; jj <= std::min(j1, j0 + W - 1); ++jj) {
+          const int64_t j = ((jj % W) + W) % W;
+          const double x = double(jj) * col_deg - rs.axis[0].lon;  // the cell, east of the axis start
+          // Nearest point of the axis in the local tangent plane of this cell (km).
+          double best = 1e300, s_best = 0, txb = 1, tyb = 0;
+          for (int64_t k : near) {
+            const double ax = (rel[size_t(k)] - x) * kx, ay = (rs.axis[size_t(k)].lat - lat) * ky;
+            const double cx = (rel[size_t(k + 1)] - x) * kx, cy = (rs.axis[size_t(k + 1)].lat - lat) * ky;
+            const double sx = cx - ax, sy = cy - ay;
+            const double len2 = sx * sx + sy * sy;
+            const double t = len2 > 0 ? std::clamp(-(ax * sx + ay * sy) / len2, 0.0, 1.0) : 0.0;
+            const double px = ax + t * sx, py = ay + t * sy;
+            const double d2 = px * px + py * py;
+            if (d2 < best) {
+              best = d2;
+              s_best = (double(k) + t) / double(nseg);
+              const double len = std::sqrt(len2);
+              txb = len > 0 ? sx / len : 1.0;
+              tyb = len > 0 ? sy / len : 0.0;
+            }
+          }
+          const double w = rs.strength * (1.0 - 0.3 * s_best) * std::exp(-best / two_s2);
+          if (w < 0.005) continue;
+          const size_t n = size_t(i * W + j);
+          const double jet = rs.jet_ms * w;
+          F[kU850][n] += float(jet * txb);
+          F[kV850][n] += float(jet * tyb);
+          F[kUBOT][n] += float(0.6 * jet * txb);
+          F[kVBOT][n] += float(0.6 * jet * tyb);
+          U200[n] += float(0.5 * jet * txb);
+          V200[n] += float(0.5 * jet * tyb);
+          RH[n] += float((0.95 - RH[n]) * w);
+          LAM[n] += float((1.8 - LAM[n]) * w);
+          F[kTREFHT][n] += float(4.0 * w);
+          F[kT500][n] += float(1.0 * w);
+          F[kPRECT][n] += float(4e-7 * w * w);
+          if (w > ar_w[n]) {
+            ar_w[n] = float(w);
+            ar_id[n] = rs.id;
+          }
         }
       }
     }
@@ -620,10 +638,13 @@ void World::generate(int64_t step, StepFields& out) const {
     const double reach_deg = 500.0 / kKmPerDeg + row_deg;
     const int64_t i0 = std::max<int64_t>(0, int64_t(std::floor((lat_c - reach_deg + 90.0) / row_deg)));
     const int64_t i1 = std::min<int64_t>(H - 1, int64_t(std::ceil((lat_c + reach_deg + 90.0) / row_deg)));
+    const double cos_edge = std::max(0.2, std::cos((std::abs(lat_c) + reach_deg) * kDegToRad));
+    const int64_t nj = std::min<int64_t>((W - 1) / 2, int64_t(std::ceil(reach_deg / cos_edge / col_deg)) + 1);
+    const int64_t jc = int64_t(std::lround(lon_c / col_deg));
     for (int64_t i = i0; i <= i1; ++i)
-      for (int64_t j = 0; j < W; ++j) {
+      for (int64_t dj = -nj; dj <= nj; ++dj) {
+        const int64_t j = ((jc + dj) % W + W) % W;
         const double lat = grid_.lat[size_t(i)], lon = grid_.lon[size_t(j)];
-        if (std::abs(wrap180(lon - lon_c)) * std::cos(lat * kDegToRad) > reach_deg) continue;
         const double r = great_circle_km(lat_c, lon_c, lat, lon);
         const size_t n = size_t(i * W + j);
         if (r <= std::max(300.0, 1.5 * row_deg * kKmPerDeg)) t.psl_min_pa = std::min(t.psl_min_pa, double(F[kPSL][n]));
@@ -631,29 +652,37 @@ void World::generate(int64_t step, StepFields& out) const {
         if (r <= kCycloneOuterKm && LAB[n] == float(kCyclone)) ++t.cells;
       }
   }
-  for (RiverTruth& t : out.rivers) {
-    double sx = 0, sy = 0, sz = 0;
-    for (int64_t i = 0; i < H; ++i)
-      for (int64_t j = 0; j < W; ++j) {
-        const size_t n = size_t(i * W + j);
-        if (LAB[n] != float(-t.state.id)) continue;
-        ++t.cells;
-        const double a = areas[size_t(i)];
-        t.area_km2 += a / 1e6;
-        const double la = grid_.lat[size_t(i)] * kDegToRad, lo = grid_.lon[size_t(j)] * kDegToRad;
-        sx += a * std::cos(la) * std::cos(lo);
-        sy += a * std::cos(la) * std::sin(lo);
-        sz += a * std::sin(la);
-        t.ivt_max = std::max(t.ivt_max, ivt_at(out, i, j));
-      }
-    if (t.cells > 0) {
-      t.centroid.lat = std::atan2(sz, std::hypot(sx, sy)) / kDegToRad;
-      t.centroid.lon = wrap360(std::atan2(sy, sx) / kDegToRad);
+  // One pass over the cells for every river at once; then the rivers become class 2.
+  std::vector<std::array<double, 3>> xyz(out.rivers.size(), {0.0, 0.0, 0.0});
+  auto river_index = [&](int id) {
+    for (size_t r = 0; r < out.rivers.size(); ++r)
+      if (out.rivers[r].state.id == id) return r;
+    return out.rivers.size();
+  };
+  for (int64_t i = 0; i < H; ++i) {
+    const double a = areas[size_t(i)];
+    const double la = grid_.lat[size_t(i)] * kDegToRad;
+    for (int64_t j = 0; j < W; ++j) {
+      const size_t n = size_t(i * W + j);
+      if (LAB[n] >= 0) continue;
+      const size_t r = river_index(int(-LAB[n]));
+      LAB[n] = float(kRiver);
+      RiverTruth& t = out.rivers[r];
+      ++t.cells;
+      t.area_km2 += a / 1e6;
+      const double lo = grid_.lon[size_t(j)] * kDegToRad;
+      xyz[r][0] += a * std::cos(la) * std::cos(lo);
+      xyz[r][1] += a * std::cos(la) * std::sin(lo);
+      xyz[r][2] += a * std::sin(la);
+      t.ivt_max = std::max(t.ivt_max, ivt_at(out, i, j));
     }
   }
-  // Rivers were labelled with their negated id so each could be counted; now they are class 2.
-  for (size_t n = 0; n < HW; ++n)
-    if (LAB[n] < 0) LAB[n] = float(kRiver);
+  for (size_t r = 0; r < out.rivers.size(); ++r) {
+    RiverTruth& t = out.rivers[r];
+    if (t.cells == 0) continue;
+    t.centroid.lat = std::atan2(xyz[r][2], std::hypot(xyz[r][0], xyz[r][1])) / kDegToRad;
+    t.centroid.lon = wrap360(std::atan2(xyz[r][1], xyz[r][0]) / kDegToRad);
+  }
 }
 
 void World::columns_at_pressure(const StepFields& s, const std::vector<double>& p_pa, Tensor& q, Tensor& u,

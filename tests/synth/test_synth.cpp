@@ -493,3 +493,35 @@ TEST(Synth, BadConfigurationsAreUsageErrors) {
   c.steps = 0;
   EXPECT_THROW(validate(c), UsageError);
 }
+
+TEST(Synth, BundledSampleIsWhatSynthMakesToday) {
+  // data/sample holds a small archive for the demo; regenerate it with the command in
+  // data/sample/synth.json when the generator changes (this test says so).
+  const fs::path sample = test::test_data().parent_path().parent_path() / "data" / "sample";
+  const fs::path file = sample / "synth.cam.h2.2000-01-01-00000.nc";
+  ASSERT_TRUE(fs::exists(file)) << file;
+  test::TempDir dir;
+  SynthConfig c;
+  c.height = 96;
+  c.width = 144;
+  c.steps = 5;
+  c.steps_per_file = 5;
+  c.hours = 6;
+  c.deflate_level = 9;
+  c.seed = 1;
+  auto fresh = write_archive(c, dir.path(), Comm::self(), false);
+  io::NcFile a(file), b(fresh.cam[0]);
+  EXPECT_EQ(io::nc_att_text(a.id(), NC_GLOBAL, "history"), io::nc_att_text(b.id(), NC_GLOBAL, "history"))
+      << "the sample was made with other parameters";
+  int nvars = 0;
+  nc_inq_nvars(b.id(), &nvars);
+  for (int v = 0; v < nvars; ++v) {
+    const std::string name = io::nc_var_name(b.id(), v);
+    EXPECT_EQ(read_doubles(a.id(), name), read_doubles(b.id(), name))
+        << name << " differs: regenerate data/sample with `climseg synth --out data/sample "
+        << "--grid 96x144 --steps 5 "
+        << "--steps-per-file 5 --hours 6 --deflate 9 --seed 1`";
+  }
+  EXPECT_EQ(slurp(sample / "synth_cyclones.csv"), slurp(fresh.cyclones_csv));
+  EXPECT_EQ(slurp(sample / "synth_rivers.csv"), slurp(fresh.rivers_csv));
+}
