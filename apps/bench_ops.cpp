@@ -61,13 +61,12 @@ class BenchOpsCommand : public Command {
     log::info("bench ops: {} thread(s), OpenBLAS core {}", threads, blas_core_name());
     const double sgemm = nn::sgemm_gflops(quick_ ? 512 : 2048);
     const double copy = nn::copy_bandwidth_gbs(quick_ ? 16 : 256);
-    std::map<std::string, double> peer;
-    if (peer_) {
-      log::info("bench ops: running the PyTorch peer ({} cases)", cases.size());
-      for (auto& [k, v] : nn::run_torch_peer(cases, threads, repeats_, python_)) peer[k] = v;
-    }
     Progress progress("bench ops", static_cast<int64_t>(cases.size()), !global.no_progress);
     for (const auto& c : cases) {
+      // The peer runs each case right before ours, so both see the same machine state.
+      std::map<std::string, double> peer;
+      if (peer_)
+        for (auto& [k, v] : nn::run_torch_peer({c}, threads, repeats_, python_)) peer[k] = v;
       for (const nn::OpBenchResult& r : nn::bench_op(c, repeats_)) {
         nlohmann::json j = {{"bench", "ops"},
                             {"op", c.op},
