@@ -37,7 +37,12 @@ class BenchTrainCommand : public Command {
   std::string name() const override { return "train"; }
   std::string parent() const override { return "bench"; }
   std::string summary() const override { return "Training step time and peak memory (vs PyTorch with --peer)"; }
-  void setup(CLI::App& app) override { add_common(app, o_, grid_); }
+  void setup(CLI::App& app) override {
+    add_common(app, o_, grid_);
+    app.add_flag("--ranks-report", o_.ranks_report,
+                 "Under mpirun: per-step compute, exposed allreduce and overlap (hidden fraction)");
+    app.add_option("--bucket-mb", o_.bucket_mb, "Gradient allreduce bucket size under MPI")->check(CLI::PositiveNumber);
+  }
   int run(const GlobalOptions&) override {
     parse_grid(grid_, o_);
     nlohmann::json r = training::bench_train(o_, Comm::world());

@@ -18,20 +18,19 @@ class TrainCommand : public Command {
     return "Train a segmentation network (CGNet, U-Net, DeepLabv3+) on an archive";
   }
   int order() const override { return 50; }
+  bool accepts_extra_args() const override { return true; }
 
   void setup(CLI::App& app) override {
     app.add_option("-c,--config", config_, "Training configuration (JSON); see docs/training.md")
         ->check(CLI::ExistingFile);
     app.add_flag("--print-config", print_, "Print the effective configuration (defaults, file, overrides) and exit");
-    app.allow_extras();
     app.footer(
         "Every configuration key can be set on the command line: --epochs 5, --optimizer.lr 3e-4,\n"
         "--data.train 'archive/*.nc', --model.type unet, --resume auto, ...\n"
         "Writes <checkpoint_dir>/last.h5, best.h5 and metrics.jsonl.");
-    app_ = &app;
   }
 
-  int run(const GlobalOptions&) override {
+  int run(const GlobalOptions& global) override {
     nlohmann::json doc = nlohmann::json::object();
     if (!config_.empty()) {
       try {
@@ -40,7 +39,7 @@ class TrainCommand : public Command {
         fail_usage("{}: not valid JSON: {}", config_, e.what());
       }
     }
-    training::apply_overrides(doc, training::parse_override_args(app_->remaining()));
+    training::apply_overrides(doc, training::parse_override_args(global.extra_args));
     training::TrainConfig cfg = training::TrainConfig::from_json(doc);
     if (print_) {
       if (Comm::world().is_root()) std::cout << cfg.to_json().dump(2) << "\n";
@@ -64,7 +63,6 @@ class TrainCommand : public Command {
  private:
   std::string config_;
   bool print_ = false;
-  CLI::App* app_ = nullptr;
 };
 
 }  // namespace

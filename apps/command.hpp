@@ -14,6 +14,8 @@ struct GlobalOptions {
   int verbosity = 0;  // -v adds, -q subtracts
   int threads = 0;    // 0: cores on this node / ranks on this node
   bool no_progress = false;
+  // Arguments no option claimed, for commands that accept them (accepts_extra_args()).
+  std::vector<std::string> extra_args;
 };
 
 class Command {
@@ -26,6 +28,9 @@ class Command {
   // Non-empty for a nested command: "bench" makes this `climseg bench <name>`. The parent must be
   // a registered command whose run() is never reached (it requires a nested command).
   virtual std::string parent() const { return {}; }
+  // True for commands that take free-form "--key value" pairs (train's config overrides); for
+  // every other command an unknown argument is a usage error.
+  virtual bool accepts_extra_args() const { return false; }
   // Declares options and positionals on the subcommand's own CLI11 app.
   virtual void setup(CLI::App& app) = 0;
   // Runs after MPI is up and options are parsed. Returns the exit code (0 success).

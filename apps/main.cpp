@@ -52,6 +52,8 @@ int run_main(int argc, char** argv) {
   CLI::App app{"climseg: find tropical cyclones, atmospheric rivers and extreme waves in climate archives.", "climseg"};
   app.require_subcommand(0, 1);
   app.fallthrough();
+  // Leftover arguments are collected here and refused below unless the command takes them.
+  app.allow_extras();
   app.footer(
       "Run 'climseg COMMAND --help' for a command's options.\n"
       "Exit codes: 0 success, 1 runtime error (bad input data, I/O), 2 usage error, 130 interrupted.\n"
@@ -120,9 +122,24 @@ int run_main(int argc, char** argv) {
   for (auto it = subs.rbegin(); it != subs.rend(); ++it) {
     auto& [sub, cmd] = *it;
     if (sub->parsed()) {
+      global.extra_args = app.remaining(true);
+      if (!global.extra_args.empty() && !cmd->accepts_extra_args()) {
+        std::string sub_path;
+        for (auto& [s2, c2] : subs)
+          if (s2->parsed()) sub_path += " " + c2->name();
+        if (world.is_root())
+          print_error(fmt::format("The following argument was not expected: {} (see 'climseg{} --help')",
+                                  fmt::join(global.extra_args, " "), sub_path));
+        return kExitUsage;
+      }
       log::debug("running '{}' on {} rank(s), {} thread(s) each", cmd->name(), world.size(), num_threads());
       return cmd->run(global);
     }
+  }
+  if (!app.remaining().empty()) {
+    if (world.is_root())
+      print_error(fmt::format("unknown command or argument '{}' (see 'climseg --help')", app.remaining().front()));
+    return kExitUsage;
   }
   if (world.is_root()) std::cout << app.help();
   return kExitUsage;

@@ -14,6 +14,7 @@
 #include "core/timer.hpp"
 #include "models/nets/network.hpp"
 #include "nn/optim.hpp"
+#include "parallel/grad_sync.hpp"
 
 namespace climseg::training {
 using nlohmann::json;
@@ -104,14 +105,38 @@ json bench_train(const BenchOptions& o, const Comm& comm) {
   int32_t* yl = g.labels(y);
   for (int64_t i = 0; i < o.batch * o.height * o.width; ++i) yl[i] = static_cast<int32_t>((i / 97) % o.classes);
   nn::Adam opt(params, {});
-  std::vector<double> times;
+  parallel::GradSyncOptions gso;
+  gso.bucket_bytes = std::max<int64_t>(4096, static_cast<int64_t>(o.bucket_mb * (1 << 20)));
+  parallel::GradSync sync(params, g, comm, gso);
+  const double comm_alone = comm.size() > 1 ? sync.calibrate(5) : 0.0;
+  std::vector<double> times, fwd, bwd, exposed, imbalance, hidden;
+  json per_step = json::array();
   for (int64_t s = 0; s < o.warmup + o.steps; ++s) {
     comm.barrier();
     Stopwatch w;
     g.forward();
+    const double f = w.seconds();
+    sync.begin_backward();
     g.backward();
+    sync.finish();
     opt.step(1e-3);
-    if (s >= o.warmup) times.push_back(w.seconds());
+    if (s < o.warmup) continue;
+    times.push_back(w.seconds());
+    if (comm.size() > 1) {
+      parallel::GradSyncSummary sum = parallel::summarize(sync.last(), comm);
+      fwd.push_back(comm.max(f));
+      bwd.push_back(sum.backward_s);
+      exposed.push_back(sum.exposed_s);
+      imbalance.push_back(sum.imbalance_s);
+      hidden.push_back(sum.hidden_fraction);
+      per_step.push_back({{"step", s - o.warmup},
+                          {"forward_s", fwd.back()},
+                          {"backward_s", sum.backward_s},
+                          {"exposed_comm_s", sum.exposed_s},
+                          {"imbalance_s", sum.imbalance_s},
+                          {"hidden_fraction", sum.hidden_fraction},
+                          {"buckets_done_in_backward", sum.buckets_done_in_backward}});
+    }
   }
   json r = {{"bench", "train"},
             {"model", o.model},
@@ -127,6 +152,23 @@ json bench_train(const BenchOptions& o, const Comm& comm) {
             {"arena_mb", double(g.arena_bytes()) / 1e6},
             {"peak_rss_mb", peak_rss_mb()},
             {"blas_core", blas_core_name()}};
+  if (comm.size() > 1) {
+    const double step_s = median(times);
+    r["gradient_mb"] = double(sync.last().bytes) / 1e6;
+    r["buckets"] = sync.last().buckets;
+    r["comm_alone_s"] = comm_alone;
+    r["exposed_comm_s"] = median(exposed);
+    r["exposed_fraction_of_step"] = median(exposed) / step_s;
+    r["hidden_fraction"] = median(hidden);
+    if (o.ranks_report) {
+      r["ranks_report"] = {{"steps", per_step},
+                           {"median_forward_s", median(fwd)},
+                           {"median_backward_s", median(bwd)},
+                           {"median_exposed_comm_s", median(exposed)},
+                           {"median_imbalance_s", median(imbalance)},
+                           {"median_hidden_fraction", median(hidden)}};
+    }
+  }
   if (o.peer && comm.is_root()) add_peer(r, run_peer(o, "train"));
   return r;
 }

@@ -19,11 +19,17 @@ struct BenchOptions {
   int64_t steps = 5, warmup = 1;
   bool peer = false;  // also run PyTorch in a subprocess (cgnet only)
   std::string python = "/usr/bin/python3";
-  std::string peer_script;  // default: scripts/peer/torch_cgnet.py in the source tree
+  std::string peer_script;    // default: scripts/peer/torch_cgnet.py in the source tree
+  bool ranks_report = false;  // under MPI: per-step forward/backward/exposed-communication report
+  double bucket_mb = 1.0;     // gradient allreduce bucket size under MPI (GradSync default)
 };
 
 // One JSON object: bench, model, grid, batch, threads, steps, median_s, min_s, samples_per_s,
 // peak_rss_mb, arena_mb, and with peer: peer_median_s, peer_peak_rss_mb, speedup, memory_ratio.
+// Under MPI the gradients are averaged with parallel::GradSync (bucketed, overlapped with
+// backward); with ranks_report the object also has "ranks_report": per step forward_s,
+// backward_s, exposed_comm_s (communication left after backward, min over ranks), imbalance_s,
+// comm_s (the reduction alone), hidden_fraction, and their medians.
 nlohmann::json bench_train(const BenchOptions& o, const Comm& comm);
 nlohmann::json bench_predict(const BenchOptions& o, const Comm& comm);
 

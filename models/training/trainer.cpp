@@ -17,6 +17,11 @@
 #include "models/training/model_io.hpp"
 #include "nn/checkpoint.hpp"
 #include "nn/optim.hpp"
+#include "parallel/grad_sync.hpp"
+#include "parallel/lr_scaling.hpp"
+#include "parallel/state_sync.hpp"
+#include "parallel/sync_batch_norm.hpp"
+#include "parallel/watchdog.hpp"
 #include "readers/partition.hpp"
 #include "readers/prefetch.hpp"
 
@@ -51,13 +56,10 @@ std::unique_ptr<nn::Optimizer> make_optimizer(const OptimizerConfig& o, nn::Para
   return std::make_unique<nn::Lamb>(params, l);
 }
 
-nn::LrSchedule make_schedule(const TrainConfig& c, int64_t total_steps, int ranks) {
+nn::LrSchedule make_schedule(const TrainConfig& c, int64_t total_steps) {
   nn::LrSchedule s;
   s.kind = nn::LrSchedule::parse_kind(c.schedule.kind);
-  double scale = 1.0;
-  if (c.distributed.lr_scaling == "linear") scale = ranks;
-  if (c.distributed.lr_scaling == "sqrt") scale = std::sqrt(double(ranks));
-  s.base_lr = c.optimizer.lr * scale;
+  s.base_lr = c.optimizer.lr;
   s.warmup_steps = c.schedule.warmup_steps;
   s.step_size = std::max<int64_t>(1, c.schedule.step_size);
   s.gamma = c.schedule.gamma;
@@ -176,7 +178,14 @@ TrainResult train(const TrainConfig& cfg, const Comm& comm) {
   const int64_t schedule_steps = cfg.epochs * steps_per_epoch;
   int64_t total_steps = schedule_steps;
   if (cfg.max_steps > 0) total_steps = std::min(total_steps, cfg.max_steps);
-  nn::LrSchedule schedule = make_schedule(cfg, schedule_steps, P);
+  nn::LrSchedule schedule = make_schedule(cfg, schedule_steps);
+  // The base rate is tuned for one rank's batch; a larger global batch scales it (linear or square
+  // root), reached by a warmup as long as the schedule's (at least one epoch).
+  parallel::LrScaling scaling;
+  scaling.rule = parallel::parse_lr_rule(cfg.distributed.lr_scaling);
+  scaling.reference_batch = B;
+  scaling.warmup_steps = std::max(cfg.schedule.warmup_steps, steps_per_epoch);
+  auto lr_at = [&](int64_t s) { return scaling.lr(schedule, B * P, s); };
 
   // ---- checkpoints and resumption
   const fs::path ckdir = cfg.checkpoint_dir;
@@ -207,6 +216,21 @@ TrainResult train(const TrainConfig& cfg, const Comm& comm) {
     write_file_atomically(log_path, "");
   }
   comm.barrier();
+
+  // ---- data parallelism: identical start, bucketed overlapped gradient allreduce, optional
+  // synchronised BatchNorm, a watchdog for stalled collectives, periodic consistency checks.
+  std::optional<parallel::Watchdog> watchdog;
+  if (P > 1) watchdog.emplace(comm, parallel::watchdog_options_from_env());
+  parallel::broadcast_parameters(params, comm);
+  parallel::GradSyncOptions gso;
+  gso.bucket_bytes = std::max<int64_t>(4096, static_cast<int64_t>(cfg.distributed.bucket_mb * (1 << 20)));
+  gso.hierarchical = cfg.distributed.hierarchical;
+  parallel::GradSync sync(params, graph, comm, gso);
+  std::optional<parallel::SyncBatchNorm> sync_bn;
+  if (cfg.distributed.sync_batchnorm && P > 1) {
+    sync_bn.emplace(comm);
+    graph.set_stats_reducer(&*sync_bn);
+  }
 
   auto save = [&](const fs::path& path) {
     nn::CheckpointInfo info;
@@ -295,16 +319,12 @@ TrainResult train(const TrainConfig& cfg, const Comm& comm) {
     }
     prefetch_next = in_epoch + 1;
 
+    if (watchdog) watchdog->set_step(step);
     graph.forward();
+    sync.begin_backward();
     graph.backward();
+    sync.finish();  // gradients averaged over the ranks (each rank's loss is a mean over its batch)
     float local_loss = graph.scalar(loss);
-    if (P > 1) {
-      // Average the gradients over ranks (each rank's loss is a mean over its own batch).
-      comm.allreduce_sum(params.grad(), params.size());
-      const float inv = 1.0f / float(P);
-      float* g = params.grad();
-      for (int64_t i = 0; i < params.size(); ++i) g[i] *= inv;
-    }
     double gnorm = cfg.optimizer.clip_grad_norm > 0 ? nn::clip_grad_norm(params, cfg.optimizer.clip_grad_norm)
                                                     : nn::grad_norm(params);
     const bool bad = comm.any(!std::isfinite(local_loss) || !std::isfinite(gnorm));
@@ -318,19 +338,25 @@ TrainResult train(const TrainConfig& cfg, const Comm& comm) {
         fail("training diverged: {} steps with NaN/Inf loss or gradient (max_bad_steps {}); last good checkpoint: {}",
              bad_steps, cfg.max_bad_steps, fs::exists(last_path) ? last_path.string() : std::string("none"));
     } else {
-      opt->step(schedule.lr(step));
+      opt->step(lr_at(step));
     }
+    // BatchNorm running statistics (updated by every forward, skipped batches included) averaged
+    // over the ranks after every step with one small allreduce, so checkpoints, validation and a
+    // resumed run see the same values whenever they are taken; with SyncBatchNorm they are equal.
+    if (P > 1 && !sync_bn) parallel::average_buffers(params, comm);
     ++step;
+    if (P > 1 && cfg.distributed.check_every > 0 && step % cfg.distributed.check_every == 0)
+      parallel::check_identical(params, comm, step);
     result.last_loss = mean_loss;
     window_loss += mean_loss;
     ++window_steps;
-    progress.advance(1, fmt::format("epoch {} loss {:.4f} lr {:.3g}", epoch, mean_loss, schedule.lr(step - 1)));
+    progress.advance(1, fmt::format("epoch {} loss {:.4f} lr {:.3g}", epoch, mean_loss, lr_at(step - 1)));
     if (step % cfg.log_every == 0) {
       double secs = window_clock.seconds();
       log_line({{"step", step},
                 {"epoch", epoch},
                 {"loss", window_loss / double(window_steps)},
-                {"lr", schedule.lr(step - 1)},
+                {"lr", lr_at(step - 1)},
                 {"grad_norm", gnorm},
                 {"samples_per_s", double(window_steps * B * P) / std::max(1e-9, secs)},
                 {"elapsed_s", clock.seconds()}});
