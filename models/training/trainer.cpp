@@ -88,7 +88,7 @@ void truncate_metrics(const fs::path& log, int64_t step) {
 
 }  // namespace
 
-TrainResult train(const TrainConfig& cfg, const Comm& comm) {
+TrainResult train(const TrainConfig& cfg, const Comm& comm, const TrainHooks& hooks) {
   Stopwatch clock;
   const int P = comm.size(), rank = comm.rank();
   const int64_t B = cfg.batch_size;
@@ -391,6 +391,7 @@ TrainResult train(const TrainConfig& cfg, const Comm& comm) {
       save(last_path);
       result.last_checkpoint = last_path.string();
     }
+    if (hooks.on_step) hooks.on_step(step);
     if (out_of_time && !last) {
       result.stopped_by_time = true;
       log::info("stopping at step {} of {}: max_minutes ({}) reached; resume with --resume auto", step, total_steps,
@@ -399,6 +400,8 @@ TrainResult train(const TrainConfig& cfg, const Comm& comm) {
     }
   }
   progress.finish();
+  if (hooks.validate_when_done && result.last_validation.is_null() && !val_idx.empty())
+    result.last_validation = validate();
   result.steps = step;
   return result;
 }

@@ -22,8 +22,17 @@ struct TrainResult {
   nlohmann::json last_validation;  // ConfusionMatrix::to_json of the last validation (null if none)
 };
 
+// Ways for a caller (climseg search) to take part in a run without changing what it computes.
+struct TrainHooks {
+  // Called on every rank after each optimizer step (a place to answer messages between steps).
+  std::function<void(int64_t step)> on_step;
+  // Validate once more when a resumed run has no step left to do, so that last_validation is filled
+  // whenever there are validation samples (not logged, no checkpoint written).
+  bool validate_when_done = false;
+};
+
 // Runs the training described by `config` on the ranks of `comm` (size 1 without MPI). Every rank
 // calls it with the same config. Throws UsageError for a bad config and Error for bad data.
-TrainResult train(const TrainConfig& config, const Comm& comm);
+TrainResult train(const TrainConfig& config, const Comm& comm, const TrainHooks& hooks = {});
 
 }  // namespace climseg::training
