@@ -25,7 +25,7 @@ struct DataConfig {
 };
 
 struct LossConfig {
-  std::string type = "cross_entropy";  // cross_entropy, jaccard, dice
+  std::string type = "jaccard";  // jaccard (ClimateNet's), cross_entropy, dice
   // "none", "frequency^-0.125" (DeepCAM), "inverse" (inverse frequency), or a list of numbers.
   nlohmann::json class_weights = "none";
   bool area_weighted = false;  // weight pixels by cos(latitude)

@@ -246,6 +246,26 @@ void Group::set_attr(const std::string& name, const std::string& value) const {
 void Group::set_attr(const std::string& name, int64_t value) const { set_numeric_attr(*this, name, value); }
 void Group::set_attr(const std::string& name, double value) const { set_numeric_attr(*this, name, value); }
 
+std::vector<std::string> Group::attr_names() const {
+  LibraryLock lock(library_mutex());
+  std::vector<std::string> names;
+  auto collect = [](hid_t, const char* name, const H5A_info_t*, void* out) -> herr_t {
+    static_cast<std::vector<std::string>*>(out)->emplace_back(name);
+    return 0;
+  };
+  hsize_t idx = 0;
+  if (H5Aiterate2(id(), H5_INDEX_NAME, H5_ITER_INC, &idx, collect, &names) < 0)
+    fail("{}: cannot list attributes", where());
+  return names;
+}
+
+bool Group::attr_is_string(const std::string& name) const {
+  LibraryLock lock(library_mutex());
+  Handle a = open_attr(*this, name);
+  Handle type(H5Aget_type(a.id()), H5Tclose);
+  return H5Tget_class(type.id()) == H5T_STRING;
+}
+
 std::string Group::attr_string(const std::string& name) const {
   LibraryLock lock(library_mutex());
   Handle a = open_attr(*this, name);

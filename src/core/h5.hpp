@@ -81,6 +81,8 @@ class Group {
 
   // Attributes on this group.
   bool has_attr(const std::string& name) const;
+  std::vector<std::string> attr_names() const;  // every attribute, in creation (or name) order
+  bool attr_is_string(const std::string& name) const;
   void set_attr(const std::string& name, const std::string& value) const;  // variable-length UTF-8
   void set_attr(const std::string& name, int64_t value) const;
   void set_attr(const std::string& name, double value) const;

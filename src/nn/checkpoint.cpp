@@ -121,6 +121,10 @@ CheckpointInfo load_checkpoint(const fs::path& path, Parameters& params, Optimiz
   info.config = text("config");
   info.loader = text("loader");
   info.rng = text("rng");
+  for (const std::string& name : f.attr_names())  // architecture, model, classes, normalization, ...
+    if (name != "format" && name != "step" && name != "config" && name != "loader" && name != "rng" &&
+        f.attr_is_string(name))
+      info.attributes[name] = f.attr_string(name);
   load_state_dict(params, read_state_dict(f.open_group("state_dict")), true, path.string());
   if (optimizer != nullptr) {
     if (!f.has_group("optimizer")) fail("{}: the checkpoint holds no optimizer state", path.string());

@@ -54,6 +54,7 @@ TEST(Checkpoint, RoundTripResumesBitForBit) {
   info.loader = R"({"epoch": 0, "index": 6})";
   info.rng = R"({"seed": 5})";
   info.attributes["architecture"] = "tiny";
+  info.attributes["classes"] = R"(["Background", "Storm"])";
   fs::path path = tmp / "ckpt.h5";
   save_checkpoint(path, pa, &oa, info);
   for (auto& e : fs::directory_iterator(tmp.path())) EXPECT_EQ(e.path().filename(), "ckpt.h5") << "temp file left";
@@ -66,6 +67,7 @@ TEST(Checkpoint, RoundTripResumesBitForBit) {
   EXPECT_EQ(got.config, info.config);
   EXPECT_EQ(got.loader, info.loader);
   EXPECT_EQ(got.rng, info.rng);
+  EXPECT_EQ(got.attributes, info.attributes);  // so a weights-only copy (climseg export) keeps them
   EXPECT_EQ(ob.steps(), 3);
   EXPECT_EQ(std::memcmp(pa.data(), pb.data(), size_t(pa.size()) * 4), 0);
   EXPECT_EQ(std::memcmp(pa.buffer_data(), pb.buffer_data(), size_t(pa.buffer_size()) * 4), 0);
