@@ -21,6 +21,7 @@
 #include "core/log.hpp"
 #include "core/progress.hpp"
 #include "readers/direct_read.hpp"
+#include "readers/limits.hpp"
 #include "readers/orientation.hpp"
 #include "readers/partition.hpp"
 
@@ -258,7 +259,9 @@ std::string scan_block(const std::vector<std::string>& paths, Block block, int64
     progress.advance();
   }
   progress.finish();
-  return out.dump();
+  // Text from files is made UTF-8 when read (to_utf8); `replace` keeps a stray byte from ever
+  // turning the gather into an exception.
+  return out.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace
@@ -277,6 +280,7 @@ struct Archive::Impl {
   mutable std::mutex mutex;
   mutable std::list<std::pair<int, std::unique_ptr<FieldReader>>> cache;  // most recent first
   mutable std::vector<std::string> opened;
+  mutable std::set<std::string> nonfinite_warned;  // "file\nvariable" already warned about NaN/Inf
 
   // The reader of a file, opened on first use; at most max(keep, options.open_files) stay open.
   FieldReader& reader(int file, int keep = 0) const {
@@ -536,6 +540,15 @@ Archive Archive::open(const std::vector<std::string>& inputs, ArchiveOptions opt
     for (Group& g : a.groups) g.labels = Resolved{};
   for (const Resolved& r : a.groups.front().channels)
     a.units.push_back(a.files[static_cast<size_t>(r.file)].vars[static_cast<size_t>(r.var)].units);
+  // A sample holds data and validity (C, H, W) and labels (H, W): refuse a grid that cannot fit
+  // before anyone allocates it.
+  {
+    const double cells = static_cast<double>(a.grid.height()) * static_cast<double>(a.grid.width());
+    const double values = cells * (2.0 * static_cast<double>(specs.size()) + 1.0);
+    check_allocation(a.files.front().path,
+                     fmt::format("one sample ({} channels on a {} grid)", specs.size(), a.grid.shape_str()),
+                     values < 9.0e18 ? static_cast<int64_t>(values) : INT64_MAX, sizeof(float));
+  }
   log::debug("archive: {} files, {} time-step groups, {} samples, grid {}", a.files.size(), a.groups.size(), a.total,
              a.grid.shape_str());
   return Archive(std::move(impl));
@@ -604,7 +617,7 @@ void Archive::load_into(int64_t i, Sample& s) const {
   s.date = inf.date;
   if (inf.has_date) s.time_iso = inf.date.iso();
   s.channels = a.names;
-  std::vector<int64_t> invalid(static_cast<size_t>(C), 0);
+  std::vector<int64_t> invalid(static_cast<size_t>(C), 0), nonfinite(static_cast<size_t>(C), 0);
 
   std::lock_guard<std::mutex> lock(a.mutex);
   // Channels stored as plain or deflated float chunks in netCDF-4 files are read as raw bytes and
@@ -627,8 +640,11 @@ void Archive::load_into(int64_t i, Sample& s) const {
     Job job{c, {}, {}, &m};
     if (a.options.direct_read && reader.plan_direct(m, v, inf.time_index, r.level, job.plan, job.unpack))
       jobs.push_back(std::move(job));
-    else
+    else {
+      take_nonfinite();
       invalid[static_cast<size_t>(c)] = reader.read(m, v, inf.time_index, r.level, out);
+      nonfinite[static_cast<size_t>(c)] = take_nonfinite();
+    }
   }
   if (head.deepcam)
     for (int f : g.files) a.reader(f, keep_open).drop_cache();
@@ -646,7 +662,9 @@ void Archive::load_into(int64_t i, Sample& s) const {
         if (!identity) file_order.resize(static_cast<size_t>(n));
         float* dst = identity ? out : file_order.data();
         execute_direct(job.plan, job.meta->path, dst, scratch);
+        take_nonfinite();
         invalid[static_cast<size_t>(job.c)] = flag_invalid(dst, n, job.unpack);
+        nonfinite[static_cast<size_t>(job.c)] = take_nonfinite();
         if (!identity) to_canonical(dst, out, H, W, job.meta->orientation);
       } catch (const std::exception& e) {
 #pragma omp critical(climseg_direct_error)
@@ -658,6 +676,23 @@ void Archive::load_into(int64_t i, Sample& s) const {
   for (int64_t c = 0; c < C; ++c) {
     const int64_t bad = invalid[static_cast<size_t>(c)];
     if (bad == 0) continue;
+    if (const int64_t nf = nonfinite[static_cast<size_t>(c)]; nf > 0) {
+      const Resolved& r = g.channels[static_cast<size_t>(c)];
+      const FileMeta& m = a.files[static_cast<size_t>(r.file)];
+      if (s.nonfinite.empty()) s.nonfinite.assign(static_cast<size_t>(C), 0);
+      s.nonfinite[static_cast<size_t>(c)] = nf;
+      // Once per file and variable at warning level (an archive may have thousands of such steps).
+      const std::string key = m.path + "\n" + m.vars[static_cast<size_t>(r.var)].name;
+      const bool first = a.nonfinite_warned.insert(key).second;
+      const std::string what =
+          fmt::format("{}: variable {} at {}: {} NaN/Inf value(s) that are not fill values, masked", m.path,
+                      m.vars[static_cast<size_t>(r.var)].name,
+                      s.time_iso.empty() ? fmt::format("step {}", inf.time_index) : s.time_iso, nf);
+      if (first)
+        log::warn("{} (further steps of this variable and file are logged with -v)", what);
+      else
+        log::debug("{}", what);
+    }
     if (s.valid.numel() == 0) {
       s.valid = spare_valid.numel() ? spare_valid : Tensor::empty({C, H, W});
       s.valid.fill(1.0f);
@@ -706,6 +741,7 @@ Field3D Archive::load_field(int64_t i, const std::string& var) const {
     if (axis->is_pressure())
       for (double x : axis->values) f.level_pa.push_back(x * axis->pa_per_unit());
   }
+  check_allocation(m.path, "the 3-D field " + v.name, 2 * L * n, sizeof(float));
   f.data = Tensor::empty({L, H, W});
   std::lock_guard<std::mutex> lock(a.mutex);
   FieldReader& reader = a.reader(r.file);

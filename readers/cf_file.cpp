@@ -8,11 +8,13 @@
 #include <cctype>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <set>
 
 #include "core/error.hpp"
 #include "readers/direct_read.hpp"
 #include "readers/hdf5_lock.hpp"
+#include "readers/limits.hpp"
 #include "readers/netcdf_file.hpp"
 #include "readers/orientation.hpp"
 
@@ -168,21 +170,28 @@ int type_bits(nc_type t) {
   }
 }
 
+// Elements of a variable, checked against the memory budget before anything is allocated.
+int64_t checked_elements(const VarInfo& v, int64_t element_bytes, const std::string& path) {
+  double n = 1;
+  for (int64_t s : v.shape) n *= static_cast<double>(s);
+  const int64_t count = n < 9.0e18 ? static_cast<int64_t>(n) : std::numeric_limits<int64_t>::max();
+  check_allocation(path, "variable " + v.name, count, element_bytes);
+  return count;
+}
+
 std::vector<double> read_all_double(int ncid, const VarInfo& v, const std::string& path) {
-  int64_t n = 1;
-  for (int64_t s : v.shape) n *= s;
+  const int64_t n = checked_elements(v, sizeof(double), path);
   std::vector<double> out(static_cast<size_t>(n));
   if (n > 0) nc_check(nc_get_var_double(ncid, v.id, out.data()), path, "cannot read", v.name);
   return out;
 }
 
 std::string read_text(int ncid, const VarInfo& v, const std::string& path) {
-  int64_t n = 1;
-  for (int64_t s : v.shape) n *= s;
+  const int64_t n = checked_elements(v, 1, path);
   std::string out(static_cast<size_t>(n), '\0');
   if (n > 0) nc_check(nc_get_var_text(ncid, v.id, out.data()), path, "cannot read", v.name);
   while (!out.empty() && (out.back() == '\0' || out.back() == ' ')) out.pop_back();
-  return out;
+  return to_utf8(out);
 }
 
 // DeepCAM: group "climate" with data (H, W, 16) and labels_0 (H, W), no coordinates.
@@ -195,6 +204,9 @@ bool scan_deepcam(int ncid, FileMeta& m) {
   if (shape.size() != 3 || shape[2] != deepcam_channels().size()) return false;
   m.deepcam = true;
   const auto H = static_cast<int64_t>(shape[0]), W = static_cast<int64_t>(shape[1]);
+  if (H < 2 || W < 2) fail("{}: climate/data is {}x{}x16: no latitude-longitude grid to read", m.path, H, W);
+  // The whole block is read at once (channel-last), then transposed: twice its size.
+  check_allocation(m.path, "climate/data", H * W * 16 * 2, sizeof(float));
   // DeepCAM samples are CAM5 0.25° output: latitude -90..90 inclusive, longitude from 0.
   m.grid = geo::Grid::cam(H, W);
   m.lat = m.grid.lat;
@@ -363,16 +375,27 @@ void to_json(nlohmann::json& j, const FileMeta& m) {
   j["vars"] = vars;
 }
 
+namespace {
+// JSON has no NaN or Inf: dump() writes them as null. Coordinates of a damaged file may hold them
+// (its grid_error then says why), so null reads back as NaN.
+std::vector<double> doubles_of(const nlohmann::json& a) {
+  std::vector<double> out;
+  out.reserve(a.size());
+  for (const auto& x : a) out.push_back(x.is_null() ? std::numeric_limits<double>::quiet_NaN() : x.get<double>());
+  return out;
+}
+}  // namespace
+
 void from_json(const nlohmann::json& j, FileMeta& m) {
   m.path = j.at("path");
   m.format = j.at("format");
   m.grid_error = j.at("grid_error");
   m.lat_name = j.at("lat_name");
   m.lon_name = j.at("lon_name");
-  m.lat = j.at("lat").get<std::vector<double>>();
-  m.lon = j.at("lon").get<std::vector<double>>();
-  m.grid.lat = j.at("glat").get<std::vector<double>>();
-  m.grid.lon = j.at("glon").get<std::vector<double>>();
+  m.lat = doubles_of(j.at("lat"));
+  m.lon = doubles_of(j.at("lon"));
+  m.grid.lat = doubles_of(j.at("glat"));
+  m.grid.lon = doubles_of(j.at("glon"));
   m.grid.periodic = j.at("periodic");
   m.orientation.lat_descending = j.at("lat_descending");
   m.orientation.lon_shift = j.at("lon_shift");
@@ -383,7 +406,7 @@ void from_json(const nlohmann::json& j, FileMeta& m) {
   m.calendar = j.at("calendar");
   m.time_decoded = j.at("time_decoded");
   m.time_note = j.at("time_note");
-  m.time_values = j.at("time_values").get<std::vector<double>>();
+  m.time_values = doubles_of(j.at("time_values"));
   m.steps = j.at("steps");
   m.deepcam = j.at("deepcam");
   m.levels.clear();
@@ -391,7 +414,7 @@ void from_json(const nlohmann::json& j, FileMeta& m) {
     LevelAxis a;
     a.name = l.at("name");
     a.dim = l.at("dim");
-    a.values = l.at("values").get<std::vector<double>>();
+    a.values = doubles_of(l.at("values"));
     a.units = l.at("units");
     a.standard_name = l.at("standard_name");
     a.positive = l.at("positive");
@@ -654,8 +677,13 @@ int64_t find_level_index(const LevelAxis& axis, const std::string& spec) {
 
 namespace {
 
+thread_local int64_t t_nonfinite = 0;
+
 bool invalid_value(double raw, const Unpacking& u) {
-  if (std::isnan(raw)) return true;
+  if (std::isnan(raw) || std::isinf(raw)) {
+    t_nonfinite += std::isinf(raw) || !u.nan_fill;
+    return true;
+  }
   for (double m : u.missing)
     if (raw == m) return true;
   return raw < u.valid_min || raw > u.valid_max;
@@ -672,7 +700,8 @@ int64_t flag_invalid_float(float* x, int64_t n, const Unpacking& u) {
 #pragma omp simd reduction(+ : bad)
   for (int64_t i = 0; i < n; ++i) {
     const float v = x[i];
-    bad += static_cast<int64_t>((v != v) | (v == m[0]) | (v == m[1]) | (v == m[2]) | (v == m[3]) | (v < lo) | (v > hi));
+    bad += static_cast<int64_t>((v != v) | (v == m[0]) | (v == m[1]) | (v == m[2]) | (v == m[3]) | (v < lo) | (v > hi) |
+                                (v == INFINITY) | (v == -INFINITY));
   }
   if (bad != 0 || u.missing.size() > 4) {
     bad = 0;
@@ -709,6 +738,12 @@ FieldReader::FieldReader(FieldReader&&) noexcept = default;
 FieldReader& FieldReader::operator=(FieldReader&&) noexcept = default;
 
 int64_t flag_invalid(float* x, int64_t n, const Unpacking& u) { return flag_invalid_float(x, n, u); }
+
+int64_t take_nonfinite() {
+  const int64_t n = t_nonfinite;
+  t_nonfinite = 0;
+  return n;
+}
 
 bool FieldReader::plan_direct(const FileMeta& meta, const VarMeta& var, int64_t t, int64_t level, DirectPlan& plan,
                               Unpacking& u) {
@@ -753,13 +788,17 @@ Unpacking unpacking_of(int ncid, const VarMeta& var, const std::string& path) {
   u.is_unsigned = (t == NC_BYTE || t == NC_SHORT || t == NC_INT || t == NC_INT64) &&
                   lower(nc_att_text(ncid, vid, "_Unsigned")) == "true";
   if (nc_has_att(ncid, vid, "_FillValue")) {
-    for (double f : nc_att_numbers(ncid, vid, "_FillValue"))
+    for (double f : nc_att_numbers(ncid, vid, "_FillValue")) {
       if (!std::isnan(f)) u.missing.push_back(f);
+      u.nan_fill = u.nan_fill || std::isnan(f);
+    }
   } else if (!std::isnan(default_fill(t))) {
     u.missing.push_back(default_fill(t));
   }
-  for (double f : nc_att_numbers(ncid, vid, "missing_value"))
+  for (double f : nc_att_numbers(ncid, vid, "missing_value")) {
     if (!std::isnan(f) && std::find(u.missing.begin(), u.missing.end(), f) == u.missing.end()) u.missing.push_back(f);
+    u.nan_fill = u.nan_fill || std::isnan(f);
+  }
   auto range = nc_att_numbers(ncid, vid, "valid_range");
   if (range.size() == 2) {
     u.valid_min = range[0];
@@ -888,8 +927,11 @@ std::vector<double> FieldReader::read_vector(const std::string& name) {
   nc_type t{};
   nc_inq_vartype(file_.id(), vid, &t);
   if (!numeric_type(t)) return {};
-  size_t n = 1;
-  for (size_t s : nc_var_shape(file_.id(), vid)) n *= s;
+  double count = 1;
+  for (size_t s : nc_var_shape(file_.id(), vid)) count *= static_cast<double>(s);
+  check_allocation(path(), "variable " + name, count < 9.0e18 ? static_cast<int64_t>(count) : INT64_MAX,
+                   sizeof(double));
+  const auto n = static_cast<size_t>(count);
   std::vector<double> out(n);
   if (n) nc_check(nc_get_var_double(file_.id(), vid, out.data()), path(), "cannot read", name);
   return out;

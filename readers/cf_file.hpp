@@ -108,7 +108,12 @@ struct Unpacking {
   std::vector<double> missing;  // _FillValue, missing_value (and the type's default fill when no _FillValue)
   double valid_min = -INFINITY, valid_max = INFINITY;  // raw (packed) units
   bool integer = false;
+  bool nan_fill = false;  // _FillValue or missing_value is NaN: NaNs are declared fill, not bad values
 };
+
+// NaN that is not a declared fill value, and ±Inf, are masked like fill values (they never reach a
+// model) but counted: this returns how many the calling thread has flagged since its last call.
+int64_t take_nonfinite();
 
 // An open file for reading fields. Library calls take the HDF5 lock (hdf5_lock.hpp) themselves;
 // one reader must not be used by two threads at once (its scratch buffers are shared).

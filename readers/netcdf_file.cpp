@@ -208,10 +208,46 @@ int nc_find_var(int ncid, const std::string& name) {
   return varid;
 }
 
+std::string to_utf8(std::string_view b) {
+  std::string out;
+  out.reserve(b.size());
+  size_t i = 0;
+  while (i < b.size()) {
+    const auto c = static_cast<unsigned char>(b[i]);
+    // Length of a well-formed sequence starting here (RFC 3629: no overlongs, no surrogates).
+    size_t n = 0;
+    if (c < 0x80) {
+      n = 1;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      n = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      n = 3;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 4;
+    }
+    bool ok = n > 0 && i + n <= b.size();
+    for (size_t k = 1; ok && k < n; ++k) ok = (static_cast<unsigned char>(b[i + k]) & 0xC0) == 0x80;
+    if (ok && n >= 3) {
+      const auto c1 = static_cast<unsigned char>(b[i + 1]);
+      ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 > 0x9F) && !(c == 0xF0 && c1 < 0x90) &&
+           !(c == 0xF4 && c1 > 0x8F);
+    }
+    if (ok) {
+      out.append(b.substr(i, n));
+      i += n;
+    } else {
+      out += static_cast<char>(0xC0 | (c >> 6));
+      out += static_cast<char>(0x80 | (c & 0x3F));
+      ++i;
+    }
+  }
+  return out;
+}
+
 std::string nc_var_name(int ncid, int varid) {
   char name[NC_MAX_NAME + 1] = {};
   nc_inq_varname(ncid, varid, name);
-  return name;
+  return to_utf8(name);
 }
 
 std::vector<int> nc_var_dims(int ncid, int varid) {
@@ -231,7 +267,7 @@ std::vector<size_t> nc_var_shape(int ncid, int varid) {
 std::string nc_dim_name(int ncid, int dimid) {
   char name[NC_MAX_NAME + 1] = {};
   nc_inq_dimname(ncid, dimid, name);
-  return name;
+  return to_utf8(name);
 }
 
 size_t nc_dim_len(int ncid, int dimid) {
@@ -249,6 +285,7 @@ static AttValue read_att(int ncid, int varid, const char* name, const std::strin
     a.text.resize(len);
     if (len) nc_check(nc_get_att_text(ncid, varid, name, a.text.data()), path, fmt::format("attribute {}", name));
     while (!a.text.empty() && a.text.back() == '\0') a.text.pop_back();
+    a.text = to_utf8(a.text);
   } else if (a.type == NC_STRING) {
     std::vector<char*> strs(len, nullptr);
     if (len) {
@@ -258,6 +295,7 @@ static AttValue read_att(int ncid, int varid, const char* name, const std::strin
         if (strs[i]) a.text += strs[i];
       }
       nc_free_string(len, strs.data());
+      a.text = to_utf8(a.text);
     }
   } else if (a.type >= NC_BYTE && a.type <= NC_UINT64 && a.type != NC_CHAR) {
     a.numbers.resize(len);
@@ -277,6 +315,7 @@ std::vector<AttValue> nc_atts(int ncid, int varid, const std::string& path) {
     char name[NC_MAX_NAME + 1] = {};
     nc_inq_attname(ncid, varid, i, name);
     out.push_back(read_att(ncid, varid, name, path));
+    out.back().name = to_utf8(out.back().name);
   }
   return out;
 }
@@ -308,7 +347,7 @@ std::vector<int> nc_groups(int ncid) {
 std::string nc_group_name(int ncid) {
   char name[NC_MAX_NAME + 1] = {};
   nc_inq_grpname(ncid, name);
-  return name;
+  return to_utf8(name);
 }
 
 }  // namespace climseg::io

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace climseg::io {
@@ -41,6 +42,9 @@ struct AttValue {
 };
 
 const char* nc_type_name(nc_type t);
+// Text from a file as valid UTF-8 (names and text attributes go into JSON and terminals): valid
+// sequences are kept, every other byte is read as Latin-1 (old files write "°" as 0xB0).
+std::string to_utf8(std::string_view bytes);
 
 // An open NetCDF file (or one of its groups, which shares the file handle). Closed on destruction.
 class NcFile {

@@ -19,7 +19,7 @@ LatBand read_lat_band(const std::string& path, const std::string& channel, int64
   std::string meta_text, error;
   if (comm.is_root()) {
     try {
-      meta_text = nlohmann::json(scan_file(path)).dump();
+      meta_text = nlohmann::json(scan_file(path)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     } catch (const Error& e) {
       error = e.what();
     }

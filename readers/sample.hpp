@@ -31,6 +31,9 @@ struct Sample {
   Tensor labels;                   // (H, W) class ids stored as float (-1 where the file has fill); numel 0 when none
   // Channels that are entirely fill values in this sample (a warning was logged).
   std::vector<std::string> empty_channels;
+  // Per channel: NaN (that is not the declared fill value) and ±Inf found in the file and masked;
+  // empty when there were none. A warning names the file and variable.
+  std::vector<int64_t> nonfinite;
   // True when a channel is entirely fill and the archive's FillPolicy is skip: consumers that
   // iterate (Prefetcher, stats, predict) pass over this sample.
   bool skip = false;

@@ -1,11 +1,14 @@
 // CF-NetCDF-4 writer: definitions, orientation, type conversion, serial and collective output.
 #include "readers/writer.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <netcdf_par.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <map>
 #include <optional>
@@ -142,8 +145,34 @@ struct CfWriter::Impl {
   std::map<std::string, size_t> dim_len;
   int64_t steps = 0;
 
+  // A writer that did not finish (an exception, a failed write) gives its file back to the library
+  // before the AtomicOutput member removes the temporary; a file left open would be closed by
+  // HDF5's exit handler (or at MPI_Finalize).
+  ~Impl() { abandon(); }
+
+  // Closes an unfinished file without keeping it. A file whose writes failed in the library (disk
+  // full, quota, file size limit) is not closed: HDF5 1.10 / NetCDF 4.9 segfault closing it (the
+  // close flushes again, fails, and NetCDF's report of open objects crashes in H5Iget_name; found
+  // with ulimit -f). It is left to the process exit, after the AtomicOutput removed the temporary.
+  void abandon() {
+    if (closed || ncid < 0) return;
+    if (!failed) {
+      Hdf5Lock lock(hdf5_mutex());
+      nc_abort(ncid);
+    }
+    ncid = -1;
+    closed = true;
+  }
+  Impl() = default;
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+
   std::string where() const { return final_path.string(); }
-  void check(int rc, const std::string& what, const std::string& var = {}) const { nc_check(rc, where(), what, var); }
+  void check(int rc, const std::string& what, const std::string& var = {}) const {
+    if (rc != NC_NOERR) failed = true;
+    nc_check(rc, where(), what, var);
+  }
+  mutable bool failed = false;  // a library call failed: the file must not be closed (see abandon)
 
   void validate() {
     const auto& s = spec;
@@ -581,10 +610,7 @@ CfWriter::CfWriter(const fs::path& path, OutputSpec spec, const Comm& comm) : im
 
 CfWriter::~CfWriter() {
   if (!impl_ || impl_->closed) return;
-  if (impl_->ncid >= 0) {
-    Hdf5Lock lock(hdf5_mutex());
-    nc_abort(impl_->ncid);
-  }
+  impl_->abandon();
   // The AtomicOutput (rank 0) removes the temporary file.
 }
 
@@ -645,11 +671,26 @@ void CfWriter::write_values(const std::string& var, int64_t t0, int64_t nt, std:
   impl_->write_block(var, t0, nt, values.data(), values.size());
 }
 
+void CfWriter::set_global_attr(const std::string& name, const std::string& text) {
+  Impl& m = *impl_;
+  if (m.closed) fail("{}: attribute {} set after close", m.where(), name);
+  Hdf5Lock lock(hdf5_mutex());
+  m.check(nc_redef(m.ncid), "cannot reopen the header");
+  m.check(nc_put_att_text(m.ncid, NC_GLOBAL, name.c_str(), text.size(), text.c_str()), "attribute " + name);
+  m.check(nc_enddef(m.ncid), "cannot close the header");
+}
+
 void CfWriter::close() {
   Impl& m = *impl_;
   if (m.closed) return;
   {
     Hdf5Lock lock(hdf5_mutex());
+    // Flush first: if that fails (disk full) the file is abandoned rather than closed (see abandon).
+    if (const int rc = nc_sync(m.ncid); rc != NC_NOERR) {
+      m.failed = true;
+      m.abandon();
+      m.check(rc, "cannot write the file (disk full?)");
+    }
     const int rc = nc_close(m.ncid);
     m.ncid = -1;
     m.closed = true;

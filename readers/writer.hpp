@@ -142,6 +142,11 @@ class CfWriter {
   void write_values(const std::string& var, int64_t t0, int64_t nt, std::span<const double> values);
   void write_values(const std::string& var, std::span<const double> values) { write_values(var, 0, 1, values); }
 
+  // Adds or replaces a global text attribute after data were written (a summary computed while
+  // writing, read back by a rerun that skips complete outputs). Collective writers: every rank,
+  // same value.
+  void set_global_attr(const std::string& name, const std::string& text);
+
   // Flushes, closes and renames the file into place. Collective when the writer is.
   void close();
 

@@ -13,17 +13,23 @@ using nlohmann::json;
 int64_t NetConfig::get_int(const std::string& key, int64_t fallback) const {
   if (!params.contains(key)) return fallback;
   const json& v = params.at(key);
-  if (!v.is_number_integer()) fail_usage("model config: '{}' must be an integer, got {}", key, v.dump());
+  if (!v.is_number_integer())
+    fail_usage("model config: '{}' must be an integer, got {}", key,
+               v.dump(-1, ' ', false, json::error_handler_t::replace));
   return v.get<int64_t>();
 }
 
 std::vector<int64_t> NetConfig::get_ints(const std::string& key, std::vector<int64_t> fallback) const {
   if (!params.contains(key)) return fallback;
   const json& v = params.at(key);
-  if (!v.is_array()) fail_usage("model config: '{}' must be a list of integers, got {}", key, v.dump());
+  if (!v.is_array())
+    fail_usage("model config: '{}' must be a list of integers, got {}", key,
+               v.dump(-1, ' ', false, json::error_handler_t::replace));
   std::vector<int64_t> out;
   for (const json& e : v) {
-    if (!e.is_number_integer()) fail_usage("model config: '{}' must be a list of integers, got {}", key, v.dump());
+    if (!e.is_number_integer())
+      fail_usage("model config: '{}' must be a list of integers, got {}", key,
+                 v.dump(-1, ' ', false, json::error_handler_t::replace));
     out.push_back(e.get<int64_t>());
   }
   return out;
@@ -39,7 +45,8 @@ json NetConfig::to_json() const {
 }
 
 NetConfig NetConfig::from_json(const json& j) {
-  if (!j.is_object()) fail_usage("model config must be a JSON object, got {}", j.dump());
+  if (!j.is_object())
+    fail_usage("model config must be a JSON object, got {}", j.dump(-1, ' ', false, json::error_handler_t::replace));
   NetConfig c;
   c.params = json::object();
   for (auto it = j.begin(); it != j.end(); ++it) {
@@ -56,7 +63,8 @@ NetConfig NetConfig::from_json(const json& j) {
       else
         c.params[k] = *it;
     } catch (const json::exception&) {
-      fail_usage("model config: '{}' has the wrong type: {}", k, it->dump());
+      fail_usage("model config: '{}' has the wrong type: {}", k,
+                 it->dump(-1, ' ', false, json::error_handler_t::replace));
     }
   }
   if (c.type != "cgnet" && c.type != "unet" && c.type != "deeplabv3plus")

@@ -20,7 +20,9 @@ std::string known_keys(const json& obj) {
 class Reader {
  public:
   Reader(const json& j, std::string section) : j_(j), section_(std::move(section)) {
-    if (!j_.is_object()) fail_usage("train config: '{}' must be an object, got {}", section_, j_.dump());
+    if (!j_.is_object())
+      fail_usage("train config: '{}' must be an object, got {}", section_,
+                 j_.dump(-1, ' ', false, json::error_handler_t::replace));
   }
   template <class T>
   void get(const char* key, T& out) {
@@ -29,7 +31,8 @@ class Reader {
     try {
       out = j_.at(key).get<T>();
     } catch (const json::exception&) {
-      fail_usage("train config: '{}{}' has the wrong type: {}", prefix(), key, j_.at(key).dump());
+      fail_usage("train config: '{}{}' has the wrong type: {}", prefix(), key,
+                 j_.at(key).dump(-1, ' ', false, json::error_handler_t::replace));
     }
   }
   void mark(const char* key) { seen_.insert(key); }
@@ -212,9 +215,11 @@ TrainConfig TrainConfig::from_json(const json& j) {
   } else if (cw.is_array()) {
     for (const json& w : cw)
       if (!w.is_number() || w.get<double>() < 0)
-        fail_usage("train config: 'loss.class_weights' must hold non-negative numbers, got {}", cw.dump());
+        fail_usage("train config: 'loss.class_weights' must hold non-negative numbers, got {}",
+                   cw.dump(-1, ' ', false, json::error_handler_t::replace));
   } else {
-    fail_usage("train config: 'loss.class_weights' must be a name or a list, got {}", cw.dump());
+    fail_usage("train config: 'loss.class_weights' must be a name or a list, got {}",
+               cw.dump(-1, ' ', false, json::error_handler_t::replace));
   }
   check_choice("optimizer.type", c.optimizer.type, {"adam", "adamw", "sgd", "lamb"});
   if (!(c.optimizer.lr > 0)) fail_usage("train config: 'optimizer.lr' must be positive, got {}", c.optimizer.lr);
