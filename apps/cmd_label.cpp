@@ -1,6 +1,7 @@
 // `climseg label`: physics-heuristic labels for an archive (cyclones, rivers, waves) in ClimateNet's
 // layout, plus the cyclone track table; MPI-parallel over time steps and files.
 #include <fmt/format.h>
+#include <netcdf.h>
 
 #include <filesystem>
 #include <fstream>
@@ -23,6 +24,7 @@
 #include "models/heuristics/labels.hpp"
 #include "models/heuristics/pipeline.hpp"
 #include "readers/archive.hpp"
+#include "readers/hdf5_lock.hpp"
 #include "readers/partition.hpp"
 #include "readers/prefetch.hpp"
 #include "readers/stats.hpp"
@@ -108,6 +110,9 @@ class LabelCommand : public Command {
                    "z200, z1000, tmq, prect, ivt, hs, q3d, u3d, v3d); ROLE= drops it. Defaults: CAM5 names, then\n"
                    "CMIP/ERA5 names (docs/detectors.md)");
     app.add_option("--with-data", data_vars_, "Also write these channels (e.g. TMQ,U850,V850,PSL) beside LABELS");
+    app.add_flag(
+        "--overwrite", overwrite_,
+        "Redo label files that already exist (by default complete ones are kept; the cyclone pass always runs)");
     app.add_option("--ar-method", ar_method_, "River detector: auto (IVT when present, else TMQ), ivt, tmq")
         ->check(CLI::IsMember({"auto", "ivt", "tmq"}))
         ->capture_default_str();
@@ -173,7 +178,8 @@ class LabelCommand : public Command {
     app.footer(
         "Writes DIR/<input>.labels.nc (LABELS: 0 background, 1 tropical_cyclone, 2 atmospheric_river,\n"
         "3 extreme_waves; a cyclone over a river stays a cyclone), DIR/tc_tracks.csv, DIR/rivers.csv and\n"
-        "DIR/label_summary.json. See docs/detectors.md for the criteria.");
+        "DIR/label_summary.json. See docs/detectors.md for the criteria. A rerun keeps label files that are\n"
+        "complete and redoes the rest (--overwrite redoes all).");
   }
 
   int run(const GlobalOptions& global) override {
@@ -202,6 +208,18 @@ class LabelCommand : public Command {
     roles_ = resolve_roles(probe.files(), wanted, vars_);
     check_roles();
     const int64_t S = probe.size();
+    {
+      // Inputs are never overwritten: refuse before any work if an output name is an input.
+      std::set<std::string> names;
+      for (int64_t i = 0; i < S; ++i) {
+        if (i > 0 && probe.info(i).group == probe.info(i - 1).group) continue;
+        const fs::path out = output_name(probe.info(i).file, names);
+        std::error_code ec;
+        for (const auto& f : probe.files())
+          if (fs::exists(out, ec) && fs::equivalent(out, f.path, ec))
+            fail_usage("{}: an input would be overwritten by an output; choose another --out", out.string());
+      }
+    }
     log::info("label: {} samples on a {} grid, detectors {}, {} rank(s)", S, probe.grid().shape_str(), detect_,
               world.size());
     for (const auto& [role, spec] : roles_) log::debug("role {} = {}", role, spec);
@@ -264,14 +282,26 @@ class LabelCommand : public Command {
     int64_t my_steps = group_first[size_t(gb.end)] - group_first[size_t(gb.begin)];
     Progress progress("label: masks", my_steps, !global.no_progress);
     std::set<std::string> names_used;
+    int64_t skipped = 0;
     for (int64_t g = 0; g < G; ++g) {
       // Every rank computes every output name, so names are the same whichever rank writes.
       const std::string path = output_name(a.info(group_first[size_t(g)]).file, names_used);
       if (g < gb.begin || g >= gb.end) continue;
+      const int64_t steps = group_first[size_t(g) + 1] - group_first[size_t(g)];
+      if (!overwrite_ && fs::exists(path)) {
+        if (read_back(path, steps, river_rows, summary_rows)) {
+          ++skipped;
+          progress.advance(steps, "kept complete " + fs::path(path).filename().string());
+          continue;
+        }
+        log::warn("{}: exists but was not written by this version of climseg label (no summary); redoing it", path);
+      }
       write_group(a, group_first[size_t(g)], group_first[size_t(g) + 1], path, centres, iso, river_rows, summary_rows,
                   progress);
     }
     progress.finish();
+    skipped = world.sum(skipped);
+    if (skipped > 0) log::info("label: kept {} complete label file(s) (--overwrite redoes them)", skipped);
 
     // Tables and summary on the root.
     const auto rivers = world.allgather(river_rows);
@@ -508,6 +538,7 @@ class LabelCommand : public Command {
     std::iota(idx.begin(), idx.end(), first);
     io::Prefetcher loader(a, idx, 2);
     std::vector<float> out(size_t(a.grid().size()));
+    std::string my_rivers, my_summary;
     while (auto s = loader.next()) {
       const int64_t i = s->index;
       auto l =
@@ -524,14 +555,19 @@ class LabelCommand : public Command {
       for (const auto& o : labels.rivers.objects) {
         if (!o.kept) continue;
         ++kept;
-        river_rows += fmt::format("{},{},{},{:.0f},{:.0f},{:.0f},{:.3f},{:.3f},{:.1f}\n", i, iso[size_t(i)], o.stats.id,
-                                  o.stats.area_km2, o.stats.length_km, o.stats.width_km, o.stats.centroid_lat,
-                                  o.stats.centroid_lon, o.stats.peak_value);
+        my_rivers += fmt::format("{},{},{},{:.0f},{:.0f},{:.0f},{:.3f},{:.3f},{:.1f}\n", i, iso[size_t(i)], o.stats.id,
+                                 o.stats.area_km2, o.stats.length_km, o.stats.width_km, o.stats.centroid_lat,
+                                 o.stats.centroid_lon, o.stats.peak_value);
       }
-      summary_rows += fmt::format("{} {} {} {}\n", count[1], count[2], count[3], kept);
+      my_summary += fmt::format("{} {} {} {}\n", count[1], count[2], count[3], kept);
       progress.advance();
     }
+    // What the tables and summary need from this file, so a rerun that keeps it need not redo it.
+    writer.set_global_attr(kRiversAttr, my_rivers);
+    writer.set_global_attr(kSummaryAttr, my_summary);
     writer.close();
+    river_rows += my_rivers;
+    summary_rows += my_summary;
     log::debug("wrote {}", path);
   }
 
@@ -554,6 +590,37 @@ class LabelCommand : public Command {
         if (s.valid[k] == 0.0f) out[size_t(k)] = std::numeric_limits<float>::infinity();  // never exceeded
   }
 
+  static constexpr const char* kRiversAttr = "climseg_label_rivers_csv";
+  static constexpr const char* kSummaryAttr = "climseg_label_step_counts";
+
+  // A label file from an earlier run: complete (atomic writes: it exists, so it was finished) and
+  // holding `steps` steps of LABELS with its summary attributes. Appends its rows; false otherwise.
+  static bool read_back(const std::string& path, int64_t steps, std::string& river_rows, std::string& summary_rows) {
+    io::Hdf5Lock lock(io::hdf5_mutex());
+    int nc = -1;
+    if (nc_open(path.c_str(), NC_NOWRITE, &nc) != NC_NOERR) return false;
+    auto text = [&](const char* name, std::string& out) {
+      size_t len = 0;
+      nc_type type{};
+      if (nc_inq_att(nc, NC_GLOBAL, name, &type, &len) != NC_NOERR || type != NC_CHAR) return false;
+      out.assign(len, '\0');
+      return len == 0 || nc_get_att_text(nc, NC_GLOBAL, name, out.data()) == NC_NOERR;
+    };
+    int var = -1, ndims = 0, dims[NC_MAX_VAR_DIMS];
+    size_t len = 0;
+    std::string rivers, summary;
+    const bool ok = nc_inq_varid(nc, "LABELS", &var) == NC_NOERR && nc_inq_varndims(nc, var, &ndims) == NC_NOERR &&
+                    ndims == 3 && nc_inq_vardimid(nc, var, dims) == NC_NOERR &&
+                    nc_inq_dimlen(nc, dims[0], &len) == NC_NOERR && static_cast<int64_t>(len) == steps &&
+                    text(kRiversAttr, rivers) && text(kSummaryAttr, summary) &&
+                    std::count(summary.begin(), summary.end(), '\n') == steps;
+    nc_close(nc);
+    if (!ok) return false;
+    river_rows += rivers;
+    summary_rows += summary;
+    return true;
+  }
+
   std::vector<std::string> all_mask_roles() const {
     auto r = heuristics::mask_roles(config_);
     r.insert(r.end(), {"q3d", "u3d", "v3d"});
@@ -568,6 +635,7 @@ class LabelCommand : public Command {
   heuristics::DetectConfig config_;
   std::map<std::string, std::string> roles_;
   int64_t candidates_ = 0;
+  bool overwrite_ = false;
 };
 
 }  // namespace
