@@ -30,3 +30,16 @@ execute_process(COMMAND git rev-parse --short=12 HEAD WORKING_DIRECTORY ${CMAKE_
 if(NOT CLIMSEG_GIT_HASH)
   set(CLIMSEG_GIT_HASH "unknown")
 endif()
+
+# Fuzzing (tests/fuzz, scripts/fuzz.sh): clang only. Every target gets libFuzzer's coverage
+# instrumentation plus ASan and UBSan; the fuzz targets link libFuzzer itself.
+option(CLIMSEG_FUZZ "Build tests/fuzz as libFuzzer targets (needs clang)" OFF)
+if(CLIMSEG_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "climseg: CLIMSEG_FUZZ needs clang (Debian: clang, libclang-rt-dev): "
+      "cmake -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCLIMSEG_FUZZ=ON ...")
+  endif()
+  target_compile_options(climseg_options INTERFACE -fsanitize=fuzzer-no-link,address,undefined
+    -fno-sanitize-recover=undefined -fno-omit-frame-pointer -Wno-unknown-warning-option)
+  target_link_options(climseg_options INTERFACE -fsanitize=address,undefined)
+endif()

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (clang, ASan + UBSan) in build/fuzz and runs each on its corpus.
+#   scripts/fuzz.sh [SECONDS]          each target SECONDS (default 30) on a copy of the committed
+#                                      corpus; stops at the first finding, exit 1 (the CI smoke)
+#   scripts/fuzz.sh --long SECONDS     keep going after findings (libFuzzer -fork=1 -ignore_*):
+#                                      long runs that collect every finding under build/fuzz/findings
+#   scripts/fuzz.sh --targets a,b ...  only these (archive_open sample_load checkpoint train_config stats)
+#   scripts/fuzz.sh --no-build ...     use the binaries already in build/fuzz
+#   scripts/fuzz.sh --triage           rerun every finding under build/fuzz/findings and print where
+#                                      it fails: the first frame in a library and in climseg's code
+# A summary line per target (executions, seconds, corpus size, findings) goes to stdout and to
+# build/fuzz/fuzz-log.tsv. Inputs found here are not committed automatically: minimise them with
+# `build/fuzz/tests/fuzz/fuzz_T -merge=1 tests/fuzz/corpus/T NEW_DIR` when they add coverage.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+seconds=30
+long=0
+build=1
+triage=0
+targets=(archive_open sample_load checkpoint train_config stats)
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --long) long=1 ;;
+    --no-build) build=0 ;;
+    --triage) triage=1; build=0 ;;
+    --targets) shift; IFS=, read -r -a targets <<<"$1" ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    [0-9]*) seconds="$1" ;;
+    *) echo "scripts/fuzz.sh: error: unknown option '$1' (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+dir="$CLIMSEG_ROOT/build/fuzz"
+if [ "$build" = 1 ]; then
+  install_missing clang libclang-rt-dev libomp-dev "${BUILD_PACKAGES[@]}"
+  mkdir -p "$dir"
+  if [ ! -f "$dir/CMakeCache.txt" ]; then
+    say "configuring $dir (clang, libFuzzer, ASan, UBSan)"
+    cmake -S "$CLIMSEG_ROOT" -B "$dir" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+      -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLIMSEG_FUZZ=ON >"$dir.configure.log" 2>&1 || {
+      cat "$dir.configure.log" >&2
+      echo "scripts/fuzz.sh: error: cmake configuration failed (log above)" >&2
+      exit 1
+    }
+  fi
+  say "building the fuzz targets"
+  cmake --build "$dir" -j "$JOBS" --target "${targets[@]/#/fuzz_}"
+fi
+
+# HDF5 and Open MPI keep allocations until exit: report only leaks of our own code.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:detect_odr_violation=0:allocator_may_return_null=0}"
+export LSAN_OPTIONS="suppressions=$CLIMSEG_ROOT/tests/lsan.supp:print_suppressions=0"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+export CLIMSEG_NUM_THREADS=1 OMP_NUM_THREADS=1 HDF5_USE_FILE_LOCKING=FALSE
+export TMPDIR="${TMPDIR:-/tmp}"
+
+if [ "$triage" = 1 ]; then
+  for t in "${targets[@]}"; do
+    for f in "$dir/findings/$t"/*; do
+      [ -f "$f" ] || continue
+      out=$(timeout 120 "$dir/tests/fuzz/fuzz_$t" "$f" 2>&1 || true)
+      kind=$(grep -o -m1 'ERROR: [A-Za-z]*Sanitizer: [a-z-]*\|fuzz: escaped exception.*\|ERROR: libFuzzer: [a-z-]*' <<<"$out" || echo "no failure now")
+      lib=$(grep -o -m1 ' in [A-Za-z0-9_]* (/[^)]*lib\(hdf5\|netcdf\)[^)]*)' <<<"$out" | sed 's/ (.*//; s/ in //' || true)
+      ours=$(grep -o -m1 "$CLIMSEG_ROOT/[a-z]*/[^ ]*:[0-9]*" <<<"$out" | grep -v '/tests/fuzz/' | sed "s|$CLIMSEG_ROOT/||" || true)
+      printf '%s\t%s\t%s\tlibrary: %s\tclimseg: %s\n' "$t" "$(basename "$f")" "$kind" "${lib:--}" "${ours:--}"
+    done
+  done
+  exit 0
+fi
+
+status=0
+for t in "${targets[@]}"; do
+  exe="$dir/tests/fuzz/fuzz_$t"
+  [ -x "$exe" ] || { echo "scripts/fuzz.sh: error: $exe not built" >&2; exit 1; }
+  work="$dir/corpus/$t"
+  findings="$dir/findings/$t"
+  mkdir -p "$work" "$findings"
+  cp -n "$CLIMSEG_ROOT/tests/fuzz/corpus/$t/"* "$work/" 2>/dev/null || true
+  log="$dir/fuzz_$t.log"
+  before=$(find "$findings" -type f | wc -l)
+  args=(-max_total_time="$seconds" -timeout=20 -rss_limit_mb=2560 -malloc_limit_mb=1024
+    -print_final_stats=1 -artifact_prefix="$findings/" "$work")
+  if [ "$long" = 1 ]; then
+    args=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 "${args[@]}")
+  fi
+  say "fuzzing $t for ${seconds}s"
+  rc=0
+  "$exe" "${args[@]}" >"$log" 2>&1 || rc=$?
+  # Executions: the final stats (plain runs) or the last progress line of the fork supervisor.
+  execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || true)
+  if [ -z "$execs" ]; then
+    execs=$(grep -o '^#[0-9]*' "$log" | tail -1 | tr -d '#' || true)
+  fi
+  after=$(find "$findings" -type f | wc -l)
+  found=$((after - before))
+  corpus=$(find "$work" -type f | wc -l)
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$t" "${execs:-0}" "$seconds" "$corpus" "$found" |
+    tee -a "$dir/fuzz-log.tsv"
+  if [ "$rc" != 0 ] || [ "$found" != 0 ]; then
+    echo "scripts/fuzz.sh: $t: $found new finding(s) in $findings (log: $log)" >&2
+    [ "$long" = 1 ] || { tail -40 "$log" >&2; status=1; }
+  fi
+done
+exit $status

@@ -1,0 +1,2 @@
+lat,lon,value
+1,2,3
