@@ -106,14 +106,15 @@ class Chart {
     img_.line(px - 4, py - 4, px + 4, py + 4, plot::Rgb{200, 30, 30}, 1.5);
     img_.line(px - 4, py + 4, px + 4, py - 4, plot::Rgb{200, 30, 30}, 1.5);
   }
+  // Legend entries in a row between the title and the plot area (never over a point).
   void legend(int row, plot::Rgb c, const std::string& text) {
-    const int x = kWidth - kRight - 190, y = kTop + 16 + 16 * row;
+    const int x = kLeft + 10 + 160 * row, y = kTop - 10;
     img_.disc(x, y - 4, 4, c);
     img_.text(x + 10, y, text, plot::kBlack);
   }
 
  private:
-  static constexpr int kWidth = 800, kHeight = 500, kLeft = 72, kRight = 20, kTop = 44, kBottom = 56;
+  static constexpr int kWidth = 800, kHeight = 520, kLeft = 72, kRight = 20, kTop = 64, kBottom = 56;
   int width() const { return kWidth - kLeft - kRight; }
   int height() const { return kHeight - kTop - kBottom; }
   void x_tick(double v, const std::string& label) {
