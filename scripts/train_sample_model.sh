@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rebuilds data/models/cgnet_synth_96x144.h5, the CGNet that scripts/demo.sh predicts with: climseg
 # synthesizes a 96x144 archive (seed 1, 6-hourly, 2002), trains ClimateNet's CGNet on it from
-# scratch, and exports the weights (no optimizer state). About 8 minutes on 2 cores.
+# scratch, and exports the weights (no optimizer state). About 7 minutes on 2 cores.
 #   scripts/train_sample_model.sh [WORKDIR]    (default build/sample-model; needs build/release)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -15,7 +15,7 @@ cd "$work"
 rm -rf ckpt
 "$climseg" train --data.train train --data.channels TMQ,U850,V850,PSL --data.val_fraction 0.1 \
   --model.type cgnet --loss.type jaccard --optimizer.lr 0.002 \
-  --schedule.warmup_steps 50 --epochs 12 --batch_size 4 --max_minutes 8 --validate_every 300 --log_every 50 \
+  --schedule.warmup_steps 50 --epochs 12 --batch_size 4 --max_minutes 6 --validate_every 300 --log_every 50 \
   --checkpoint_dir ckpt
 mkdir -p "$CLIMSEG_ROOT/data/models"
 "$climseg" export --model ckpt/best.h5 --out "$CLIMSEG_ROOT/data/models/cgnet_synth_96x144.h5"
