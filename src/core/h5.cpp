@@ -61,6 +61,20 @@ std::vector<T> read_dataset(const Group& g, const std::string& name, Shape* shap
   Handle type(H5Dget_type(dset.id()), H5Tclose);
   H5T_class_t cls = H5Tget_class(type.id());
   if (cls != H5T_FLOAT && cls != H5T_INTEGER) fail("{}: not a numeric dataset", g.where(name));
+  {
+    // A damaged or hostile file may claim any shape (fuzzing found checkpoints claiming 2^60
+    // values): the values must be stored in the file (all of them when unfiltered; at most 1024:1
+    // when compressed) before memory is allocated for them.
+    double numel = 1;
+    for (int64_t d : shape) numel *= static_cast<double>(d);
+    const auto stored = static_cast<double>(H5Dget_storage_size(dset.id()));
+    const auto bytes = numel * static_cast<double>(H5Tget_size(type.id()));
+    Handle dcpl(H5Dget_create_plist(dset.id()), H5Pclose);
+    const bool filtered = H5Pget_nfilters(dcpl.id()) > 0;
+    if (numel > 0 && (filtered ? bytes > stored * 1024 + (1 << 20) : bytes > stored))
+      fail("{}: claims {} values ({} bytes) but the file holds {} bytes of them (damaged file?)", g.where(name), numel,
+           bytes, stored);
+  }
   std::vector<T> out(static_cast<size_t>(shape_numel(shape)));
   T* p = out.data();
   if (!out.empty() && H5Dread(dset.id(), native_type(p), H5S_ALL, H5S_ALL, H5P_DEFAULT, p) < 0)
