@@ -2,6 +2,8 @@
 # Builds the libFuzzer targets (clang, ASan + UBSan) in build/fuzz and runs each on its corpus.
 #   scripts/fuzz.sh [SECONDS]          each target SECONDS (default 30) on a copy of the committed
 #                                      corpus; stops at the first finding, exit 1 (the CI smoke)
+#   scripts/fuzz.sh --runs N           each target N inputs from seed 1: the same inputs every time
+#                                      (the CI smoke: a finding there is a regression, not luck)
 #   scripts/fuzz.sh --long SECONDS     keep going after findings (libFuzzer -fork=1 -ignore_*):
 #                                      long runs that collect every finding under build/fuzz/findings
 #   scripts/fuzz.sh --targets a,b ...  only these (archive_open sample_load checkpoint train_config stats)
@@ -18,14 +20,16 @@ seconds=30
 long=0
 build=1
 triage=0
+runs=0
 targets=(archive_open sample_load checkpoint train_config stats)
 while [ $# -gt 0 ]; do
   case "$1" in
     --long) long=1 ;;
     --no-build) build=0 ;;
+    --runs) shift; runs="$1" ;;
     --triage) triage=1; build=0 ;;
     --targets) shift; IFS=, read -r -a targets <<<"$1" ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     [0-9]*) seconds="$1" ;;
     *) echo "scripts/fuzz.sh: error: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -82,10 +86,14 @@ for t in "${targets[@]}"; do
   before=$(find "$findings" -type f | wc -l)
   args=(-max_total_time="$seconds" -timeout=20 -rss_limit_mb=2560 -malloc_limit_mb=1024
     -print_final_stats=1 -artifact_prefix="$findings/" "$work")
+  if [ "$runs" != 0 ]; then
+    args=(-runs="$runs" -seed=1 -timeout=20 -rss_limit_mb=2560 -malloc_limit_mb=1024
+      -print_final_stats=1 -artifact_prefix="$findings/" "$work")
+  fi
   if [ "$long" = 1 ]; then
     args=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 "${args[@]}")
   fi
-  say "fuzzing $t for ${seconds}s"
+  if [ "$runs" != 0 ]; then say "fuzzing $t: $runs inputs from seed 1"; else say "fuzzing $t for ${seconds}s"; fi
   rc=0
   "$exe" "${args[@]}" >"$log" 2>&1 || rc=$?
   # Executions: the final stats (plain runs) or the last progress line of the fork supervisor.
