@@ -104,7 +104,7 @@ for t in "${targets[@]}"; do
   after=$(find "$findings" -type f | wc -l)
   found=$((after - before))
   corpus=$(find "$work" -type f | wc -l)
-  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$t" "${execs:-0}" "$seconds" "$corpus" "$found" |
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$t" "${execs:-0}" "$([ "$runs" != 0 ] && echo "seed 1" || echo "$seconds")" "$corpus" "$found" |
     tee -a "$dir/fuzz-log.tsv"
   if [ "$rc" != 0 ] || [ "$found" != 0 ]; then
     echo "scripts/fuzz.sh: $t: $found new finding(s) in $findings (log: $log)" >&2
