@@ -88,6 +88,25 @@ void fill_random(float* x, int64_t n, uint64_t seed) {
   }
 }
 
+// The fields every bench train/predict line has: workload, timing, memory, BLAS core.
+json report(const char* kind, const BenchOptions& o, const Comm& comm, const std::vector<double>& times,
+            const nn::Parameters& params, const nn::Graph& g) {
+  return {{"bench", kind},
+          {"model", o.model},
+          {"grid", fmt::format("{}x{}", o.height, o.width)},
+          {"batch", o.batch},
+          {"threads", num_threads()},
+          {"ranks", comm.size()},
+          {"steps", o.steps},
+          {"median_s", median(times)},
+          {"min_s", *std::min_element(times.begin(), times.end())},
+          {"samples_per_s", double(o.batch) / median(times)},
+          {"parameters", params.count()},
+          {"arena_mb", double(g.arena_bytes()) / 1e6},
+          {"peak_rss_mb", peak_rss_mb()},
+          {"blas_core", blas_core_name()}};
+}
+
 }  // namespace
 
 json bench_train(const BenchOptions& o, const Comm& comm) {
@@ -138,20 +157,7 @@ json bench_train(const BenchOptions& o, const Comm& comm) {
                           {"buckets_done_in_backward", sum.buckets_done_in_backward}});
     }
   }
-  json r = {{"bench", "train"},
-            {"model", o.model},
-            {"grid", fmt::format("{}x{}", o.height, o.width)},
-            {"batch", o.batch},
-            {"threads", num_threads()},
-            {"ranks", comm.size()},
-            {"steps", o.steps},
-            {"median_s", median(times)},
-            {"min_s", *std::min_element(times.begin(), times.end())},
-            {"samples_per_s", double(o.batch) / median(times)},
-            {"parameters", params.count()},
-            {"arena_mb", double(g.arena_bytes()) / 1e6},
-            {"peak_rss_mb", peak_rss_mb()},
-            {"blas_core", blas_core_name()}};
+  json r = report("train", o, comm, times, params, g);
   if (comm.size() > 1) {
     const double step_s = median(times);
     r["gradient_mb"] = double(sync.last().bytes) / 1e6;
@@ -188,20 +194,7 @@ json bench_predict(const BenchOptions& o, const Comm& comm) {
     g.forward();
     if (s >= o.warmup) times.push_back(w.seconds());
   }
-  json r = {{"bench", "predict"},
-            {"model", o.model},
-            {"grid", fmt::format("{}x{}", o.height, o.width)},
-            {"batch", o.batch},
-            {"threads", num_threads()},
-            {"ranks", comm.size()},
-            {"steps", o.steps},
-            {"median_s", median(times)},
-            {"min_s", *std::min_element(times.begin(), times.end())},
-            {"samples_per_s", double(o.batch) / median(times)},
-            {"parameters", params.count()},
-            {"arena_mb", double(g.arena_bytes()) / 1e6},
-            {"peak_rss_mb", peak_rss_mb()},
-            {"blas_core", blas_core_name()}};
+  json r = report("predict", o, comm, times, params, g);
   if (o.peer && comm.is_root()) add_peer(r, run_peer(o, "predict"));
   return r;
 }

@@ -48,6 +48,24 @@ void fill_input(const io::Sample& s, const Normalizer& norm, int64_t Hp, int64_t
 // Zonal-wind channels (names starting with U or u, e.g. U850, UBOT): they change sign when mirrored.
 std::vector<bool> zonal_wind_channels(const std::vector<std::string>& names);
 
+// The most probable class of each cell of the unpadded (H, W) corner of per-class scores
+// (K, Hp, Wp), ties to the lower class; into out (H*W). Predict, evaluate and validation share it.
+template <typename T>
+void argmax_classes(const float* scores, int64_t K, int64_t Hp, int64_t Wp, int64_t H, int64_t W, T* out) {
+  for (int64_t i = 0; i < H; ++i)
+    for (int64_t j = 0; j < W; ++j) {
+      int64_t best = 0;
+      for (int64_t c = 1; c < K; ++c)
+        if (scores[(c * Hp + i) * Wp + j] > scores[(best * Hp + i) * Wp + j]) best = c;
+      out[i * W + j] = static_cast<T>(best);
+    }
+}
+// The unpadded (H, W) corner of padded (Hp, Wp) labels, into out (H*W).
+inline void crop_labels(const int32_t* labels, int64_t Wp, int64_t H, int64_t W, int32_t* out) {
+  for (int64_t i = 0; i < H; ++i)
+    for (int64_t j = 0; j < W; ++j) out[i * W + j] = labels[i * Wp + j];
+}
+
 // The smallest multiple of m that is >= n.
 int64_t round_up(int64_t n, int64_t m);
 

@@ -137,13 +137,7 @@ PredictReport predict(const ModelBundle& m, const PredictOptions& o, const Comm&
       std::optional<io::Sample> s = samples.next();
       if (!s) fail("internal: missing sample {} of {}", t, first.file);
       const float* p = runner.run(*s, nullptr);
-      for (int64_t i = 0; i < H; ++i)
-        for (int64_t j = 0; j < W; ++j) {
-          int best = 0;
-          for (int c = 1; c < K; ++c)
-            if (p[(c * Hp + i) * Wp + j] > p[(best * Hp + i) * Wp + j]) best = c;
-          mask[static_cast<size_t>(i * W + j)] = static_cast<float>(best);
-        }
+      argmax_classes(p, K, Hp, Wp, H, W, mask.data());
       writer.write("class_mask", static_cast<int64_t>(t), mask.data());
       if (o.probabilities)
         for (int64_t c = 0; c < K; ++c) {
@@ -178,14 +172,8 @@ ConfusionMatrix evaluate(const ModelBundle& m, const EvaluateOptions& o, const C
   Progress progress("evaluate", static_cast<int64_t>(idx.size()));
   while (std::optional<io::Sample> s = samples.next()) {
     const float* p = runner.run(*s, labels.data());
-    for (int64_t i = 0; i < H; ++i)
-      for (int64_t j = 0; j < W; ++j) {
-        int32_t best = 0;
-        for (int32_t c = 1; c < K; ++c)
-          if (p[(c * Hp + i) * Wp + j] > p[(best * Hp + i) * Wp + j]) best = c;
-        pred[static_cast<size_t>(i * W + j)] = best;
-        truth[static_cast<size_t>(i * W + j)] = labels[static_cast<size_t>(i * Wp + j)];
-      }
+    argmax_classes(p, K, Hp, Wp, H, W, pred.data());
+    crop_labels(labels.data(), Wp, H, W, truth.data());
     cm.add(pred.data(), truth.data(), H, W, area);
     progress.advance(1);
   }

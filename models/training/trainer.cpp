@@ -263,15 +263,8 @@ TrainResult train(const TrainConfig& cfg, const Comm& comm, const TrainHooks& ho
       if (s.skip) continue;
       fill_input(s, norm, Hp, Wp, {}, negate, K, vgraph.tensor(vx).data(), labels.data());
       vgraph.forward();
-      const float* lg = vgraph.tensor(vlogits).data();
-      for (int64_t i = 0; i < H; ++i)
-        for (int64_t j = 0; j < W; ++j) {
-          int32_t best = 0;
-          for (int32_t c = 1; c < K; ++c)
-            if (lg[(c * Hp + i) * Wp + j] > lg[(best * Hp + i) * Wp + j]) best = c;
-          pred[static_cast<size_t>(i * W + j)] = best;
-          truth[static_cast<size_t>(i * W + j)] = labels[static_cast<size_t>(i * Wp + j)];
-        }
+      argmax_classes(vgraph.tensor(vlogits).data(), K, Hp, Wp, H, W, pred.data());
+      crop_labels(labels.data(), Wp, H, W, truth.data());
       cm.add(pred.data(), truth.data(), H, W, area);
     }
     cm.allreduce(comm);

@@ -33,17 +33,6 @@ TrainConfig tiny_config(const std::vector<std::string>& files, const fs::path& c
   return TrainConfig::from_json(doc);
 }
 
-std::vector<float> weights_of(const fs::path& ckpt) {
-  h5::File f = h5::File::open(ckpt);
-  h5::Group sd = f.open_group("state_dict");
-  std::vector<float> all;
-  for (const std::string& name : sd.members()) {
-    Tensor t = sd.read_tensor(name);
-    all.insert(all.end(), t.begin(), t.end());
-  }
-  return all;
-}
-
 std::vector<double> losses_of(const fs::path& log) {
   std::ifstream in(log);
   std::vector<double> out;
@@ -82,7 +71,8 @@ TEST(TrainE2E, LearnsResumesExactlyPredictsAndEvaluates) {
   second.resume = "auto";
   TrainResult b2 = train(second, Comm::world());
   EXPECT_EQ(b2.steps, 14);
-  std::vector<float> wa = weights_of(dir / "straight" / "last.h5"), wb = weights_of(dir / "resumed" / "last.h5");
+  std::vector<float> wa = test::checkpoint_weights(dir / "straight" / "last.h5"),
+                     wb = test::checkpoint_weights(dir / "resumed" / "last.h5");
   ASSERT_EQ(wa.size(), wb.size());
   EXPECT_EQ(std::memcmp(wa.data(), wb.data(), wa.size() * sizeof(float)), 0) << "resumed weights differ";
   EXPECT_EQ(losses_of(dir / "resumed" / "metrics.jsonl"), la) << "the resumed loss log differs";

@@ -46,17 +46,6 @@ TrainConfig config(const std::vector<std::string>& files, const fs::path& ckdir)
   return TrainConfig::from_json(doc);
 }
 
-std::vector<float> weights_of(const fs::path& ckpt) {
-  h5::File f = h5::File::open(ckpt);
-  h5::Group sd = f.open_group("state_dict");
-  std::vector<float> all;
-  for (const std::string& name : sd.members()) {
-    Tensor t = sd.read_tensor(name);
-    all.insert(all.end(), t.begin(), t.end());
-  }
-  return all;
-}
-
 }  // namespace
 
 TEST(TrainMpi, ResumedRunIsBitIdenticalAndRanksAgree) {
@@ -82,7 +71,8 @@ TEST(TrainMpi, ResumedRunIsBitIdenticalAndRanksAgree) {
   TrainResult b = train(second, comm);
   EXPECT_EQ(b.steps, steps);
   if (comm.is_root()) {
-    auto wa = weights_of(dir.path / "straight" / "last.h5"), wb = weights_of(dir.path / "resumed" / "last.h5");
+    auto wa = test::checkpoint_weights(dir.path / "straight" / "last.h5"),
+         wb = test::checkpoint_weights(dir.path / "resumed" / "last.h5");
     ASSERT_EQ(wa.size(), wb.size());
     EXPECT_EQ(std::memcmp(wa.data(), wb.data(), wa.size() * 4), 0) << "resumed weights differ";
   }

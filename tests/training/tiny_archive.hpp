@@ -8,9 +8,23 @@
 #include <string>
 #include <vector>
 
+#include "core/h5.hpp"
 #include "readers/writer.hpp"
 
 namespace climseg::test {
+
+// Every tensor of a checkpoint's state_dict, in name order, concatenated: equal vectors mean
+// bit-identical weights and buffers.
+inline std::vector<float> checkpoint_weights(const std::filesystem::path& ckpt) {
+  h5::File f = h5::File::open(ckpt);
+  h5::Group sd = f.open_group("state_dict");
+  std::vector<float> all;
+  for (const std::string& name : sd.members()) {
+    Tensor t = sd.read_tensor(name);
+    all.insert(all.end(), t.begin(), t.end());
+  }
+  return all;
+}
 
 inline std::vector<std::string> write_tiny_archive(const std::filesystem::path& dir, int files, int steps_per_file,
                                                    int64_t H = 32, int64_t W = 48) {
