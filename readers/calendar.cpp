@@ -402,11 +402,17 @@ DateTime add_seconds(Calendar calendar, const DateTime& date, double seconds) {
 
 DateTime TimeUnits::decode(double value) const {
   if (!std::isfinite(value)) fail("time value {} cannot be decoded with units '{}'", value, text);
-  if ((unit == TimeUnit::months || unit == TimeUnit::years) && value == std::floor(value) && std::abs(value) < 1e12) {
+  if ((unit == TimeUnit::months || unit == TimeUnit::years) && value == std::floor(value) &&
+      std::abs(value) < (unit == TimeUnit::years ? 1e8 : 1e9)) {  // years that fit an int
     auto whole = static_cast<int64_t>(value);
     return add_months(calendar, epoch, unit == TimeUnit::years ? whole * 12 : whole);
   }
-  return add_seconds(calendar, epoch, value * seconds_per_unit());
+  const double seconds = value * seconds_per_unit();
+  // 1e16 s is 317 million years: beyond that the day count overflows long before any calendar
+  // means anything (fuzzing found 5.7e188 days).
+  if (!(std::abs(seconds) < 1e16))
+    fail("time value {} in '{}' is out of range (more than 300 million years from the epoch)", value, text);
+  return add_seconds(calendar, epoch, seconds);
 }
 
 double TimeUnits::encode(const DateTime& date) const {

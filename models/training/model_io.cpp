@@ -40,7 +40,7 @@ ModelBundle load_model(const fs::path& path) {
   std::string architecture, fields, classes, normalization, model;
   bool is_checkpoint = false;
   {
-    h5::File f = h5::File::open(path);
+    h5::File f = h5::File::open_verified(path);
     if (!f.has_group("state_dict"))
       fail("{}: not a model: no state_dict group (a climseg checkpoint or ClimateNet weights)", p);
     auto text = [&](const char* name) { return f.has_attr(name) ? f.attr_string(name) : std::string(); };

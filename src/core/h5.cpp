@@ -1,9 +1,14 @@
 // RAII HDF5 handles and typed helpers; every failure becomes one Error naming file and object.
 #include "core/h5.hpp"
 
+#include <sys/stat.h>
+
+#include <map>
 #include <mutex>
 
+#include "core/checksum.hpp"
 #include "core/error.hpp"
+#include "core/isolate.hpp"
 
 namespace climseg::h5 {
 namespace fs = std::filesystem;
@@ -121,10 +126,14 @@ T numeric_attr(const Group& g, const std::string& name) {
 
 }  // namespace
 
-std::recursive_mutex& library_mutex() {
-  static std::recursive_mutex m;
+namespace {
+std::recursive_mutex*& library_mutex_slot() {
+  static std::recursive_mutex* m = new std::recursive_mutex;  // never destroyed: used at exit
   return m;
 }
+}  // namespace
+
+std::recursive_mutex& library_mutex() { return *library_mutex_slot(); }
 
 void silence_errors() {
   static std::once_flag once;
@@ -318,12 +327,103 @@ File File::open(const fs::path& path, bool writable) {
   return File(std::move(h), path.string());
 }
 
-File File::create(const fs::path& path) {
+File File::create(const fs::path& path, uint64_t userblock) {
   LibraryLock lock(library_mutex());
   silence_errors();
-  Handle h(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+  Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
+  if (userblock > 0 && H5Pset_userblock(fcpl.id(), userblock) < 0)
+    fail("{}: cannot reserve a user block of {} bytes", path.string(), userblock);
+  Handle h(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.id(), H5P_DEFAULT), H5Fclose);
   if (!h.valid()) fail("{}: cannot create HDF5 file", path.string());
   return File(std::move(h), path.string());
+}
+
+File File::open_verified(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) fail("{}: no such file", path.string());
+  if (fs::is_directory(path, ec)) fail("{}: is a directory, not an HDF5 file", path.string());
+  if (check_seal(path) == SealState::absent) probe(path);
+  return open(path);
+}
+
+namespace {
+
+// Everything below `g`: each attribute and dataset of a numeric or string type read whole, each
+// group walked. A valid file reads without error, so any Error is the verdict too (a library that
+// runs out of the child's memory cap fails here rather than in the real read, which has no cap).
+void walk(const Group& g, int depth) {
+  if (depth > 16) fail("{}: groups nested deeper than 16 levels", g.where());
+  for (const std::string& a : g.attr_names()) {
+    Handle attr = open_attr(g, a);
+    Handle type(H5Aget_type(attr.id()), H5Tclose);
+    Handle space(H5Aget_space(attr.id()), H5Sclose);
+    const H5T_class_t cls = H5Tget_class(type.id());
+    const hssize_t n = H5Sget_simple_extent_npoints(space.id());
+    if (cls == H5T_STRING) {
+      if (n == 1) (void)g.attr_string(a);
+    } else if (cls == H5T_INTEGER || cls == H5T_FLOAT) {
+      if (n < 0 || n > (int64_t{1} << 24)) fail("{}: attribute '{}' claims {} values", g.where(), a, n);
+      if (n == 1) {
+        (void)g.attr_double(a);
+        (void)g.attr_int64(a);  // each conversion is its own path through the library
+      } else if (n > 0) {
+        std::vector<double> values(static_cast<size_t>(n));
+        if (H5Aread(attr.id(), H5T_NATIVE_DOUBLE, values.data()) < 0)
+          fail("{}: cannot read attribute '{}'", g.where(), a);
+      }
+    }
+  }
+  for (const std::string& m : g.members()) {
+    if (g.has_group(m)) {
+      walk(g.open_group(m), depth + 1);
+    } else if (g.has_dataset(m)) {
+      Handle dset = open_dataset(g, m);
+      Handle type(H5Dget_type(dset.id()), H5Tclose);
+      const H5T_class_t cls = H5Tget_class(type.id());
+      if (cls == H5T_INTEGER || cls == H5T_FLOAT) (void)g.read_tensor(m);
+    }
+  }
+}
+
+}  // namespace
+
+void probe(const fs::path& path) {
+  std::error_code ec;
+  const auto bytes = static_cast<double>(fs::file_size(path, ec));
+  const double timeout_s = 10 + (ec ? 0.0 : bytes / 20e6);
+  // Held across fork: no other thread is inside HDF5 while the child copies its state.
+  LibraryLock lock(library_mutex());
+  // One probe per version of a file: loading a model opens it more than once.
+  struct stat st {};
+  const bool known = ::stat(path.c_str(), &st) == 0;
+  const std::string key = fmt::format("{}|{}|{}|{}|{}.{}", path.string(), st.st_dev, st.st_ino, st.st_size,
+                                      st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+  static std::map<std::string, std::string> verdicts;  // key -> "" (fine) or the error
+  if (auto it = verdicts.find(key); known && it != verdicts.end()) {
+    if (!it->second.empty()) throw Error(it->second);
+    return;
+  }
+  const IsolatedResult r = run_isolated(
+      [&] {
+        // The parent's lock records the parent thread's id: the child (one thread, nobody else
+        // inside HDF5) takes a fresh one.
+        library_mutex_slot() = new std::recursive_mutex;
+        File f = File::open(path);
+        walk(f, 0);
+      },
+      timeout_s, (int64_t{1} << 30) + 2 * static_cast<int64_t>(bytes));
+  std::string verdict;
+  if (!r.ok) {
+    // An Error of the child's own (not a file at all, ...) reads as it would here.
+    verdict = r.message.rfind(path.string() + ":", 0) == 0
+                  ? r.message
+                  : fmt::format("{}: damaged: the HDF5 library {} while reading it", path.string(), r.message);
+  }
+  if (known) {
+    if (verdicts.size() > 64) verdicts.clear();
+    verdicts[key] = verdict;
+  }
+  if (!verdict.empty()) throw Error(verdict);
 }
 
 void File::close() {

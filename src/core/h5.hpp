@@ -101,14 +101,24 @@ class File : public Group {
  public:
   // Opens an existing file read-only (or read-write); a missing or non-HDF5 file is an Error.
   static File open(const std::filesystem::path& path, bool writable = false);
-  // Creates (truncates) a file. Checkpoints go through AtomicOutput: create at its temp_path(),
-  // close, then commit().
-  static File create(const std::filesystem::path& path);
+  // Opens a file that came from outside (checkpoints, model weights) read-only: a sealed file
+  // (core/checksum.hpp) must match its seal; any other is first read whole by probe(), so that a
+  // file damaged in a way that crashes the HDF5 library is refused with an Error instead.
+  static File open_verified(const std::filesystem::path& path);
+  // Creates (truncates) a file, with an HDF5 user block of `userblock` bytes (0, or a power of two
+  // >= 512) at its start. Checkpoints go through AtomicOutput: create at its temp_path(), close,
+  // seal, then commit().
+  static File create(const std::filesystem::path& path, uint64_t userblock = 0);
   void close();  // flushes and closes; the destructor closes too, silently
 
  private:
   File(Handle handle, std::string file) : Group(std::move(handle), std::move(file), "/") {}
 };
+
+// Reads every group, attribute and dataset of a file in a forked child (core/isolate.hpp) and
+// throws Error naming the file if the HDF5 library crashes or hangs on it (runs past 10 s plus one
+// second per 20 MB of file). Errors the library reports cleanly are left for the real read to meet.
+void probe(const std::filesystem::path& path);
 
 // Turns off HDF5's automatic error printing (our exceptions say what failed). Idempotent.
 void silence_errors();

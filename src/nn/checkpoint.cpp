@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/atomic_file.hpp"
+#include "core/checksum.hpp"
 #include "core/error.hpp"
 
 namespace climseg::nn {
@@ -31,7 +32,7 @@ StateDict read_state_dict(const h5::Group& group) {
 }
 
 StateDict read_state_dict(const fs::path& file, const std::string& group) {
-  h5::File f = h5::File::open(file);
+  h5::File f = h5::File::open_verified(file);
   if (!f.has_group(group)) fail("{}: no group '{}' (not a state dict or checkpoint file)", file.string(), group);
   return read_state_dict(f.open_group(group));
 }
@@ -85,7 +86,7 @@ void write_state_dict(const h5::Group& group, const Parameters& params) {
 void save_checkpoint(const fs::path& path, const Parameters& params, Optimizer* optimizer, const CheckpointInfo& info) {
   AtomicOutput out(path);
   {
-    h5::File f = h5::File::create(out.temp_path());
+    h5::File f = h5::File::create(out.temp_path(), kSealBytes);
     f.set_attr("format", std::string(kFormat));
     f.set_attr("step", info.step);
     f.set_attr("config", info.config);
@@ -109,11 +110,12 @@ void save_checkpoint(const fs::path& path, const Parameters& params, Optimizer* 
     }
     f.close();
   }
+  seal_file(out.temp_path());
   out.commit();
 }
 
 CheckpointInfo load_checkpoint(const fs::path& path, Parameters& params, Optimizer* optimizer) {
-  h5::File f = h5::File::open(path);
+  h5::File f = h5::File::open_verified(path);
   if (!f.has_group("state_dict")) fail("{}: not a checkpoint (no state_dict group)", path.string());
   CheckpointInfo info;
   auto text = [&](const char* name) { return f.has_attr(name) ? f.attr_string(name) : std::string(); };

@@ -3,9 +3,13 @@
 // ClimateNet's published CGNet weights read by name.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <fstream>
 
+#include "core/atomic_file.hpp"
+#include "core/checksum.hpp"
 #include "core/error.hpp"
 #include "core/h5.hpp"
 #include "nn/checkpoint.hpp"
@@ -90,6 +94,55 @@ TEST(Checkpoint, RoundTripResumesBitForBit) {
   // The optimizer must be of the same kind.
   Sgd sgd(pb, {0.9, 0, 0, false});
   EXPECT_THROW(load_checkpoint(path, pb, &sgd), Error);
+}
+
+// Checkpoints are sealed (core/checksum.hpp): damage is refused before HDF5 reads the file; a file
+// without a seal (another tool's, an older climseg's) is read through the crash-isolating probe.
+TEST(Checkpoint, SealedFilesRefuseDamageAndUnsealedOnesStillLoad) {
+  test::TempDir tmp;
+  Tiny a;
+  Parameters pa(a, 5);
+  Adam oa(pa, {});
+  const fs::path path = tmp / "sealed.h5";
+  save_checkpoint(path, pa, &oa, {});
+  EXPECT_EQ(check_seal(path), SealState::intact);
+  const std::string bytes = read_file(path);
+  ASSERT_GT(bytes.size(), 2000u);
+  auto load_error = [&](const std::string& content) {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
+    Tiny b;
+    Parameters pb(b, 6);
+    try {
+      load_checkpoint(path, pb);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("loaded");
+  };
+  std::string flipped = bytes;
+  flipped[bytes.size() / 2] ^= 0x01;  // one bit, somewhere in the tensors or the metadata
+  EXPECT_NE(load_error(flipped).find(path.string() + ": damaged: CRC-32C"), std::string::npos) << load_error(flipped);
+  EXPECT_NE(load_error(bytes.substr(0, bytes.size() - 100)).find(path.string() + ": truncated or damaged"),
+            std::string::npos);
+
+  // The seal blanked: HDF5 still finds the file after the 512-byte user block, and the probe lets
+  // it through, so the values load exactly.
+  std::string unsealed = bytes;
+  std::fill(unsealed.begin(), unsealed.begin() + static_cast<std::ptrdiff_t>(kSealBytes), '\0');
+  EXPECT_EQ(load_error(unsealed), "loaded");
+  EXPECT_EQ(check_seal(path), SealState::absent);
+  Tiny c;
+  Parameters pc(c, 7);
+  Adam oc(pc, {});
+  load_checkpoint(path, pc, &oc);
+  EXPECT_EQ(std::memcmp(pa.data(), pc.data(), size_t(pa.size()) * 4), 0);
+
+  // Unsealed and broken inside: a clean error naming the file, whatever the library does.
+  std::string broken = unsealed;
+  for (size_t i = kSealBytes + 600; i < broken.size(); i += 97) broken[i] = static_cast<char>(0xA5);
+  const std::string e = load_error(broken);
+  EXPECT_NE(e, "loaded");
+  EXPECT_EQ(e.rfind(path.string() + ":", 0), 0u) << e;
 }
 
 TEST(Checkpoint, LoadErrorsNameTheTensor) {

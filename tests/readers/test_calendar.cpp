@@ -78,6 +78,18 @@ TEST(Calendar, UnitsAndReferenceDates) {
   EXPECT_THROW(TimeUnits::parse("Month", ""), climseg::Error);
   EXPECT_THROW(TimeUnits::parse("fortnights since 2000-01-01", ""), climseg::Error);
   EXPECT_THROW(TimeUnits::parse("days since yesterday", ""), climseg::Error);
+  // Values a damaged file may hold (fuzzing found 5.7e188 days): an error, not an overflow.
+  try {
+    (void)decode("days since 1800-01-01", "standard", 5.7e188);
+    ADD_FAILURE() << "no error";
+  } catch (const climseg::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("time value 5.7e+188 in 'days since 1800-01-01' is out of range"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW((void)decode("seconds since 2000-01-01", "noleap", -1e17), climseg::Error);
+  EXPECT_THROW((void)decode("years since 2000-01-01", "360_day", 1e9), climseg::Error);
+  EXPECT_EQ(decode("days since 2000-01-01", "noleap", 365e6), "1002000-01-01T00:00:00");  // still in range
 }
 
 TEST(Calendar, EncodeInvertsDecodeInEveryCalendar) {
