@@ -3,6 +3,8 @@ include(GoogleTest)
 
 set(CLIMSEG_SHARED_DATA "${CMAKE_SOURCE_DIR}/../shared/data" CACHE PATH "Real data files used by tests (skipped when absent)")
 set(CLIMSEG_MPIEXEC_FLAGS --allow-run-as-root --oversubscribe CACHE STRING "Flags for mpiexec in tests")
+# The launcher line tests use to run the climseg executable on several ranks (CLIMSEG_TEST_MPIEXEC).
+string(REPLACE ";" " " CLIMSEG_TEST_MPIEXEC_LINE "${MPIEXEC_EXECUTABLE};${CLIMSEG_MPIEXEC_FLAGS}")
 
 # climseg_add_test(NAME SOURCES a.cpp... [LIBS ...] [LABEL unit|integration] [MPI_RANKS 2 4] [TIMEOUT s])
 function(climseg_add_test name)

@@ -59,7 +59,9 @@ bool local_extreme(const geo::Grid& g, std::span<const float> f, int64_t i, int6
 // Offset in (−0.5, 0.5) of the vertex of the parabola through (−1, a), (0, b), (1, c).
 double parabola_offset(double a, double b, double c) {
   const double den = a - 2 * b + c;
-  if (std::abs(den) < 1e-30) return 0.0;
+  // A fill value (NaN) beside the extreme: no sub-grid shift (a NaN one would move the centre
+  // off the grid; ASan found the out-of-range read it caused in the interpolation).
+  if (!std::isfinite(den) || std::abs(den) < 1e-30) return 0.0;
   return std::clamp(0.5 * (a - c) / den, -0.5, 0.5);
 }
 

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -56,7 +57,10 @@ int64_t virtual_bytes() {
   return pages * ::sysconf(_SC_PAGESIZE);
 }
 
-[[noreturn]] void child(const std::function<void()>& work, int fd, int64_t memory_bytes) {
+[[noreturn]] void child(const std::function<void()>& work, int fd, int64_t memory_bytes, pid_t parent) {
+  // Dies with the parent (a job killed by the scheduler must not leave a hung child behind).
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent) _exit(kThrew);
   if (memory_bytes > 0 && !kAsan) {
     if (const int64_t now = virtual_bytes(); now > 0) {
       const auto cap = static_cast<rlim_t>(now + memory_bytes);
@@ -85,6 +89,7 @@ int64_t virtual_bytes() {
 IsolatedResult run_isolated(const std::function<void()>& work, double timeout_s, int64_t memory_bytes) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) fail("cannot create a pipe: {}", std::strerror(errno));
+  const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) {
     ::close(fds[0]);
@@ -93,7 +98,7 @@ IsolatedResult run_isolated(const std::function<void()>& work, double timeout_s,
   }
   if (pid == 0) {
     ::close(fds[0]);
-    child(work, fds[1], memory_bytes);
+    child(work, fds[1], memory_bytes, parent);
   }
   ::close(fds[1]);
   // Read the message (if any) until the child closes its end, within the time limit.

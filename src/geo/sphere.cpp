@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "core/error.hpp"
@@ -199,8 +200,11 @@ LatLon destination(double lat_deg, double lon_deg, double bearing_deg, double di
   return {p2 / kDegToRad, lon};
 }
 
+// (Both return NaN for a NaN position: std::upper_bound finds no place for NaN and would send the
+// index one past the end. ASan found that on a storm whose refined centre came from fill values.)
 double fractional_row(const Grid& g, double lat) {
   const auto& y = g.lat;
+  if (std::isnan(lat)) return lat;
   if (lat <= y.front()) return 0.0;
   if (lat >= y.back()) return double(y.size() - 1);
   const size_t k = size_t(std::upper_bound(y.begin(), y.end(), lat) - y.begin()) - 1;  // y[k] <= lat < y[k+1]
@@ -210,6 +214,7 @@ double fractional_row(const Grid& g, double lat) {
 double fractional_column(const Grid& g, double lon) {
   const auto& x = g.lon;
   const size_t W = x.size();
+  if (std::isnan(lon)) return lon;
   if (W == 1) return 0.0;
   if (g.periodic) {
     double rel = std::fmod(lon - x[0], 360.0);
@@ -233,6 +238,7 @@ double interpolate(const Grid& g, std::span<const float> f, double lat, double l
   check_plane(g, f.size(), "interpolation");
   const int64_t H = g.height(), W = g.width();
   const double r = fractional_row(g, lat), c = fractional_column(g, lon);
+  if (std::isnan(r) || std::isnan(c)) return std::numeric_limits<double>::quiet_NaN();
   const int64_t i0 = std::min<int64_t>(int64_t(r), H - 1), i1 = std::min<int64_t>(i0 + 1, H - 1);
   int64_t j0 = std::min<int64_t>(int64_t(c), W - 1), j1 = j0 + 1;
   if (j1 >= W) j1 = g.periodic ? 0 : W - 1;

@@ -107,6 +107,27 @@ TEST(Sphere, RegionalAndUnevenGridsUseOneSidedEdges) {
   EXPECT_LT(vorticity_error(uneven, s, 80.0), 3e-3);
 }
 
+TEST(Sphere, InterpolationIsBilinearAndNanPositionsGiveNan) {
+  // f = lat + 1000 * column on a regional grid and a global one: bilinear interpolation is exact.
+  Grid regional;
+  for (int i = 0; i < 5; ++i) regional.lat.push_back(20.0 + 2.0 * i);
+  for (int j = 0; j < 6; ++j) regional.lon.push_back(220.0 + 4.0 * j);
+  regional.periodic = false;
+  std::vector<float> f(30);
+  for (int i = 0; i < 5; ++i)
+    for (int j = 0; j < 6; ++j) f[size_t(i * 6 + j)] = float(20.0 + 2.0 * i + 1000.0 * j);
+  EXPECT_NEAR(interpolate(regional, f, 23.0, 226.0), 23.0 + 1500.0, 1e-9);
+  EXPECT_NEAR(interpolate(regional, f, 23.0, 226.0 - 360.0), 23.0 + 1500.0, 1e-9);  // -134 E is 226 E
+  // A NaN position (a centre refined from fill values) reads nothing outside the field.
+  EXPECT_TRUE(std::isnan(interpolate(regional, f, std::nan(""), 226.0)));
+  EXPECT_TRUE(std::isnan(interpolate(regional, f, 23.0, std::nan(""))));
+  Grid global = Grid::centred(4, 8);
+  std::vector<float> h(32, 1.0f);
+  EXPECT_TRUE(std::isnan(interpolate(global, h, 0.0, std::nan(""))));
+  EXPECT_TRUE(std::isnan(interpolate(global, h, std::nan(""), 10.0)));
+  EXPECT_EQ(interpolate(global, h, 10.0, 359.9), 1.0);
+}
+
 TEST(Sphere, DivergenceOfMeridionalFlow) {
   // u = 0, v = V cos φ: δ = (1/(R cos φ)) ∂(V cos² φ)/∂φ = −2 V sin φ / R; solid-body flow has δ = 0.
   Grid g = Grid::centred(180, 360);

@@ -93,7 +93,11 @@ TEST(CGNetTraining, AdamLossCurveMatchesPyTorch) {
   auto losses = train(
       ref, net, params, [](nn::Parameters& p) { return std::make_unique<nn::Adam>(p, nn::AdamOptions{}); },
       adam.attr_double("lr"), expected.size());
-  for (size_t s = 0; s < expected.size(); ++s) EXPECT_NEAR(losses[s], expected[s], 1e-4) << "step " << s;
+  // 1e-4 absolute plus 0.1% relative: summation order (vectorised or not: -O2 against the sanitizer
+  // build's -O1) moves Adam's trajectory by up to 4.6e-4 on a loss of 0.63 after a few steps, while
+  // a wrong gradient is off by 1e-2 or more by the second step.
+  for (size_t s = 0; s < expected.size(); ++s)
+    EXPECT_NEAR(losses[s], expected[s], 1e-4 + 1e-3 * std::abs(expected[s])) << "step " << s;
 }
 
 TEST(CGNetTraining, SgdMomentumLossesAndWeightsMatchPyTorch) {

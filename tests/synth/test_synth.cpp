@@ -4,6 +4,7 @@
 // round trip synth -> Archive -> writer -> Archive.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -517,10 +518,22 @@ TEST(Synth, BundledSampleIsWhatSynthMakesToday) {
   nc_inq_nvars(b.id(), &nvars);
   for (int v = 0; v < nvars; ++v) {
     const std::string name = io::nc_var_name(b.id(), v);
-    EXPECT_EQ(read_doubles(a.id(), name), read_doubles(b.id(), name))
-        << name << " differs: regenerate data/sample with `climseg synth --out data/sample "
-        << "--grid 96x144 --steps 5 "
-        << "--steps-per-file 5 --hours 6 --deflate 9 --seed 1`";
+    // Equal to the last bits in a given build; across optimisation levels (the sanitizer build's -O1)
+    // float rounding differs, and winds derived from pressure differences amplify it to ~3e-3 m/s.
+    // So the test allows 1e-3 of the field's largest magnitude: a change to the generator moves
+    // values far more.
+    const std::vector<double> va = read_doubles(a.id(), name), vb = read_doubles(b.id(), name);
+    ASSERT_EQ(va.size(), vb.size()) << name;
+    double scale = 0, diff = 0;
+    for (size_t i = 0; i < va.size(); ++i) {
+      if (std::isnan(va[i]) && std::isnan(vb[i])) continue;
+      scale = std::max(scale, std::abs(va[i]));
+      diff = std::max(diff, std::abs(va[i] - vb[i]));
+    }
+    const double worst = diff / std::max(scale, 1e-30);
+    EXPECT_LE(worst, 1e-3) << name << " differs: regenerate data/sample with `climseg synth --out data/sample "
+                           << "--grid 96x144 --steps 5 "
+                           << "--steps-per-file 5 --hours 6 --deflate 9 --seed 1`";
   }
   EXPECT_EQ(slurp(sample / "synth_cyclones.csv"), slurp(fresh.cyclones_csv));
   EXPECT_EQ(slurp(sample / "synth_rivers.csv"), slurp(fresh.rivers_csv));
