@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include "apps/command.hpp"
@@ -15,6 +16,7 @@
 #include "core/mpi.hpp"
 #include "core/progress.hpp"
 #include "core/threads.hpp"
+#include "readers/writer.hpp"
 
 namespace climseg::app {
 
@@ -165,6 +167,14 @@ int main(int argc, char** argv) {
     if (world.size() > 1) world.abort(app::kExitRuntime, e.what());
     app::print_error(e.what());
     code = app::kExitRuntime;
+  }
+  if (io::writer_left_files_unclosed()) {
+    // A NetCDF-4 file whose writes failed (disk full) was left open, its temporary already removed:
+    // HDF5 1.10's exit handler would segfault closing it. The error is reported; leave without it.
+    std::cout.flush();
+    std::cerr.flush();
+    std::fflush(nullptr);
+    std::_Exit(code);
   }
   return code;
 }

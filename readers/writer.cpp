@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -20,6 +21,12 @@
 #include "readers/netcdf_file.hpp"
 
 namespace climseg::io {
+
+namespace {
+std::atomic<bool> g_unclosed_files{false};  // see CfWriter::Impl::abandon
+}  // namespace
+
+bool writer_left_files_unclosed() { return g_unclosed_files.load(); }
 namespace fs = std::filesystem;
 
 Attr Attr::str(std::string name, std::string text) {
@@ -159,6 +166,8 @@ struct CfWriter::Impl {
     if (!failed) {
       Hdf5Lock lock(hdf5_mutex());
       nc_abort(ncid);
+    } else {
+      g_unclosed_files.store(true);
     }
     ncid = -1;
     closed = true;

@@ -155,4 +155,8 @@ class CfWriter {
   std::unique_ptr<Impl> impl_;
 };
 
+// True once a writer abandoned a file whose library writes failed (disk full): HDF5's exit handler
+// then crashes closing it (HDF5 1.10), so the program should leave with std::_Exit after reporting.
+bool writer_left_files_unclosed();
+
 }  // namespace climseg::io

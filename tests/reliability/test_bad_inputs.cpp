@@ -274,13 +274,8 @@ TEST_P(BadInput, OneClearLine) {
   std::string command = (c.env.empty() ? "" : "env " + c.env + " ") + climseg_exe().string() + " " + args;
   if (!c.wrap.empty()) command = replace_all(c.wrap, "{CMD}", command);
   const RunResult r = run_command(command);
-  // DiskFull: exit 1, or 139 where HDF5 1.10 crashes at exit on the failed file (docs/reliability.md,
-  // known library issues); the error line and the absence of any output are checked either way.
-  if (c.name == "DiskFull" && r.exit_code == 139) {
-    std::printf("DiskFull: exit 139 from libhdf5's exit handler (known library issue)\n");
-  } else {
-    EXPECT_EQ(r.exit_code, c.exit_code) << command << "\n" << r.err;
-  }
+  // (DiskFull used to end with 139 from HDF5's exit handler; climseg now leaves without it.)
+  EXPECT_EQ(r.exit_code, c.exit_code) << command << "\n" << r.err;
   // The one line that matters: the error, or for exit 0 the first warning.
   const std::string prefix = c.exit_code == 0 ? "warning: " : "climseg: error: ";
   std::vector<std::string> lines;
