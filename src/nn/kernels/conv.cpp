@@ -596,11 +596,43 @@ void ConvKernel::dw_backward_weight_channel(const float* x, const float* dy, int
         }
         if (vec) {
 #if defined(__AVX512F__)
-          for (int64_t ox = 0; ox < ow; ox += 16) {
-            const __mmask16 m = mk::lane_mask(int(ow - ox));
-            const __m512 d = _mm512_maskz_loadu_ps(m, dyr + ox);
-            for (int64_t t = 0; t < taps; ++t)
-              if (tap_row[t]) vacc[t] = _mm512_fmadd_ps(d, _mm512_maskz_loadu_ps(m, tap_row[t] + ox), vacc[t]);
+          // dy is streamed from memory once per channel: fetch the next row while this one is summed.
+          if (oy + 1 < oh)
+            for (int64_t k = 0; k < ow; k += 16) _mm_prefetch(reinterpret_cast<const char*>(dyr + ow + k), _MM_HINT_T0);
+          bool full = taps == 9;
+          for (int64_t t = 0; full && t < taps; ++t) full = tap_row[t] != nullptr;
+          if (full) {
+            // 3x3 with every tap row inside the plane (all rows but a few at the edges): nine
+            // accumulators in registers for the row, added to the running sums once. (Indexing
+            // vacc[] by a runtime tap kept it in memory: a store-to-load round trip per FMA.)
+            const float *r0 = tap_row[0], *r1 = tap_row[1], *r2 = tap_row[2], *r3 = tap_row[3], *r4 = tap_row[4],
+                        *r5 = tap_row[5], *r6 = tap_row[6], *r7 = tap_row[7], *r8 = tap_row[8];
+            __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0, s8 = s0;
+            for (int64_t ox = 0; ox < ow; ox += 16) {
+              const __mmask16 m = mk::lane_mask(int(ow - ox));
+              const __m512 d = _mm512_maskz_loadu_ps(m, dyr + ox);
+              s0 = _mm512_fmadd_ps(d, _mm512_maskz_loadu_ps(m, r0 + ox), s0);
+              s1 = _mm512_fmadd_ps(d, _mm512_maskz_loadu_ps(m, r1 + ox), s1);
+              s2 = _mm512_fmadd_ps(d, _mm512_maskz_loadu_ps(m, r2 + ox), s2);
+              s3 = _mm512_fmadd_ps(d, _mm512_maskz_loadu_ps(m, r3 + ox), s3);
+              s4 = _mm512_fmadd_ps(d, _mm512_maskz_loadu_ps(m, r4 + ox), s4);
+              s5 = _mm512_fmadd_ps(d, _mm512_maskz_loadu_ps(m, r5 + ox), s5);
+              s6 = _mm512_fmadd_ps(d, _mm512_maskz_loadu_ps(m, r6 + ox), s6);
+              s7 = _mm512_fmadd_ps(d, _mm512_maskz_loadu_ps(m, r7 + ox), s7);
+              s8 = _mm512_fmadd_ps(d, _mm512_maskz_loadu_ps(m, r8 + ox), s8);
+            }
+            vacc[0] = _mm512_add_ps(vacc[0], s0), vacc[1] = _mm512_add_ps(vacc[1], s1);
+            vacc[2] = _mm512_add_ps(vacc[2], s2), vacc[3] = _mm512_add_ps(vacc[3], s3);
+            vacc[4] = _mm512_add_ps(vacc[4], s4), vacc[5] = _mm512_add_ps(vacc[5], s5);
+            vacc[6] = _mm512_add_ps(vacc[6], s6), vacc[7] = _mm512_add_ps(vacc[7], s7);
+            vacc[8] = _mm512_add_ps(vacc[8], s8);
+          } else {
+            for (int64_t ox = 0; ox < ow; ox += 16) {
+              const __mmask16 m = mk::lane_mask(int(ow - ox));
+              const __m512 d = _mm512_maskz_loadu_ps(m, dyr + ox);
+              for (int64_t t = 0; t < taps; ++t)
+                if (tap_row[t]) vacc[t] = _mm512_fmadd_ps(d, _mm512_maskz_loadu_ps(m, tap_row[t] + ox), vacc[t]);
+            }
           }
           if (++pending == 16) flush(), pending = 0;
 #endif
