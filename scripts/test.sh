@@ -22,8 +22,8 @@ install_missing "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
 mkdir -p "$CLIMSEG_ROOT/build"
 if [ "$sanitize" = 1 ]; then
   dir="$CLIMSEG_ROOT/build/sanitize"
-  # -O1 -g1: ASan's recommended optimisation, line tables only; about a third faster to build than
-  # -O2 -g, and the reports still name file and line.
+  # -O1 -g1: the optimisation level ASan recommends, and line tables only (smaller objects, faster
+  # links); the reports still name file and line.
   configure_and_build "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLIMSEG_WERROR=ON -DCLIMSEG_ASSERTS=ON \
     -DCLIMSEG_SANITIZE=address,undefined "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1" \
     "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g1"
