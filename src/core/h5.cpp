@@ -388,14 +388,13 @@ void walk(const Group& g, int depth) {
 }  // namespace
 
 void probe(const fs::path& path) {
-  std::error_code ec;
-  const auto bytes = static_cast<double>(fs::file_size(path, ec));
-  const double timeout_s = 10 + (ec ? 0.0 : bytes / 20e6);
+  struct stat st {};
+  const bool known = ::stat(path.c_str(), &st) == 0;
+  const auto bytes = known ? static_cast<double>(st.st_size) : 0.0;
+  const double timeout_s = 10 + bytes / 20e6;
   // Held across fork: no other thread is inside HDF5 while the child copies its state.
   LibraryLock lock(library_mutex());
   // One probe per version of a file: loading a model opens it more than once.
-  struct stat st {};
-  const bool known = ::stat(path.c_str(), &st) == 0;
   const std::string key = fmt::format("{}|{}|{}|{}|{}.{}", path.string(), st.st_dev, st.st_ino, st.st_size,
                                       st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
   static std::map<std::string, std::string> verdicts;  // key -> "" (fine) or the error

@@ -8,34 +8,16 @@
 
 #include "../training/tiny_archive.hpp"
 #include "core/atomic_file.hpp"
+#include "search_test_util.hpp"
 #include "test_support.hpp"
 
 using namespace climseg;
 using nlohmann::json;
 namespace fs = std::filesystem;
+using climseg::test::lines_of;
+using climseg::test::table_without_timing;
 
 namespace {
-
-std::vector<json> table_without_timing(const fs::path& jsonl) {
-  std::vector<json> rows;
-  std::ifstream in(jsonl);
-  std::string line;
-  while (std::getline(in, line)) {
-    json j = json::parse(line);
-    j.erase("wall_s");
-    j.erase("groups");
-    rows.push_back(j);
-  }
-  return rows;
-}
-
-int64_t lines_of(const fs::path& p) {
-  std::ifstream in(p);
-  std::string line;
-  int64_t n = 0;
-  while (std::getline(in, line)) ++n;
-  return n;
-}
 
 class SearchCli : public ::testing::Test {
  protected:

@@ -13,12 +13,15 @@
 #include "core/error.hpp"
 #include "models/search/search.hpp"
 #include "models/training/trainer.hpp"
+#include "search_test_util.hpp"
 #include "test_support.hpp"
 
 using namespace climseg;
 using namespace climseg::search;
 using nlohmann::json;
 namespace fs = std::filesystem;
+using climseg::test::lines_of;
+using climseg::test::table_without_timing;
 
 namespace {
 
@@ -30,27 +33,6 @@ json base_train(const std::vector<std::string>& files) {
           {"batch_size", 2},
           {"seed", 3},
           {"log_every", 100}};
-}
-
-std::vector<json> table_without_timing(const fs::path& jsonl) {
-  std::vector<json> rows;
-  std::ifstream in(jsonl);
-  std::string line;
-  while (std::getline(in, line)) {
-    json j = json::parse(line);
-    j.erase("wall_s");
-    j.erase("groups");
-    rows.push_back(j);
-  }
-  return rows;
-}
-
-int64_t lines_of(const fs::path& p) {
-  std::ifstream in(p);
-  std::string line;
-  int64_t n = 0;
-  while (std::getline(in, line)) ++n;
-  return n;
 }
 
 bool is_png(const fs::path& p) {
