@@ -158,6 +158,23 @@ class BatchNormOp : public Op {
     float* scale = invstd + c_;
     float* shift = scale + c_;
     double* count = c.save<double>(1);
+    if (batch_stats_ && !c.graph->stats_reducer()) {
+      // Local statistics: each channel's sums and then its output, while the channel (N planes) is
+      // still in cache: x comes from memory once instead of twice. Same arithmetic as the phases.
+      const double m = double(n_ * hw_);
+      *count = m;
+      float* y = c.output();
+#pragma omp parallel for schedule(static)
+      for (int64_t ch = 0; ch < c_; ++ch) {
+        double s = 0, q = 0;
+        ref::bn_channel_sums_one(x, n_, c_, hw_, ch, &s, &q);
+        channel_stats(ch, s, q, m, gamma, beta, mean, invstd, scale, shift);
+        const float* al = alpha ? alpha + (na_ == 1 ? 0 : ch) : nullptr;
+        for (int64_t b = 0; b < n_; ++b)
+          ref::bn_apply_plane(x + (b * c_ + ch) * hw_, y + (b * c_ + ch) * hw_, hw_, scale[ch], shift[ch], al);
+      }
+      return;
+    }
     if (batch_stats_) {
       double* sums = c.scratch<double>();  // [sum (C), sumsq (C), count]
       ref::bn_channel_sums(x, n_, c_, hw_, sums, sums + c_);
@@ -165,25 +182,16 @@ class BatchNormOp : public Op {
       if (StatsReducer* r = c.graph->stats_reducer()) r->allreduce_sum(sums, 2 * c_ + 1);
       const double m = sums[2 * c_];
       *count = m;
-      for (int64_t ch = 0; ch < c_; ++ch) {
-        double mu = sums[ch] / m;
-        double var = std::max(0.0, sums[c_ + ch] / m - mu * mu);
-        mean[ch] = float(mu);
-        invstd[ch] = float(1.0 / std::sqrt(var + o_.eps));
-        const float mom = float(o_.momentum);
-        rm_.data[ch] = (1.0f - mom) * rm_.data[ch] + mom * float(mu);
-        rv_.data[ch] = (1.0f - mom) * rv_.data[ch] + mom * float(m > 1 ? var * m / (m - 1) : var);
-      }
+      for (int64_t ch = 0; ch < c_; ++ch)
+        channel_stats(ch, sums[ch], sums[c_ + ch], m, gamma, beta, mean, invstd, scale, shift);
     } else {
       *count = double(n_ * hw_);
       for (int64_t ch = 0; ch < c_; ++ch) {
         mean[ch] = rm_.data[ch];
         invstd[ch] = float(1.0 / std::sqrt(double(rv_.data[ch]) + o_.eps));
+        scale[ch] = gamma[ch] * invstd[ch];
+        shift[ch] = beta[ch] - mean[ch] * scale[ch];
       }
-    }
-    for (int64_t ch = 0; ch < c_; ++ch) {
-      scale[ch] = gamma[ch] * invstd[ch];
-      shift[ch] = beta[ch] - mean[ch] * scale[ch];
     }
     ref::bn_apply(x, c.output(), n_, c_, hw_, scale, shift, alpha, na_);
   }
@@ -200,6 +208,37 @@ class BatchNormOp : public Op {
     double* sums = c.scratch<double>();  // [sum dz (C), sum dz*xhat (C), dalpha (C)]
     float* k1 = reinterpret_cast<float*>(sums + 3 * c_);
     float* k2 = k1 + c_;
+    if (!(batch_stats_ && c.graph->stats_reducer())) {
+      // No statistics to reduce across ranks: each channel's sums, its parameter gradients and its dx
+      // in one visit, so x and dy of the channel are re-read from cache rather than from memory.
+      float* dx = c.grad_input(0);
+      float* dg = c.grad_input(1);
+      float* db = c.grad_input(2);
+      float* da = prelu_ ? c.grad_input(3) : nullptr;
+#pragma omp parallel for schedule(static)
+      for (int64_t ch = 0; ch < c_; ++ch) {
+        ref::bn_backward_sums_one(x, dy, n_, c_, hw_, ch, mean, invstd, scale, shift, alpha, na_, sums, sums + c_,
+                                  prelu_ ? sums + 2 * c_ : nullptr);
+        if (dg) ref::store(dg + ch, float(sums[c_ + ch]), c.accumulate[1]);
+        if (db) ref::store(db + ch, float(sums[ch]), c.accumulate[2]);
+        if (da && na_ != 1) ref::store(da + ch, float(sums[2 * c_ + ch]), c.accumulate[3]);
+        if (!dx) continue;
+        k1[ch] = batch_stats_ ? float(sums[ch] / m) : 0.0f;
+        k2[ch] = batch_stats_ ? float(sums[c_ + ch] / m) : 0.0f;
+        const float* al = alpha ? alpha + (na_ == 1 ? 0 : ch) : nullptr;
+        for (int64_t b = 0; b < n_; ++b) {
+          const int64_t off = (b * c_ + ch) * hw_;
+          ref::bn_backward_apply_plane(x + off, dy + off, dx + off, hw_, ch, mean, invstd, gamma, k1, k2, scale, shift,
+                                       al, c.accumulate[0]);
+        }
+      }
+      if (da && na_ == 1) {
+        double total = 0;
+        for (int64_t ch = 0; ch < c_; ++ch) total += sums[2 * c_ + ch];
+        ref::store(da, float(total), c.accumulate[3]);
+      }
+      return;
+    }
     ref::bn_backward_sums(x, dy, n_, c_, hw_, mean, invstd, scale, shift, alpha, na_, sums, sums + c_,
                           prelu_ ? sums + 2 * c_ : nullptr);
     // Parameter gradients from the local sums (data-parallel training averages them later).
@@ -231,6 +270,21 @@ class BatchNormOp : public Op {
     }
     ref::bn_backward_apply(x, dy, dx, n_, c_, hw_, mean, invstd, gamma, k1, k2, scale, shift, alpha, na_,
                            c.accumulate[0]);
+  }
+
+  // One channel's batch statistics from its sums over m values: mean, 1/std, the running averages
+  // (unbiased variance, as PyTorch), and the folded affine y = x * scale + shift.
+  void channel_stats(int64_t ch, double sum, double sumsq, double m, const float* gamma, const float* beta, float* mean,
+                     float* invstd, float* scale, float* shift) {
+    const double mu = sum / m;
+    const double var = std::max(0.0, sumsq / m - mu * mu);
+    mean[ch] = float(mu);
+    invstd[ch] = float(1.0 / std::sqrt(var + o_.eps));
+    const float mom = float(o_.momentum);
+    rm_.data[ch] = (1.0f - mom) * rm_.data[ch] + mom * float(mu);
+    rv_.data[ch] = (1.0f - mom) * rv_.data[ch] + mom * float(m > 1 ? var * m / (m - 1) : var);
+    scale[ch] = gamma[ch] * invstd[ch];
+    shift[ch] = beta[ch] - mean[ch] * scale[ch];
   }
 
  private:

@@ -45,6 +45,10 @@ std::vector<Case> cases() {
       {"depthwise d4 spherical", geom(1, 5, 9, 11, 5, 3, 3, 1, 4, 5, Padding::spherical(4, Pad::reflect)), true,
        A::depthwise},
       {"depthwise s2", geom(2, 4, 11, 13, 4, 3, 3, 2, 1, 4, Padding::zeros(1)), true, A::depthwise},
+      // Wide rows: the 3x3 row kernel's blocks of 4-8 vectors and its masked last vector.
+      {"depthwise d1 wide circular", geom(1, 3, 6, 200, 3, 3, 3, 1, 1, 3, Padding::circular(1)), true, A::depthwise},
+      {"depthwise d2 144 zeros", geom(1, 2, 9, 144, 2, 3, 3, 1, 2, 2, Padding::zeros(2)), false, A::depthwise},
+      {"depthwise d4 127 circular", geom(2, 2, 11, 127, 2, 3, 3, 1, 4, 2, Padding::circular(4)), true, A::depthwise},
       {"depthwise wraps twice", geom(1, 3, 3, 2, 3, 3, 3, 1, 3, 3, Padding::circular(3)), false, A::depthwise},
   };
 }

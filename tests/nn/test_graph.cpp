@@ -168,6 +168,55 @@ TEST(Graph, GradientsAccumulateOverConsumersAndAliases) {
       1e-5);
 }
 
+// x and the slopes feed PReLU, BatchNorm and BatchNorm+PReLU at once: their gradients must be the
+// sums of the three single-consumer gradients (the fused kernels' accumulate paths, checked against
+// the kernels' own overwrite paths in separate graphs).
+TEST(Graph, FusedNormAndPreluGradientsAccumulateOverConsumers) {
+  const std::vector<int64_t> shape{2, 3, 5, 7};
+  const auto xv = test::random_vec<float>(2 * 3 * 5 * 7, 11), dyv = test::random_vec<float>(2 * 3 * 5 * 7, 12);
+  const std::vector<float> av{0.2f, -0.1f, 0.3f}, gv{1.1f, 0.9f, 1.3f}, bv{0.1f, -0.2f, 0.05f};
+  struct Grads {
+    std::vector<float> dx, da, dg;
+  };
+  // mask: bit 0 PReLU, bit 1 BatchNorm, bit 2 BatchNorm+PReLU; outputs summed.
+  auto run = [&](int mask) {
+    struct Holder : Module {
+      BatchNorm2d bn1{3, 1e-3}, bn2{3, 1e-3};
+      Holder() { register_module("bn1", bn1), register_module("bn2", bn2); }
+    } h;
+    Parameters params(h);
+    BatchNorm2d &bn1 = h.bn1, &bn2 = h.bn2;
+    Graph g(&params, Graph::Mode::train);
+    Value x = g.input("x", shape, true), a = g.input("a", {3}, true), gm = g.input("g", {3}, true),
+          bt = g.input("b", {3}, true);
+    BatchNormOptions o{1e-3, 0.1, false};
+    std::vector<Value> outs;
+    if (mask & 1) outs.push_back(prelu(x, a));
+    if (mask & 2) outs.push_back(batch_norm2d(x, gm, bt, bn1.running_mean(), bn1.running_var(), o));
+    if (mask & 4) outs.push_back(batch_norm_prelu(x, gm, bt, a, bn2.running_mean(), bn2.running_var(), o));
+    Value s = outs[0];
+    for (size_t i = 1; i < outs.size(); ++i) s = add(s, outs[i]);
+    g.compile({s}, s);
+    std::copy(xv.begin(), xv.end(), g.tensor(x).data());
+    std::copy(av.begin(), av.end(), g.tensor(a).data());
+    std::copy(gv.begin(), gv.end(), g.tensor(gm).data());
+    std::copy(bv.begin(), bv.end(), g.tensor(bt).data());
+    g.forward();
+    g.backward(dyv.data());
+    auto vec = [](const Tensor& t) { return std::vector<float>(t.data(), t.data() + t.numel()); };
+    const std::vector<float> none(3, 0.0f);
+    return Grads{vec(g.grad(x)), (mask & 5) ? vec(g.grad(a)) : none, (mask & 6) ? vec(g.grad(gm)) : none};
+  };
+  const Grads all = run(7), p = run(1), b = run(2), bp = run(4);
+  for (size_t i = 0; i < all.dx.size(); ++i) ASSERT_NEAR(all.dx[i], p.dx[i] + b.dx[i] + bp.dx[i], 1e-5) << i;
+  for (size_t c = 0; c < 3; ++c) {
+    EXPECT_NEAR(all.da[c], p.da[c] + bp.da[c], 1e-5) << c;
+    EXPECT_NEAR(all.dg[c], b.dg[c] + bp.dg[c], 1e-5) << c;
+    EXPECT_NE(p.da[c], 0.0f);  // every piece contributes
+    EXPECT_NE(bp.da[c], 0.0f);
+  }
+}
+
 TEST(Graph, GradReadyHookFiresOncePerParameterWithTheFinalGradient) {
   Net net;
   Parameters params(net, 3);

@@ -416,6 +416,76 @@ struct DwRing {
   }
 };
 
+#if defined(__AVX512F__)
+namespace {
+// V vectors (16 columns each; the last masked by `last`) of one output row of a 3x3 depthwise conv
+// whose nine tap rows are all present: the nine weights stay in registers and the V accumulators are
+// independent chains, so the FMA pipes are not waiting on the latency of one chain.
+template <int V>
+inline void dw3x3_block(const float* const* r, const __m512* wv, float* y, __mmask16 last, bool accumulate,
+                        float bias) {
+  __m512 a[V];
+#pragma GCC unroll 8
+  for (int v = 0; v < V; ++v) {
+    const __mmask16 m = v == V - 1 ? last : __mmask16(0xffff);
+    a[v] = accumulate ? _mm512_maskz_loadu_ps(m, y + 16 * v) : _mm512_set1_ps(bias);
+  }
+#pragma GCC unroll 9
+  for (int t = 0; t < 9; ++t) {
+#pragma GCC unroll 8
+    for (int v = 0; v < V - 1; ++v) a[v] = _mm512_fmadd_ps(wv[t], _mm512_loadu_ps(r[t] + 16 * v), a[v]);
+    a[V - 1] = _mm512_fmadd_ps(wv[t], _mm512_maskz_loadu_ps(last, r[t] + 16 * (V - 1)), a[V - 1]);
+  }
+#pragma GCC unroll 8
+  for (int v = 0; v < V - 1; ++v) _mm512_storeu_ps(y + 16 * v, a[v]);
+  _mm512_mask_storeu_ps(y + 16 * (V - 1), last, a[V - 1]);
+}
+
+// One output row (ow columns) of a 3x3 depthwise conv with all tap rows present. Blocks of 4 to 8
+// vectors: a row of 144 columns is 5 + 4 vectors, never a lone latency-bound vector at the end.
+void dw3x3_row(const float* const* tap_row, const float* w, float* y, int64_t ow, bool accumulate, float bias) {
+  __m512 wv[9];
+  for (int t = 0; t < 9; ++t) wv[t] = _mm512_set1_ps(w[t]);
+  const int64_t nv = (ow + 15) / 16;
+  int64_t v0 = 0;
+  while (v0 < nv) {
+    const int64_t left = nv - v0, n = left <= 8 ? left : 4;
+    const int64_t ox = 16 * v0;
+    const __mmask16 last = mk::lane_mask(int(ow - 16 * (v0 + n - 1)));
+    const float* r[9];
+    for (int t = 0; t < 9; ++t) r[t] = tap_row[t] + ox;
+    switch (n) {
+      case 1:
+        dw3x3_block<1>(r, wv, y + ox, last, accumulate, bias);
+        break;
+      case 2:
+        dw3x3_block<2>(r, wv, y + ox, last, accumulate, bias);
+        break;
+      case 3:
+        dw3x3_block<3>(r, wv, y + ox, last, accumulate, bias);
+        break;
+      case 4:
+        dw3x3_block<4>(r, wv, y + ox, last, accumulate, bias);
+        break;
+      case 5:
+        dw3x3_block<5>(r, wv, y + ox, last, accumulate, bias);
+        break;
+      case 6:
+        dw3x3_block<6>(r, wv, y + ox, last, accumulate, bias);
+        break;
+      case 7:
+        dw3x3_block<7>(r, wv, y + ox, last, accumulate, bias);
+        break;
+      default:
+        dw3x3_block<8>(r, wv, y + ox, last, accumulate, bias);
+        break;
+    }
+    v0 += n;
+  }
+}
+}  // namespace
+#endif
+
 float* ConvKernel::dw_slice(float* ws) const { return ws + omp_get_thread_num() * dw_slice_; }
 
 DwRing ConvKernel::dw_ring(float* slice) const {
@@ -464,6 +534,14 @@ void ConvKernel::dw_forward_plane(const float* x, const float* w, float bias, fl
     }
     int64_t ox = 0;
 #if defined(__AVX512F__)
+    if (taps == 9) {
+      bool full = true;
+      for (int t = 0; t < 9; ++t) full = full && tap_row[t] != nullptr;
+      if (full) {
+        dw3x3_row(tap_row, w, yr, ow, accumulate, bias);
+        continue;
+      }
+    }
     // Four independent accumulators (64 columns) hide the FMA latency; then 16 at a time, masked.
     for (; ox + 64 <= ow; ox += 64) {
       __m512 a0, a1, a2, a3;

@@ -126,6 +126,56 @@ void prelu_forward(const T* x, const T* a, T* y, int64_t n, int64_t c, int64_t h
 template <class T>
 void prelu_backward(const T* x, const T* a, const T* dy, T* dx, T* da, int64_t n, int64_t c, int64_t hw, int64_t na,
                     bool accumulate_dx, bool accumulate_da) {
+  if (dx && da) {
+    // Both: one pass over x and dy, each channel's slope sum in the fixed order below (channels in
+    // parallel; with one shared slope the channel sums are added in channel order afterwards).
+    auto channel = [&](int64_t ch) {
+      const T al = a[na == 1 ? 0 : ch];
+      double s_ch = 0;
+      for (int64_t s = 0; s < n; ++s) {
+        const T* xp = x + (s * c + ch) * hw;
+        const T* dyp = dy + (s * c + ch) * hw;
+        T* dxp = dx + (s * c + ch) * hw;
+        for (int64_t i0 = 0; i0 < hw; i0 += kSumBlock) {
+          const int64_t i1 = std::min(hw, i0 + kSumBlock);
+          T acc = 0;
+          if (accumulate_dx) {
+#pragma omp simd reduction(+ : acc)
+            for (int64_t i = i0; i < i1; ++i) {
+              const bool pos = xp[i] > T(0);
+              dxp[i] += pos ? dyp[i] : al * dyp[i];
+              acc += pos ? T(0) : xp[i] * dyp[i];
+            }
+          } else {
+#pragma omp simd reduction(+ : acc)
+            for (int64_t i = i0; i < i1; ++i) {
+              const bool pos = xp[i] > T(0);
+              dxp[i] = pos ? dyp[i] : al * dyp[i];
+              acc += pos ? T(0) : xp[i] * dyp[i];
+            }
+          }
+          s_ch += double(acc);
+        }
+      }
+      return s_ch;
+    };
+    if (na == 1) {
+      constexpr int64_t kChunk = 256;
+      double part[kChunk];
+      double total = 0;
+      for (int64_t c0 = 0; c0 < c; c0 += kChunk) {
+        const int64_t c1 = std::min(c, c0 + kChunk);
+#pragma omp parallel for schedule(static)
+        for (int64_t ch = c0; ch < c1; ++ch) part[ch - c0] = channel(ch);
+        for (int64_t ch = c0; ch < c1; ++ch) total += part[ch - c0];
+      }
+      store(da, T(total), accumulate_da);
+    } else {
+#pragma omp parallel for schedule(static)
+      for (int64_t ch = 0; ch < c; ++ch) store(da + ch, T(channel(ch)), accumulate_da);
+    }
+    return;
+  }
   if (dx) {
 #pragma omp parallel for collapse(2) schedule(static)
     for (int64_t s = 0; s < n; ++s)
@@ -173,100 +223,138 @@ void prelu_backward(const T* x, const T* a, const T* dy, T* dx, T* da, int64_t n
 // ---------------------------------------------------------------- batch norm (split in phases)
 // Phase 1: per-channel sums over (N, HW) — the numbers a synchronised BatchNorm allreduces.
 template <class T>
+void bn_channel_sums_one(const T* x, int64_t n, int64_t c, int64_t hw, int64_t ch, double* sum, double* sumsq) {
+  double s = 0, q = 0;
+  for (int64_t b = 0; b < n; ++b) {
+    const T* xp = x + (b * c + ch) * hw;
+    double s1 = 0, q1 = 0;
+#pragma omp simd reduction(+ : s1, q1)
+    for (int64_t i = 0; i < hw; ++i) {
+      double v = xp[i];
+      s1 += v;
+      q1 += v * v;
+    }
+    s += s1;
+    q += q1;
+  }
+  *sum = s;
+  *sumsq = q;
+}
+template <class T>
 void bn_channel_sums(const T* x, int64_t n, int64_t c, int64_t hw, double* sum, double* sumsq) {
 #pragma omp parallel for schedule(static)
-  for (int64_t ch = 0; ch < c; ++ch) {
-    double s = 0, q = 0;
-    for (int64_t b = 0; b < n; ++b) {
-      const T* xp = x + (b * c + ch) * hw;
-      double s1 = 0, q1 = 0;
-#pragma omp simd reduction(+ : s1, q1)
-      for (int64_t i = 0; i < hw; ++i) {
-        double v = xp[i];
-        s1 += v;
-        q1 += v * v;
-      }
-      s += s1;
-      q += q1;
-    }
-    sum[ch] = s;
-    sumsq[ch] = q;
-  }
+  for (int64_t ch = 0; ch < c; ++ch) bn_channel_sums_one(x, n, c, hw, ch, sum + ch, sumsq + ch);
 }
 
 // Phase 2: y = x * scale[c] + shift[c], optionally followed by PReLU with slopes a (na = C or 1).
+template <class T>
+void bn_apply_plane(const T* xp, T* yp, int64_t hw, T sc, T sh, const T* al) {
+  if (al) {
+    const T slope = *al;
+#pragma omp simd
+    for (int64_t i = 0; i < hw; ++i) {
+      T z = xp[i] * sc + sh;
+      yp[i] = z > T(0) ? z : slope * z;
+    }
+  } else {
+#pragma omp simd
+    for (int64_t i = 0; i < hw; ++i) yp[i] = xp[i] * sc + sh;
+  }
+}
 template <class T>
 void bn_apply(const T* x, T* y, int64_t n, int64_t c, int64_t hw, const T* scale, const T* shift, const T* a,
               int64_t na) {
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t b = 0; b < n; ++b)
-    for (int64_t ch = 0; ch < c; ++ch) {
-      const T sc = scale[ch], sh = shift[ch];
-      const T* xp = x + (b * c + ch) * hw;
-      T* yp = y + (b * c + ch) * hw;
-      if (a) {
-        const T al = a[na == 1 ? 0 : ch];
-#pragma omp simd
-        for (int64_t i = 0; i < hw; ++i) {
-          T z = xp[i] * sc + sh;
-          yp[i] = z > T(0) ? z : al * z;
-        }
-      } else {
-#pragma omp simd
-        for (int64_t i = 0; i < hw; ++i) yp[i] = xp[i] * sc + sh;
-      }
-    }
+    for (int64_t ch = 0; ch < c; ++ch)
+      bn_apply_plane(x + (b * c + ch) * hw, y + (b * c + ch) * hw, hw, scale[ch], shift[ch],
+                     a ? a + (na == 1 ? 0 : ch) : nullptr);
 }
 
 // Backward phase 1: per channel sum(dz) and sum(dz * xhat), xhat = (x - mean) * invstd, where dz is
 // dy itself, or dy through a PReLU whose input z = x * scale + shift is recomputed (never stored).
 // With PReLU also the slope gradient's per-channel sums (da_sum, summed over na later).
 template <class T>
+void bn_backward_sums_one(const T* x, const T* dy, int64_t n, int64_t c, int64_t hw, int64_t ch, const T* mean,
+                          const T* invstd, const T* scale, const T* shift, const T* a, int64_t na, double* sum_dz,
+                          double* sum_dz_xhat, double* da_sum) {
+  const T mu = mean[ch], is = invstd[ch];
+  double s = 0, q = 0, sa = 0;
+  for (int64_t b = 0; b < n; ++b) {
+    const T* xp = x + (b * c + ch) * hw;
+    const T* dyp = dy + (b * c + ch) * hw;
+    // Blocks summed in T (vector lanes), block sums in double: fast and accurate.
+    for (int64_t i0 = 0; i0 < hw; i0 += kSumBlock) {
+      const int64_t i1 = std::min(hw, i0 + kSumBlock);
+      T s1 = 0, q1 = 0, a1 = 0;
+      if (a) {
+        const T al = a[na == 1 ? 0 : ch], sc = scale[ch], sh = shift[ch];
+#pragma omp simd reduction(+ : s1, q1, a1)
+        for (int64_t i = i0; i < i1; ++i) {
+          const T z = xp[i] * sc + sh;
+          const bool pos = z > T(0);
+          const T dz = pos ? dyp[i] : al * dyp[i];
+          a1 += pos ? T(0) : dyp[i] * z;
+          s1 += dz;
+          q1 += dz * ((xp[i] - mu) * is);
+        }
+      } else {
+#pragma omp simd reduction(+ : s1, q1)
+        for (int64_t i = i0; i < i1; ++i) {
+          s1 += dyp[i];
+          q1 += dyp[i] * ((xp[i] - mu) * is);
+        }
+      }
+      s += double(s1);
+      q += double(q1);
+      sa += double(a1);
+    }
+  }
+  sum_dz[ch] = s;
+  sum_dz_xhat[ch] = q;
+  if (da_sum) da_sum[ch] = sa;
+}
+template <class T>
 void bn_backward_sums(const T* x, const T* dy, int64_t n, int64_t c, int64_t hw, const T* mean, const T* invstd,
                       const T* scale, const T* shift, const T* a, int64_t na, double* sum_dz, double* sum_dz_xhat,
                       double* da_sum) {
 #pragma omp parallel for schedule(static)
-  for (int64_t ch = 0; ch < c; ++ch) {
-    const T mu = mean[ch], is = invstd[ch];
-    double s = 0, q = 0, sa = 0;
-    for (int64_t b = 0; b < n; ++b) {
-      const T* xp = x + (b * c + ch) * hw;
-      const T* dyp = dy + (b * c + ch) * hw;
-      // Blocks summed in T (vector lanes), block sums in double: fast and accurate.
-      for (int64_t i0 = 0; i0 < hw; i0 += kSumBlock) {
-        const int64_t i1 = std::min(hw, i0 + kSumBlock);
-        T s1 = 0, q1 = 0, a1 = 0;
-        if (a) {
-          const T al = a[na == 1 ? 0 : ch], sc = scale[ch], sh = shift[ch];
-#pragma omp simd reduction(+ : s1, q1, a1)
-          for (int64_t i = i0; i < i1; ++i) {
-            const T z = xp[i] * sc + sh;
-            const bool pos = z > T(0);
-            const T dz = pos ? dyp[i] : al * dyp[i];
-            a1 += pos ? T(0) : dyp[i] * z;
-            s1 += dz;
-            q1 += dz * ((xp[i] - mu) * is);
-          }
-        } else {
-#pragma omp simd reduction(+ : s1, q1)
-          for (int64_t i = i0; i < i1; ++i) {
-            s1 += dyp[i];
-            q1 += dyp[i] * ((xp[i] - mu) * is);
-          }
-        }
-        s += double(s1);
-        q += double(q1);
-        sa += double(a1);
-      }
-    }
-    sum_dz[ch] = s;
-    sum_dz_xhat[ch] = q;
-    if (da_sum) da_sum[ch] = sa;
-  }
+  for (int64_t ch = 0; ch < c; ++ch)
+    bn_backward_sums_one(x, dy, n, c, hw, ch, mean, invstd, scale, shift, a, na, sum_dz, sum_dz_xhat, da_sum);
 }
 
 // Backward phase 2: dx (+)= gamma * invstd * (dz - k1 - xhat * k2) with k1 = mean_dz and
 // k2 = mean(dz * xhat) over the (possibly global) count; eval mode passes k1 = k2 = 0.
+template <class T>
+void bn_backward_apply_plane(const T* xp, const T* dyp, T* dxp, int64_t hw, int64_t ch, const T* mean, const T* invstd,
+                             const T* gamma, const T* k1, const T* k2, const T* scale, const T* shift, const T* al,
+                             bool accumulate) {
+  const T mu = mean[ch], is = invstd[ch], g = gamma ? gamma[ch] * is : is, c1 = k1[ch], c2 = k2[ch];
+  if (al) {
+    const T slope = *al, sc = scale[ch], sh = shift[ch];
+    if (accumulate) {
+#pragma omp simd
+      for (int64_t i = 0; i < hw; ++i) {
+        T z = xp[i] * sc + sh;
+        T dz = z > T(0) ? dyp[i] : slope * dyp[i];
+        dxp[i] += g * (dz - c1 - (xp[i] - mu) * is * c2);
+      }
+    } else {
+#pragma omp simd
+      for (int64_t i = 0; i < hw; ++i) {
+        T z = xp[i] * sc + sh;
+        T dz = z > T(0) ? dyp[i] : slope * dyp[i];
+        dxp[i] = g * (dz - c1 - (xp[i] - mu) * is * c2);
+      }
+    }
+  } else if (accumulate) {
+#pragma omp simd
+    for (int64_t i = 0; i < hw; ++i) dxp[i] += g * (dyp[i] - c1 - (xp[i] - mu) * is * c2);
+  } else {
+#pragma omp simd
+    for (int64_t i = 0; i < hw; ++i) dxp[i] = g * (dyp[i] - c1 - (xp[i] - mu) * is * c2);
+  }
+}
 template <class T>
 void bn_backward_apply(const T* x, const T* dy, T* dx, int64_t n, int64_t c, int64_t hw, const T* mean, const T* invstd,
                        const T* gamma, const T* k1, const T* k2, const T* scale, const T* shift, const T* a, int64_t na,
@@ -274,26 +362,9 @@ void bn_backward_apply(const T* x, const T* dy, T* dx, int64_t n, int64_t c, int
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t b = 0; b < n; ++b)
     for (int64_t ch = 0; ch < c; ++ch) {
-      const T mu = mean[ch], is = invstd[ch], g = gamma ? gamma[ch] * is : is, c1 = k1[ch], c2 = k2[ch];
-      const T* xp = x + (b * c + ch) * hw;
-      const T* dyp = dy + (b * c + ch) * hw;
-      T* dxp = dx + (b * c + ch) * hw;
-      if (a) {
-        const T al = a[na == 1 ? 0 : ch], sc = scale[ch], sh = shift[ch];
-#pragma omp simd
-        for (int64_t i = 0; i < hw; ++i) {
-          T z = xp[i] * sc + sh;
-          T dz = z > T(0) ? dyp[i] : al * dyp[i];
-          T v = g * (dz - c1 - (xp[i] - mu) * is * c2);
-          dxp[i] = accumulate ? dxp[i] + v : v;
-        }
-      } else {
-#pragma omp simd
-        for (int64_t i = 0; i < hw; ++i) {
-          T v = g * (dyp[i] - c1 - (xp[i] - mu) * is * c2);
-          dxp[i] = accumulate ? dxp[i] + v : v;
-        }
-      }
+      const int64_t off = (b * c + ch) * hw;
+      bn_backward_apply_plane(x + off, dy + off, dx + off, hw, ch, mean, invstd, gamma, k1, k2, scale, shift,
+                              a ? a + (na == 1 ? 0 : ch) : nullptr, accumulate);
     }
 }
 
