@@ -33,7 +33,9 @@ class BenchOpsCommand : public Command {
     app.footer(
         "One JSON object per line: op, shape, pass (fwd | fwd+bwd), algo, seconds, and gflops with sgemm_gflops and\n"
         "roof_fraction (compute-bound convolutions) or gbytes_per_s with copy_gbs and roof_fraction (memory-bound\n"
-        "ops); with --peer also peer_seconds and speedup. See docs/benchmarks.md.");
+        "ops); bound (compute | memory: the roof that binds, by the op's flops per byte against the machine's)\n"
+        "and roofline_fraction (the binding roof's time over the measured time); with --peer also peer_seconds\n"
+        "and speedup. See docs/benchmarks.md.");
   }
 
   int run(const GlobalOptions& global) override {
@@ -86,8 +88,14 @@ class BenchOpsCommand : public Command {
           j["gbytes_per_s"] = gb;
           j["copy_gbs"] = copy;
           j["roof_fraction"] = gb / copy;
-          if (r.flops > 0) j["gflops"] = r.flops / r.seconds / 1e9;
+          if (r.flops > 0) j["gflops"] = r.flops / r.seconds / 1e9, j["sgemm_gflops"] = sgemm;
         }
+        // The roofline: the op cannot take less than its bytes at the copy bandwidth nor its flops at
+        // the SGEMM rate, whichever is longer ("bound" names it). A depthwise 3x3 does 4.5 flops per
+        // byte, more than this machine's balance (~3), so it is compute-bound here.
+        const double t_mem = r.bytes > 0 ? r.bytes / (copy * 1e9) : 0.0, t_flop = r.flops / (sgemm * 1e9);
+        j["bound"] = t_flop >= t_mem ? "compute" : "memory";
+        j["roofline_fraction"] = std::max(t_mem, t_flop) / r.seconds;
         if (auto it = peer.find(c.op + "|" + c.shape() + "|" + r.pass); it != peer.end()) {
           j["peer_seconds"] = it->second;
           j["speedup"] = it->second / r.seconds;

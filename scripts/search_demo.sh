@@ -10,7 +10,7 @@
 #   scripts/search_demo.sh [OUT_DIR]     (default build/search-demo; needs build/release)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-case "${1:-}" in -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 climseg="${CLIMSEG:-$CLIMSEG_ROOT/build/release/bin/climseg}"
 [ -x "$climseg" ] || { echo "scripts/search_demo.sh: error: $climseg not built (run scripts/demo.sh first)" >&2; exit 1; }
 out="${1:-$CLIMSEG_ROOT/build/search-demo}"
