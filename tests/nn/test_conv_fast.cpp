@@ -2,6 +2,8 @@
 // geometries that exercise every path, several tiles, edges and padding modes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "nn/kernels/conv.hpp"
@@ -49,9 +51,26 @@ std::vector<Case> cases() {
       {"depthwise d1 wide circular", geom(1, 3, 6, 200, 3, 3, 3, 1, 1, 3, Padding::circular(1)), true, A::depthwise},
       {"depthwise d2 144 zeros", geom(1, 2, 9, 144, 2, 3, 3, 1, 2, 2, Padding::zeros(2)), false, A::depthwise},
       {"depthwise d4 127 circular", geom(2, 2, 11, 127, 2, 3, 3, 1, 4, 2, Padding::circular(4)), true, A::depthwise},
+      // Output >= 8 MiB: rows written with streaming stores (forward and the overwriting dx).
+      {"depthwise streamed output", geom(4, 40, 96, 144, 40, 3, 3, 1, 2, 40, Padding::circular(2)), false,
+       A::depthwise},
       {"depthwise wraps twice", geom(1, 3, 3, 2, 3, 3, 3, 1, 3, 3, Padding::circular(3)), false, A::depthwise},
   };
 }
+
+// 64-byte aligned floats, like the engine's tensors (a std::vector's large blocks are 16-byte
+// aligned, which would keep the depthwise streaming stores from ever running here).
+struct Aligned {
+  explicit Aligned(size_t n, float v) : p(static_cast<float*>(std::aligned_alloc(64, (n * 4 + 63) / 64 * 64))) {
+    std::fill(p, p + n, v);
+  }
+  ~Aligned() { std::free(p); }
+  Aligned(const Aligned&) = delete;
+  Aligned& operator=(const Aligned&) = delete;
+  float* data() { return p; }
+  float& operator[](size_t i) { return p[i]; }
+  float* p;
+};
 
 TEST(ConvFast, MatchesReferenceForwardAndBackward) {
   for (const Case& c : cases()) {
@@ -66,12 +85,14 @@ TEST(ConvFast, MatchesReferenceForwardAndBackward) {
     std::vector<float> ws(size_t(std::max<int64_t>(k.workspace_floats(), 1)));
     const float* bp = c.bias ? b.data() : nullptr;
 
-    std::vector<float> y(ny), yr(ny);
+    Aligned y(ny, 7.0f);
+    std::vector<float> yr(ny);
     k.forward(x.data(), w.data(), bp, y.data(), ws.data());
     ref::conv2d_forward(g, x.data(), w.data(), bp, yr.data());
     EXPECT_LE(test::rel_max_error(y.data(), yr.data(), int64_t(ny)), 2e-6);
 
-    std::vector<float> dx(nx, 9.0f), dxr(nx);
+    Aligned dx(nx, 9.0f);
+    std::vector<float> dxr(nx);
     k.backward_input(dy.data(), w.data(), dx.data(), false, ws.data());
     ref::conv2d_backward_input(g, dy.data(), w.data(), dxr.data(), false);
     EXPECT_LE(test::rel_max_error(dx.data(), dxr.data(), int64_t(nx)), 2e-6);
@@ -82,7 +103,10 @@ TEST(ConvFast, MatchesReferenceForwardAndBackward) {
     std::vector<float> dw(nw, 9.0f), dwr(nw), db(size_t(g.cout), 9.0f), dbr(size_t(g.cout));
     k.backward_weight(x.data(), dy.data(), dw.data(), false, c.bias ? db.data() : nullptr, false, ws.data());
     ref::conv2d_backward_weight(g, x.data(), dy.data(), dwr.data(), c.bias ? dbr.data() : nullptr, false);
-    EXPECT_LE(test::rel_max_error(dw.data(), dwr.data(), int64_t(nw)), 2e-6);
+    // The weight gradient sums N*OH*OW products per tap in float vector lanes (flushed to double
+    // every 16 rows): 55,296 terms in the large case, measured 9e-6 against the double reference.
+    const double tol_w = g.n * g.oh() * g.ow() > 20000 ? 2e-5 : 2e-6;
+    EXPECT_LE(test::rel_max_error(dw.data(), dwr.data(), int64_t(nw)), tol_w);
     if (c.bias) {
       EXPECT_LE(test::rel_max_error(db.data(), dbr.data(), g.cout), 2e-6);
     }

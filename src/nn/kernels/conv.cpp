@@ -86,8 +86,21 @@ ConvKernel::ConvKernel(const ConvGeom& g, int threads, bool with_adjoint)
                     g.pad.rows != Pad::reflect && g.pad.cols != Pad::reflect;
   if (algo_ == Algo::depthwise) {
     dw_same_ = same;
+    // Streaming stores when the output is well beyond what the caches keep (8 MiB).
+    dw_stream_ = g.n * g.cout * g.oh() * g.ow() * int64_t(sizeof(float)) >= (int64_t(8) << 20);
     // Per thread: the ring of padded rows (slot tags as int64, zero flags, rows).
-    dw_span_ = (g.kh - 1) * g.dh + 1;
+    // The ring holds the (kh - 1) * dh + 1 rows one output row reads, rounded up to a power of two
+    // so that a row's slot is a mask, not a division (divisions cost as much as the row's FMAs).
+    // Prefetch distance: about 4 KiB of input rows ahead (2 to 16 rows).
+    dw_ahead_ = std::clamp<int64_t>(4096 / std::max<int64_t>(g.w * int64_t(sizeof(float)), 1), 2, 16);
+    dw_span_ = 1;
+    while (dw_span_ < (g.kh - 1) * g.dh + 1) dw_span_ *= 2;
+    // Source column of each padding column (left pw, then right pw): -1 for zeros.
+    dw_pad_src_.resize(static_cast<size_t>(2 * g.pad.w));
+    for (int64_t j = 0; j < g.pad.w; ++j) {
+      dw_pad_src_[static_cast<size_t>(j)] = static_cast<int32_t>(pad_index(j - g.pad.w, g.w, g.pad.cols));
+      dw_pad_src_[static_cast<size_t>(g.pad.w + j)] = static_cast<int32_t>(pad_index(g.w + j, g.w, g.pad.cols));
+    }
     dw_len_ = round_up(g.w + 2 * g.pad.w, 16);
     dw_slice_ = round_up(3 * dw_span_, 16) + dw_span_ * dw_len_;
     workspace_ = threads_ * dw_slice_;
@@ -381,18 +394,19 @@ void ConvKernel::backward_input_gemm(const float* dy, const float* w, float* dx,
 // row is padded once per plane.
 struct DwRing {
   const ConvGeom* g;
-  const float* plane;  // (H, W)
-  int64_t* tags;       // logical row in each slot
-  float* rows;         // span x len
-  bool* zero;          // slot holds a row of zeros
-  int64_t span, len;
+  const float* plane;      // (H, W)
+  int64_t* tags;           // logical row in each slot
+  float* rows;             // span x len
+  bool* zero;              // slot holds a row of zeros
+  const int32_t* pad_src;  // source column of the 2 pw padding columns (-1: zero)
+  int64_t span, len;       // span: a power of two
   void reset(const float* p) {
     plane = p;
     for (int64_t s = 0; s < span; ++s) tags[s] = INT64_MIN;
   }
   // The padded row u, or null for a row of zeros.
   const float* get(int64_t u) {
-    const int64_t s = ((u % span) + span) % span;
+    const int64_t s = u & (span - 1);  // u mod span, also for negative u
     float* r = rows + s * len;
     if (tags[s] != u) {
       tags[s] = u;
@@ -402,14 +416,11 @@ struct DwRing {
         const float* src = plane + iy * g->w;
         const int64_t pw = g->pad.w, w = g->w;
         for (int64_t j = 0; j < pw; ++j) {
-          const int64_t ix = pad_index(j - pw, w, g->pad.cols);
-          r[j] = ix < 0 ? 0.0f : src[ix];
+          const int32_t l = pad_src[j], rt = pad_src[pw + j];
+          r[j] = l < 0 ? 0.0f : src[l];
+          r[pw + w + j] = rt < 0 ? 0.0f : src[rt];
         }
         std::memcpy(r + pw, src, static_cast<size_t>(w) * sizeof(float));
-        for (int64_t j = pw + w; j < w + 2 * pw; ++j) {
-          const int64_t ix = pad_index(j - pw, w, g->pad.cols);
-          r[j] = ix < 0 ? 0.0f : src[ix];
-        }
       }
     }
     return zero[s] ? nullptr : r;
@@ -421,7 +432,7 @@ namespace {
 // V vectors (16 columns each; the last masked by `last`) of one output row of a 3x3 depthwise conv
 // whose nine tap rows are all present: the nine weights stay in registers and the V accumulators are
 // independent chains, so the FMA pipes are not waiting on the latency of one chain.
-template <int V>
+template <int V, bool STREAM>
 inline void dw3x3_block(const float* const* r, const __m512* wv, float* y, __mmask16 last, bool accumulate,
                         float bias) {
   __m512 a[V];
@@ -437,12 +448,21 @@ inline void dw3x3_block(const float* const* r, const __m512* wv, float* y, __mma
     a[V - 1] = _mm512_fmadd_ps(wv[t], _mm512_maskz_loadu_ps(last, r[t] + 16 * (V - 1)), a[V - 1]);
   }
 #pragma GCC unroll 8
-  for (int v = 0; v < V - 1; ++v) _mm512_storeu_ps(y + 16 * v, a[v]);
-  _mm512_mask_storeu_ps(y + 16 * (V - 1), last, a[V - 1]);
+  for (int v = 0; v < V - 1; ++v) {
+    if constexpr (STREAM)
+      _mm512_stream_ps(y + 16 * v, a[v]);
+    else
+      _mm512_storeu_ps(y + 16 * v, a[v]);
+  }
+  if (STREAM && last == __mmask16(0xffff))
+    _mm512_stream_ps(y + 16 * (V - 1), a[V - 1]);
+  else
+    _mm512_mask_storeu_ps(y + 16 * (V - 1), last, a[V - 1]);
 }
 
 // One output row (ow columns) of a 3x3 depthwise conv with all tap rows present. Blocks of 4 to 8
 // vectors: a row of 144 columns is 5 + 4 vectors, never a lone latency-bound vector at the end.
+template <bool STREAM>
 void dw3x3_row(const float* const* tap_row, const float* w, float* y, int64_t ow, bool accumulate, float bias) {
   __m512 wv[9];
   for (int t = 0; t < 9; ++t) wv[t] = _mm512_set1_ps(w[t]);
@@ -456,28 +476,28 @@ void dw3x3_row(const float* const* tap_row, const float* w, float* y, int64_t ow
     for (int t = 0; t < 9; ++t) r[t] = tap_row[t] + ox;
     switch (n) {
       case 1:
-        dw3x3_block<1>(r, wv, y + ox, last, accumulate, bias);
+        dw3x3_block<1, STREAM>(r, wv, y + ox, last, accumulate, bias);
         break;
       case 2:
-        dw3x3_block<2>(r, wv, y + ox, last, accumulate, bias);
+        dw3x3_block<2, STREAM>(r, wv, y + ox, last, accumulate, bias);
         break;
       case 3:
-        dw3x3_block<3>(r, wv, y + ox, last, accumulate, bias);
+        dw3x3_block<3, STREAM>(r, wv, y + ox, last, accumulate, bias);
         break;
       case 4:
-        dw3x3_block<4>(r, wv, y + ox, last, accumulate, bias);
+        dw3x3_block<4, STREAM>(r, wv, y + ox, last, accumulate, bias);
         break;
       case 5:
-        dw3x3_block<5>(r, wv, y + ox, last, accumulate, bias);
+        dw3x3_block<5, STREAM>(r, wv, y + ox, last, accumulate, bias);
         break;
       case 6:
-        dw3x3_block<6>(r, wv, y + ox, last, accumulate, bias);
+        dw3x3_block<6, STREAM>(r, wv, y + ox, last, accumulate, bias);
         break;
       case 7:
-        dw3x3_block<7>(r, wv, y + ox, last, accumulate, bias);
+        dw3x3_block<7, STREAM>(r, wv, y + ox, last, accumulate, bias);
         break;
       default:
-        dw3x3_block<8>(r, wv, y + ox, last, accumulate, bias);
+        dw3x3_block<8, STREAM>(r, wv, y + ox, last, accumulate, bias);
         break;
     }
     v0 += n;
@@ -495,9 +515,23 @@ DwRing ConvKernel::dw_ring(float* slice) const {
   r.tags = reinterpret_cast<int64_t*>(slice);
   r.zero = reinterpret_cast<bool*>(slice + 2 * dw_span_);
   r.rows = slice + round_up(3 * dw_span_, 16);
+  r.pad_src = dw_pad_src_.data();
   r.span = dw_span_;
   r.len = dw_len_;
   return r;
+}
+
+// Fetch into cache the input row the ring will read dw_ahead_ rows after the one it reads for output
+// row oy (for x: the next plane's rows past the end; a prefetch never faults). Without it the ring's
+// copy of each new row waited on memory: the hardware prefetcher alone left the depthwise passes at
+// a quarter of the copy bandwidth.
+void ConvKernel::dw_prefetch_row(const float* plane, int64_t oy) const {
+  const ConvGeom& g = g_;
+  // Address arithmetic in integers: the row may lie past the end of the tensor.
+  const uintptr_t p = reinterpret_cast<uintptr_t>(plane) +
+                      uintptr_t((oy * g.sh - g.pad.h + (g.kh - 1) * g.dh + dw_ahead_) * g.w * int64_t(sizeof(float)));
+  for (int64_t k = 0; k < g.w * int64_t(sizeof(float)); k += 64)
+    __builtin_prefetch(reinterpret_cast<const void*>(p + uintptr_t(k)), 0, 3);
 }
 
 // One depthwise plane: y (OH, OW) (+)= bias + sum_k w[k] * x (H, W) shifted.
@@ -526,8 +560,10 @@ void ConvKernel::dw_forward_plane(const float* x, const float* w, float bias, fl
   DwRing ring = dw_ring(ws);
   ring.reset(x);
   const float* tap_row[64];
+  [[maybe_unused]] bool streamed = false;
   for (int64_t oy = 0; oy < oh; ++oy) {
     float* yr = y + oy * ow;
+    dw_prefetch_row(x, oy);
     for (int64_t ky = 0; ky < g.kh; ++ky) {
       const float* r = ring.get(oy * g.sh - g.pad.h + ky * g.dh);
       for (int64_t kx = 0; kx < g.kw; ++kx) tap_row[ky * g.kw + kx] = r ? r + kx * g.dw : nullptr;
@@ -538,7 +574,14 @@ void ConvKernel::dw_forward_plane(const float* x, const float* w, float bias, fl
       bool full = true;
       for (int t = 0; t < 9; ++t) full = full && tap_row[t] != nullptr;
       if (full) {
-        dw3x3_row(tap_row, w, yr, ow, accumulate, bias);
+        // Outputs too large to stay in cache are written with streaming stores (no read for
+        // ownership: a third less memory traffic); rows must start on a cache line for that.
+        if (dw_stream_ && !accumulate && (reinterpret_cast<uintptr_t>(yr) & 63) == 0) {
+          dw3x3_row<true>(tap_row, w, yr, ow, false, bias);
+          streamed = true;
+        } else {
+          dw3x3_row<false>(tap_row, w, yr, ow, accumulate, bias);
+        }
         continue;
       }
     }
@@ -580,6 +623,9 @@ void ConvKernel::dw_forward_plane(const float* x, const float* w, float bias, fl
       yr[ox] = s;
     }
   }
+#if defined(__AVX512F__)
+  if (streamed) _mm_sfence();  // streaming stores are weakly ordered: drain them before the plane is used
+#endif
 }
 
 // dx (H, W) += conv^T(dy (OH, OW)) for one depthwise plane.
@@ -674,9 +720,11 @@ void ConvKernel::dw_backward_weight_channel(const float* x, const float* dy, int
         }
         if (vec) {
 #if defined(__AVX512F__)
-          // dy is streamed from memory once per channel: fetch the next row while this one is summed.
-          if (oy + 1 < oh)
-            for (int64_t k = 0; k < ow; k += 16) _mm_prefetch(reinterpret_cast<const char*>(dyr + ow + k), _MM_HINT_T0);
+          // x and dy are streamed from memory once per channel: fetch rows ahead while this one is summed.
+          dw_prefetch_row(x + (n * g.cin + c) * g.h * g.w, oy);
+          if (oy + dw_ahead_ < oh)
+            for (int64_t k = 0; k < ow; k += 16)
+              _mm_prefetch(reinterpret_cast<const char*>(dyr + dw_ahead_ * ow + k), _MM_HINT_T0);
           bool full = taps == 9;
           for (int64_t t = 0; full && t < taps; ++t) full = tap_row[t] != nullptr;
           if (full) {

@@ -55,6 +55,7 @@ class ConvKernel {
   void dw_backward_input_plane(const float* dy, const float* w, float* dx) const;
   void dw_backward_weight_channel(const float* x, const float* dy, int64_t c, float* dw, bool accumulate,
                                   float* ws) const;
+  void dw_prefetch_row(const float* plane, int64_t oy) const;
   float* dw_slice(float* ws) const;  // this thread's part of the depthwise workspace
   struct DwRing dw_ring(float* slice) const;
 
@@ -72,9 +73,12 @@ class ConvKernel {
   // with the flipped, transposed kernel; this is that conv.
   std::unique_ptr<ConvKernel> adjoint_;
   bool dw_same_ = false;                             // depthwise: stride-1 "same" padding, adjoint by flipped kernel
+  bool dw_stream_ = false;                           // depthwise: output large enough for streaming stores
+  int64_t dw_ahead_ = 2;                             // depthwise: rows of prefetch distance
   int64_t dw_span_ = 0, dw_len_ = 0, dw_slice_ = 0;  // depthwise: ring rows, padded row length, floats per thread
   // For each kernel column kx: output columns [lo, hi) whose input column needs no mapping.
   std::vector<int64_t> interior_lo_, interior_hi_;
+  std::vector<int32_t> dw_pad_src_;  // depthwise: source column of each padding column (-1: zero)
   // The padding maps, precomputed: input column of (kx, ox) and input row of (ky, oy), -1 for zeros.
   std::vector<int32_t> col_map_, row_map_;
   int64_t row_at(int64_t ky, int64_t oy) const { return row_map_[static_cast<size_t>(ky * g_.oh() + oy)]; }
