@@ -51,15 +51,14 @@ std::vector<Case> cases() {
       {"depthwise d1 wide circular", geom(1, 3, 6, 200, 3, 3, 3, 1, 1, 3, Padding::circular(1)), true, A::depthwise},
       {"depthwise d2 144 zeros", geom(1, 2, 9, 144, 2, 3, 3, 1, 2, 2, Padding::zeros(2)), false, A::depthwise},
       {"depthwise d4 127 circular", geom(2, 2, 11, 127, 2, 3, 3, 1, 4, 2, Padding::circular(4)), true, A::depthwise},
-      // Output >= 8 MiB: rows written with streaming stores (forward and the overwriting dx).
-      {"depthwise streamed output", geom(4, 40, 96, 144, 40, 3, 3, 1, 2, 40, Padding::circular(2)), false,
-       A::depthwise},
+      // A large plane set: prefetch distance, blocks, and the weight gradient's long sums.
+      {"depthwise large", geom(4, 40, 96, 144, 40, 3, 3, 1, 2, 40, Padding::circular(2)), false, A::depthwise},
       {"depthwise wraps twice", geom(1, 3, 3, 2, 3, 3, 3, 1, 3, 3, Padding::circular(3)), false, A::depthwise},
   };
 }
 
-// 64-byte aligned floats, like the engine's tensors (a std::vector's large blocks are 16-byte
-// aligned, which would keep the depthwise streaming stores from ever running here).
+// 64-byte aligned floats, like the engine's tensors (a std::vector's large blocks are only 16-byte
+// aligned: kernels whose paths depend on alignment must be tested on the engine's alignment).
 struct Aligned {
   explicit Aligned(size_t n, float v) : p(static_cast<float*>(std::aligned_alloc(64, (n * 4 + 63) / 64 * 64))) {
     std::fill(p, p + n, v);

@@ -86,8 +86,6 @@ ConvKernel::ConvKernel(const ConvGeom& g, int threads, bool with_adjoint)
                     g.pad.rows != Pad::reflect && g.pad.cols != Pad::reflect;
   if (algo_ == Algo::depthwise) {
     dw_same_ = same;
-    // Streaming stores when the output is well beyond what the caches keep (8 MiB).
-    dw_stream_ = g.n * g.cout * g.oh() * g.ow() * int64_t(sizeof(float)) >= (int64_t(8) << 20);
     // Per thread: the ring of padded rows (slot tags as int64, zero flags, rows).
     // The ring holds the (kh - 1) * dh + 1 rows one output row reads, rounded up to a power of two
     // so that a row's slot is a mask, not a division (divisions cost as much as the row's FMAs).
@@ -432,7 +430,7 @@ namespace {
 // V vectors (16 columns each; the last masked by `last`) of one output row of a 3x3 depthwise conv
 // whose nine tap rows are all present: the nine weights stay in registers and the V accumulators are
 // independent chains, so the FMA pipes are not waiting on the latency of one chain.
-template <int V, bool STREAM>
+template <int V>
 inline void dw3x3_block(const float* const* r, const __m512* wv, float* y, __mmask16 last, bool accumulate,
                         float bias) {
   __m512 a[V];
@@ -448,21 +446,12 @@ inline void dw3x3_block(const float* const* r, const __m512* wv, float* y, __mma
     a[V - 1] = _mm512_fmadd_ps(wv[t], _mm512_maskz_loadu_ps(last, r[t] + 16 * (V - 1)), a[V - 1]);
   }
 #pragma GCC unroll 8
-  for (int v = 0; v < V - 1; ++v) {
-    if constexpr (STREAM)
-      _mm512_stream_ps(y + 16 * v, a[v]);
-    else
-      _mm512_storeu_ps(y + 16 * v, a[v]);
-  }
-  if (STREAM && last == __mmask16(0xffff))
-    _mm512_stream_ps(y + 16 * (V - 1), a[V - 1]);
-  else
-    _mm512_mask_storeu_ps(y + 16 * (V - 1), last, a[V - 1]);
+  for (int v = 0; v < V - 1; ++v) _mm512_storeu_ps(y + 16 * v, a[v]);
+  _mm512_mask_storeu_ps(y + 16 * (V - 1), last, a[V - 1]);
 }
 
 // One output row (ow columns) of a 3x3 depthwise conv with all tap rows present. Blocks of 4 to 8
 // vectors: a row of 144 columns is 5 + 4 vectors, never a lone latency-bound vector at the end.
-template <bool STREAM>
 void dw3x3_row(const float* const* tap_row, const float* w, float* y, int64_t ow, bool accumulate, float bias) {
   __m512 wv[9];
   for (int t = 0; t < 9; ++t) wv[t] = _mm512_set1_ps(w[t]);
@@ -476,28 +465,28 @@ void dw3x3_row(const float* const* tap_row, const float* w, float* y, int64_t ow
     for (int t = 0; t < 9; ++t) r[t] = tap_row[t] + ox;
     switch (n) {
       case 1:
-        dw3x3_block<1, STREAM>(r, wv, y + ox, last, accumulate, bias);
+        dw3x3_block<1>(r, wv, y + ox, last, accumulate, bias);
         break;
       case 2:
-        dw3x3_block<2, STREAM>(r, wv, y + ox, last, accumulate, bias);
+        dw3x3_block<2>(r, wv, y + ox, last, accumulate, bias);
         break;
       case 3:
-        dw3x3_block<3, STREAM>(r, wv, y + ox, last, accumulate, bias);
+        dw3x3_block<3>(r, wv, y + ox, last, accumulate, bias);
         break;
       case 4:
-        dw3x3_block<4, STREAM>(r, wv, y + ox, last, accumulate, bias);
+        dw3x3_block<4>(r, wv, y + ox, last, accumulate, bias);
         break;
       case 5:
-        dw3x3_block<5, STREAM>(r, wv, y + ox, last, accumulate, bias);
+        dw3x3_block<5>(r, wv, y + ox, last, accumulate, bias);
         break;
       case 6:
-        dw3x3_block<6, STREAM>(r, wv, y + ox, last, accumulate, bias);
+        dw3x3_block<6>(r, wv, y + ox, last, accumulate, bias);
         break;
       case 7:
-        dw3x3_block<7, STREAM>(r, wv, y + ox, last, accumulate, bias);
+        dw3x3_block<7>(r, wv, y + ox, last, accumulate, bias);
         break;
       default:
-        dw3x3_block<8, STREAM>(r, wv, y + ox, last, accumulate, bias);
+        dw3x3_block<8>(r, wv, y + ox, last, accumulate, bias);
         break;
     }
     v0 += n;
@@ -560,7 +549,6 @@ void ConvKernel::dw_forward_plane(const float* x, const float* w, float bias, fl
   DwRing ring = dw_ring(ws);
   ring.reset(x);
   const float* tap_row[64];
-  [[maybe_unused]] bool streamed = false;
   for (int64_t oy = 0; oy < oh; ++oy) {
     float* yr = y + oy * ow;
     dw_prefetch_row(x, oy);
@@ -574,14 +562,7 @@ void ConvKernel::dw_forward_plane(const float* x, const float* w, float bias, fl
       bool full = true;
       for (int t = 0; t < 9; ++t) full = full && tap_row[t] != nullptr;
       if (full) {
-        // Outputs too large to stay in cache are written with streaming stores (no read for
-        // ownership: a third less memory traffic); rows must start on a cache line for that.
-        if (dw_stream_ && !accumulate && (reinterpret_cast<uintptr_t>(yr) & 63) == 0) {
-          dw3x3_row<true>(tap_row, w, yr, ow, false, bias);
-          streamed = true;
-        } else {
-          dw3x3_row<false>(tap_row, w, yr, ow, accumulate, bias);
-        }
+        dw3x3_row(tap_row, w, yr, ow, accumulate, bias);
         continue;
       }
     }
@@ -623,9 +604,6 @@ void ConvKernel::dw_forward_plane(const float* x, const float* w, float bias, fl
       yr[ox] = s;
     }
   }
-#if defined(__AVX512F__)
-  if (streamed) _mm_sfence();  // streaming stores are weakly ordered: drain them before the plane is used
-#endif
 }
 
 // dx (H, W) += conv^T(dy (OH, OW)) for one depthwise plane.

@@ -73,7 +73,6 @@ class ConvKernel {
   // with the flipped, transposed kernel; this is that conv.
   std::unique_ptr<ConvKernel> adjoint_;
   bool dw_same_ = false;                             // depthwise: stride-1 "same" padding, adjoint by flipped kernel
-  bool dw_stream_ = false;                           // depthwise: output large enough for streaming stores
   int64_t dw_ahead_ = 2;                             // depthwise: rows of prefetch distance
   int64_t dw_span_ = 0, dw_len_ = 0, dw_slice_ = 0;  // depthwise: ring rows, padded row length, floats per thread
   // For each kernel column kx: output columns [lo, hi) whose input column needs no mapping.
