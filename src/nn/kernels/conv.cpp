@@ -92,7 +92,8 @@ ConvKernel::ConvKernel(const ConvGeom& g, int threads, bool with_adjoint)
     // Prefetch distance: about 4 KiB of input rows ahead (2 to 16 rows).
     dw_ahead_ = std::clamp<int64_t>(4096 / std::max<int64_t>(g.w * int64_t(sizeof(float)), 1), 2, 16);
     dw_span_ = 1;
-    while (dw_span_ < (g.kh - 1) * g.dh + 1) dw_span_ *= 2;
+    // One more slot (sh more rows) for the row fetched one output row early (see dw_forward_plane).
+    while (dw_span_ < (g.kh - 1) * g.dh + 1 + g.sh) dw_span_ *= 2;
     // Source column of each padding column (left pw, then right pw): -1 for zeros.
     dw_pad_src_.resize(static_cast<size_t>(2 * g.pad.w));
     for (int64_t j = 0; j < g.pad.w; ++j) {
@@ -556,6 +557,10 @@ void ConvKernel::dw_forward_plane(const float* x, const float* w, float bias, fl
       const float* r = ring.get(oy * g.sh - g.pad.h + ky * g.dh);
       for (int64_t kx = 0; kx < g.kw; ++kx) tap_row[ky * g.kw + kx] = r ? r + kx * g.dw : nullptr;
     }
+    // Copy the row the next output row adds now: the taps then read rows whose stores have long
+    // retired (reading a row right after copying it stalls on store forwarding: unaligned loads
+    // that straddle two pending stores).
+    ring.get((oy + 1) * g.sh - g.pad.h + (g.kh - 1) * g.dh);
     int64_t ox = 0;
 #if defined(__AVX512F__)
     if (taps == 9) {
@@ -696,6 +701,7 @@ void ConvKernel::dw_backward_weight_channel(const float* x, const float* dy, int
           const float* r = ring.get(oy * g.sh - g.pad.h + ky * g.dh);
           for (int64_t kx = 0; kx < g.kw; ++kx) tap_row[ky * g.kw + kx] = r ? r + kx * g.dw : nullptr;
         }
+        ring.get((oy + 1) * g.sh - g.pad.h + (g.kh - 1) * g.dh);  // one row early, as in the forward
         if (vec) {
 #if defined(__AVX512F__)
           // x and dy are streamed from memory once per channel: fetch rows ahead while this one is summed.
