@@ -61,10 +61,12 @@ class BenchOpsCommand : public Command {
     }
     const int threads = num_threads();
     log::info("bench ops: {} thread(s), OpenBLAS core {}", threads, blas_core_name());
-    const double sgemm = nn::sgemm_gflops(quick_ ? 512 : 2048);
-    const double copy = nn::copy_bandwidth_gbs(quick_ ? 16 : 256);
     Progress progress("bench ops", static_cast<int64_t>(cases.size()), !global.no_progress);
     for (const auto& c : cases) {
+      // Both roofs are measured again right before each case: this shared host's speed drifts by up
+      // to 1.45x within minutes, and a roof taken once at the start would misjudge the later rows.
+      const double sgemm = nn::sgemm_gflops(quick_ ? 512 : 2048);
+      const double copy = nn::copy_bandwidth_gbs(quick_ ? 16 : 256);
       // The peer runs each case right before ours, so both see the same machine state.
       std::map<std::string, double> peer;
       if (peer_)
