@@ -93,6 +93,8 @@ std::vector<OpBenchCase> default_op_cases() {
       conv(4, 256, 96, 144, 128, 1, 1, Pad::zeros),    // 1x1 reduce
       dw(4, 128, 96, 144, 2),                          // F_sur at stage 2/3 widths
       dw(4, 128, 96, 144, 4),
+      dw(1, 8, 96, 144, 2),  // the same planes in cache (442 KB): the kernel's own rate
+      dw(1, 8, 96, 144, 4),
       ew("batch_norm", 4, 64, 192, 288),
       ew("prelu", 4, 64, 192, 288),
       ew("batch_norm_prelu", 4, 64, 192, 288),

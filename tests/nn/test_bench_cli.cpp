@@ -11,15 +11,20 @@ namespace {
 using climseg::test::run_climseg;
 
 TEST(BenchOpsCli, PrintsOneJsonObjectPerOpAndPass) {
-  auto r = run_climseg("--threads 1 bench ops --filter 4x32x96x144,d4 --repeat 1 --quick --no-progress");
+  auto r = run_climseg(
+      "--threads 1 bench ops --filter '4x32x96x144,4x128x96x144 k3 s1 d2,4x128x96x144 k3 s1 d4' --repeat 1 --quick "
+      "--no-progress");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::istringstream lines(r.out);
   std::string line;
   int rows = 0, memory_rows = 0;
   while (std::getline(lines, line)) {
     auto j = nlohmann::json::parse(line);
-    for (const char* key : {"op", "shape", "pass", "algo", "seconds", "roof_fraction", "threads", "blas_core"})
+    for (const char* key : {"op", "shape", "pass", "algo", "seconds", "roof_fraction", "threads", "blas_core", "bound",
+                            "roofline_fraction"})
       EXPECT_TRUE(j.contains(key)) << key << " missing in " << line;
+    // The binding roof is the slower of the two, so its fraction is at least the named roof's.
+    EXPECT_GE(j["roofline_fraction"].get<double>(), j["roof_fraction"].get<double>() - 1e-12) << line;
     EXPECT_GT(j["seconds"].get<double>(), 0.0);
     const std::string op = j["op"];
     if (op == "conv2d") {
@@ -33,9 +38,9 @@ TEST(BenchOpsCli, PrintsOneJsonObjectPerOpAndPass) {
     EXPECT_TRUE(j["pass"] == "fwd" || j["pass"] == "fwd+bwd") << line;
     ++rows;
   }
-  // one convolution and one depthwise, each fwd and fwd+bwd
-  EXPECT_EQ(rows, 4) << r.out;
-  EXPECT_EQ(memory_rows, 2) << r.out;
+  // one convolution and two depthwise (d2, d4), each fwd and fwd+bwd
+  EXPECT_EQ(rows, 6) << r.out;
+  EXPECT_EQ(memory_rows, 4) << r.out;
 }
 
 TEST(BenchOpsCli, UnknownFilterIsAUsageError) {
