@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduces the hyper-parameter search demonstration of docs/search.md ("Fourth run"), about 30 min
+# Reproduces the hyper-parameter search demonstration of docs/search.md ("Fourth run"), about 20-30 min
 # on 2 cores:
 #   1. a 96x144 `climseg synth` archive (320 steps) and its normalization statistics;
 #   2. a successive-halving search of 16 trials (network, learning rate, loss, class weights) on
