@@ -286,6 +286,17 @@ void bn_backward_sums_one(const T* x, const T* dy, int64_t n, int64_t c, int64_t
     // Blocks summed in T (vector lanes), block sums in double: fast and accurate.
     for (int64_t i0 = 0; i0 < hw; i0 += kSumBlock) {
       const int64_t i1 = std::min(hw, i0 + kSumBlock);
+      {
+        // Fetch x and dy a few blocks ahead (within the plane; the planes of a channel are C*H*W
+        // apart, which the hardware prefetcher does not follow).
+        const int64_t ahead = i0 + 4 * kSumBlock;
+        const int64_t stop = std::min(hw, ahead + kSumBlock);
+        const int64_t step = int64_t(64 / sizeof(T));
+        for (int64_t i = ahead; i < stop; i += step) {
+          __builtin_prefetch(xp + i, 0, 3);
+          __builtin_prefetch(dyp + i, 0, 3);
+        }
+      }
       T s1 = 0, q1 = 0, a1 = 0;
       if (a) {
         const T al = a[na == 1 ? 0 : ch], sc = scale[ch], sh = shift[ch];
