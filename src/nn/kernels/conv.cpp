@@ -515,11 +515,15 @@ DwRing ConvKernel::dw_ring(float* slice) const {
 // row oy (for x: the next plane's rows past the end; a prefetch never faults). Without it the ring's
 // copy of each new row waited on memory: the hardware prefetcher alone left the depthwise passes at
 // a quarter of the copy bandwidth.
-void ConvKernel::dw_prefetch_row(const float* plane, int64_t oy) const {
+void ConvKernel::dw_prefetch_row(const float* plane, int64_t oy, const float* next, bool strided) const {
   const ConvGeom& g = g_;
+  int64_t row = oy * g.sh - g.pad.h + (g.kh - 1) * g.dh + dw_ahead_;
+  if (strided && row >= g.h) {  // the next plane is elsewhere (or there is none)
+    if (!next) return;
+    plane = next, row -= g.h;
+  }
   // Address arithmetic in integers: the row may lie past the end of the tensor.
-  const uintptr_t p = reinterpret_cast<uintptr_t>(plane) +
-                      uintptr_t((oy * g.sh - g.pad.h + (g.kh - 1) * g.dh + dw_ahead_) * g.w * int64_t(sizeof(float)));
+  const uintptr_t p = reinterpret_cast<uintptr_t>(plane) + uintptr_t(row * g.w * int64_t(sizeof(float)));
   for (int64_t k = 0; k < g.w * int64_t(sizeof(float)); k += 64)
     __builtin_prefetch(reinterpret_cast<const void*>(p + uintptr_t(k)), 0, 3);
 }
@@ -705,10 +709,15 @@ void ConvKernel::dw_backward_weight_channel(const float* x, const float* dy, int
         if (vec) {
 #if defined(__AVX512F__)
           // x and dy are streamed from memory once per channel: fetch rows ahead while this one is summed.
-          dw_prefetch_row(x + (n * g.cin + c) * g.h * g.w, oy);
-          if (oy + dw_ahead_ < oh)
-            for (int64_t k = 0; k < ow; k += 16)
-              _mm_prefetch(reinterpret_cast<const char*>(dyr + dw_ahead_ * ow + k), _MM_HINT_T0);
+          // A channel's planes are C*H*W apart: near a plane's end, fetch the start of the next one.
+          const bool more = n + 1 < g.n;
+          dw_prefetch_row(x + (n * g.cin + c) * g.h * g.w, oy, more ? x + ((n + 1) * g.cin + c) * g.h * g.w : nullptr,
+                          true);
+          const float* dya = oy + dw_ahead_ < oh ? dyr + dw_ahead_ * ow
+                             : more              ? dy + ((n + 1) * g.cout + c) * oh * ow + (oy + dw_ahead_ - oh) * ow
+                                                 : nullptr;
+          if (dya)
+            for (int64_t k = 0; k < ow; k += 16) _mm_prefetch(reinterpret_cast<const char*>(dya + k), _MM_HINT_T0);
           bool full = taps == 9;
           for (int64_t t = 0; full && t < taps; ++t) full = tap_row[t] != nullptr;
           if (full) {
