@@ -713,9 +713,11 @@ void ConvKernel::dw_backward_weight_channel(const float* x, const float* dy, int
           const bool more = n + 1 < g.n;
           dw_prefetch_row(x + (n * g.cin + c) * g.h * g.w, oy, more ? x + ((n + 1) * g.cin + c) * g.h * g.w : nullptr,
                           true);
-          const float* dya = oy + dw_ahead_ < oh ? dyr + dw_ahead_ * ow
-                             : more              ? dy + ((n + 1) * g.cout + c) * oh * ow + (oy + dw_ahead_ - oh) * ow
-                                                 : nullptr;
+          const int64_t ahead_row = oy + dw_ahead_;  // may lie in the next plane (never beyond it)
+          const float* dya = ahead_row < oh ? dyr + dw_ahead_ * ow
+                             : more && ahead_row - oh < oh
+                                 ? dy + ((n + 1) * g.cout + c) * oh * ow + (ahead_row - oh) * ow
+                                 : nullptr;
           if (dya)
             for (int64_t k = 0; k < ow; k += 16) _mm_prefetch(reinterpret_cast<const char*>(dya + k), _MM_HINT_T0);
           bool full = taps == 9;
