@@ -212,16 +212,10 @@ class BatchNormOp : public Op {
       // No statistics to reduce across ranks: each channel's sums, its parameter gradients and its dx
       // in one visit, so x and dy of the channel are re-read from cache rather than from memory.
       float* dx = c.grad_input(0);
-      float* dg = c.grad_input(1);
-      float* db = c.grad_input(2);
-      float* da = prelu_ ? c.grad_input(3) : nullptr;
 #pragma omp parallel for schedule(static)
       for (int64_t ch = 0; ch < c_; ++ch) {
         ref::bn_backward_sums_one(x, dy, n_, c_, hw_, ch, mean, invstd, scale, shift, alpha, na_, sums, sums + c_,
                                   prelu_ ? sums + 2 * c_ : nullptr);
-        if (dg) ref::store(dg + ch, float(sums[c_ + ch]), c.accumulate[1]);
-        if (db) ref::store(db + ch, float(sums[ch]), c.accumulate[2]);
-        if (da && na_ != 1) ref::store(da + ch, float(sums[2 * c_ + ch]), c.accumulate[3]);
         if (!dx) continue;
         k1[ch] = batch_stats_ ? float(sums[ch] / m) : 0.0f;
         k2[ch] = batch_stats_ ? float(sums[c_ + ch] / m) : 0.0f;
@@ -232,31 +226,12 @@ class BatchNormOp : public Op {
                                        al, c.accumulate[0]);
         }
       }
-      if (da && na_ == 1) {
-        double total = 0;
-        for (int64_t ch = 0; ch < c_; ++ch) total += sums[2 * c_ + ch];
-        ref::store(da, float(total), c.accumulate[3]);
-      }
+      store_parameter_grads(c, sums);
       return;
     }
     ref::bn_backward_sums(x, dy, n_, c_, hw_, mean, invstd, scale, shift, alpha, na_, sums, sums + c_,
                           prelu_ ? sums + 2 * c_ : nullptr);
-    // Parameter gradients from the local sums (data-parallel training averages them later).
-    if (float* dg = c.grad_input(1))
-      for (int64_t ch = 0; ch < c_; ++ch) ref::store(dg + ch, float(sums[c_ + ch]), c.accumulate[1]);
-    if (float* db = c.grad_input(2))
-      for (int64_t ch = 0; ch < c_; ++ch) ref::store(db + ch, float(sums[ch]), c.accumulate[2]);
-    if (prelu_) {
-      if (float* da = c.grad_input(3)) {
-        if (na_ == 1) {
-          double s = 0;
-          for (int64_t ch = 0; ch < c_; ++ch) s += sums[2 * c_ + ch];
-          ref::store(da, float(s), c.accumulate[3]);
-        } else {
-          for (int64_t ch = 0; ch < c_; ++ch) ref::store(da + ch, float(sums[2 * c_ + ch]), c.accumulate[3]);
-        }
-      }
-    }
+    store_parameter_grads(c, sums);
     float* dx = c.grad_input(0);
     if (!dx) return;
     if (batch_stats_) {
@@ -270,6 +245,24 @@ class BatchNormOp : public Op {
     }
     ref::bn_backward_apply(x, dy, dx, n_, c_, hw_, mean, invstd, gamma, k1, k2, scale, shift, alpha, na_,
                            c.accumulate[0]);
+  }
+
+  // Parameter gradients from the local sums [sum dz, sum dz*xhat, dalpha] (C each); data-parallel
+  // training averages them later.
+  void store_parameter_grads(const OpContext& c, const double* sums) const {
+    if (float* dg = c.grad_input(1))
+      for (int64_t ch = 0; ch < c_; ++ch) ref::store(dg + ch, float(sums[c_ + ch]), c.accumulate[1]);
+    if (float* db = c.grad_input(2))
+      for (int64_t ch = 0; ch < c_; ++ch) ref::store(db + ch, float(sums[ch]), c.accumulate[2]);
+    float* da = prelu_ ? c.grad_input(3) : nullptr;
+    if (!da) return;
+    if (na_ == 1) {
+      double s = 0;
+      for (int64_t ch = 0; ch < c_; ++ch) s += sums[2 * c_ + ch];
+      ref::store(da, float(s), c.accumulate[3]);
+    } else {
+      for (int64_t ch = 0; ch < c_; ++ch) ref::store(da + ch, float(sums[2 * c_ + ch]), c.accumulate[3]);
+    }
   }
 
   // One channel's batch statistics from its sums over m values: mean, 1/std, the running averages

@@ -55,8 +55,8 @@ class ConvKernel {
   void dw_backward_input_plane(const float* dy, const float* w, float* dx) const;
   void dw_backward_weight_channel(const float* x, const float* dy, int64_t c, float* dw, bool accumulate,
                                   float* ws) const;
-  // strided: planes are not contiguous; rows past the plane's end are taken from `next` (or skipped).
-  void dw_prefetch_row(const float* plane, int64_t oy, const float* next = nullptr, bool strided = false) const;
+  // Rows past the plane's end are taken from `next`, the plane read after this one (null: skipped).
+  void dw_prefetch_row(const float* plane, int64_t oy, const float* next) const;
   float* dw_slice(float* ws) const;  // this thread's part of the depthwise workspace
   struct DwRing dw_ring(float* slice) const;
 

@@ -126,20 +126,24 @@ void prelu_forward(const T* x, const T* a, T* y, int64_t n, int64_t c, int64_t h
 template <class T>
 void prelu_backward(const T* x, const T* a, const T* dy, T* dx, T* da, int64_t n, int64_t c, int64_t hw, int64_t na,
                     bool accumulate_dx, bool accumulate_da) {
-  if (dx && da) {
-    // Both: one pass over x and dy, each channel's slope sum in the fixed order below (channels in
-    // parallel; with one shared slope the channel sums are added in channel order afterwards).
+  if (da) {
+    // Per channel in a fixed order (over the batch, then blocks of the plane), with dx in the same
+    // pass when it is wanted; channels in parallel, a shared slope's channel sums then added in
+    // channel order.
     auto channel = [&](int64_t ch) {
       const T al = a[na == 1 ? 0 : ch];
       double s_ch = 0;
       for (int64_t s = 0; s < n; ++s) {
         const T* xp = x + (s * c + ch) * hw;
         const T* dyp = dy + (s * c + ch) * hw;
-        T* dxp = dx + (s * c + ch) * hw;
+        T* dxp = dx ? dx + (s * c + ch) * hw : nullptr;
         for (int64_t i0 = 0; i0 < hw; i0 += kSumBlock) {
           const int64_t i1 = std::min(hw, i0 + kSumBlock);
           T acc = 0;
-          if (accumulate_dx) {
+          if (!dxp) {
+#pragma omp simd reduction(+ : acc)
+            for (int64_t i = i0; i < i1; ++i) acc += xp[i] > T(0) ? T(0) : xp[i] * dyp[i];
+          } else if (accumulate_dx) {
 #pragma omp simd reduction(+ : acc)
             for (int64_t i = i0; i < i1; ++i) {
               const bool pos = xp[i] > T(0);
@@ -190,33 +194,6 @@ void prelu_backward(const T* x, const T* a, const T* dy, T* dx, T* da, int64_t n
           dxp[i] = accumulate_dx ? dxp[i] + g : g;
         }
       }
-  }
-  if (da) {
-    // Per channel in a fixed order (over the batch, then blocks of the plane); channels in
-    // parallel when each has its own slope.
-    auto channel_sum = [&](int64_t ch) {
-      double s_ch = 0;
-      for (int64_t s = 0; s < n; ++s) {
-        const T* xp = x + (s * c + ch) * hw;
-        const T* dyp = dy + (s * c + ch) * hw;
-        for (int64_t i0 = 0; i0 < hw; i0 += kSumBlock) {
-          const int64_t i1 = std::min(hw, i0 + kSumBlock);
-          T acc = 0;
-#pragma omp simd reduction(+ : acc)
-          for (int64_t i = i0; i < i1; ++i) acc += xp[i] > T(0) ? T(0) : xp[i] * dyp[i];
-          s_ch += double(acc);
-        }
-      }
-      return s_ch;
-    };
-    if (na == 1) {
-      double total = 0;
-      for (int64_t ch = 0; ch < c; ++ch) total += channel_sum(ch);
-      store(da, T(total), accumulate_da);
-    } else {
-#pragma omp parallel for schedule(static)
-      for (int64_t ch = 0; ch < c; ++ch) store(da + ch, T(channel_sum(ch)), accumulate_da);
-    }
   }
 }
 
