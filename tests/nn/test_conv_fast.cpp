@@ -54,6 +54,17 @@ std::vector<Case> cases() {
       // A large plane set: prefetch distance, blocks, and the weight gradient's long sums.
       {"depthwise large", geom(4, 40, 96, 144, 40, 3, 3, 1, 2, 40, Padding::circular(2)), false, A::depthwise},
       {"depthwise wraps twice", geom(1, 3, 3, 2, 3, 3, 3, 1, 3, 3, Padding::circular(3)), false, A::depthwise},
+      // The 3x3 row groups (rows >= 16 wide): reflected and zero poles, rows and columns that wrap
+      // more than once, a dilation wider than a row's last partial vector, a plane shorter than a group.
+      {"depthwise rows d4 reflect poles", geom(2, 3, 13, 33, 3, 3, 3, 1, 4, 3, Padding::spherical(4, Pad::reflect)),
+       true, A::depthwise},
+      {"depthwise rows d2 zero poles", geom(1, 4, 10, 18, 4, 3, 3, 1, 2, 4, Padding::spherical(2, Pad::zeros)), false,
+       A::depthwise},
+      {"depthwise rows d5 17 circular", geom(2, 2, 7, 17, 2, 3, 3, 1, 5, 2, Padding::circular(5)), true, A::depthwise},
+      {"depthwise rows d8 16 circular", geom(1, 2, 3, 16, 2, 3, 3, 1, 8, 2, Padding::circular(8)), false, A::depthwise},
+      {"depthwise rows d1 31 zeros", geom(3, 5, 17, 31, 5, 3, 3, 1, 1, 5, Padding::zeros(1)), true, A::depthwise},
+      {"depthwise rows d3 50 circular", geom(1, 3, 29, 50, 3, 3, 3, 1, 3, 3, Padding::circular(3)), false,
+       A::depthwise},
   };
 }
 
@@ -77,6 +88,14 @@ TEST(ConvFast, MatchesReferenceForwardAndBackward) {
     const ConvGeom& g = c.g;
     ConvKernel k(g);
     EXPECT_EQ(k.algo(), c.algo) << k.algo_name();
+#if defined(__AVX512F__)
+    // 3x3 stride-1 "same" depthwise on rows of 16 or more (columns not reflected) takes the row groups.
+    const bool rows = c.algo == ConvKernel::Algo::depthwise && g.kh == 3 && g.kw == 3 && g.sh == 1 && g.pad.h == g.dh &&
+                      g.pad.w == g.dw && g.w >= 16;
+    if (c.algo == ConvKernel::Algo::depthwise) {
+      EXPECT_EQ(k.algo_name(), rows ? "depthwise-rowgroups" : "depthwise-direct");
+    }
+#endif
     const size_t nx = size_t(g.n * g.cin * g.h * g.w), nw = size_t(g.cout * g.cin_g() * g.kh * g.kw),
                  ny = size_t(g.n * g.cout * g.oh() * g.ow());
     auto x = random_vec<float>(nx, 1), w = random_vec<float>(nw, 2), b = random_vec<float>(size_t(g.cout), 3);

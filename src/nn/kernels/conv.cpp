@@ -37,6 +37,24 @@ inline void split(int64_t n, int t, int nth, int64_t* b, int64_t* e) {
 
 }  // namespace
 
+// 3x3 "same" depthwise, stride 1 (CGNet's local and surround branches). Output rows are computed R
+// at a time, spaced by the dilation d (rows oy, oy+d, ..., oy+(R-1)d), so the R+2 input rows they
+// read are loaded once for all of them: 3(R+2)/R loads per output vector instead of 9. With R = 4
+// that is 4.5 loads (2 of 3 unaligned, splitting cache lines on Zen 4) against 9 FMAs, so the FMA
+// pipes, not the load ports, set the pace. Rows are read straight from the plane (no padded copy):
+// a row outside the plane is a row of zeros or another row (the padding map); the few vectors whose
+// taps cross the row's ends build those taps from the row's first and last 16 columns with one
+// two-table permute (circular: wrapped lanes; zeros: masked lanes).
+struct Dw3Plan {
+  static constexpr int kRows = 4;  // R
+  int64_t nv = 0;                  // vectors of 16 columns per row
+  int64_t vlo = 0, vhi = 0;        // vectors [vlo, vhi): every tap a plain in-row load, all 16 lanes out
+  std::vector<int32_t> idx;        // (nv, 3, 16): permute index of each lane (0..15 first, 16..31 last 16 columns)
+  std::vector<uint16_t> lanes;     // (nv, 3): lanes that take a value (the others are zero)
+  std::vector<uint8_t> direct;     // (nv, 3): the tap is a plain load from the row
+  std::vector<float> zero;         // a row of zeros
+};
+
 void check_conv_geom(const ConvGeom& g, const char* what) {
   if (g.n < 1 || g.cin < 1 || g.h < 1 || g.w < 1 || g.cout < 1 || g.kh < 1 || g.kw < 1)
     fail("{}: empty input or kernel", what);
@@ -103,6 +121,55 @@ ConvKernel::ConvKernel(const ConvGeom& g, int threads, bool with_adjoint)
     dw_len_ = round_up(g.w + 2 * g.pad.w, 16);
     dw_slice_ = round_up(3 * dw_span_, 16) + dw_span_ * dw_len_;
     workspace_ = threads_ * dw_slice_;
+#if defined(__AVX512F__)
+    if (g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.pad.h == g.dh && g.pad.w == g.dw &&
+        g.pad.cols != Pad::reflect && g.w >= 16) {
+      auto p = std::make_unique<Dw3Plan>();
+      const int64_t w = g.w;
+      p->nv = (w + 15) / 16;
+      p->idx.assign(static_cast<size_t>(p->nv * 48), 0);
+      p->lanes.assign(static_cast<size_t>(p->nv * 3), 0);
+      p->direct.assign(static_cast<size_t>(p->nv * 3), 0);
+      p->zero.assign(static_cast<size_t>(w), 0.0f);
+      bool ok = true;
+      p->vlo = p->nv, p->vhi = 0;
+      for (int64_t v = 0; v < p->nv; ++v) {
+        const int64_t x0 = 16 * v;
+        bool all = true;
+        for (int64_t kx = 0; kx < 3; ++kx) {
+          const int64_t off = (kx - 1) * g.dw;
+          const size_t t = static_cast<size_t>(3 * v + kx);
+          const bool direct = x0 + off >= 0 && x0 + off + 16 <= w;
+          p->direct[t] = direct;
+          all = all && direct;
+          if (direct) continue;
+          uint16_t m = 0;
+          for (int64_t j = 0; j < 16 && x0 + j < w; ++j) {
+            const int64_t k = pad_index(x0 + j + off, w, g.pad.cols);
+            if (k < 0) continue;  // zero padding
+            int64_t id = -1;
+            if (k < 16)
+              id = k;
+            else if (k >= w - 16)
+              id = 16 + k - (w - 16);
+            ok = ok && id >= 0;
+            p->idx[t * 16 + static_cast<size_t>(j)] = static_cast<int32_t>(std::max<int64_t>(id, 0));
+            m = static_cast<uint16_t>(m | (1u << j));
+          }
+          p->lanes[t] = m;
+        }
+        if (all && x0 + 16 <= w) {
+          if (p->vlo == p->nv) p->vlo = v;
+          p->vhi = v + 1;
+        }
+      }
+      // The interior must be one run of vectors (it is: the plain-load condition is an interval).
+      for (int64_t v = p->vlo; ok && v < p->vhi; ++v)
+        for (int64_t kx = 0; kx < 3; ++kx) ok = ok && p->direct[static_cast<size_t>(3 * v + kx)];
+      if (p->vlo >= p->vhi) p->vlo = p->vhi = 0;
+      if (ok) dw3_ = std::move(p);
+    }
+#endif
     return;
   }
   const int64_t nth = threads_, cog = g.cout_g(), cig = g.cin_g(), khw = g.kh * g.kw;
@@ -143,7 +210,7 @@ std::string ConvKernel::algo_name() const {
     case Algo::im2col:
       return adjoint_ ? "im2col-gemm, dx by adjoint conv" : "im2col-gemm, dx by col2im";
     case Algo::depthwise:
-      return "depthwise-direct";
+      return dw3_ ? "depthwise-rowgroups" : "depthwise-direct";
   }
   return "?";
 }
@@ -495,6 +562,147 @@ void dw3x3_row(const float* const* tap_row, const float* w, float* y, int64_t ow
     v0 += n;
   }
 }
+
+// ---- 3x3 same depthwise by row groups (Dw3Plan) ----
+#define CLIMSEG_INLINE inline __attribute__((always_inline))
+
+// NV full interior vectors at column x0 of R output rows: in[0..R+1] are the input rows of output
+// rows out[0..R-1] (out[j] reads in[j], in[j+1], in[j+2]); d is the column dilation.
+template <int R, int NV>
+CLIMSEG_INLINE void dw3_fwd_block(const float* const* in, const __m512* wv, int64_t x0, int64_t d, float* const* out,
+                                  bool accumulate, float bias) {
+  __m512 a[R][NV];
+#pragma GCC unroll 8
+  for (int j = 0; j < R; ++j)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) a[j][v] = accumulate ? _mm512_loadu_ps(out[j] + x0 + 16 * v) : _mm512_set1_ps(bias);
+#pragma GCC unroll 10
+  for (int i = 0; i < R + 2; ++i) {
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      const float* p = in[i] + x0 + 16 * v;
+      const __m512 t0 = _mm512_loadu_ps(p - d), t1 = _mm512_loadu_ps(p), t2 = _mm512_loadu_ps(p + d);
+#pragma GCC unroll 8
+      for (int j = 0; j < R; ++j) {
+        const int ky = i - j;
+        if (ky < 0 || ky > 2) continue;
+        a[j][v] = _mm512_fmadd_ps(wv[3 * ky], t0, a[j][v]);
+        a[j][v] = _mm512_fmadd_ps(wv[3 * ky + 1], t1, a[j][v]);
+        a[j][v] = _mm512_fmadd_ps(wv[3 * ky + 2], t2, a[j][v]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int j = 0; j < R; ++j)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) _mm512_storeu_ps(out[j] + x0 + 16 * v, a[j][v]);
+}
+
+// The three taps of input row `row` for vector v, whichever way each is built (see Dw3Plan).
+CLIMSEG_INLINE void dw3_edge_taps(const Dw3Plan& pl, int64_t v, int64_t w, int64_t d, const float* row, __mmask16 m,
+                                  const __m512i* ix, __m512* t) {
+  const __m512 first = _mm512_loadu_ps(row), last = _mm512_loadu_ps(row + w - 16);
+  for (int kx = 0; kx < 3; ++kx) {
+    const size_t k = static_cast<size_t>(3 * v + kx);
+    t[kx] = pl.direct[k] ? _mm512_maskz_loadu_ps(m, row + 16 * v + (kx - 1) * d)
+                         : _mm512_maskz_permutex2var_ps(pl.lanes[k], first, ix[kx], last);
+  }
+}
+
+// Vector v (an edge vector: some tap crosses the row's ends, or fewer than 16 columns) of R output rows.
+template <int R>
+void dw3_fwd_edge(const Dw3Plan& pl, int64_t v, int64_t w, int64_t d, const float* const* in, const __m512* wv,
+                  float* const* out, bool accumulate, float bias) {
+  const int64_t x0 = 16 * v;
+  const __mmask16 m = mk::lane_mask(int(std::min<int64_t>(16, w - x0)));
+  __m512i ix[3];
+  for (int kx = 0; kx < 3; ++kx) ix[kx] = _mm512_loadu_si512(pl.idx.data() + (3 * v + kx) * 16);
+  __m512 a[R];
+  for (int j = 0; j < R; ++j) a[j] = accumulate ? _mm512_maskz_loadu_ps(m, out[j] + x0) : _mm512_set1_ps(bias);
+#pragma GCC unroll 10
+  for (int i = 0; i < R + 2; ++i) {
+    __m512 t[3];
+    dw3_edge_taps(pl, v, w, d, in[i], m, ix, t);
+#pragma GCC unroll 8
+    for (int j = 0; j < R; ++j) {
+      const int ky = i - j;
+      if (ky < 0 || ky > 2) continue;
+      for (int kx = 0; kx < 3; ++kx) a[j] = _mm512_fmadd_ps(wv[3 * ky + kx], t[kx], a[j]);
+    }
+  }
+  for (int j = 0; j < R; ++j) _mm512_mask_storeu_ps(out[j] + x0, m, a[j]);
+}
+
+template <int R>
+void dw3_fwd_rows(const Dw3Plan& pl, int64_t w, int64_t d, const float* const* in, const float* wt, float* const* out,
+                  bool accumulate, float bias) {
+  __m512 wv[9];
+  for (int t = 0; t < 9; ++t) wv[t] = _mm512_set1_ps(wt[t]);
+  int64_t v = pl.vlo;
+  for (; v + 2 <= pl.vhi; v += 2) dw3_fwd_block<R, 2>(in, wv, 16 * v, d, out, accumulate, bias);
+  if (v < pl.vhi) dw3_fwd_block<R, 1>(in, wv, 16 * v, d, out, accumulate, bias);
+  for (int64_t e = 0; e < pl.vlo; ++e) dw3_fwd_edge<R>(pl, e, w, d, in, wv, out, accumulate, bias);
+  for (int64_t e = pl.vhi; e < pl.nv; ++e) dw3_fwd_edge<R>(pl, e, w, d, in, wv, out, accumulate, bias);
+}
+
+// Weight gradient: s[3 ky + kx] += dy(rows) * tap(ky, kx), lane-wise.
+template <int R, int NV>
+CLIMSEG_INLINE void dw3_wgt_block(const float* const* in, const float* const* dyr, int64_t x0, int64_t d, __m512* s) {
+  __m512 dv[R][NV];
+#pragma GCC unroll 8
+  for (int j = 0; j < R; ++j)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) dv[j][v] = _mm512_loadu_ps(dyr[j] + x0 + 16 * v);
+#pragma GCC unroll 10
+  for (int i = 0; i < R + 2; ++i) {
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      const float* p = in[i] + x0 + 16 * v;
+      const __m512 t0 = _mm512_loadu_ps(p - d), t1 = _mm512_loadu_ps(p), t2 = _mm512_loadu_ps(p + d);
+#pragma GCC unroll 8
+      for (int j = 0; j < R; ++j) {
+        const int ky = i - j;
+        if (ky < 0 || ky > 2) continue;
+        s[3 * ky] = _mm512_fmadd_ps(dv[j][v], t0, s[3 * ky]);
+        s[3 * ky + 1] = _mm512_fmadd_ps(dv[j][v], t1, s[3 * ky + 1]);
+        s[3 * ky + 2] = _mm512_fmadd_ps(dv[j][v], t2, s[3 * ky + 2]);
+      }
+    }
+  }
+}
+
+template <int R>
+void dw3_wgt_rows(const Dw3Plan& pl, int64_t w, int64_t d, const float* const* in, const float* const* dyr,
+                  __m512* sio) {
+  __m512 s[9];
+  for (int k = 0; k < 9; ++k) s[k] = sio[k];
+  int64_t v = pl.vlo;
+  for (; v + 2 <= pl.vhi; v += 2) dw3_wgt_block<R, 2>(in, dyr, 16 * v, d, s);
+  if (v < pl.vhi) dw3_wgt_block<R, 1>(in, dyr, 16 * v, d, s);
+  for (int64_t e = 0; e < pl.nv; ++e) {
+    if (e == pl.vlo) e = pl.vhi;
+    if (e >= pl.nv) break;
+    const int64_t x0 = 16 * e;
+    const __mmask16 m = mk::lane_mask(int(std::min<int64_t>(16, w - x0)));
+    __m512i ix[3];
+    for (int kx = 0; kx < 3; ++kx) ix[kx] = _mm512_loadu_si512(pl.idx.data() + (3 * e + kx) * 16);
+    __m512 dv[R];
+    for (int j = 0; j < R; ++j) dv[j] = _mm512_maskz_loadu_ps(m, dyr[j] + x0);
+#pragma GCC unroll 10
+    for (int i = 0; i < R + 2; ++i) {
+      __m512 t[3];
+      dw3_edge_taps(pl, e, w, d, in[i], m, ix, t);
+#pragma GCC unroll 8
+      for (int j = 0; j < R; ++j) {
+        const int ky = i - j;
+        if (ky < 0 || ky > 2) continue;
+        for (int kx = 0; kx < 3; ++kx) s[3 * ky + kx] = _mm512_fmadd_ps(dv[j], t[kx], s[3 * ky + kx]);
+      }
+    }
+  }
+  for (int k = 0; k < 9; ++k) sio[k] = s[k];
+}
+#undef CLIMSEG_INLINE
 }  // namespace
 #endif
 
@@ -775,6 +983,136 @@ void ConvKernel::dw_backward_weight_channel(const float* x, const float* dy, int
   for (int64_t k = 0; k < taps; ++k) dw[k] = accumulate ? dw[k] + float(acc[k]) : float(acc[k]);
 }
 
+#if defined(__AVX512F__)
+namespace {
+// Fetch row `row` of a (h, w) plane into cache; rows past its end are rows of `next` (null: nothing).
+// Address arithmetic in integers: the row may lie past the end of the tensor.
+void prefetch_plane_row(const float* plane, int64_t row, int64_t h, int64_t w, const float* next) {
+  if (row >= h) {
+    if (!next || row - h >= h) return;
+    plane = next, row -= h;
+  }
+  const uintptr_t p = reinterpret_cast<uintptr_t>(plane) + uintptr_t(row * w * int64_t(sizeof(float)));
+  for (int64_t k = 0; k < w * int64_t(sizeof(float)); k += 64)
+    __builtin_prefetch(reinterpret_cast<const void*>(p + uintptr_t(k)), 0, 3);
+}
+}  // namespace
+
+// One plane through the row groups: groups of R rows spaced by d, d groups per block of R*d rows.
+// Input rows are prefetched dw_ahead_ rows beyond the furthest row a group reads.
+void ConvKernel::dw3_forward_plane(const float* x, const float* w, float bias, float* y, bool accumulate,
+                                   const float* next) const {
+  const Dw3Plan& pl = *dw3_;
+  const ConvGeom& g = g_;
+  constexpr int R = Dw3Plan::kRows;
+  const int64_t h = g.h, wd = g.w, d = g.dh;
+  const float* in[R + 2];
+  float* out[R];
+  int64_t fetched = R * d + dw_ahead_;  // rows the previous plane fetched of this one (it ends reading row h - 1 + d)
+  int64_t stored = 0;
+  for (int64_t b = 0; b < h; b += R * d)
+    for (int64_t oy = b; oy < std::min(b + d, h); ++oy) {
+      const int n = int(std::min<int64_t>(R, (h - 1 - oy) / d + 1));
+      for (int i = 0; i < n + 2; ++i) {
+        const int64_t iy = pad_index(oy + (i - 1) * d, h, g.pad.rows);
+        in[i] = iy < 0 ? pl.zero.data() : x + iy * wd;
+      }
+      for (int j = 0; j < n; ++j) out[j] = y + (oy + j * d) * wd;
+      for (const int64_t until = oy + n * d + R * d + dw_ahead_; fetched <= until; ++fetched)
+        prefetch_plane_row(x, fetched, h, wd, next);
+      // The output rows ahead, with intent to write: the rows are stored in groups, not in order, and a
+      // store stream the hardware does not follow waited on each line's read-for-ownership.
+      for (const int64_t until = std::min(h - 1, oy + (n - 1) * d + R * d); stored <= until; ++stored) {
+        const uintptr_t q = reinterpret_cast<uintptr_t>(y) + uintptr_t(stored * wd * int64_t(sizeof(float)));
+        for (int64_t o = 0; o < wd * int64_t(sizeof(float)); o += 64)
+          __builtin_prefetch(reinterpret_cast<const void*>(q + uintptr_t(o)), 1, 3);
+      }
+      switch (n) {
+        case 1:
+          dw3_fwd_rows<1>(pl, wd, g.dw, in, w, out, accumulate, bias);
+          break;
+        case 2:
+          dw3_fwd_rows<2>(pl, wd, g.dw, in, w, out, accumulate, bias);
+          break;
+        case 3:
+          dw3_fwd_rows<3>(pl, wd, g.dw, in, w, out, accumulate, bias);
+          break;
+        default:
+          dw3_fwd_rows<R>(pl, wd, g.dw, in, w, out, accumulate, bias);
+          break;
+      }
+    }
+}
+
+// dw (3, 3) of channel c (+)= sum over the batch and the plane, through the row groups: lane-wise
+// float sums flushed to double every 16 or more rows, in a fixed order (independent of threads).
+void ConvKernel::dw3_weight_channel(const float* x, const float* dy, int64_t c, float* dw, bool accumulate) const {
+  const Dw3Plan& pl = *dw3_;
+  const ConvGeom& g = g_;
+  constexpr int R = Dw3Plan::kRows;
+  const int64_t h = g.h, wd = g.w, d = g.dh, hw = h * wd;
+  double acc[9] = {};
+  __m512 s[9];
+  for (int k = 0; k < 9; ++k) s[k] = _mm512_setzero_ps();
+  alignas(64) float lanes[16];
+  auto flush = [&] {
+    for (int k = 0; k < 9; ++k) {
+      _mm512_store_ps(lanes, s[k]);
+      float t = 0;
+      for (int l = 0; l < 16; ++l) t += lanes[l];
+      acc[k] += t;
+      s[k] = _mm512_setzero_ps();
+    }
+  };
+  const float* in[R + 2];
+  const float* dyr[R];
+  int64_t pending = 0, fetched_x = dw_ahead_, fetched_dy = dw_ahead_;
+  for (int64_t n = 0; n < g.n; ++n) {
+    const float* xp = x + (n * g.cin + c) * hw;
+    const float* dyp = dy + (n * g.cout + c) * hw;
+    // A channel's planes are C*H*W apart: near a plane's end, fetch the start of the next one (of
+    // the next channel after the last image: a thread's channels are consecutive).
+    const bool more = n + 1 < g.n, next_c = !more && c + 1 < g.cin;
+    const float* xn = more ? xp + g.cin * hw : next_c ? x + (c + 1) * hw : nullptr;
+    const float* dyn = more ? dyp + g.cout * hw : next_c ? dy + (c + 1) * hw : nullptr;
+    fetched_x -= std::min(fetched_x, h), fetched_dy -= std::min(fetched_dy, h);
+    for (int64_t b = 0; b < h; b += R * d)
+      for (int64_t oy = b; oy < std::min(b + d, h); ++oy) {
+        const int m = int(std::min<int64_t>(R, (h - 1 - oy) / d + 1));
+        for (int i = 0; i < m + 2; ++i) {
+          const int64_t iy = pad_index(oy + (i - 1) * d, h, g.pad.rows);
+          in[i] = iy < 0 ? pl.zero.data() : xp + iy * wd;
+        }
+        for (int j = 0; j < m; ++j) dyr[j] = dyp + (oy + j * d) * wd;
+        for (const int64_t until = oy + m * d + R * d + dw_ahead_; fetched_x <= until; ++fetched_x)
+          prefetch_plane_row(xp, fetched_x, h, wd, xn);
+        for (const int64_t until = oy + (m - 1) * d + R * d + dw_ahead_; fetched_dy <= until; ++fetched_dy)
+          prefetch_plane_row(dyp, fetched_dy, h, wd, dyn);
+        switch (m) {
+          case 1:
+            dw3_wgt_rows<1>(pl, wd, g.dw, in, dyr, s);
+            break;
+          case 2:
+            dw3_wgt_rows<2>(pl, wd, g.dw, in, dyr, s);
+            break;
+          case 3:
+            dw3_wgt_rows<3>(pl, wd, g.dw, in, dyr, s);
+            break;
+          default:
+            dw3_wgt_rows<R>(pl, wd, g.dw, in, dyr, s);
+            break;
+        }
+        if ((pending += m) >= 16) flush(), pending = 0;
+      }
+  }
+  flush();
+  for (int k = 0; k < 9; ++k) dw[k] = accumulate ? dw[k] + float(acc[k]) : float(acc[k]);
+}
+#else
+void ConvKernel::dw3_forward_plane(const float*, const float*, float, float*, bool, const float*) const {}
+void ConvKernel::dw3_weight_channel(const float*, const float*, int64_t, float*, bool) const {}
+#endif
+
 // ------------------------------------------------------------------ entry points
 
 void ConvKernel::forward(const float* x, const float* w, const float* b, float* y, float* ws) const {
@@ -784,7 +1122,11 @@ void ConvKernel::forward(const float* x, const float* w, const float* b, float* 
 #pragma omp parallel for schedule(static) num_threads(threads_)
     for (int64_t pl = 0; pl < g.n * g.cin; ++pl) {
       const int64_t c = pl % g.cin;
-      dw_forward_plane(x + pl * g.h * g.w, w + c * g.kh * g.kw, b ? b[c] : 0.0f, y + pl * p, false, dw_slice(ws));
+      const float* xp = x + pl * g.h * g.w;
+      if (dw3_)
+        dw3_forward_plane(xp, w + c * 9, b ? b[c] : 0.0f, y + pl * p, false, xp + g.h * g.w);
+      else
+        dw_forward_plane(xp, w + c * g.kh * g.kw, b ? b[c] : 0.0f, y + pl * p, false, dw_slice(ws));
     }
     return;
   }
@@ -805,7 +1147,10 @@ void ConvKernel::backward_input(const float* dy, const float* w, float* dx, bool
         // kernel flipped in both axes, computed in gather form.
         float flipped[64];
         for (int64_t k = 0; k < khw; ++k) flipped[k] = w[c * khw + khw - 1 - k];
-        dw_forward_plane(dy + pl * p, flipped, 0.0f, dxp, accumulate, dw_slice(ws));
+        if (dw3_)
+          dw3_forward_plane(dy + pl * p, flipped, 0.0f, dxp, accumulate, dy + (pl + 1) * p);
+        else
+          dw_forward_plane(dy + pl * p, flipped, 0.0f, dxp, accumulate, dw_slice(ws));
       } else {
         if (!accumulate) std::fill(dxp, dxp + hw, 0.0f);
         dw_backward_input_plane(dy + pl * p, w + c * khw, dxp);
@@ -851,8 +1196,12 @@ void ConvKernel::backward_weight(const float* x, const float* dy, float* dw, boo
   if (dw == nullptr) return;
   if (algo_ == Algo::depthwise) {
 #pragma omp parallel for schedule(static) num_threads(threads_)
-    for (int64_t c = 0; c < g.cin; ++c)
-      dw_backward_weight_channel(x, dy, c, dw + c * g.kh * g.kw, accumulate, dw_slice(ws));
+    for (int64_t c = 0; c < g.cin; ++c) {
+      if (dw3_)
+        dw3_weight_channel(x, dy, c, dw + c * 9, accumulate);
+      else
+        dw_backward_weight_channel(x, dy, c, dw + c * g.kh * g.kw, accumulate, dw_slice(ws));
+    }
     return;
   }
   backward_weight_gemm(x, dy, dw, accumulate, ws);

@@ -16,6 +16,7 @@
 namespace climseg::nn {
 
 struct DwRing;
+struct Dw3Plan;
 
 class ConvKernel {
  public:
@@ -57,6 +58,11 @@ class ConvKernel {
                                   float* ws) const;
   // Rows past the plane's end are taken from `next`, the plane read after this one (null: skipped).
   void dw_prefetch_row(const float* plane, int64_t oy, const float* next) const;
+  // 3x3 "same" depthwise with stride 1 (the CGNet branches): output rows in groups spaced by the
+  // dilation, read straight from the plane (see Dw3Plan in conv.cpp). Null when the geometry does not fit.
+  void dw3_forward_plane(const float* x, const float* w, float bias, float* y, bool accumulate,
+                         const float* next) const;
+  void dw3_weight_channel(const float* x, const float* dy, int64_t c, float* dw, bool accumulate) const;
   float* dw_slice(float* ws) const;  // this thread's part of the depthwise workspace
   struct DwRing dw_ring(float* slice) const;
 
@@ -79,6 +85,7 @@ class ConvKernel {
   // For each kernel column kx: output columns [lo, hi) whose input column needs no mapping.
   std::vector<int64_t> interior_lo_, interior_hi_;
   std::vector<int32_t> dw_pad_src_;  // depthwise: source column of each padding column (-1: zero)
+  std::unique_ptr<Dw3Plan> dw3_;     // depthwise 3x3 same, stride 1: the row-group path (null: the ring)
   // The padding maps, precomputed: input column of (kx, ox) and input row of (ky, oy), -1 for zeros.
   std::vector<int32_t> col_map_, row_map_;
   int64_t row_at(int64_t ky, int64_t oy) const { return row_map_[static_cast<size_t>(ky * g_.oh() + oy)]; }
