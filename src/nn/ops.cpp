@@ -53,10 +53,8 @@ class Conv2dOp : public Op {
     k_.forward(c.input(0), c.input(1), bias_ ? c.input(2) : nullptr, c.output(), c.scratch());
   }
   void backward(const OpContext& c) override {
-    if (c.grad_input(1) || (bias_ && c.grad_input(2)))
-      k_.backward_weight(c.input(0), c.grad_output(), c.grad_input(1), c.accumulate[1],
-                         bias_ ? c.grad_input(2) : nullptr, bias_ && c.accumulate[2], c.scratch());
-    if (c.grad_input(0)) k_.backward_input(c.grad_output(), c.input(1), c.grad_input(0), c.accumulate[0], c.scratch());
+    k_.backward(c.input(0), c.grad_output(), c.input(1), c.grad_input(0), c.accumulate[0], c.grad_input(1),
+                c.accumulate[1], bias_ ? c.grad_input(2) : nullptr, bias_ && c.accumulate[2], c.scratch());
   }
 
  private:

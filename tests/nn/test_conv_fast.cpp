@@ -131,6 +131,31 @@ TEST(ConvFast, MatchesReferenceForwardAndBackward) {
     std::vector<float> dw2(nw, 0.25f);
     k.backward_weight(x.data(), dy.data(), dw2.data(), true, nullptr, false, ws.data());
     for (size_t i = 0; i < nw; ++i) ASSERT_NEAR(dw2[i], dw[i] + 0.25f, 1e-3f * (1 + std::abs(dw[i]))) << i;
+
+    // All the gradients in one call (the row groups' one-sweep backward), fresh and accumulated.
+    Aligned dx3(nx, 9.0f);
+    std::vector<float> dw3(nw, 9.0f), db3(size_t(g.cout), 9.0f);
+    k.backward(x.data(), dy.data(), w.data(), dx3.data(), false, dw3.data(), false, c.bias ? db3.data() : nullptr,
+               false, ws.data());
+    EXPECT_LE(test::rel_max_error(dx3.data(), dxr.data(), int64_t(nx)), 2e-6);
+    EXPECT_LE(test::rel_max_error(dw3.data(), dwr.data(), int64_t(nw)), tol_w);
+    if (c.bias) {
+      EXPECT_LE(test::rel_max_error(db3.data(), dbr.data(), g.cout), 2e-6);
+    }
+    std::vector<float> dx4(nx, 0.5f), dw4(nw, 0.25f), db4(size_t(g.cout), 0.125f);
+    k.backward(x.data(), dy.data(), w.data(), dx4.data(), true, dw4.data(), true, c.bias ? db4.data() : nullptr, true,
+               ws.data());
+    for (size_t i = 0; i < nx; ++i) ASSERT_NEAR(dx4[i], dx3[i] + 0.5f, 1e-4f) << i;
+    for (size_t i = 0; i < nw; ++i) ASSERT_NEAR(dw4[i], dw3[i] + 0.25f, 1e-3f * (1 + std::abs(dw3[i]))) << i;
+    for (size_t i = 0; c.bias && i < size_t(g.cout); ++i) {
+      ASSERT_NEAR(db4[i], db3[i] + 0.125f, 1e-4f * (1 + std::abs(db3[i])));
+    }
+    // Only some gradients wanted: the others untouched.
+    std::vector<float> dx5(nx, 3.0f), dw5(nw, 3.0f);
+    k.backward(x.data(), dy.data(), w.data(), nullptr, false, dw5.data(), false, nullptr, false, ws.data());
+    EXPECT_LE(test::rel_max_error(dw5.data(), dwr.data(), int64_t(nw)), tol_w);
+    k.backward(x.data(), dy.data(), w.data(), dx5.data(), false, nullptr, false, nullptr, false, ws.data());
+    EXPECT_LE(test::rel_max_error(dx5.data(), dxr.data(), int64_t(nx)), 2e-6);
   }
 }
 
@@ -152,6 +177,10 @@ TEST(ConvFast, ResultsDoNotDependOnTheThreadCount) {
     k1.backward_weight(x.data(), dy.data(), dw1.data(), false, nullptr, false, ws.data());
     k3.backward_weight(x.data(), dy.data(), dw3.data(), false, nullptr, false, ws.data());
     EXPECT_EQ(std::memcmp(y1.data(), y3.data(), ny * 4), 0);
+    EXPECT_EQ(std::memcmp(dx1.data(), dx3.data(), nx * 4), 0);
+    EXPECT_EQ(std::memcmp(dw1.data(), dw3.data(), nw * 4), 0);
+    k1.backward(x.data(), dy.data(), w.data(), dx1.data(), false, dw1.data(), false, nullptr, false, ws.data());
+    k3.backward(x.data(), dy.data(), w.data(), dx3.data(), false, dw3.data(), false, nullptr, false, ws.data());
     EXPECT_EQ(std::memcmp(dx1.data(), dx3.data(), nx * 4), 0);
     EXPECT_EQ(std::memcmp(dw1.data(), dw3.data(), nw * 4), 0);
   }

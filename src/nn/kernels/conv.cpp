@@ -53,6 +53,11 @@ struct Dw3Plan {
   std::vector<uint16_t> lanes;     // (nv, 3): lanes that take a value (the others are zero)
   std::vector<uint8_t> direct;     // (nv, 3): the tap is a plain load from the row
   std::vector<float> zero;         // a row of zeros
+  // Interior taps at -d and +d from the aligned vectors around them (vpermt2ps) instead of loads
+  // that straddle cache lines: lane j of the -d tap is lane j + 16 - d of (previous, this), of the
+  // +d tap lane j + d of (this, next). Used when d <= 16.
+  bool shift = false;
+  alignas(64) int32_t idx_minus[16], idx_plus[16];
 };
 
 void check_conv_geom(const ConvGeom& g, const char* what) {
@@ -167,8 +172,12 @@ ConvKernel::ConvKernel(const ConvGeom& g, int threads, bool with_adjoint)
       for (int64_t v = p->vlo; ok && v < p->vhi; ++v)
         for (int64_t kx = 0; kx < 3; ++kx) ok = ok && p->direct[static_cast<size_t>(3 * v + kx)];
       if (p->vlo >= p->vhi) p->vlo = p->vhi = 0;
+      p->shift = g.dw <= 16;
+      for (int j = 0; j < 16; ++j) p->idx_minus[j] = int32_t(j + 16 - g.dw), p->idx_plus[j] = int32_t(j + g.dw);
       if (ok) dw3_ = std::move(p);
     }
+    // The one-sweep backward keeps each plane's nine weight sums (doubles).
+    if (dw3_ && dw_same_) workspace_ = std::max(workspace_, 2 * 9 * g.n * g.cin);
 #endif
     return;
   }
@@ -598,6 +607,43 @@ CLIMSEG_INLINE void dw3_fwd_block(const float* const* in, const __m512* wv, int6
     for (int v = 0; v < NV; ++v) _mm512_storeu_ps(out[j] + x0 + 16 * v, a[j][v]);
 }
 
+// As dw3_fwd_block, with the -d and +d taps permuted out of aligned loads (Dw3Plan::shift).
+template <int R, int NV>
+CLIMSEG_INLINE void dw3_fwd_block_shift(const float* const* in, const __m512* wv, int64_t x0, __m512i im, __m512i ip,
+                                        __mmask16 mlo, __mmask16 mhi, float* const* out, bool accumulate, float bias) {
+  __m512 a[R][NV];
+#pragma GCC unroll 8
+  for (int j = 0; j < R; ++j)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) a[j][v] = accumulate ? _mm512_loadu_ps(out[j] + x0 + 16 * v) : _mm512_set1_ps(bias);
+#pragma GCC unroll 10
+  for (int i = 0; i < R + 2; ++i) {
+    const float* p = in[i] + x0;
+    __m512 c[NV + 2];
+    c[0] = _mm512_maskz_loadu_ps(mhi, p - 16);  // only the lanes the -d tap takes
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) c[v + 1] = _mm512_loadu_ps(p + 16 * v);
+    c[NV + 1] = _mm512_maskz_loadu_ps(mlo, p + 16 * NV);
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      const __m512 t0 = _mm512_permutex2var_ps(c[v], im, c[v + 1]), t1 = c[v + 1],
+                   t2 = _mm512_permutex2var_ps(c[v + 1], ip, c[v + 2]);
+#pragma GCC unroll 8
+      for (int j = 0; j < R; ++j) {
+        const int ky = i - j;
+        if (ky < 0 || ky > 2) continue;
+        a[j][v] = _mm512_fmadd_ps(wv[3 * ky], t0, a[j][v]);
+        a[j][v] = _mm512_fmadd_ps(wv[3 * ky + 1], t1, a[j][v]);
+        a[j][v] = _mm512_fmadd_ps(wv[3 * ky + 2], t2, a[j][v]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int j = 0; j < R; ++j)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) _mm512_storeu_ps(out[j] + x0 + 16 * v, a[j][v]);
+}
+
 // The three taps of input row `row` for vector v, whichever way each is built (see Dw3Plan).
 CLIMSEG_INLINE void dw3_edge_taps(const Dw3Plan& pl, int64_t v, int64_t w, int64_t d, const float* row, __mmask16 m,
                                   const __m512i* ix, __m512* t) {
@@ -609,28 +655,36 @@ CLIMSEG_INLINE void dw3_edge_taps(const Dw3Plan& pl, int64_t v, int64_t w, int64
   }
 }
 
-// Vector v (an edge vector: some tap crosses the row's ends, or fewer than 16 columns) of R output rows.
-template <int R>
-void dw3_fwd_edge(const Dw3Plan& pl, int64_t v, int64_t w, int64_t d, const float* const* in, const __m512* wv,
+// Edge vectors (some tap crosses the row's ends, or fewer than 16 columns) of R output rows, NE of
+// them at once (vectors ev[0..NE-1]): one alone would leave the FMA pipes waiting on its R chains.
+template <int R, int NE>
+void dw3_fwd_edge(const Dw3Plan& pl, const int64_t* ev, int64_t w, int64_t d, const float* const* in, const __m512* wv,
                   float* const* out, bool accumulate, float bias) {
-  const int64_t x0 = 16 * v;
-  const __mmask16 m = mk::lane_mask(int(std::min<int64_t>(16, w - x0)));
-  __m512i ix[3];
-  for (int kx = 0; kx < 3; ++kx) ix[kx] = _mm512_loadu_si512(pl.idx.data() + (3 * v + kx) * 16);
-  __m512 a[R];
-  for (int j = 0; j < R; ++j) a[j] = accumulate ? _mm512_maskz_loadu_ps(m, out[j] + x0) : _mm512_set1_ps(bias);
+  __mmask16 m[NE];
+  __m512i ix[NE][3];
+  __m512 a[NE][R];
+  for (int e = 0; e < NE; ++e) {
+    const int64_t x0 = 16 * ev[e];
+    m[e] = mk::lane_mask(int(std::min<int64_t>(16, w - x0)));
+    for (int kx = 0; kx < 3; ++kx) ix[e][kx] = _mm512_loadu_si512(pl.idx.data() + (3 * ev[e] + kx) * 16);
+    for (int j = 0; j < R; ++j) a[e][j] = accumulate ? _mm512_maskz_loadu_ps(m[e], out[j] + x0) : _mm512_set1_ps(bias);
+  }
 #pragma GCC unroll 10
   for (int i = 0; i < R + 2; ++i) {
-    __m512 t[3];
-    dw3_edge_taps(pl, v, w, d, in[i], m, ix, t);
+#pragma GCC unroll 2
+    for (int e = 0; e < NE; ++e) {
+      __m512 t[3];
+      dw3_edge_taps(pl, ev[e], w, d, in[i], m[e], ix[e], t);
 #pragma GCC unroll 8
-    for (int j = 0; j < R; ++j) {
-      const int ky = i - j;
-      if (ky < 0 || ky > 2) continue;
-      for (int kx = 0; kx < 3; ++kx) a[j] = _mm512_fmadd_ps(wv[3 * ky + kx], t[kx], a[j]);
+      for (int j = 0; j < R; ++j) {
+        const int ky = i - j;
+        if (ky < 0 || ky > 2) continue;
+        for (int kx = 0; kx < 3; ++kx) a[e][j] = _mm512_fmadd_ps(wv[3 * ky + kx], t[kx], a[e][j]);
+      }
     }
   }
-  for (int j = 0; j < R; ++j) _mm512_mask_storeu_ps(out[j] + x0, m, a[j]);
+  for (int e = 0; e < NE; ++e)
+    for (int j = 0; j < R; ++j) _mm512_mask_storeu_ps(out[j] + 16 * ev[e], m[e], a[e][j]);
 }
 
 template <int R>
@@ -639,10 +693,25 @@ void dw3_fwd_rows(const Dw3Plan& pl, int64_t w, int64_t d, const float* const* i
   __m512 wv[9];
   for (int t = 0; t < 9; ++t) wv[t] = _mm512_set1_ps(wt[t]);
   int64_t v = pl.vlo;
-  for (; v + 2 <= pl.vhi; v += 2) dw3_fwd_block<R, 2>(in, wv, 16 * v, d, out, accumulate, bias);
-  if (v < pl.vhi) dw3_fwd_block<R, 1>(in, wv, 16 * v, d, out, accumulate, bias);
-  for (int64_t e = 0; e < pl.vlo; ++e) dw3_fwd_edge<R>(pl, e, w, d, in, wv, out, accumulate, bias);
-  for (int64_t e = pl.vhi; e < pl.nv; ++e) dw3_fwd_edge<R>(pl, e, w, d, in, wv, out, accumulate, bias);
+  if (pl.shift) {
+    const __m512i im = _mm512_load_si512(pl.idx_minus), ip = _mm512_load_si512(pl.idx_plus);
+    const __mmask16 mlo = mk::lane_mask(int(d)), mhi = __mmask16(~mk::lane_mask(int(16 - d)));
+    for (; v + 2 <= pl.vhi; v += 2) dw3_fwd_block_shift<R, 2>(in, wv, 16 * v, im, ip, mlo, mhi, out, accumulate, bias);
+    if (v < pl.vhi) dw3_fwd_block_shift<R, 1>(in, wv, 16 * v, im, ip, mlo, mhi, out, accumulate, bias);
+  } else {
+    for (; v + 2 <= pl.vhi; v += 2) dw3_fwd_block<R, 2>(in, wv, 16 * v, d, out, accumulate, bias);
+    if (v < pl.vhi) dw3_fwd_block<R, 1>(in, wv, 16 * v, d, out, accumulate, bias);
+  }
+  // The edge vectors (those outside [vlo, vhi)), two at a time.
+  const int64_t ne = pl.nv - (pl.vhi - pl.vlo);
+  for (int64_t k = 0; k < ne; k += 2) {
+    int64_t ev[2];
+    for (int e = 0; e < 2; ++e) ev[e] = k + e < pl.vlo ? k + e : k + e + (pl.vhi - pl.vlo);
+    if (k + 1 < ne)
+      dw3_fwd_edge<R, 2>(pl, ev, w, d, in, wv, out, accumulate, bias);
+    else
+      dw3_fwd_edge<R, 1>(pl, ev, w, d, in, wv, out, accumulate, bias);
+  }
 }
 
 // Weight gradient: s[3 ky + kx] += dy(rows) * tap(ky, kx), lane-wise.
@@ -701,6 +770,79 @@ void dw3_wgt_rows(const Dw3Plan& pl, int64_t w, int64_t d, const float* const* i
     }
   }
   for (int k = 0; k < 9; ++k) sio[k] = s[k];
+}
+// Both gradients of R rows at one vector in one pass, from dy's taps alone: dx (+)= the conv of dy with
+// the flipped kernel wf, and the weight sums s[3 ky + kx] += x * dy's tap at (2 - ky, 2 - kx). (For
+// zero and circular padding the sum over pixels of dy(p) x(p + o) equals that of x(p) dy(p - o): the
+// same pairs, so x is read only at the output rows, with aligned loads, and dy's taps serve both.)
+// MODE: 0 an interior vector, taps loaded; 1 an interior vector, -d and +d taps permuted out of
+// aligned loads (Dw3Plan::shift); 2 an edge vector (masked lanes, taps through the plan's permutes).
+template <int R, int MODE>
+CLIMSEG_INLINE void dw3_bwd_vec(const Dw3Plan& pl, int64_t v, int64_t w, int64_t d, const float* const* dyin,
+                                const float* const* xin, const __m512* wf, float* const* dxo, bool accumulate,
+                                __m512* s) {
+  constexpr bool E = MODE == 2;
+  const int64_t x0 = 16 * v;
+  const __mmask16 m = E ? mk::lane_mask(int(std::min<int64_t>(16, w - x0))) : __mmask16(0xffff);
+  __m512i ix[3];
+  if constexpr (E)
+    for (int kx = 0; kx < 3; ++kx) ix[kx] = _mm512_loadu_si512(pl.idx.data() + (3 * v + kx) * 16);
+  __m512i im, ip;
+  __mmask16 mlo = 0, mhi = 0;
+  if constexpr (MODE == 1) {
+    im = _mm512_load_si512(pl.idx_minus), ip = _mm512_load_si512(pl.idx_plus);
+    mlo = mk::lane_mask(int(d)), mhi = __mmask16(~mk::lane_mask(int(16 - d)));
+  }
+  auto taps = [&](const float* row, __m512* t) {
+    const float* p = row + x0;
+    if constexpr (E) {
+      dw3_edge_taps(pl, v, w, d, row, m, ix, t);
+    } else if constexpr (MODE == 1) {
+      t[1] = _mm512_loadu_ps(p);
+      t[0] = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(mhi, p - 16), im, t[1]);
+      t[2] = _mm512_permutex2var_ps(t[1], ip, _mm512_maskz_loadu_ps(mlo, p + 16));
+    } else {
+      t[0] = _mm512_loadu_ps(p - d), t[1] = _mm512_loadu_ps(p), t[2] = _mm512_loadu_ps(p + d);
+    }
+  };
+  // x at the R output rows (xin[1..R]), for the weight sums.
+  __m512 a[R], xc[R];
+#pragma GCC unroll 8
+  for (int j = 0; j < R; ++j) {
+    a[j] = accumulate ? _mm512_maskz_loadu_ps(m, dxo[j] + x0) : _mm512_setzero_ps();
+    xc[j] = _mm512_maskz_loadu_ps(m, xin[j + 1] + x0);
+  }
+#pragma GCC unroll 10
+  for (int i = 0; i < R + 2; ++i) {
+    __m512 t[3];
+    taps(dyin[i], t);
+#pragma GCC unroll 8
+    for (int j = 0; j < R; ++j) {
+      const int ky = i - j;
+      if (ky < 0 || ky > 2) continue;
+#pragma GCC unroll 3
+      for (int kx = 0; kx < 3; ++kx) {
+        a[j] = _mm512_fmadd_ps(wf[3 * ky + kx], t[kx], a[j]);
+        s[8 - 3 * ky - kx] = _mm512_fmadd_ps(xc[j], t[kx], s[8 - 3 * ky - kx]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int j = 0; j < R; ++j) _mm512_mask_storeu_ps(dxo[j] + x0, m, a[j]);
+}
+
+template <int R>
+void dw3_bwd_rows(const Dw3Plan& pl, int64_t w, int64_t d, const float* const* dyin, const float* const* xin,
+                  const float* wflip, float* const* dxo, bool accumulate, __m512* sio) {
+  __m512 wf[9], s[9];
+  for (int t = 0; t < 9; ++t) wf[t] = _mm512_set1_ps(wflip[t]), s[t] = sio[t];
+  if (pl.shift)
+    for (int64_t v = pl.vlo; v < pl.vhi; ++v) dw3_bwd_vec<R, 1>(pl, v, w, d, dyin, xin, wf, dxo, accumulate, s);
+  else
+    for (int64_t v = pl.vlo; v < pl.vhi; ++v) dw3_bwd_vec<R, 0>(pl, v, w, d, dyin, xin, wf, dxo, accumulate, s);
+  for (int64_t e = 0; e < pl.vlo; ++e) dw3_bwd_vec<R, 2>(pl, e, w, d, dyin, xin, wf, dxo, accumulate, s);
+  for (int64_t e = pl.vhi; e < pl.nv; ++e) dw3_bwd_vec<R, 2>(pl, e, w, d, dyin, xin, wf, dxo, accumulate, s);
+  for (int t = 0; t < 9; ++t) sio[t] = s[t];
 }
 #undef CLIMSEG_INLINE
 }  // namespace
@@ -1108,8 +1250,73 @@ void ConvKernel::dw3_weight_channel(const float* x, const float* dy, int64_t c, 
   flush();
   for (int k = 0; k < 9; ++k) dw[k] = accumulate ? dw[k] + float(acc[k]) : float(acc[k]);
 }
+// Both gradients of one plane in one sweep (see dw3_bwd_vec): dx (+)= conv(dy, flipped w) and this
+// plane's weight-gradient sums, part[9], in double (lane-wise float sums flushed every 16 or more rows).
+// Reads x and dy once and writes dx once, against twice dy and once more x for the two passes apart.
+void ConvKernel::dw3_backward_plane(const float* x, const float* dy, const float* wflip, float* dx, bool accumulate,
+                                    double* part, bool more) const {
+  const Dw3Plan& pl = *dw3_;
+  const ConvGeom& g = g_;
+  constexpr int R = Dw3Plan::kRows;
+  const int64_t h = g.h, wd = g.w, d = g.dh, hw = h * wd;
+  const float* next_x = more ? x + hw : nullptr;  // a thread's planes are consecutive
+  const float* next_dy = more ? dy + hw : nullptr;
+  double acc[9] = {};
+  __m512 s[9];
+  for (int k = 0; k < 9; ++k) s[k] = _mm512_setzero_ps();
+  alignas(64) float lanes[16];
+  auto flush = [&] {
+    for (int k = 0; k < 9; ++k) {
+      _mm512_store_ps(lanes, s[k]);
+      float t = 0;
+      for (int l = 0; l < 16; ++l) t += lanes[l];
+      acc[k] += t;
+      s[k] = _mm512_setzero_ps();
+    }
+  };
+  const float *dyin[R + 2], *xin[R + 2];
+  float* dxo[R];
+  int64_t fetched = R * d + dw_ahead_, stored = 0, pending = 0;
+  for (int64_t b = 0; b < h; b += R * d)
+    for (int64_t oy = b; oy < std::min(b + d, h); ++oy) {
+      const int n = int(std::min<int64_t>(R, (h - 1 - oy) / d + 1));
+      for (int i = 0; i < n + 2; ++i) {
+        const int64_t iy = pad_index(oy + (i - 1) * d, h, g.pad.rows);
+        dyin[i] = iy < 0 ? pl.zero.data() : dy + iy * wd;
+        xin[i] = iy < 0 ? pl.zero.data() : x + iy * wd;
+      }
+      for (int j = 0; j < n; ++j) dxo[j] = dx + (oy + j * d) * wd;
+      for (const int64_t until = oy + n * d + R * d + dw_ahead_; fetched <= until; ++fetched) {
+        prefetch_plane_row(dy, fetched, h, wd, next_dy);
+        prefetch_plane_row(x, fetched, h, wd, next_x);
+      }
+      for (const int64_t until = std::min(h - 1, oy + (n - 1) * d + R * d); stored <= until; ++stored) {
+        const uintptr_t q = reinterpret_cast<uintptr_t>(dx) + uintptr_t(stored * wd * int64_t(sizeof(float)));
+        for (int64_t o = 0; o < wd * int64_t(sizeof(float)); o += 64)
+          __builtin_prefetch(reinterpret_cast<const void*>(q + uintptr_t(o)), 1, 3);
+      }
+      switch (n) {
+        case 1:
+          dw3_bwd_rows<1>(pl, wd, g.dw, dyin, xin, wflip, dxo, accumulate, s);
+          break;
+        case 2:
+          dw3_bwd_rows<2>(pl, wd, g.dw, dyin, xin, wflip, dxo, accumulate, s);
+          break;
+        case 3:
+          dw3_bwd_rows<3>(pl, wd, g.dw, dyin, xin, wflip, dxo, accumulate, s);
+          break;
+        default:
+          dw3_bwd_rows<R>(pl, wd, g.dw, dyin, xin, wflip, dxo, accumulate, s);
+          break;
+      }
+      if ((pending += n) >= 16) flush(), pending = 0;
+    }
+  flush();
+  for (int k = 0; k < 9; ++k) part[k] = acc[k];
+}
 #else
 void ConvKernel::dw3_forward_plane(const float*, const float*, float, float*, bool, const float*) const {}
+void ConvKernel::dw3_backward_plane(const float*, const float*, const float*, float*, bool, double*, bool) const {}
 void ConvKernel::dw3_weight_channel(const float*, const float*, int64_t, float*, bool) const {}
 #endif
 
@@ -1173,6 +1380,35 @@ void ConvKernel::backward_input(const float* dy, const float* w, float* dx, bool
     return;
   }
   backward_input_gemm(dy, w, dx, accumulate, ws);
+}
+
+void ConvKernel::backward(const float* x, const float* dy, const float* w, float* dx, bool accumulate_x, float* dw,
+                          bool accumulate_w, float* db, bool accumulate_b, float* ws) const {
+  const ConvGeom& g = g_;
+  if (algo_ == Algo::depthwise && dw3_ && dw_same_ && dx && dw) {
+    // One sweep per plane for both gradients; each plane's weight sums in double, then summed over
+    // the batch in a fixed order (the result does not depend on the thread count).
+    if (db) backward_weight(x, dy, nullptr, false, db, accumulate_b, ws);
+    double* part = reinterpret_cast<double*>(ws);
+    const int64_t planes = g.n * g.cin, hw = g.h * g.w;
+#pragma omp parallel for schedule(static) num_threads(threads_)
+    for (int64_t pl = 0; pl < planes; ++pl) {
+      const int64_t c = pl % g.cin;
+      float flipped[9];
+      for (int k = 0; k < 9; ++k) flipped[k] = w[c * 9 + 8 - k];
+      dw3_backward_plane(x + pl * hw, dy + pl * hw, flipped, dx + pl * hw, accumulate_x, part + pl * 9,
+                         pl + 1 < planes);
+    }
+    for (int64_t c = 0; c < g.cin; ++c)
+      for (int k = 0; k < 9; ++k) {
+        double t = 0;
+        for (int64_t n = 0; n < g.n; ++n) t += part[(n * g.cin + c) * 9 + k];
+        dw[c * 9 + k] = accumulate_w ? dw[c * 9 + k] + float(t) : float(t);
+      }
+    return;
+  }
+  if (dw || db) backward_weight(x, dy, dw, accumulate_w, db, accumulate_b, ws);
+  if (dx) backward_input(dy, w, dx, accumulate_x, ws);
 }
 
 void ConvKernel::backward_weight(const float* x, const float* dy, float* dw, bool accumulate, float* db,

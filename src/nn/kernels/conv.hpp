@@ -39,6 +39,11 @@ class ConvKernel {
   void forward(const float* x, const float* w, const float* b, float* y, float* ws) const;
   // dx (+)= conv^T(dy).
   void backward_input(const float* dy, const float* w, float* dx, bool accumulate, float* ws) const;
+  // All the gradients wanted (dx, dw, db: each may be null), each with its own accumulate flag: the
+  // same results as backward_weight and backward_input, and for the 3x3 "same" depthwise of the row
+  // groups one sweep over x and dy instead of two.
+  void backward(const float* x, const float* dy, const float* w, float* dx, bool accumulate_x, float* dw,
+                bool accumulate_w, float* db, bool accumulate_b, float* ws) const;
   // dw (+)= and db (+)= (either may be null), each with its own accumulate flag.
   void backward_weight(const float* x, const float* dy, float* dw, bool accumulate_w, float* db, bool accumulate_b,
                        float* ws) const;
@@ -63,6 +68,9 @@ class ConvKernel {
   void dw3_forward_plane(const float* x, const float* w, float bias, float* y, bool accumulate,
                          const float* next) const;
   void dw3_weight_channel(const float* x, const float* dy, int64_t c, float* dw, bool accumulate) const;
+  // Both gradients of one plane; part: its nine weight sums. more: the next plane follows in memory.
+  void dw3_backward_plane(const float* x, const float* dy, const float* wflip, float* dx, bool accumulate, double* part,
+                          bool more) const;
   float* dw_slice(float* ws) const;  // this thread's part of the depthwise workspace
   struct DwRing dw_ring(float* slice) const;
 
