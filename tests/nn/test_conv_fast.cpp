@@ -65,6 +65,9 @@ std::vector<Case> cases() {
       {"depthwise rows d1 31 zeros", geom(3, 5, 17, 31, 5, 3, 3, 1, 1, 5, Padding::zeros(1)), true, A::depthwise},
       {"depthwise rows d3 50 circular", geom(1, 3, 29, 50, 3, 3, 3, 1, 3, 3, Padding::circular(3)), false,
        A::depthwise},
+      // Groups of every size 1..8 appear across these cases; 7 rows only here.
+      {"depthwise rows d1 7x40 circular", geom(2, 2, 7, 40, 2, 3, 3, 1, 1, 2, Padding::circular(1)), true,
+       A::depthwise},
   };
 }
 

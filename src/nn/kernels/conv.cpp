@@ -39,20 +39,24 @@ inline void split(int64_t n, int t, int nth, int64_t* b, int64_t* e) {
 
 // 3x3 "same" depthwise, stride 1 (CGNet's local and surround branches). Output rows are computed R
 // at a time, spaced by the dilation d (rows oy, oy+d, ..., oy+(R-1)d), so the R+2 input rows they
-// read are loaded once for all of them: 3(R+2)/R loads per output vector instead of 9. With R = 4
-// that is 4.5 loads (2 of 3 unaligned, splitting cache lines on Zen 4) against 9 FMAs, so the FMA
-// pipes, not the load ports, set the pace. Rows are read straight from the plane (no padded copy):
-// a row outside the plane is a row of zeros or another row (the padding map); the few vectors whose
-// taps cross the row's ends build those taps from the row's first and last 16 columns with one
-// two-table permute (circular: wrapped lanes; zeros: masked lanes).
+// read are loaded once for all of them: 3(R+2)/R loads per output vector instead of 9 (3.75 with
+// the forward's R = 8), against 9 FMAs. The -d and +d taps are permuted out of the aligned vectors
+// around them rather than loaded unaligned: on Zen 4 a 64-byte load that straddles two cache lines
+// costs two load slots, and two taps of three straddled. Rows are read straight from the plane (no
+// padded copy): a row outside the plane is a row of zeros or another row (the padding map); the few
+// vectors whose taps cross the row's ends build those taps from the row's first and last 16 columns
+// with one two-table permute (circular: wrapped lanes; zeros: masked lanes). The backward computes
+// dx and the weight sums in one sweep over dy (see dw3_bwd_vec).
 struct Dw3Plan {
-  static constexpr int kRows = 4;  // R
-  int64_t nv = 0;                  // vectors of 16 columns per row
-  int64_t vlo = 0, vhi = 0;        // vectors [vlo, vhi): every tap a plain in-row load, all 16 lanes out
-  std::vector<int32_t> idx;        // (nv, 3, 16): permute index of each lane (0..15 first, 16..31 last 16 columns)
-  std::vector<uint16_t> lanes;     // (nv, 3): lanes that take a value (the others are zero)
-  std::vector<uint8_t> direct;     // (nv, 3): the tap is a plain load from the row
-  std::vector<float> zero;         // a row of zeros
+  // R: rows per group, forward (NV = 1 vector per block beyond 4 rows: the accumulators fill the
+  // registers) and backward (its accumulators are R for dx, R of x and nine weight sums).
+  static constexpr int kRowsForward = 8, kRowsBackward = 4;
+  int64_t nv = 0;               // vectors of 16 columns per row
+  int64_t vlo = 0, vhi = 0;     // vectors [vlo, vhi): every tap a plain in-row load, all 16 lanes out
+  std::vector<int32_t> idx;     // (nv, 3, 16): permute index of each lane (0..15 first, 16..31 last 16 columns)
+  std::vector<uint16_t> lanes;  // (nv, 3): lanes that take a value (the others are zero)
+  std::vector<uint8_t> direct;  // (nv, 3): the tap is a plain load from the row
+  std::vector<float> zero;      // a row of zeros
   // Interior taps at -d and +d from the aligned vectors around them (vpermt2ps) instead of loads
   // that straddle cache lines: lane j of the -d tap is lane j + 16 - d of (previous, this), of the
   // +d tap lane j + d of (this, next). Used when d <= 16.
@@ -696,8 +700,15 @@ void dw3_fwd_rows(const Dw3Plan& pl, int64_t w, int64_t d, const float* const* i
   if (pl.shift) {
     const __m512i im = _mm512_load_si512(pl.idx_minus), ip = _mm512_load_si512(pl.idx_plus);
     const __mmask16 mlo = mk::lane_mask(int(d)), mhi = __mmask16(~mk::lane_mask(int(16 - d)));
-    for (; v + 2 <= pl.vhi; v += 2) dw3_fwd_block_shift<R, 2>(in, wv, 16 * v, im, ip, mlo, mhi, out, accumulate, bias);
-    if (v < pl.vhi) dw3_fwd_block_shift<R, 1>(in, wv, 16 * v, im, ip, mlo, mhi, out, accumulate, bias);
+    if constexpr (R > 4) {
+      for (; v < pl.vhi; ++v) dw3_fwd_block_shift<R, 1>(in, wv, 16 * v, im, ip, mlo, mhi, out, accumulate, bias);
+    } else {
+      for (; v + 2 <= pl.vhi; v += 2)
+        dw3_fwd_block_shift<R, 2>(in, wv, 16 * v, im, ip, mlo, mhi, out, accumulate, bias);
+      if (v < pl.vhi) dw3_fwd_block_shift<R, 1>(in, wv, 16 * v, im, ip, mlo, mhi, out, accumulate, bias);
+    }
+  } else if constexpr (R > 4) {
+    for (; v < pl.vhi; ++v) dw3_fwd_block<R, 1>(in, wv, 16 * v, d, out, accumulate, bias);
   } else {
     for (; v + 2 <= pl.vhi; v += 2) dw3_fwd_block<R, 2>(in, wv, 16 * v, d, out, accumulate, bias);
     if (v < pl.vhi) dw3_fwd_block<R, 1>(in, wv, 16 * v, d, out, accumulate, bias);
@@ -1146,7 +1157,7 @@ void ConvKernel::dw3_forward_plane(const float* x, const float* w, float bias, f
                                    const float* next) const {
   const Dw3Plan& pl = *dw3_;
   const ConvGeom& g = g_;
-  constexpr int R = Dw3Plan::kRows;
+  constexpr int R = Dw3Plan::kRowsForward;
   const int64_t h = g.h, wd = g.w, d = g.dh;
   const float* in[R + 2];
   float* out[R];
@@ -1179,6 +1190,18 @@ void ConvKernel::dw3_forward_plane(const float* x, const float* w, float bias, f
         case 3:
           dw3_fwd_rows<3>(pl, wd, g.dw, in, w, out, accumulate, bias);
           break;
+        case 4:
+          dw3_fwd_rows<4>(pl, wd, g.dw, in, w, out, accumulate, bias);
+          break;
+        case 5:
+          dw3_fwd_rows<5>(pl, wd, g.dw, in, w, out, accumulate, bias);
+          break;
+        case 6:
+          dw3_fwd_rows<6>(pl, wd, g.dw, in, w, out, accumulate, bias);
+          break;
+        case 7:
+          dw3_fwd_rows<7>(pl, wd, g.dw, in, w, out, accumulate, bias);
+          break;
         default:
           dw3_fwd_rows<R>(pl, wd, g.dw, in, w, out, accumulate, bias);
           break;
@@ -1191,7 +1214,7 @@ void ConvKernel::dw3_forward_plane(const float* x, const float* w, float bias, f
 void ConvKernel::dw3_weight_channel(const float* x, const float* dy, int64_t c, float* dw, bool accumulate) const {
   const Dw3Plan& pl = *dw3_;
   const ConvGeom& g = g_;
-  constexpr int R = Dw3Plan::kRows;
+  constexpr int R = Dw3Plan::kRowsBackward;
   const int64_t h = g.h, wd = g.w, d = g.dh, hw = h * wd;
   double acc[9] = {};
   __m512 s[9];
@@ -1257,7 +1280,7 @@ void ConvKernel::dw3_backward_plane(const float* x, const float* dy, const float
                                     double* part, bool more) const {
   const Dw3Plan& pl = *dw3_;
   const ConvGeom& g = g_;
-  constexpr int R = Dw3Plan::kRows;
+  constexpr int R = Dw3Plan::kRowsBackward;
   const int64_t h = g.h, wd = g.w, d = g.dh, hw = h * wd;
   const float* next_x = more ? x + hw : nullptr;  // a thread's planes are consecutive
   const float* next_dy = more ? dy + hw : nullptr;
@@ -1325,9 +1348,9 @@ void ConvKernel::dw3_weight_channel(const float*, const float*, int64_t, float*,
 void ConvKernel::forward(const float* x, const float* w, const float* b, float* y, float* ws) const {
   const ConvGeom& g = g_;
   if (algo_ == Algo::depthwise) {
-    const int64_t p = p_;
-#pragma omp parallel for schedule(static) num_threads(threads_)
-    for (int64_t pl = 0; pl < g.n * g.cin; ++pl) {
+    const int64_t p = p_, planes = g.n * g.cin;
+#pragma omp parallel for schedule(dynamic, dw_chunk(planes)) num_threads(threads_)
+    for (int64_t pl = 0; pl < planes; ++pl) {
       const int64_t c = pl % g.cin;
       const float* xp = x + pl * g.h * g.w;
       if (dw3_)
@@ -1391,7 +1414,7 @@ void ConvKernel::backward(const float* x, const float* dy, const float* w, float
     if (db) backward_weight(x, dy, nullptr, false, db, accumulate_b, ws);
     double* part = reinterpret_cast<double*>(ws);
     const int64_t planes = g.n * g.cin, hw = g.h * g.w;
-#pragma omp parallel for schedule(static) num_threads(threads_)
+#pragma omp parallel for schedule(dynamic, dw_chunk(planes)) num_threads(threads_)
     for (int64_t pl = 0; pl < planes; ++pl) {
       const int64_t c = pl % g.cin;
       float flipped[9];

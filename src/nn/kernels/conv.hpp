@@ -6,6 +6,7 @@
 // a fixed order: the results do not depend on the thread count.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -72,6 +73,10 @@ class ConvKernel {
   void dw3_backward_plane(const float* x, const float* dy, const float* wflip, float* dx, bool accumulate, double* part,
                           bool more) const;
   float* dw_slice(float* ws) const;  // this thread's part of the depthwise workspace
+  // Planes per chunk handed to a thread (dynamic schedule): up to 8, at least 4 chunks per thread.
+  // Each plane is computed whole by one thread, so the results do not depend on who takes which;
+  // balancing matters on shared hosts, where one core often runs slower than the other.
+  int dw_chunk(int64_t planes) const { return int(std::clamp<int64_t>(planes / (4 * int64_t(threads_)), 1, 8)); }
   struct DwRing dw_ring(float* slice) const;
 
   ConvGeom g_;
