@@ -162,6 +162,26 @@ TEST(ConvFast, MatchesReferenceForwardAndBackward) {
   }
 }
 
+// Input and output beyond 32 MiB: the forward of the depthwise row groups writes with streaming
+// stores (64-byte aligned output); an output 4 bytes off alignment takes the plain stores. Both must
+// match the reference (and each other bit for bit: only the store instruction differs).
+TEST(ConvFast, DepthwiseStreamingForwardMatchesReference) {
+  const ConvGeom g = geom(2, 128, 96, 192, 128, 3, 3, 1, 2, 128, Padding::circular(2));
+  ConvKernel k(g);
+  ASSERT_EQ(k.algo_name(), "depthwise-rowgroups");
+  const size_t nx = size_t(g.n * g.cin * g.h * g.w);
+  ASSERT_GT(2 * nx * 4, size_t(32) << 20);
+  auto x = random_vec<float>(nx, 11), w = random_vec<float>(size_t(g.cout * 9), 12),
+       b = random_vec<float>(size_t(g.cout), 13);
+  std::vector<float> ws(size_t(std::max<int64_t>(k.workspace_floats(), 1))), yr(nx);
+  Aligned y(nx, 7.0f), y_off(nx + 16, 7.0f);
+  k.forward(x.data(), w.data(), b.data(), y.data(), ws.data());
+  k.forward(x.data(), w.data(), b.data(), y_off.data() + 1, ws.data());
+  ref::conv2d_forward(g, x.data(), w.data(), b.data(), yr.data());
+  EXPECT_LE(test::rel_max_error(y.data(), yr.data(), int64_t(nx)), 2e-6);
+  EXPECT_EQ(std::memcmp(y.data(), y_off.data() + 1, nx * 4), 0);
+}
+
 // Every output element is summed by one thread in a fixed order: 1 and 3 threads give the same bits.
 TEST(ConvFast, ResultsDoNotDependOnTheThreadCount) {
   for (const Case& c : cases()) {

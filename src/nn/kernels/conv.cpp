@@ -579,11 +579,20 @@ void dw3x3_row(const float* const* tap_row, const float* w, float* y, int64_t ow
 // ---- 3x3 same depthwise by row groups (Dw3Plan) ----
 #define CLIMSEG_INLINE inline __attribute__((always_inline))
 
+// A full interior vector's store: streaming (non-temporal, no read-for-ownership of the line, which
+// must be 64-byte aligned) when the caller says the output will not stay in cache anyway.
+CLIMSEG_INLINE void dw3_store(float* p, __m512 v, bool nt) {
+  if (nt)
+    _mm512_stream_ps(p, v);
+  else
+    _mm512_storeu_ps(p, v);
+}
+
 // NV full interior vectors at column x0 of R output rows: in[0..R+1] are the input rows of output
 // rows out[0..R-1] (out[j] reads in[j], in[j+1], in[j+2]); d is the column dilation.
 template <int R, int NV>
 CLIMSEG_INLINE void dw3_fwd_block(const float* const* in, const __m512* wv, int64_t x0, int64_t d, float* const* out,
-                                  bool accumulate, float bias) {
+                                  bool accumulate, float bias, bool nt) {
   __m512 a[R][NV];
 #pragma GCC unroll 8
   for (int j = 0; j < R; ++j)
@@ -608,13 +617,14 @@ CLIMSEG_INLINE void dw3_fwd_block(const float* const* in, const __m512* wv, int6
 #pragma GCC unroll 8
   for (int j = 0; j < R; ++j)
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) _mm512_storeu_ps(out[j] + x0 + 16 * v, a[j][v]);
+    for (int v = 0; v < NV; ++v) dw3_store(out[j] + x0 + 16 * v, a[j][v], nt);
 }
 
 // As dw3_fwd_block, with the -d and +d taps permuted out of aligned loads (Dw3Plan::shift).
 template <int R, int NV>
 CLIMSEG_INLINE void dw3_fwd_block_shift(const float* const* in, const __m512* wv, int64_t x0, __m512i im, __m512i ip,
-                                        __mmask16 mlo, __mmask16 mhi, float* const* out, bool accumulate, float bias) {
+                                        __mmask16 mlo, __mmask16 mhi, float* const* out, bool accumulate, float bias,
+                                        bool nt) {
   __m512 a[R][NV];
 #pragma GCC unroll 8
   for (int j = 0; j < R; ++j)
@@ -645,7 +655,7 @@ CLIMSEG_INLINE void dw3_fwd_block_shift(const float* const* in, const __m512* wv
 #pragma GCC unroll 8
   for (int j = 0; j < R; ++j)
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) _mm512_storeu_ps(out[j] + x0 + 16 * v, a[j][v]);
+    for (int v = 0; v < NV; ++v) dw3_store(out[j] + x0 + 16 * v, a[j][v], nt);
 }
 
 // The three taps of input row `row` for vector v, whichever way each is built (see Dw3Plan).
@@ -693,7 +703,7 @@ void dw3_fwd_edge(const Dw3Plan& pl, const int64_t* ev, int64_t w, int64_t d, co
 
 template <int R>
 void dw3_fwd_rows(const Dw3Plan& pl, int64_t w, int64_t d, const float* const* in, const float* wt, float* const* out,
-                  bool accumulate, float bias) {
+                  bool accumulate, float bias, bool nt) {
   __m512 wv[9];
   for (int t = 0; t < 9; ++t) wv[t] = _mm512_set1_ps(wt[t]);
   int64_t v = pl.vlo;
@@ -701,17 +711,17 @@ void dw3_fwd_rows(const Dw3Plan& pl, int64_t w, int64_t d, const float* const* i
     const __m512i im = _mm512_load_si512(pl.idx_minus), ip = _mm512_load_si512(pl.idx_plus);
     const __mmask16 mlo = mk::lane_mask(int(d)), mhi = __mmask16(~mk::lane_mask(int(16 - d)));
     if constexpr (R > 4) {
-      for (; v < pl.vhi; ++v) dw3_fwd_block_shift<R, 1>(in, wv, 16 * v, im, ip, mlo, mhi, out, accumulate, bias);
+      for (; v < pl.vhi; ++v) dw3_fwd_block_shift<R, 1>(in, wv, 16 * v, im, ip, mlo, mhi, out, accumulate, bias, nt);
     } else {
       for (; v + 2 <= pl.vhi; v += 2)
-        dw3_fwd_block_shift<R, 2>(in, wv, 16 * v, im, ip, mlo, mhi, out, accumulate, bias);
-      if (v < pl.vhi) dw3_fwd_block_shift<R, 1>(in, wv, 16 * v, im, ip, mlo, mhi, out, accumulate, bias);
+        dw3_fwd_block_shift<R, 2>(in, wv, 16 * v, im, ip, mlo, mhi, out, accumulate, bias, nt);
+      if (v < pl.vhi) dw3_fwd_block_shift<R, 1>(in, wv, 16 * v, im, ip, mlo, mhi, out, accumulate, bias, nt);
     }
   } else if constexpr (R > 4) {
-    for (; v < pl.vhi; ++v) dw3_fwd_block<R, 1>(in, wv, 16 * v, d, out, accumulate, bias);
+    for (; v < pl.vhi; ++v) dw3_fwd_block<R, 1>(in, wv, 16 * v, d, out, accumulate, bias, nt);
   } else {
-    for (; v + 2 <= pl.vhi; v += 2) dw3_fwd_block<R, 2>(in, wv, 16 * v, d, out, accumulate, bias);
-    if (v < pl.vhi) dw3_fwd_block<R, 1>(in, wv, 16 * v, d, out, accumulate, bias);
+    for (; v + 2 <= pl.vhi; v += 2) dw3_fwd_block<R, 2>(in, wv, 16 * v, d, out, accumulate, bias, nt);
+    if (v < pl.vhi) dw3_fwd_block<R, 1>(in, wv, 16 * v, d, out, accumulate, bias, nt);
   }
   // The edge vectors (those outside [vlo, vhi)), two at a time.
   const int64_t ne = pl.nv - (pl.vhi - pl.vlo);
@@ -860,6 +870,15 @@ void dw3_bwd_rows(const Dw3Plan& pl, int64_t w, int64_t d, const float* const* d
 #endif
 
 float* ConvKernel::dw_slice(float* ws) const { return ws + omp_get_thread_num() * dw_slice_; }
+
+// 32 MiB: the last-level cache of one Zen 4 CCD (a guess on a VM that does not report it; being
+// wrong only moves where streaming starts). Input and output together beyond it: streaming stores.
+constexpr int64_t kStreamBytes = int64_t(32) << 20;
+
+bool ConvKernel::dw_stream(const float* out) const {
+  const int64_t bytes = 2 * g_.n * g_.cin * g_.h * g_.w * int64_t(sizeof(float));
+  return bytes > kStreamBytes && g_.w % 16 == 0 && reinterpret_cast<uintptr_t>(out) % 64 == 0;
+}
 
 DwRing ConvKernel::dw_ring(float* slice) const {
   DwRing r;
@@ -1154,7 +1173,7 @@ void prefetch_plane_row(const float* plane, int64_t row, int64_t h, int64_t w, c
 // One plane through the row groups: groups of R rows spaced by d, d groups per block of R*d rows.
 // Input rows are prefetched dw_ahead_ rows beyond the furthest row a group reads.
 void ConvKernel::dw3_forward_plane(const float* x, const float* w, float bias, float* y, bool accumulate,
-                                   const float* next) const {
+                                   const float* next, bool nt) const {
   const Dw3Plan& pl = *dw3_;
   const ConvGeom& g = g_;
   constexpr int R = Dw3Plan::kRowsForward;
@@ -1175,38 +1194,39 @@ void ConvKernel::dw3_forward_plane(const float* x, const float* w, float bias, f
         prefetch_plane_row(x, fetched, h, wd, next);
       // The output rows ahead, with intent to write: the rows are stored in groups, not in order, and a
       // store stream the hardware does not follow waited on each line's read-for-ownership.
-      for (const int64_t until = std::min(h - 1, oy + (n - 1) * d + R * d); stored <= until; ++stored) {
+      for (const int64_t until = nt ? -1 : std::min(h - 1, oy + (n - 1) * d + R * d); stored <= until; ++stored) {
         const uintptr_t q = reinterpret_cast<uintptr_t>(y) + uintptr_t(stored * wd * int64_t(sizeof(float)));
         for (int64_t o = 0; o < wd * int64_t(sizeof(float)); o += 64)
           __builtin_prefetch(reinterpret_cast<const void*>(q + uintptr_t(o)), 1, 3);
       }
       switch (n) {
         case 1:
-          dw3_fwd_rows<1>(pl, wd, g.dw, in, w, out, accumulate, bias);
+          dw3_fwd_rows<1>(pl, wd, g.dw, in, w, out, accumulate, bias, nt);
           break;
         case 2:
-          dw3_fwd_rows<2>(pl, wd, g.dw, in, w, out, accumulate, bias);
+          dw3_fwd_rows<2>(pl, wd, g.dw, in, w, out, accumulate, bias, nt);
           break;
         case 3:
-          dw3_fwd_rows<3>(pl, wd, g.dw, in, w, out, accumulate, bias);
+          dw3_fwd_rows<3>(pl, wd, g.dw, in, w, out, accumulate, bias, nt);
           break;
         case 4:
-          dw3_fwd_rows<4>(pl, wd, g.dw, in, w, out, accumulate, bias);
+          dw3_fwd_rows<4>(pl, wd, g.dw, in, w, out, accumulate, bias, nt);
           break;
         case 5:
-          dw3_fwd_rows<5>(pl, wd, g.dw, in, w, out, accumulate, bias);
+          dw3_fwd_rows<5>(pl, wd, g.dw, in, w, out, accumulate, bias, nt);
           break;
         case 6:
-          dw3_fwd_rows<6>(pl, wd, g.dw, in, w, out, accumulate, bias);
+          dw3_fwd_rows<6>(pl, wd, g.dw, in, w, out, accumulate, bias, nt);
           break;
         case 7:
-          dw3_fwd_rows<7>(pl, wd, g.dw, in, w, out, accumulate, bias);
+          dw3_fwd_rows<7>(pl, wd, g.dw, in, w, out, accumulate, bias, nt);
           break;
         default:
-          dw3_fwd_rows<R>(pl, wd, g.dw, in, w, out, accumulate, bias);
+          dw3_fwd_rows<R>(pl, wd, g.dw, in, w, out, accumulate, bias, nt);
           break;
       }
     }
+  if (nt) _mm_sfence();  // streaming stores are weakly ordered: drain them before the plane is read
 }
 
 // dw (3, 3) of channel c (+)= sum over the batch and the plane, through the row groups: lane-wise
@@ -1338,7 +1358,7 @@ void ConvKernel::dw3_backward_plane(const float* x, const float* dy, const float
   for (int k = 0; k < 9; ++k) part[k] = acc[k];
 }
 #else
-void ConvKernel::dw3_forward_plane(const float*, const float*, float, float*, bool, const float*) const {}
+void ConvKernel::dw3_forward_plane(const float*, const float*, float, float*, bool, const float*, bool) const {}
 void ConvKernel::dw3_backward_plane(const float*, const float*, const float*, float*, bool, double*, bool) const {}
 void ConvKernel::dw3_weight_channel(const float*, const float*, int64_t, float*, bool) const {}
 #endif
@@ -1354,7 +1374,7 @@ void ConvKernel::forward(const float* x, const float* w, const float* b, float* 
       const int64_t c = pl % g.cin;
       const float* xp = x + pl * g.h * g.w;
       if (dw3_)
-        dw3_forward_plane(xp, w + c * 9, b ? b[c] : 0.0f, y + pl * p, false, xp + g.h * g.w);
+        dw3_forward_plane(xp, w + c * 9, b ? b[c] : 0.0f, y + pl * p, false, xp + g.h * g.w, dw_stream(y));
       else
         dw_forward_plane(xp, w + c * g.kh * g.kw, b ? b[c] : 0.0f, y + pl * p, false, dw_slice(ws));
     }
@@ -1378,7 +1398,7 @@ void ConvKernel::backward_input(const float* dy, const float* w, float* dx, bool
         float flipped[64];
         for (int64_t k = 0; k < khw; ++k) flipped[k] = w[c * khw + khw - 1 - k];
         if (dw3_)
-          dw3_forward_plane(dy + pl * p, flipped, 0.0f, dxp, accumulate, dy + (pl + 1) * p);
+          dw3_forward_plane(dy + pl * p, flipped, 0.0f, dxp, accumulate, dy + (pl + 1) * p, false);
         else
           dw_forward_plane(dy + pl * p, flipped, 0.0f, dxp, accumulate, dw_slice(ws));
       } else {
