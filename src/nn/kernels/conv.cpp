@@ -769,9 +769,9 @@ void dw3_wgt_rows(const Dw3Plan& pl, int64_t w, int64_t d, const float* const* i
   int64_t v = pl.vlo;
   for (; v + 2 <= pl.vhi; v += 2) dw3_wgt_block<R, 2>(in, dyr, 16 * v, d, s);
   if (v < pl.vhi) dw3_wgt_block<R, 1>(in, dyr, 16 * v, d, s);
-  for (int64_t e = 0; e < pl.nv; ++e) {
-    if (e == pl.vlo) e = pl.vhi;
-    if (e >= pl.nv) break;
+  // The edge vectors: those outside [vlo, vhi).
+  for (int64_t k = 0; k < pl.nv - (pl.vhi - pl.vlo); ++k) {
+    const int64_t e = k < pl.vlo ? k : k + (pl.vhi - pl.vlo);
     const int64_t x0 = 16 * e;
     const __mmask16 m = mk::lane_mask(int(std::min<int64_t>(16, w - x0)));
     __m512i ix[3];
@@ -792,6 +792,7 @@ void dw3_wgt_rows(const Dw3Plan& pl, int64_t w, int64_t d, const float* const* i
   }
   for (int k = 0; k < 9; ++k) sio[k] = s[k];
 }
+
 // Both gradients of R rows at one vector in one pass, from dy's taps alone: dx (+)= the conv of dy with
 // the flipped kernel wf, and the weight sums s[3 ky + kx] += x * dy's tap at (2 - ky, 2 - kx). (For
 // zero and circular padding the sum over pixels of dy(p) x(p + o) equals that of x(p) dy(p - o): the
