@@ -579,6 +579,31 @@ void dw3x3_row(const float* const* tap_row, const float* w, float* y, int64_t ow
 // ---- 3x3 same depthwise by row groups (Dw3Plan) ----
 #define CLIMSEG_INLINE inline __attribute__((always_inline))
 
+// Rows to fetch into cache while a group is computed, issued a few lines after each block of vectors
+// instead of all at once: a burst of prefetches stalls on the core's miss buffers with the FMAs
+// behind it; spread out, the misses overlap the arithmetic.
+struct PfRows {
+  static constexpr int kMax = 48;
+  uintptr_t base[kMax];
+  bool write[kMax];
+  int n = 0, row = 0;
+  int64_t lines = 0, line = 0;  // lines per row; the next line of the current row
+  void add(uintptr_t b, bool w) {
+    if (n < kMax) base[n] = b, write[n] = w, ++n;
+  }
+  int64_t pending() const { return (n - row) * lines - line; }
+  CLIMSEG_INLINE void issue(int64_t k) {
+    for (; k > 0 && row < n; --k) {
+      const void* p = reinterpret_cast<const void*>(base[row] + uintptr_t(64 * line));
+      if (write[row])
+        __builtin_prefetch(p, 1, 3);
+      else
+        __builtin_prefetch(p, 0, 3);
+      if (++line == lines) line = 0, ++row;
+    }
+  }
+};
+
 // A full interior vector's store: streaming (non-temporal, no read-for-ownership of the line, which
 // must be 64-byte aligned) when the caller says the output will not stay in cache anyway.
 CLIMSEG_INLINE void dw3_store(float* p, __m512 v, bool nt) {
@@ -703,36 +728,50 @@ void dw3_fwd_edge(const Dw3Plan& pl, const int64_t* ev, int64_t w, int64_t d, co
 
 template <int R>
 void dw3_fwd_rows(const Dw3Plan& pl, int64_t w, int64_t d, const float* const* in, const float* wt, float* const* out,
-                  bool accumulate, float bias, bool nt) {
+                  bool accumulate, float bias, bool nt, PfRows& pf) {
   __m512 wv[9];
   for (int t = 0; t < 9; ++t) wv[t] = _mm512_set1_ps(wt[t]);
+  // Prefetches per block of vectors: the group's share, spread over its (about nv) blocks.
+  const int64_t k = (pf.pending() + pl.nv - 1) / pl.nv;
   int64_t v = pl.vlo;
   if (pl.shift) {
     const __m512i im = _mm512_load_si512(pl.idx_minus), ip = _mm512_load_si512(pl.idx_plus);
     const __mmask16 mlo = mk::lane_mask(int(d)), mhi = __mmask16(~mk::lane_mask(int(16 - d)));
     if constexpr (R > 4) {
-      for (; v < pl.vhi; ++v) dw3_fwd_block_shift<R, 1>(in, wv, 16 * v, im, ip, mlo, mhi, out, accumulate, bias, nt);
+      for (; v < pl.vhi; ++v) {
+        dw3_fwd_block_shift<R, 1>(in, wv, 16 * v, im, ip, mlo, mhi, out, accumulate, bias, nt);
+        pf.issue(k);
+      }
     } else {
-      for (; v + 2 <= pl.vhi; v += 2)
+      for (; v + 2 <= pl.vhi; v += 2) {
         dw3_fwd_block_shift<R, 2>(in, wv, 16 * v, im, ip, mlo, mhi, out, accumulate, bias, nt);
+        pf.issue(2 * k);
+      }
       if (v < pl.vhi) dw3_fwd_block_shift<R, 1>(in, wv, 16 * v, im, ip, mlo, mhi, out, accumulate, bias, nt);
     }
   } else if constexpr (R > 4) {
-    for (; v < pl.vhi; ++v) dw3_fwd_block<R, 1>(in, wv, 16 * v, d, out, accumulate, bias, nt);
+    for (; v < pl.vhi; ++v) {
+      dw3_fwd_block<R, 1>(in, wv, 16 * v, d, out, accumulate, bias, nt);
+      pf.issue(k);
+    }
   } else {
-    for (; v + 2 <= pl.vhi; v += 2) dw3_fwd_block<R, 2>(in, wv, 16 * v, d, out, accumulate, bias, nt);
+    for (; v + 2 <= pl.vhi; v += 2) {
+      dw3_fwd_block<R, 2>(in, wv, 16 * v, d, out, accumulate, bias, nt);
+      pf.issue(2 * k);
+    }
     if (v < pl.vhi) dw3_fwd_block<R, 1>(in, wv, 16 * v, d, out, accumulate, bias, nt);
   }
   // The edge vectors (those outside [vlo, vhi)), two at a time.
   const int64_t ne = pl.nv - (pl.vhi - pl.vlo);
-  for (int64_t k = 0; k < ne; k += 2) {
+  for (int64_t q = 0; q < ne; q += 2) {
     int64_t ev[2];
-    for (int e = 0; e < 2; ++e) ev[e] = k + e < pl.vlo ? k + e : k + e + (pl.vhi - pl.vlo);
-    if (k + 1 < ne)
+    for (int e = 0; e < 2; ++e) ev[e] = q + e < pl.vlo ? q + e : q + e + (pl.vhi - pl.vlo);
+    if (q + 1 < ne)
       dw3_fwd_edge<R, 2>(pl, ev, w, d, in, wv, out, accumulate, bias);
     else
       dw3_fwd_edge<R, 1>(pl, ev, w, d, in, wv, out, accumulate, bias);
   }
+  pf.issue(pf.pending());
 }
 
 // Weight gradient: s[3 ky + kx] += dy(rows) * tap(ky, kx), lane-wise.
@@ -855,15 +894,23 @@ CLIMSEG_INLINE void dw3_bwd_vec(const Dw3Plan& pl, int64_t v, int64_t w, int64_t
 
 template <int R>
 void dw3_bwd_rows(const Dw3Plan& pl, int64_t w, int64_t d, const float* const* dyin, const float* const* xin,
-                  const float* wflip, float* const* dxo, bool accumulate, __m512* sio) {
+                  const float* wflip, float* const* dxo, bool accumulate, __m512* sio, PfRows& pf) {
   __m512 wf[9], s[9];
   for (int t = 0; t < 9; ++t) wf[t] = _mm512_set1_ps(wflip[t]), s[t] = sio[t];
+  const int64_t k = (pf.pending() + pl.nv - 1) / pl.nv;  // prefetches per vector (see PfRows)
   if (pl.shift)
-    for (int64_t v = pl.vlo; v < pl.vhi; ++v) dw3_bwd_vec<R, 1>(pl, v, w, d, dyin, xin, wf, dxo, accumulate, s);
+    for (int64_t v = pl.vlo; v < pl.vhi; ++v) {
+      dw3_bwd_vec<R, 1>(pl, v, w, d, dyin, xin, wf, dxo, accumulate, s);
+      pf.issue(k);
+    }
   else
-    for (int64_t v = pl.vlo; v < pl.vhi; ++v) dw3_bwd_vec<R, 0>(pl, v, w, d, dyin, xin, wf, dxo, accumulate, s);
+    for (int64_t v = pl.vlo; v < pl.vhi; ++v) {
+      dw3_bwd_vec<R, 0>(pl, v, w, d, dyin, xin, wf, dxo, accumulate, s);
+      pf.issue(k);
+    }
   for (int64_t e = 0; e < pl.vlo; ++e) dw3_bwd_vec<R, 2>(pl, e, w, d, dyin, xin, wf, dxo, accumulate, s);
   for (int64_t e = pl.vhi; e < pl.nv; ++e) dw3_bwd_vec<R, 2>(pl, e, w, d, dyin, xin, wf, dxo, accumulate, s);
+  pf.issue(pf.pending());
   for (int t = 0; t < 9; ++t) sio[t] = s[t];
 }
 #undef CLIMSEG_INLINE
@@ -1181,8 +1228,9 @@ void ConvKernel::dw3_forward_plane(const float* x, const float* w, float bias, f
   const int64_t h = g.h, wd = g.w, d = g.dh;
   const float* in[R + 2];
   float* out[R];
-  int64_t fetched = R * d + dw_ahead_;  // rows the previous plane fetched of this one (it ends reading row h - 1 + d)
-  int64_t stored = 0;
+  // Rows fetched so far: the previous plane fetched this one's first R*d + dw_ahead_; the first block's
+  // output rows are not fetched (they are written at once).
+  int64_t fetched = R * d + dw_ahead_, stored = R * d;
   for (int64_t b = 0; b < h; b += R * d)
     for (int64_t oy = b; oy < std::min(b + d, h); ++oy) {
       const int n = int(std::min<int64_t>(R, (h - 1 - oy) / d + 1));
@@ -1191,39 +1239,45 @@ void ConvKernel::dw3_forward_plane(const float* x, const float* w, float bias, f
         in[i] = iy < 0 ? pl.zero.data() : x + iy * wd;
       }
       for (int j = 0; j < n; ++j) out[j] = y + (oy + j * d) * wd;
-      for (const int64_t until = oy + n * d + R * d + dw_ahead_; fetched <= until; ++fetched)
-        prefetch_plane_row(x, fetched, h, wd, next);
-      // The output rows ahead, with intent to write: the rows are stored in groups, not in order, and a
-      // store stream the hardware does not follow waited on each line's read-for-ownership.
-      for (const int64_t until = nt ? -1 : std::min(h - 1, oy + (n - 1) * d + R * d); stored <= until; ++stored) {
-        const uintptr_t q = reinterpret_cast<uintptr_t>(y) + uintptr_t(stored * wd * int64_t(sizeof(float)));
-        for (int64_t o = 0; o < wd * int64_t(sizeof(float)); o += 64)
-          __builtin_prefetch(reinterpret_cast<const void*>(q + uintptr_t(o)), 1, 3);
+      // Input rows ahead at an even R rows per group (the block's rows over its d groups), at least
+      // dw_ahead_ rows beyond the furthest row a group reads; and the output rows of the next block
+      // with intent to write (the rows are stored in groups, not in order, and a store stream the
+      // hardware does not follow waited on each line's read-for-ownership).
+      PfRows pf;
+      pf.lines = (wd * int64_t(sizeof(float)) + 63) / 64;
+      for (const int64_t until = b + (oy - b + 1) * R + R * d + dw_ahead_ - 1; fetched <= until; ++fetched) {
+        int64_t row = fetched;
+        const float* plane = x;
+        if (row >= h) plane = next, row -= h;
+        if (plane && row < h)
+          pf.add(reinterpret_cast<uintptr_t>(plane) + uintptr_t(row * wd * int64_t(sizeof(float))), false);
       }
+      for (const int64_t until = nt ? -1 : std::min(h - 1, b + R * d + (oy - b + 1) * R - 1); stored <= until; ++stored)
+        pf.add(reinterpret_cast<uintptr_t>(y) + uintptr_t(stored * wd * int64_t(sizeof(float))), true);
       switch (n) {
         case 1:
-          dw3_fwd_rows<1>(pl, wd, g.dw, in, w, out, accumulate, bias, nt);
+          dw3_fwd_rows<1>(pl, wd, g.dw, in, w, out, accumulate, bias, nt, pf);
           break;
         case 2:
-          dw3_fwd_rows<2>(pl, wd, g.dw, in, w, out, accumulate, bias, nt);
+          dw3_fwd_rows<2>(pl, wd, g.dw, in, w, out, accumulate, bias, nt, pf);
           break;
         case 3:
-          dw3_fwd_rows<3>(pl, wd, g.dw, in, w, out, accumulate, bias, nt);
+          dw3_fwd_rows<3>(pl, wd, g.dw, in, w, out, accumulate, bias, nt, pf);
           break;
         case 4:
-          dw3_fwd_rows<4>(pl, wd, g.dw, in, w, out, accumulate, bias, nt);
+          dw3_fwd_rows<4>(pl, wd, g.dw, in, w, out, accumulate, bias, nt, pf);
           break;
         case 5:
-          dw3_fwd_rows<5>(pl, wd, g.dw, in, w, out, accumulate, bias, nt);
+          dw3_fwd_rows<5>(pl, wd, g.dw, in, w, out, accumulate, bias, nt, pf);
           break;
         case 6:
-          dw3_fwd_rows<6>(pl, wd, g.dw, in, w, out, accumulate, bias, nt);
+          dw3_fwd_rows<6>(pl, wd, g.dw, in, w, out, accumulate, bias, nt, pf);
           break;
         case 7:
-          dw3_fwd_rows<7>(pl, wd, g.dw, in, w, out, accumulate, bias, nt);
+          dw3_fwd_rows<7>(pl, wd, g.dw, in, w, out, accumulate, bias, nt, pf);
           break;
         default:
-          dw3_fwd_rows<R>(pl, wd, g.dw, in, w, out, accumulate, bias, nt);
+          dw3_fwd_rows<R>(pl, wd, g.dw, in, w, out, accumulate, bias, nt, pf);
           break;
       }
     }
@@ -1320,7 +1374,7 @@ void ConvKernel::dw3_backward_plane(const float* x, const float* dy, const float
   };
   const float *dyin[R + 2], *xin[R + 2];
   float* dxo[R];
-  int64_t fetched = R * d + dw_ahead_, stored = 0, pending = 0;
+  int64_t fetched = R * d + dw_ahead_, stored = R * d, pending = 0;  // as in the forward
   for (int64_t b = 0; b < h; b += R * d)
     for (int64_t oy = b; oy < std::min(b + d, h); ++oy) {
       const int n = int(std::min<int64_t>(R, (h - 1 - oy) / d + 1));
@@ -1330,27 +1384,33 @@ void ConvKernel::dw3_backward_plane(const float* x, const float* dy, const float
         xin[i] = iy < 0 ? pl.zero.data() : x + iy * wd;
       }
       for (int j = 0; j < n; ++j) dxo[j] = dx + (oy + j * d) * wd;
-      for (const int64_t until = oy + n * d + R * d + dw_ahead_; fetched <= until; ++fetched) {
-        prefetch_plane_row(dy, fetched, h, wd, next_dy);
-        prefetch_plane_row(x, fetched, h, wd, next_x);
+      // As in the forward: dy's and x's rows ahead at an even R rows per group, dx's rows of the next
+      // block with intent to write, issued a few lines after each vector.
+      PfRows pf;
+      pf.lines = (wd * int64_t(sizeof(float)) + 63) / 64;
+      for (const int64_t until = b + (oy - b + 1) * R + R * d + dw_ahead_ - 1; fetched <= until; ++fetched) {
+        int64_t row = fetched;
+        const float *pdy = dy, *px = x;
+        if (row >= h) pdy = next_dy, px = next_x, row -= h;
+        if (!pdy || row >= h) continue;
+        const uintptr_t off = uintptr_t(row * wd * int64_t(sizeof(float)));
+        pf.add(reinterpret_cast<uintptr_t>(pdy) + off, false);
+        pf.add(reinterpret_cast<uintptr_t>(px) + off, false);
       }
-      for (const int64_t until = std::min(h - 1, oy + (n - 1) * d + R * d); stored <= until; ++stored) {
-        const uintptr_t q = reinterpret_cast<uintptr_t>(dx) + uintptr_t(stored * wd * int64_t(sizeof(float)));
-        for (int64_t o = 0; o < wd * int64_t(sizeof(float)); o += 64)
-          __builtin_prefetch(reinterpret_cast<const void*>(q + uintptr_t(o)), 1, 3);
-      }
+      for (const int64_t until = std::min(h - 1, b + R * d + (oy - b + 1) * R - 1); stored <= until; ++stored)
+        pf.add(reinterpret_cast<uintptr_t>(dx) + uintptr_t(stored * wd * int64_t(sizeof(float))), true);
       switch (n) {
         case 1:
-          dw3_bwd_rows<1>(pl, wd, g.dw, dyin, xin, wflip, dxo, accumulate, s);
+          dw3_bwd_rows<1>(pl, wd, g.dw, dyin, xin, wflip, dxo, accumulate, s, pf);
           break;
         case 2:
-          dw3_bwd_rows<2>(pl, wd, g.dw, dyin, xin, wflip, dxo, accumulate, s);
+          dw3_bwd_rows<2>(pl, wd, g.dw, dyin, xin, wflip, dxo, accumulate, s, pf);
           break;
         case 3:
-          dw3_bwd_rows<3>(pl, wd, g.dw, dyin, xin, wflip, dxo, accumulate, s);
+          dw3_bwd_rows<3>(pl, wd, g.dw, dyin, xin, wflip, dxo, accumulate, s, pf);
           break;
         default:
-          dw3_bwd_rows<R>(pl, wd, g.dw, dyin, xin, wflip, dxo, accumulate, s);
+          dw3_bwd_rows<R>(pl, wd, g.dw, dyin, xin, wflip, dxo, accumulate, s, pf);
           break;
       }
       if ((pending += n) >= 16) flush(), pending = 0;
