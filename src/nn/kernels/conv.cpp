@@ -595,10 +595,12 @@ struct PfRows {
   CLIMSEG_INLINE void issue(int64_t k) {
     for (; k > 0 && row < n; --k) {
       const void* p = reinterpret_cast<const void*>(base[row] + uintptr_t(64 * line));
+      // Reads into L2 (prefetcht1): the line then waits there, not in one of the core's few L1 miss
+      // buffers (forward 7.7-8.9 -> 7.3 ms on 16x128 planes in three alternating runs; backward equal).
       if (write[row])
         __builtin_prefetch(p, 1, 3);
       else
-        __builtin_prefetch(p, 0, 3);
+        __builtin_prefetch(p, 0, 2);
       if (++line == lines) line = 0, ++row;
     }
   }
@@ -1125,7 +1127,7 @@ void ConvKernel::dw_backward_weight_channel(const float* x, const float* dy, int
 #else
     const bool vec = false;
 #endif
-    int64_t pending = 0;
+    [[maybe_unused]] int64_t pending = 0;  // (unused without AVX-512)
     for (int64_t n = 0; n < g.n; ++n) {
       ring.reset(x + (n * g.cin + c) * g.h * g.w);
       const float* dyp = dy + (n * g.cout + c) * oh * ow;
