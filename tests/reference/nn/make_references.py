@@ -91,6 +91,7 @@ class Writer:
 
 
 def make_ops():
+    global rng  # swapped for the depthwise row-group cases at the end
     wr = Writer(os.path.join(OUT, "ops.h5"))
 
     # ---- conv2d: every padding mode, stride, dilation, groups, depthwise, 1x1, non-square
@@ -265,6 +266,32 @@ def make_ops():
                 lambda x, y, kind=kind: overlap(x, y, kind, rw))
         wr.case(f"{kind}_plain", dict(op=f"{kind}_loss", ignore_index=-100), [logits, np.abs(labels)],
                 lambda x, y, kind=kind: overlap(x, y, kind))
+
+    # ---- depthwise 3x3 on rows of 16 or more columns: the engine's row-group kernels (groups of
+    # rows spaced by the dilation, permuted edge taps, the one-sweep backward). A generator of their
+    # own, so every case above and the other files keep their inputs.
+    saved, rng = rng, np.random.default_rng(20261129)
+    rows = [
+        ("conv_depthwise_rows_d2_circular", dict(cin=5, cout=5, k=(3, 3), stride=1, dilation=2, groups=5, pad=[2, 2],
+                                                 pad_mode="circular", bias=False), (2, 11, 37)),
+        ("conv_depthwise_rows_d1_zeros_bias", dict(cin=3, cout=3, k=(3, 3), stride=1, dilation=1, groups=3,
+                                                   pad=[1, 1], pad_mode="zeros", bias=True), (2, 9, 33)),
+        ("conv_depthwise_rows_d4_spherical_zeros", dict(cin=4, cout=4, k=(3, 3), stride=1, dilation=4, groups=4,
+                                                        pad=[4, 4], pad_mode="spherical_zeros", bias=False),
+         (1, 13, 20)),
+        ("conv_depthwise_rows_d4_spherical_reflect", dict(cin=3, cout=3, k=(3, 3), stride=1, dilation=4, groups=3,
+                                                          pad=[4, 4], pad_mode="spherical_reflect", bias=True),
+         (2, 10, 48)),
+    ]
+    for name, s, (n, h, w) in rows:
+        spec = dict(op="conv2d", **s)
+        kh, kw = s["k"]
+        ins = [randn(n, s["cin"], h, w), randn(s["cout"], 1, kh, kw, scale=0.5)]
+        if s["bias"]:
+            ins.append(randn(s["cout"]))
+        spec["k"] = [kh, kw]
+        wr.case(name, spec, ins, lambda x, wt, b=None, sp=spec: conv_forward(sp, x, wt, b))
+    rng = saved
     wr.f.close()
 
 
