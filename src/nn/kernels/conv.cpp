@@ -1221,7 +1221,8 @@ void prefetch_plane_row(const float* plane, int64_t row, int64_t h, int64_t w, c
 }  // namespace
 
 // One plane through the row groups: groups of R rows spaced by d, d groups per block of R*d rows.
-// Input rows are prefetched dw_ahead_ rows beyond the furthest row a group reads.
+// Each group queues R input rows to fetch (into L2, at least dw_ahead_ rows beyond the furthest row
+// it reads) and R output rows of the next block, issued between its vector blocks (PfRows).
 void ConvKernel::dw3_forward_plane(const float* x, const float* w, float bias, float* y, bool accumulate,
                                    const float* next, bool nt) const {
   const Dw3Plan& pl = *dw3_;
