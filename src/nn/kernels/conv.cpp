@@ -43,11 +43,11 @@ inline void split(int64_t n, int t, int nth, int64_t* b, int64_t* e) {
 // the forward's R = 8), against 9 FMAs. The -d and +d taps are permuted out of the aligned vectors
 // around them rather than loaded unaligned: on Zen 4 a 64-byte load that straddles two cache lines
 // costs at least two load slots, and two taps of three straddled (permuting measured 1.1-1.3x
-// faster even with R = 8, where the loads alone would not bind). Rows are read straight from the plane (no
-// padded copy): a row outside the plane is a row of zeros or another row (the padding map); the few
-// vectors whose taps cross the row's ends build those taps from the row's first and last 16 columns
-// with one two-table permute (circular: wrapped lanes; zeros: masked lanes). The backward computes
-// dx and the weight sums in one sweep over dy (see dw3_bwd_vec).
+// faster even with R = 8, where the loads alone would not bind). Rows are read straight from the
+// plane (no padded copy): a row outside the plane is a row of zeros or another row (the padding
+// map); the few vectors whose taps cross the row's ends build those taps from the row's first and
+// last 16 columns with one two-table permute (circular: wrapped lanes; zeros: masked lanes). The
+// backward computes dx and the weight sums in one sweep over dy (see dw3_bwd_vec).
 struct Dw3Plan {
   // R: rows per group, forward (NV = 1 vector per block beyond 4 rows: the accumulators fill the
   // registers) and backward (its accumulators are R for dx, R of x and nine weight sums).
