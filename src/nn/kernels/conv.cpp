@@ -589,8 +589,10 @@ struct PfRows {
   bool write[kMax];
   int n = 0, row = 0;
   int64_t lines = 0, line = 0;  // lines per row; the next line of the current row
-  void add(uintptr_t b, bool w) {
-    if (n < kMax) base[n] = b, write[n] = w, ++n;
+  // Row `row` of a plane of rows `w` floats long (integer arithmetic: the row may lie past the tensor).
+  void add_row(const float* plane, int64_t row, int64_t w, bool wr) {
+    if (n < kMax)
+      base[n] = reinterpret_cast<uintptr_t>(plane) + uintptr_t(row * w * int64_t(sizeof(float))), write[n] = wr, ++n;
   }
   int64_t pending() const { return (n - row) * lines - line; }
   CLIMSEG_INLINE void issue(int64_t k) {
@@ -606,6 +608,19 @@ struct PfRows {
     }
   }
 };
+
+// Adds each of the k vector sums to acc[k], its 16 lanes in lane order, and zeroes the vector: the
+// weight gradients' periodic flush from float lanes to double.
+CLIMSEG_INLINE void flush_lanes(__m512* v, double* acc, int64_t k) {
+  alignas(64) float lanes[16];
+  for (int64_t t = 0; t < k; ++t) {
+    _mm512_store_ps(lanes, v[t]);  // (_mm512_reduce_add_ps trips -Wmaybe-uninitialized in GCC 12)
+    float sum = 0;
+    for (int l = 0; l < 16; ++l) sum += lanes[l];
+    acc[t] += sum;
+    v[t] = _mm512_setzero_ps();
+  }
+}
 
 // A full interior vector's store: streaming (non-temporal, no read-for-ownership of the line, which
 // must be 64-byte aligned) when the caller says the output will not stay in cache anyway.
@@ -1113,16 +1128,7 @@ void ConvKernel::dw_backward_weight_channel(const float* x, const float* dy, int
 #if defined(__AVX512F__)
     const bool vec = taps <= 32;
     __m512 vacc[32];
-    alignas(64) float lanes[16];
-    auto flush = [&] {
-      for (int64_t k = 0; k < taps; ++k) {
-        _mm512_store_ps(lanes, vacc[k]);  // (_mm512_reduce_add_ps trips -Wmaybe-uninitialized in GCC 12)
-        float s = 0;
-        for (int l = 0; l < 16; ++l) s += lanes[l];
-        acc[k] += s;
-        vacc[k] = _mm512_setzero_ps();
-      }
-    };
+    auto flush = [&] { flush_lanes(vacc, acc, taps); };
     if (vec)
       for (int64_t k = 0; k < taps; ++k) vacc[k] = _mm512_setzero_ps();
 #else
@@ -1253,11 +1259,10 @@ void ConvKernel::dw3_forward_plane(const float* x, const float* w, float bias, f
         int64_t row = fetched;
         const float* plane = x;
         if (row >= h) plane = next, row -= h;
-        if (plane && row < h)
-          pf.add(reinterpret_cast<uintptr_t>(plane) + uintptr_t(row * wd * int64_t(sizeof(float))), false);
+        if (plane && row < h) pf.add_row(plane, row, wd, false);
       }
       for (const int64_t until = nt ? -1 : std::min(h - 1, b + R * d + (oy - b + 1) * R - 1); stored <= until; ++stored)
-        pf.add(reinterpret_cast<uintptr_t>(y) + uintptr_t(stored * wd * int64_t(sizeof(float))), true);
+        pf.add_row(y, stored, wd, true);
       switch (n) {
         case 1:
           dw3_fwd_rows<1>(pl, wd, g.dw, in, w, out, accumulate, bias, nt, pf);
@@ -1298,16 +1303,7 @@ void ConvKernel::dw3_weight_channel(const float* x, const float* dy, int64_t c, 
   double acc[9] = {};
   __m512 s[9];
   for (int k = 0; k < 9; ++k) s[k] = _mm512_setzero_ps();
-  alignas(64) float lanes[16];
-  auto flush = [&] {
-    for (int k = 0; k < 9; ++k) {
-      _mm512_store_ps(lanes, s[k]);
-      float t = 0;
-      for (int l = 0; l < 16; ++l) t += lanes[l];
-      acc[k] += t;
-      s[k] = _mm512_setzero_ps();
-    }
-  };
+  auto flush = [&] { flush_lanes(s, acc, 9); };
   const float* in[R + 2];
   const float* dyr[R];
   int64_t pending = 0, fetched_x = dw_ahead_, fetched_dy = dw_ahead_;
@@ -1366,16 +1362,7 @@ void ConvKernel::dw3_backward_plane(const float* x, const float* dy, const float
   double acc[9] = {};
   __m512 s[9];
   for (int k = 0; k < 9; ++k) s[k] = _mm512_setzero_ps();
-  alignas(64) float lanes[16];
-  auto flush = [&] {
-    for (int k = 0; k < 9; ++k) {
-      _mm512_store_ps(lanes, s[k]);
-      float t = 0;
-      for (int l = 0; l < 16; ++l) t += lanes[l];
-      acc[k] += t;
-      s[k] = _mm512_setzero_ps();
-    }
-  };
+  auto flush = [&] { flush_lanes(s, acc, 9); };
   const float *dyin[R + 2], *xin[R + 2];
   float* dxo[R];
   int64_t fetched = R * d + dw_ahead_, stored = R * d, pending = 0;  // as in the forward
@@ -1397,12 +1384,11 @@ void ConvKernel::dw3_backward_plane(const float* x, const float* dy, const float
         const float *pdy = dy, *px = x;
         if (row >= h) pdy = next_dy, px = next_x, row -= h;
         if (!pdy || row >= h) continue;
-        const uintptr_t off = uintptr_t(row * wd * int64_t(sizeof(float)));
-        pf.add(reinterpret_cast<uintptr_t>(pdy) + off, false);
-        pf.add(reinterpret_cast<uintptr_t>(px) + off, false);
+        pf.add_row(pdy, row, wd, false);
+        pf.add_row(px, row, wd, false);
       }
       for (const int64_t until = std::min(h - 1, b + R * d + (oy - b + 1) * R - 1); stored <= until; ++stored)
-        pf.add(reinterpret_cast<uintptr_t>(dx) + uintptr_t(stored * wd * int64_t(sizeof(float))), true);
+        pf.add_row(dx, stored, wd, true);
       switch (n) {
         case 1:
           dw3_bwd_rows<1>(pl, wd, g.dw, dyin, xin, wflip, dxo, accumulate, s, pf);
