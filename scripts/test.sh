@@ -2,21 +2,33 @@
 # Installs what is missing, builds with warnings as errors and assertions on, runs the whole suite.
 #   scripts/test.sh               RelWithDebInfo + assertions, in build/test
 #   scripts/test.sh --sanitize    AddressSanitizer + UndefinedBehaviorSanitizer, in build/sanitize
+#   scripts/test.sh --ci          what CI runs: the suite, a fuzz smoke (200 inputs per target from
+#                                 seed 1), then the suite again under the sanitizers
 #   scripts/test.sh -- -L unit    anything after -- goes to ctest
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 sanitize=0
+ci=0
 ctest_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --sanitize) sanitize=1 ;;
-    -h|--help) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --ci) ci=1 ;;
+    -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --) shift; ctest_args=("$@"); break ;;
     *) echo "scripts/test.sh: error: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
 done
+
+if [ "$ci" = 1 ]; then
+  # Each stage stops the run on failure (set -e); the sanitizer build comes last because it is the
+  # longest (docs/reliability.md#sanitizers-in-ci).
+  "$0"
+  "$CLIMSEG_ROOT/scripts/fuzz.sh" --runs 200
+  exec "$0" --sanitize
+fi
 
 install_missing "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
 mkdir -p "$CLIMSEG_ROOT/build"

@@ -45,6 +45,13 @@ const std::map<std::string, std::string> kFormats = {
 
 TEST(InspectCli, EveryRealFileWithCorrectDimensions) {
   CLIMSEG_REQUIRE_SHARED_DATA();
+  // Every file of the folder is in the table: a file added there must be added here too.
+  for (const auto& e : fs::directory_iterator(climseg::test::shared_data() / "real")) {
+    const std::string name = e.path().filename().string();
+    if (e.is_regular_file() && name != "PROVENANCE.md") {
+      EXPECT_TRUE(kRealDims.count(name)) << name << " is not in the test's table of ncdump dimensions";
+    }
+  }
   for (const auto& [name, dims] : kRealDims) {
     fs::path f = climseg::test::real_file(name);
     auto r = run_climseg("inspect --json " + f.string());
