@@ -30,6 +30,26 @@ std::string error_of(const std::function<void()>& f) {
   }
   return "(no error)";
 }
+// Valid values of channel c over every sample of an archive: how many, and their mean (in double).
+struct ChannelSummary {
+  int64_t count = 0;
+  double mean = 0.0;
+};
+ChannelSummary summary(const Archive& a, int64_t c) {
+  ChannelSummary r;
+  double sum = 0.0;
+  for (int64_t n = 0; n < a.size(); ++n) {
+    Sample s = a.load(n);
+    const int64_t hw = s.grid.height() * s.grid.width();
+    for (int64_t k = c * hw; k < (c + 1) * hw; ++k) {
+      if (s.valid.numel() && s.valid[k] == 0.0f) continue;
+      ++r.count;
+      sum += s.data[k];
+    }
+  }
+  r.mean = r.count ? sum / double(r.count) : 0.0;
+  return r;
+}
 }  // namespace
 
 TEST(RealFiles, Era5PackedSurfacePressureUnpackedAndFlipped) {
@@ -176,6 +196,28 @@ TEST(RealFiles, StormSeriesFromSixFilesIsSixChannelsBySixtyFourSteps) {
   EXPECT_FLOAT_EQ(at(s5, 2, 10, 20), -0.6500702f);
   EXPECT_FLOAT_EQ(at(s5, 4, 10, 20), 26.24706f);
   EXPECT_FLOAT_EQ(at(s63, 0, 32, 35), 100924.6f);
+  // t, v (Vstorm) and v500 (V500storm) at the same points, read independently with
+  // /usr/bin/python3 + netCDF4 (d['t'][5,10,20] etc.); the grid is already canonical (lat 20..60
+  // ascending, lon -140..-52.5 only shifted by 360), so file (i, j) is canonical (i, j).
+  EXPECT_FLOAT_EQ(at(s5, 1, 10, 20), 284.32425f);
+  EXPECT_FLOAT_EQ(at(s5, 3, 10, 20), 1.3603821f);
+  EXPECT_FLOAT_EQ(at(s5, 5, 10, 20), 5.818756f);
+  EXPECT_FLOAT_EQ(at(s63, 1, 32, 35), 261.1192f);
+  EXPECT_FLOAT_EQ(at(s63, 3, 32, 35), 8.203594f);
+  EXPECT_FLOAT_EQ(at(s63, 5, 32, 35), 36.51581f);
+  Sample s30 = a.load(30);
+  EXPECT_FLOAT_EQ(at(s30, 1, 16, 18), 276.7674f);
+  EXPECT_FLOAT_EQ(at(s30, 3, 16, 18), -3.57306f);
+  EXPECT_FLOAT_EQ(at(s30, 5, 16, 18), -28.637177f);
+  // Over all 64 steps, valid count and mean of each channel: netCDF4 masked arrays,
+  // a.count() and a.mean(dtype=numpy.float64) of d['t'][:] etc. (-9999 fill masked).
+  ChannelSummary t = summary(a, 1), v = summary(a, 3), v500 = summary(a, 5);
+  EXPECT_EQ(t.count, 60732);
+  EXPECT_NEAR(t.mean, 275.2502404658728, 1e-9);
+  EXPECT_EQ(v.count, 59768);
+  EXPECT_NEAR(v.mean, 0.053015859311180025, 1e-12);
+  EXPECT_EQ(v500.count, 60732);
+  EXPECT_NEAR(v500.mean, -0.7821604853003642, 1e-12);
   Sample s0 = a.load(0);
   ASSERT_EQ(s0.valid.numel(), 6 * 33 * 36);
   EXPECT_EQ(s0.valid[0], 0.0f);
@@ -238,6 +280,98 @@ TEST(RealFiles, EveryRealFileIsReadOrRefusedWithTheRightMessage) {
       ADD_FAILURE() << c.file << ": " << e.what();
     }
   }
+}
+
+// Point values at canonical (lat, lon) and means, for the files the table above only opens. Every
+// expected number was read independently with /usr/bin/python3 + netCDF4 + numpy (masked arrays,
+// fill values masked; means as a.mean(dtype=numpy.float64), counts as a.count()); the script's
+// indexing is the file's, the comments say where that lands on the canonical grid.
+TEST(RealFiles, UvtPointValuesAfterRotationAndMeans) {
+  CLIMSEG_REQUIRE_SHARED_DATA();
+  for (const char* file : {"geocat_uvt.nc", "geocat_nc4uvt.nc"}) {
+    SCOPED_TRACE(file);
+    Archive a = Archive::open({real_file(file).string()}, channels("U@850,T@500,V@850"));
+    ASSERT_EQ(a.size(), 1);
+    Sample s = a.load(0);
+    // Latitude -87.8638..87.8638 ascending (Gaussian), longitude -180..177.1875: file column 64
+    // (lon 0) is canonical column 0, so file column j lands at canonical (j + 64) mod 128.
+    EXPECT_FALSE(s.orientation.lat_descending);
+    EXPECT_TRUE(s.orientation.lon_signed);
+    EXPECT_EQ(s.orientation.lon_shift, 64);
+    EXPECT_TRUE(s.grid.periodic);
+    EXPECT_DOUBLE_EQ(s.grid.lon[0], 0.0);
+    EXPECT_DOUBLE_EQ(s.grid.lon[64], 180.0);
+    // python: lev.index(850) = 1, lev.index(500) = 3; U[0,1,0,0] = -6.241851 at (-87.86, -180)
+    // → canonical (0, 64); U[0,1,63,127] = 6.846947 at (87.86, 177.19) → (63, 63);
+    // U[0,1,10,100] = 3.965544 → (10, 36); U[0,1,31,64] = -1.092855 at lon 0 → (31, 0).
+    EXPECT_FLOAT_EQ(at(s, 0, 0, 64), -6.241851329803467f);
+    EXPECT_FLOAT_EQ(at(s, 0, 63, 63), 6.846946716308594f);
+    EXPECT_FLOAT_EQ(at(s, 0, 10, 36), 3.9655439853668213f);
+    EXPECT_FLOAT_EQ(at(s, 0, 31, 0), -1.092855453491211f);
+    // T[0,3,0,0] = 239.72002, T[0,3,63,127] = 232.39041; V[0,1,0,0] = 10.038234,
+    // V[0,1,10,100] = -1.0013949.
+    EXPECT_FLOAT_EQ(at(s, 1, 0, 64), 239.7200164794922f);
+    EXPECT_FLOAT_EQ(at(s, 1, 63, 63), 232.39041137695312f);
+    EXPECT_FLOAT_EQ(at(s, 2, 0, 64), 10.038233757019043f);
+    EXPECT_FLOAT_EQ(at(s, 2, 10, 36), -1.0013948678970337f);
+    // No fill in these levels: 8192 = 64 x 128 values each.
+    ChannelSummary u850 = summary(a, 0), t500 = summary(a, 1), v850 = summary(a, 2);
+    EXPECT_EQ(u850.count, 8192);
+    EXPECT_NEAR(u850.mean, 1.5208514388286467, 1e-12);
+    EXPECT_EQ(t500.count, 8192);
+    EXPECT_NEAR(t500.mean, 252.74058133922517, 1e-10);
+    EXPECT_EQ(v850.count, 8192);
+    EXPECT_NEAR(v850.mean, 0.0584514079559284, 1e-12);
+  }
+}
+
+TEST(RealFiles, HgtValuesAndLandSeaMaskValues) {
+  CLIMSEG_REQUIRE_SHARED_DATA();
+  Archive h = Archive::open({real_file("geocat_hgt.nc").string()}, channels("HGT"));
+  ASSERT_EQ(h.size(), 21);
+  // Latitude -90..90 ascending, longitude 0..357.5: already canonical, file (t, i, j) is (t, i, j).
+  Sample h0 = h.load(0), h2 = h.load(2), h20 = h.load(20);
+  EXPECT_TRUE(h0.orientation.identity());
+  EXPECT_TRUE(h0.grid.periodic);
+  EXPECT_EQ(h0.grid.shape_str(), "73x144");
+  // python: HGT[0,0,0] = 5168.4 (90S), HGT[0,36,72] = 5857.9 (equator, 180E),
+  // HGT[2,50,10] = 5590.1, HGT[20,72,143] = 5036.8 (90N, 357.5E).
+  EXPECT_FLOAT_EQ(at(h0, 0, 0, 0), 5168.4f);
+  EXPECT_FLOAT_EQ(at(h0, 0, 36, 72), 5857.9f);
+  EXPECT_FLOAT_EQ(at(h2, 0, 50, 10), 5590.1f);
+  EXPECT_FLOAT_EQ(at(h20, 0, 72, 143), 5036.8f);
+  // All 21 x 73 x 144 = 220752 values valid; mean 5479.09734056106 gpm.
+  ChannelSummary hs = summary(h, 0);
+  EXPECT_EQ(hs.count, 220752);
+  EXPECT_NEAR(hs.mean, 5479.09734056106, 1e-8);
+
+  Archive l = Archive::open({real_file("geocat_landsea.nc").string()}, channels("LSMASK"));
+  Sample s = l.load(0);
+  EXPECT_TRUE(s.orientation.identity());  // lat -89.5..89.5, lon 0.5..359.5
+  EXPECT_DOUBLE_EQ(s.grid.lat[130], 40.5);
+  EXPECT_DOUBLE_EQ(s.grid.lon[280], 280.5);
+  // python: LSMASK[130,280] = 1 (land at 40.5N 79.5W), LSMASK[90,0] = 0 (ocean at 0.5N 0.5E),
+  // LSMASK[0,0] = 1 (Antarctica), LSMASK[179,359] = 0 (Arctic Ocean), LSMASK[40,100] = 0.
+  EXPECT_EQ(at(s, 0, 130, 280), 1.0f);
+  EXPECT_EQ(at(s, 0, 90, 0), 0.0f);
+  EXPECT_EQ(at(s, 0, 0, 0), 1.0f);
+  EXPECT_EQ(at(s, 0, 179, 359), 0.0f);
+  EXPECT_EQ(at(s, 0, 40, 100), 0.0f);
+  // numpy.bincount: 42388 ocean, 21684 land, 143 lake, 108 small island, 477 ice shelf;
+  // mean 0.3734876543209876.
+  int64_t classes[5] = {0, 0, 0, 0, 0};
+  for (int64_t k = 0; k < s.data.numel(); ++k) {
+    ASSERT_TRUE(s.data[k] >= 0 && s.data[k] <= 4);
+    ++classes[int(s.data[k])];
+  }
+  EXPECT_EQ(classes[0], 42388);
+  EXPECT_EQ(classes[1], 21684);
+  EXPECT_EQ(classes[2], 143);
+  EXPECT_EQ(classes[3], 108);
+  EXPECT_EQ(classes[4], 477);
+  ChannelSummary ls = summary(l, 0);
+  EXPECT_EQ(ls.count, 64800);
+  EXPECT_NEAR(ls.mean, 0.3734876543209876, 1e-14);
 }
 
 TEST(RealFiles, HgtMonthsAndLandSeaBytes) {
