@@ -16,31 +16,137 @@ namespace {
 
 const tables::Font& font_of(TextSize s) { return s == TextSize::small ? tables::kSmallFont : tables::kLargeFont; }
 
-// Up to ~max_n round numbers (1, 2, 5 x 10^k steps) covering [lo, hi].
-std::vector<double> nice_ticks(double lo, double hi, int max_n) {
-  std::vector<double> t;
-  if (!(hi > lo)) return {lo};
-  const double raw = (hi - lo) / std::max(1, max_n);
-  const double mag = std::pow(10.0, std::floor(std::log10(raw)));
-  double step = mag;
-  for (double m : {1.0, 2.0, 2.5, 5.0, 10.0})
-    if (m * mag >= raw) {
-      step = m * mag;
-      break;
-    }
-  for (double v = std::ceil(lo / step - 1e-9) * step; v <= hi + 1e-9 * step; v += step)
-    t.push_back(std::abs(v) < 1e-12 * step ? 0.0 : v);
-  return t;
-}
-
 std::string number(double v) {
   const double a = std::abs(v);
-  if (a != 0 && (a >= 1e5 || a < 1e-3)) return fmt::format("{:.2g}", v);
+  if (a != 0 && (a >= 1e7 || a < 1e-3)) return fmt::format("{:.3g}", v);
   std::string s = fmt::format("{:.4f}", v);
   while (s.back() == '0') s.pop_back();
   if (s.back() == '.') s.pop_back();
   return s == "-0" ? "0" : s;
 }
+
+// "2e-06" -> "2e-6", "1e+05" -> "1e5".
+std::string compact_exponent(std::string s) {
+  const size_t e = s.find('e');
+  if (e == std::string::npos) return s;
+  std::string mant = s.substr(0, e), exp = s.substr(e + 1);
+  const bool neg = !exp.empty() && exp[0] == '-';
+  if (!exp.empty() && (exp[0] == '-' || exp[0] == '+')) exp.erase(0, 1);
+  while (exp.size() > 1 && exp[0] == '0') exp.erase(0, 1);
+  return mant + "e" + (neg ? "-" : "") + exp;
+}
+
+// Code points of UTF-8 text; a malformed byte becomes '?'.
+std::u32string decode_utf8(const std::string& s) {
+  std::u32string out;
+  for (size_t k = 0; k < s.size();) {
+    const auto b = static_cast<unsigned char>(s[k]);
+    int n = b < 0x80 ? 0 : (b >> 5) == 6 ? 1 : (b >> 4) == 14 ? 2 : (b >> 3) == 30 ? 3 : -1;
+    char32_t c = n == 0 ? b : n == 1 ? (b & 0x1F) : n == 2 ? (b & 0x0F) : (b & 0x07);
+    bool ok = n >= 0;
+    for (int i = 1; ok && i <= n; ++i) {
+      if (k + size_t(i) >= s.size()) {
+        ok = false;
+        break;
+      }
+      const auto cb = static_cast<unsigned char>(s[k + size_t(i)]);
+      if ((cb >> 6) != 2) ok = false;
+      c = (c << 6) | (cb & 0x3F);
+    }
+    if (!ok) {
+      out.push_back(U'?');
+      ++k;
+    } else {
+      out.push_back(c);
+      k += size_t(n) + 1;
+    }
+  }
+  return out;
+}
+
+// The glyph index of a code point in the fonts; -1 when the fonts lack it.
+int glyph_index(char32_t c) {
+  if (c >= 32 && c <= 126) return int(c) - 32;
+  for (int k = 0; k < tables::kExtraCount; ++k)
+    if (tables::kExtraCodes[k] == c) return 95 + k;
+  return -1;
+}
+
+int glyph_or_question(char32_t c) {
+  const int g = glyph_index(c);
+  return g >= 0 ? g : '?' - 32;
+}
+
+}  // namespace
+
+std::vector<double> nice_ticks(double lo, double hi, int max_n) {
+  if (!(hi > lo) || !std::isfinite(lo) || !std::isfinite(hi)) return {lo};
+  const double raw = (hi - lo) / std::max(1, max_n);
+  // Candidate steps 1, 2, 2.5, 5 x 10^k: the smallest at least `raw`, or smaller ones until two ticks fit.
+  const double mantissas[] = {1.0, 2.0, 2.5, 5.0};
+  int e = int(std::floor(std::log10(raw))), m = 0;
+  while (mantissas[m] * std::pow(10.0, e) < raw * (1 - 1e-12))
+    if (++m == 4) {
+      m = 0;
+      ++e;
+    }
+  for (;;) {
+    const double step = mantissas[m] * std::pow(10.0, e);
+    // Ticks as integer multiples of the step (no accumulated rounding).
+    std::vector<double> t;
+    for (double k = std::ceil(lo / step - 1e-9); k * step <= hi + 1e-9 * step; k += 1.0)
+      t.push_back(std::abs(k) < 0.5 ? 0.0 : k * step);
+    if (t.size() >= 2 || e < -300) return t.empty() ? std::vector<double>{lo} : t;
+    if (--m < 0) {
+      m = 3;
+      --e;
+    }
+  }
+}
+
+std::vector<std::string> tick_labels(const std::vector<double>& ticks) {
+  if (ticks.empty()) return {};
+  double amax = 0, step = std::numeric_limits<double>::infinity();
+  for (size_t k = 0; k < ticks.size(); ++k) {
+    amax = std::max(amax, std::abs(ticks[k]));
+    if (k > 0) step = std::min(step, std::abs(ticks[k] - ticks[k - 1]));
+  }
+  if (!std::isfinite(step) || step == 0) step = amax > 0 ? amax : 1.0;
+  const double tol = 0.01 * step;
+  auto accept = [&](const std::vector<std::string>& labels) {
+    for (size_t k = 0; k < labels.size(); ++k) {
+      double v = 0;
+      try {
+        v = std::stod(labels[k]);
+      } catch (const std::exception&) {
+        return false;
+      }
+      if (std::abs(v - ticks[k]) > tol) return false;
+      if (k > 0 && labels[k] == labels[k - 1]) return false;
+    }
+    return true;
+  };
+  std::vector<std::string> out(ticks.size());
+  // Plain decimals for ordinary magnitudes (99500, 100000, 100500; 0.25, 0.5), the fewest digits that
+  // keep every label within 1% of a step of its value (so neighbours differ).
+  if (amax < 1e7 && (amax == 0 || amax >= 1e-3))
+    for (int d = 0; d <= 6; ++d) {
+      for (size_t k = 0; k < ticks.size(); ++k) {
+        out[k] = fmt::format("{:.{}f}", ticks[k], d);
+        if (out[k].find_first_not_of("-0.") == std::string::npos) out[k] = "0";
+      }
+      if (accept(out)) return out;
+    }
+  for (int p = 0; p <= 15; ++p) {
+    for (size_t k = 0; k < ticks.size(); ++k)
+      out[k] = ticks[k] == 0 ? "0" : compact_exponent(fmt::format("{:.{}e}", ticks[k], p));
+    if (accept(out)) return out;
+  }
+  for (size_t k = 0; k < ticks.size(); ++k) out[k] = fmt::format("{}", ticks[k]);
+  return out;
+}
+
+namespace {
 
 std::string lat_label(double lat) {
   if (std::abs(lat) < 1e-9) return "EQ";
@@ -164,19 +270,21 @@ void Image::disc(double cx, double cy, double radius, Rgb c) {
       blend(x, y, c, std::clamp(radius + 0.5 - std::hypot(x + 0.5 - cx, y + 0.5 - cy), 0.0, 1.0));
 }
 
-int Image::text_width(const std::string& s, TextSize size) { return int(s.size()) * font_of(size).advance; }
+int Image::text_width(const std::string& s, TextSize size) {
+  return int(decode_utf8(s).size()) * font_of(size).advance;
+}
 int Image::text_height(TextSize size) { return font_of(size).ascent; }
+bool Image::has_glyph(char32_t c) { return glyph_index(c) >= 0; }
 
 int Image::text(int x, int y, const std::string& s, Rgb c, TextSize size, Anchor anchor) {
   const tables::Font& f = font_of(size);
-  const int w = text_width(s, size);
+  const std::u32string u = decode_utf8(s);
+  const int w = int(u.size()) * f.advance;
   if (anchor == Anchor::centre) x -= w / 2;
   if (anchor == Anchor::right) x -= w;
   const int top = y - f.ascent;
-  for (size_t k = 0; k < s.size(); ++k) {
-    const int code = static_cast<unsigned char>(s[k]);
-    const int g = (code >= 32 && code <= 126) ? code - 32 : '?' - 32;
-    const unsigned char* a = f.alpha + size_t(g) * size_t(f.width * f.height);
+  for (size_t k = 0; k < u.size(); ++k) {
+    const unsigned char* a = f.alpha + size_t(glyph_or_question(u[k])) * size_t(f.width * f.height);
     const int gx = x + int(k) * f.advance;
     for (int yy = 0; yy < f.height; ++yy)
       for (int xx = 0; xx < f.width; ++xx)
@@ -185,17 +293,22 @@ int Image::text(int x, int y, const std::string& s, Rgb c, TextSize size, Anchor
   return w;
 }
 
+int Image::text_with_halo(int x, int y, const std::string& s, Rgb c, Rgb halo, TextSize size, Anchor anchor) {
+  for (auto [dx, dy] : {std::pair{-1, 0}, std::pair{1, 0}, std::pair{0, -1}, std::pair{0, 1}, std::pair{-1, -1},
+                        std::pair{1, 1}, std::pair{-1, 1}, std::pair{1, -1}})
+    text(x + dx, y + dy, s, halo, size, anchor);
+  return text(x, y, s, c, size, anchor);
+}
+
 void Image::text_vertical(int x, int y, const std::string& s, Rgb c, TextSize size) {
   const tables::Font& f = font_of(size);
-  const int w = text_width(s, size);
-  // Render horizontally into a scratch image, then rotate by 90° anticlockwise.
-  Image tmp(w + 2, f.height + 2, kWhite);
+  const std::u32string u = decode_utf8(s);
+  const int w = int(u.size()) * f.advance;
+  // Render horizontally into a scratch alpha plane, then rotate by 90° anticlockwise.
   std::vector<double> alpha(size_t((w + 2) * (f.height + 2)), 0.0);
   const int top = 1;
-  for (size_t k = 0; k < s.size(); ++k) {
-    const int code = static_cast<unsigned char>(s[k]);
-    const int g = (code >= 32 && code <= 126) ? code - 32 : '?' - 32;
-    const unsigned char* a = f.alpha + size_t(g) * size_t(f.width * f.height);
+  for (size_t k = 0; k < u.size(); ++k) {
+    const unsigned char* a = f.alpha + size_t(glyph_or_question(u[k])) * size_t(f.width * f.height);
     for (int yy = 0; yy < f.height; ++yy)
       for (int xx = 0; xx < f.width; ++xx) {
         const int px = 1 + int(k) * f.advance + xx;
@@ -412,17 +525,20 @@ Image render_map(const geo::Grid& g, std::span<const float> field, std::span<con
       }
   }
 
-  // Tracks.
-  bool any_track = false;
+  // Tracks, then their labels on top of every track.
   for (const auto& t : tracks) {
     if (t.points.empty()) continue;
-    any_track = true;
     polyline(img, f, t.points, kBlack, 3.5);
     polyline(img, f, t.points, t.colour, 2.0);
     for (const auto& p : t.points) img.disc(f.px(p.lon), f.py(p.lat), 2.2, t.colour);
-    if (!t.label.empty())
-      img.text(int(f.px(t.points.front().lon)) + 5, int(f.py(t.points.front().lat)) - 5, t.label, kWhite);
   }
+  for (const auto& t : tracks)
+    if (!t.points.empty() && !t.label.empty()) {
+      const double gx = f.px(t.points.front().lon), gy = f.py(t.points.front().lat);
+      img.disc(gx, gy, 3.2, kBlack);
+      img.disc(gx, gy, 2.2, kWhite);
+      img.text_with_halo(int(gx) + 5, int(gy) - 5, t.label, kWhite, kBlack);
+    }
   img.rect(left - 1, title_h - 1, left + mw, title_h + mh, kBlack);
 
   // Title and legend.
@@ -439,57 +555,117 @@ Image render_map(const geo::Grid& g, std::span<const float> field, std::span<con
     img.rect(lx - 1, 35, lx + 17, 41, kGrey);
     lx -= 14;
   };
-  if (any_track) legend("track", tracks.front().colour);
+  std::vector<std::pair<std::string, Rgb>> kinds;  // in order of first appearance
+  for (const auto& t : tracks)
+    if (!t.points.empty() && std::find(kinds.begin(), kinds.end(), std::pair{t.kind, t.colour}) == kinds.end())
+      kinds.emplace_back(t.kind, t.colour);
+  for (auto it = kinds.rbegin(); it != kinds.rend(); ++it) legend(it->first, it->second);
   for (int c = 255; c >= 1; --c)
     if (present[size_t(c)])
       legend(size_t(c) < spec.class_names.size() ? spec.class_names[size_t(c)] : fmt::format("class {}", c),
              class_colour(c));
 
-  // Colour bar with ticks and units.
+  // Colour bar with ticks and units: the most ticks (up to 6) whose labels do not touch.
   const int bw = std::min(mw, std::max(300, mw * 3 / 5)), bx = left + (mw - bw) / 2, by = title_h + mh + 32, bh = 14;
   for (int x = 0; x < bw; ++x) {
     const Rgb c = viridis((x + 0.5) / bw);
     for (int y = 0; y < bh; ++y) img.set(bx + x, by + y, c);
   }
   img.rect(bx - 1, by - 1, bx + bw, by + bh, kBlack);
-  for (double t : nice_ticks(vmin, vmax, 6)) {
-    const int x = bx + int(std::lround((t - vmin) / (vmax - vmin) * bw));
+  std::vector<double> ticks;
+  std::vector<std::string> labels;
+  for (int n = 6; n >= 2; --n) {
+    ticks = nice_ticks(vmin, vmax, n);
+    labels = tick_labels(ticks);
+    int widest = 0;
+    for (const auto& l : labels) widest = std::max(widest, Image::text_width(l));
+    const double gap = ticks.size() > 1 ? (ticks[1] - ticks[0]) / (vmax - vmin) * bw : double(bw);
+    if (gap >= widest + 8) break;
+  }
+  for (size_t k = 0; k < ticks.size(); ++k) {
+    const int x = bx + int(std::lround((ticks[k] - vmin) / (vmax - vmin) * bw));
     for (int y = by + bh; y < by + bh + 4; ++y) img.set(x, y, kBlack);
-    img.text(x, by + bh + 16, number(t), kBlack, TextSize::small, Anchor::centre);
+    img.text(x, by + bh + 16, labels[k], kBlack, TextSize::small, Anchor::centre);
   }
   if (!spec.units.empty()) img.text(bx + bw / 2, by + bh + 34, spec.units, kBlack, TextSize::small, Anchor::centre);
   return img;
 }
 
 Image render_histogram(const std::string& title, const std::string& xlabel, const std::vector<double>& edges,
-                       const std::vector<int64_t>& counts) {
+                       const std::vector<int64_t>& counts, const std::string& ylabel) {
   if (edges.size() != counts.size() || counts.empty())
     fail("histogram picture: {} bin edges for {} counts", edges.size(), counts.size());
-  const int left = 70, right = 30, top = 50, bottom = 70, pw = 640, ph = 320;
+  for (size_t k = 1; k < edges.size(); ++k)
+    if (!(edges[k] > edges[k - 1])) fail("histogram picture: bin edges must increase");
+  const int left = kHistLeft, right = 30, top = kHistTop, bottom = 70, pw = kHistWidth, ph = kHistHeight;
   Image img(left + pw + right, top + ph + bottom, kWhite);
   img.text(left, 28, title, kBlack, TextSize::large);
-  const int64_t cmax = std::max<int64_t>(1, *std::max_element(counts.begin(), counts.end()));
-  const auto ticks = nice_ticks(0, double(cmax), 5);
-  const double ymax = std::max(double(cmax), ticks.back());
-  for (double t : ticks) {
-    const int y = top + ph - int(std::lround(t / ymax * ph));
+  const size_t n = counts.size();
+  // Bin k spans [lo[k], hi[k]); the open last bin is drawn as wide as the one before it (1 if alone).
+  std::vector<double> lo(edges), hi(n);
+  for (size_t k = 0; k + 1 < n; ++k) hi[k] = edges[k + 1];
+  hi[n - 1] = edges[n - 1] + (n > 1 ? edges[n - 1] - edges[n - 2] : 1.0);
+  const double x_min = lo[0], x_max = hi[n - 1];
+  auto X = [&](double v) { return left + int(std::lround((v - x_min) / (x_max - x_min) * pw)); };
+  std::vector<double> dens(n);
+  double dmax = 0;
+  for (size_t k = 0; k < n; ++k) {
+    dens[k] = double(counts[k]) / (hi[k] - lo[k]);
+    dmax = std::max(dmax, dens[k]);
+  }
+  if (dmax <= 0) dmax = 1;
+  const auto yt = nice_ticks(0, dmax, 5);
+  const double ymax = std::max(dmax, yt.back());
+  const auto yl = tick_labels(yt);
+  for (size_t k = 0; k < yt.size(); ++k) {
+    const int y = top + ph - int(std::lround(yt[k] / ymax * ph));
     for (int x = left; x < left + pw; ++x) img.blend(x, y, kGrey, 0.35);
-    img.text(left - 6, y + 4, number(t), kBlack, TextSize::small, Anchor::right);
+    img.text(left - 6, y + 4, yl[k], kBlack, TextSize::small, Anchor::right);
   }
-  const int n = int(counts.size());
-  const double slot = double(pw) / n;
-  for (int k = 0; k < n; ++k) {
-    const int x0 = left + int(k * slot) + 2, x1 = left + int((k + 1) * slot) - 2;
-    const int y0 = top + ph - int(std::lround(double(counts[size_t(k)]) / ymax * ph));
-    img.fill_rect(x0, y0, x1, top + ph - 1, viridis(0.25 + 0.5 * k / std::max(1, n - 1)));
-    if (counts[size_t(k)] > 0)
-      img.text((x0 + x1) / 2, y0 - 4, std::to_string(counts[size_t(k)]), kBlack, TextSize::small, Anchor::centre);
-    const std::string lab = k + 1 < n ? number(edges[size_t(k)]) : ">=" + number(edges[size_t(k)]);
-    img.text(left + int(k * slot), top + ph + 16, lab, kBlack, TextSize::small, Anchor::centre);
+  int last_count_right = -1000;
+  for (size_t k = 0; k < n; ++k) {
+    // A one-pixel white gap on the right of each bar keeps neighbours apart.
+    const int x0 = X(lo[k]), x1 = X(hi[k]) - 2;
+    const int y0 = top + ph - int(std::lround(dens[k] / ymax * ph));
+    const Rgb c = viridis(0.25 + 0.5 * double(k) / double(std::max<size_t>(1, n - 1)));
+    if (counts[k] > 0) {
+      if (k + 1 < n) {
+        img.fill_rect(x0, y0, x1, top + ph - 1, c);
+      } else {  // open-ended: hatched
+        for (int y = y0; y < top + ph; ++y)
+          for (int x = x0; x <= x1; ++x) img.set(x, y, (x + y) % 6 < 3 ? c : kWhite);
+        img.rect(x0, y0, x1, top + ph - 1, c);
+      }
+      const std::string cs = std::to_string(counts[k]);
+      const int cw = Image::text_width(cs), cx = (x0 + x1) / 2;
+      if (cx - cw / 2 > last_count_right + 2) {
+        img.text(cx, y0 - 4, cs, kBlack, TextSize::small, Anchor::centre);
+        last_count_right = cx + cw / 2;
+      }
+    }
   }
+  // Edge labels where they fit (the first and the last always), the open bin marked "≥ last edge".
+  std::vector<std::pair<int, std::string>> marks;
+  for (size_t k = 0; k < n; ++k) marks.emplace_back(X(edges[k]), number(edges[k]));
+  const std::string open = "≥" + number(edges[n - 1]);
+  int last_right = -1000;
+  for (size_t k = 0; k < marks.size(); ++k) {
+    const auto& [x, lab] = marks[k];
+    for (int y = top + ph; y < top + ph + 4; ++y) img.set(x, y, kBlack);
+    const int w = Image::text_width(lab);
+    const bool must = k == 0 || k + 1 == marks.size();
+    const int next_x = k + 1 < marks.size() ? marks[k + 1].first - Image::text_width(marks[k + 1].second) / 2 : 1 << 20;
+    if (x - w / 2 > last_right + 4 && (must || x + w / 2 + 4 < next_x)) {
+      img.text(x, top + ph + 16, lab, kBlack, TextSize::small, Anchor::centre);
+      last_right = x + w / 2;
+    }
+  }
+  const int open_x = (X(lo[n - 1]) + X(hi[n - 1])) / 2;
+  if (open_x - Image::text_width(open) / 2 > last_right + 4)
+    img.text(open_x, top + ph + 16, open, kBlack, TextSize::small, Anchor::centre);
   img.rect(left - 1, top - 1, left + pw, top + ph, kBlack);
   img.text(left + pw / 2, top + ph + 44, xlabel, kBlack, TextSize::small, Anchor::centre);
-  img.text_vertical(18, top + ph / 2, "events", kBlack);
+  img.text_vertical(18, top + ph / 2, ylabel, kBlack);
   return img;
 }
 

@@ -24,6 +24,14 @@ inline constexpr Rgb kWhite{255, 255, 255};
 inline constexpr Rgb kBlack{0, 0, 0};
 inline constexpr Rgb kGrey{128, 128, 128};
 
+// Up to about max_n round ticks (steps of 1, 2, 2.5 or 5 x 10^k, each an integer multiple of the
+// step) covering [lo, hi].
+std::vector<double> nice_ticks(double lo, double hi, int max_n);
+// Labels for increasing ticks, all in one style: plain decimals with the fewest digits that keep every
+// label within 1% of a tick step of its value (99500 100000 100500; 0.5 1 1.5) for magnitudes in
+// [1e-3, 1e7), else compact scientific (2e-6 4e-6 6e-6). Neighbouring labels always differ.
+std::vector<std::string> tick_labels(const std::vector<double>& ticks);
+
 // Viridis at t in [0, 1] (clamped): dark blue, through green, to yellow; uniform in lightness.
 Rgb viridis(double t);
 
@@ -44,11 +52,17 @@ class Image {
   // A line of the given width (pixels), anti-aliased.
   void line(double x0, double y0, double x1, double y1, Rgb c, double width = 1.0);
   void disc(double x, double y, double radius, Rgb c);
-  // Text with its baseline at y; returns the width drawn. Characters outside ASCII 32..126 show as '?'.
+  // UTF-8 text with its baseline at y; returns the width drawn. The fonts hold ASCII 32..126 and the
+  // characters of units and titles (°, ² ³ ¹ ⁰ ⁴..⁹ ⁻ ⁺, ·, ×, −, ≥, ≤, ±, µ, Δ, σ, θ, …, – —, ’);
+  // anything else shows as '?'.
   int text(int x, int y, const std::string& s, Rgb c, TextSize size = TextSize::small, Anchor anchor = Anchor::left);
+  // The same with a one-pixel outline in `halo` (labels readable on any colour).
+  int text_with_halo(int x, int y, const std::string& s, Rgb c, Rgb halo, TextSize size = TextSize::small,
+                     Anchor anchor = Anchor::left);
+  static bool has_glyph(char32_t c);
   // Text drawn bottom-to-top (for a vertical axis label), centred on (x, y).
   void text_vertical(int x, int y, const std::string& s, Rgb c, TextSize size = TextSize::small);
-  static int text_width(const std::string& s, TextSize size = TextSize::small);
+  static int text_width(const std::string& s, TextSize size = TextSize::small);  // code points x advance
   static int text_height(TextSize size = TextSize::small);
 
   // Writes an 8-bit RGB PNG atomically (temporary name, fsync, rename). Throws Error naming the path.
@@ -67,8 +81,9 @@ Rgb class_colour(int cls);
 
 struct Track {
   std::vector<geo::LatLon> points;
-  std::string label;  // drawn beside the first point when not empty
+  std::string label;  // drawn beside the first point (genesis) when not empty, white with a black outline
   Rgb colour{232, 17, 45};
+  std::string kind = "track";  // legend entry (one per distinct kind and colour)
 };
 
 struct MapSpec {
@@ -91,9 +106,14 @@ struct MapSpec {
 Image render_map(const geo::Grid& grid, std::span<const float> field, std::span<const float> valid,
                  std::span<const uint8_t> classes, const std::vector<Track>& tracks, const MapSpec& spec);
 
-// A bar chart of counts over bins [edges[k], edges[k+1]) (the last bin open: "≥ last edge").
+// A histogram of counts over bins [edges[k], edges[k+1]), the last bin open ("≥ last edge"): each
+// bar spans its bin on a linear x axis (the open bin drawn as wide as the one before it, hatched),
+// its height the count per unit of x (so areas are proportional to counts with unequal bins; the
+// count is written above the bar where it fits); `ylabel` names that density, e.g. "events per day".
+// The plot area is kHistLeft..kHistLeft + kHistWidth pixels wide, its axis at kHistTop + kHistHeight.
+inline constexpr int kHistLeft = 70, kHistTop = 50, kHistWidth = 640, kHistHeight = 320;
 Image render_histogram(const std::string& title, const std::string& xlabel, const std::vector<double>& edges,
-                       const std::vector<int64_t>& counts);
+                       const std::vector<int64_t>& counts, const std::string& ylabel = "events per unit");
 
 // Coastline polylines (lat, lon) from Debian's gmt-gshhg-low data when present; empty otherwise.
 // Looks in $CLIMSEG_GSHHG_DIR, then /usr/share/gmt-gshhg and /usr/share/gshhg-gmt-nc4.

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Generates src/analysis/plot_tables.cpp: the viridis colour map (256 entries, CC0, from matplotlib)
-and two anti-aliased bitmap fonts (ASCII 32..126) rasterised from DejaVu Sans Mono (Bitstream Vera
+and two anti-aliased bitmap fonts (ASCII 32..126, then the EXTRA characters used in units and
+titles: degree, superscript digits and signs, multiplication, minus, comparisons, a few Greek) rasterised from DejaVu Sans Mono (Bitstream Vera
 licence: free to use, modify and embed). Run it with Debian's python3 (matplotlib, PIL); the output
 is committed, so building climseg never needs Python."""
 import os
@@ -12,18 +13,22 @@ from PIL import Image, ImageDraw, ImageFont
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
 SIZES = [("small", 12), ("large", 18)]
+# Glyphs after ASCII, in this order (Font::extra_codes): units ("kg m⁻²", "m s⁻¹", "10⁶ km²"), titles
+# ("5° cells", "≥ 250"), names (Δ, σ, θ, µ).
+EXTRA = "°²³¹⁰⁴⁵⁶⁷⁸⁹⁻⁺·×−≥≤±µΔσθ…–—’"
+CHARS = [chr(c) for c in range(32, 127)] + list(EXTRA)
 
 
 def glyphs(points):
     font = ImageFont.truetype(FONT, points)
     ascent, descent = font.getmetrics()
     height = ascent + descent
-    width = max(font.getbbox(chr(c))[2] for c in range(32, 127))
+    width = max(font.getbbox(ch)[2] for ch in CHARS)
     width = max(width, int(round(font.getlength("M"))))
     rows = []
-    for c in range(32, 127):
+    for ch in CHARS:
         img = Image.new("L", (width, height), 0)
-        ImageDraw.Draw(img).text((0, 0), chr(c), font=font, fill=255)
+        ImageDraw.Draw(img).text((0, 0), ch, font=font, fill=255)
         rows.append(list(img.getdata()))
     advance = int(round(font.getlength("M")))
     return width, height, ascent, advance, rows
@@ -40,9 +45,12 @@ def main(out_path):
         lines.append("    {%d, %d, %d}," % (round(r * 255), round(g * 255), round(b * 255)))
     lines.append("};")
     lines.append("")
+    lines.append("const char32_t kExtraCodes[%d] = {%s};" % (len(EXTRA), ", ".join("0x%04X" % ord(c) for c in EXTRA)))
+    lines.append("const int kExtraCount = %d;" % len(EXTRA))
+    lines.append("")
     for name, pts in SIZES:
         w, h, asc, adv, rows = glyphs(pts)
-        lines.append("static const unsigned char k%sAlpha[95 * %d * %d] = {" % (name.capitalize(), w, h))
+        lines.append("static const unsigned char k%sAlpha[%d * %d * %d] = {" % (name.capitalize(), len(CHARS), w, h))
         for glyph in rows:
             lines.append("    " + ",".join(str(v) for v in glyph) + ",")
         lines.append("};")

@@ -127,11 +127,12 @@ int write_summary_pictures(const nlohmann::json& j, const std::filesystem::path&
   const auto speed_edges = j.at("speed_edges_m_s").get<std::vector<double>>();
   const double cell = j.at("genesis_cell_deg").get<double>();
   for (const auto& [name, c] : j.at("classes").items()) {
-    plot::render_histogram(fmt::format("{}: lifetime ({} events)", name, c.at("events").get<int64_t>()), "days",
-                           life_edges, c.at("lifetime_histogram").get<std::vector<int64_t>>())
+    plot::render_histogram(fmt::format("{}: lifetime ({} events)", name, c.at("events").get<int64_t>()),
+                           "lifetime (days)", life_edges, c.at("lifetime_histogram").get<std::vector<int64_t>>(),
+                           "events per day of lifetime")
         .write_png(dir / fmt::format("lifetime_{}.png", name));
-    plot::render_histogram(fmt::format("{}: mean speed", name), "m s-1", speed_edges,
-                           c.at("speed_histogram").get<std::vector<int64_t>>())
+    plot::render_histogram(fmt::format("{}: mean speed", name), "mean speed (m s⁻¹)", speed_edges,
+                           c.at("speed_histogram").get<std::vector<int64_t>>(), "events per m s⁻¹")
         .write_png(dir / fmt::format("speed_{}.png", name));
     // Genesis counts on a regular grid of `cell` degrees.
     geo::Grid g;

@@ -34,7 +34,8 @@ TEST(Components, WholeSphereIsOneComponentWithTheSphereArea) {
     auto labels = label_components(g, m.m);
     ASSERT_EQ(labels.count, 1);
     auto st = component_stats(g, labels, {.length = false});
-    EXPECT_NEAR(st[0].area_km2 / kSphereKm2, 1.0, 1e-12);  // 510,064,472 km² for R = 6371.22 km
+    EXPECT_NEAR(st[0].area_km2 / kSphereKm2, 1.0, 1e-12);
+    EXPECT_NEAR(st[0].area_km2, 510'099'699.0, 1.0);  // 4πR² for R = 6371.22 km (510,064,472 is R = 6371.0)
     EXPECT_EQ(st[0].cells, g.size());
   }
 }

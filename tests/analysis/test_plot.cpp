@@ -121,22 +121,129 @@ TEST(Plot, MapShowsFieldOutlinesAndTrack) {
   EXPECT_GT(ink, 50);
 }
 
-TEST(Plot, HistogramBarsScaleWithCounts) {
-  const Image img = render_histogram("lifetimes", "days", {0, 1, 2, 5}, {4, 8, 0, 2});
+TEST(Plot, HistogramBarsSpanTheirBinsAndAreasAreCounts) {
+  // Bins [0,1) [1,2) [2,5) [5,...): the open bin is drawn 3 wide like the one before, so the x axis
+  // spans 0..8 over 640 px, 80 px per unit; each bar is its bin's width less a 1 px gap.
+  const std::vector<int64_t> counts = {4, 8, 0, 6};
+  const Image img = render_histogram("lifetimes", "days", {0, 1, 2, 5}, counts, "events per day");
   const Decoded d = decode(img.png_bytes());
-  // Bars stand on the axis at y = 50 + 320; the second bar (8) is twice as tall as the first (4).
-  auto bar_height = [&](int slot) {
-    const int x = 70 + int((slot + 0.5) * 160);
+  auto colour = [](int k) { return viridis(0.25 + 0.5 * k / 3.0); };
+  const int axis = kHistTop + kHistHeight - 1;  // the bars' bottom row
+  auto run = [&](int k) {                       // width of bar k's bottom row
+    int x = kHistLeft;
+    while (x < kHistLeft + kHistWidth && !(d.at(x, axis) == colour(k))) ++x;
+    int w = 0;
+    while (d.at(x + w, axis) == colour(k)) ++w;
+    return std::pair{x, w};
+  };
+  EXPECT_EQ(run(0), (std::pair{kHistLeft + 0, 79}));
+  EXPECT_EQ(run(1), (std::pair{kHistLeft + 80, 79}));
+  EXPECT_EQ(run(3), (std::pair{kHistLeft + 400, 239}));
+  // Heights are counts per unit: 4, 8 and 6/3 = 2 per day on an axis to 8 (320 px): 160, 320, 80 px.
+  auto height = [&](int x, int k) {
     int h = 0;
-    for (int y = 50 + 319; y > 50; --y) {
-      if (d.at(x, y) == kWhite || d.at(x, y).r == d.at(x, y).g) break;
-      ++h;
-    }
+    while (h < kHistHeight + 5 && d.at(x, axis - h) == colour(k)) ++h;
     return h;
   };
-  EXPECT_NEAR(bar_height(1), 2 * bar_height(0), 2);
-  EXPECT_EQ(bar_height(2), 0);
+  EXPECT_EQ(height(kHistLeft + 40, 0), 160);
+  EXPECT_EQ(height(kHistLeft + 120, 1), 320);
+  EXPECT_EQ(height(kHistLeft + 400, 3), 80);  // the hatched bar's outline
+  // The empty bin draws nothing.
+  for (int x = kHistLeft + 162; x < kHistLeft + 398; ++x) EXPECT_EQ(d.at(x, axis), kWhite) << x;
   EXPECT_THROW(render_histogram("x", "y", {0, 1}, {1}), Error);
+  EXPECT_THROW(render_histogram("x", "y", {0, 0}, {1, 1}), Error);
+}
+
+TEST(Plot, TickLabelsAreDistinctMonotoneAndTrue) {
+  // Pa, kg m-2, s-1, K anomalies: every range gives increasing ticks whose labels differ, read back
+  // within 1% of a step of their ticks, and are in one style.
+  const std::vector<std::pair<double, double>> ranges = {{1e-6, 1e-5}, {0, 800},   {99000, 103000}, {99500, 100500},
+                                                         {-3, -1.5},   {-40, 15},  {-1e-4, 1e-4},   {0.001, 0.0042},
+                                                         {2.5e6, 9e6}, {1e7, 5e7}, {-2e-5, -1e-6},  {0, 1}};
+  for (auto [lo, hi] : ranges)
+    for (int n = 2; n <= 6; ++n) {
+      const auto t = nice_ticks(lo, hi, n);
+      const auto l = tick_labels(t);
+      ASSERT_EQ(l.size(), t.size());
+      ASSERT_GE(t.size(), 2u) << lo << ".." << hi << " n " << n;
+      for (size_t k = 0; k < t.size(); ++k) {
+        EXPECT_GE(t[k], lo - 1e-9 * (hi - lo));
+        EXPECT_LE(t[k], hi + 1e-9 * (hi - lo));
+        EXPECT_NEAR(std::stod(l[k]), t[k], 0.01 * (t[1] - t[0])) << l[k];
+        if (k > 0) {
+          EXPECT_GT(t[k], t[k - 1]);
+          EXPECT_NE(l[k], l[k - 1]);
+          EXPECT_GT(std::stod(l[k]), std::stod(l[k - 1])) << l[k - 1] << " " << l[k];
+        }
+      }
+    }
+  // Hand-worked: the PSL bar of the audit (was "99500, 1e+05, 1e+05, 1e+05").
+  EXPECT_EQ(tick_labels(nice_ticks(99000, 103000, 6)),  // raw step 667: the next nice one is 1000
+            (std::vector<std::string>{"99000", "100000", "101000", "102000", "103000"}));
+  EXPECT_EQ(tick_labels(nice_ticks(99000, 103000, 8)),  // raw step 500
+            (std::vector<std::string>{"99000", "99500", "100000", "100500", "101000", "101500", "102000", "102500",
+                                      "103000"}));
+  EXPECT_EQ(tick_labels(nice_ticks(0, 800, 6)), (std::vector<std::string>{"0", "200", "400", "600", "800"}));
+  EXPECT_EQ(tick_labels(nice_ticks(1e-6, 1e-5, 6)), (std::vector<std::string>{"2e-6", "4e-6", "6e-6", "8e-6", "1e-5"}));
+  EXPECT_EQ(tick_labels(nice_ticks(-3, -1.5, 4)), (std::vector<std::string>{"-3.0", "-2.5", "-2.0", "-1.5"}));
+  EXPECT_EQ(tick_labels(nice_ticks(-1e-4, 1e-4, 4)), (std::vector<std::string>{"-1e-4", "-5e-5", "0", "5e-5", "1e-4"}));
+}
+
+TEST(Plot, UnitsAndDegreesHaveGlyphs) {
+  for (char32_t c : {U'°', U'²', U'³', U'¹', U'⁰', U'⁶', U'⁻', U'·', U'×', U'−', U'≥', U'µ'})
+    EXPECT_TRUE(Image::has_glyph(c)) << uint32_t(c);
+  EXPECT_FALSE(Image::has_glyph(U'€'));
+  // One glyph per code point, whatever its UTF-8 length.
+  EXPECT_EQ(Image::text_width("5° cells"), Image::text_width("5x cells"));
+  EXPECT_EQ(Image::text_width("kg m⁻²"), Image::text_width("kg m-2"));
+  // The degree sign is drawn as itself: not the '?' that stands for unknown characters.
+  auto ink = [](const std::string& s) {
+    Image img(200, 30, kWhite);
+    img.text(2, 20, s, kBlack);
+    return img.pixels();
+  };
+  EXPECT_NE(ink("genesis (5° cells)"), ink("genesis (5? cells)"));
+  EXPECT_NE(ink("kg m⁻²"), ink("kg m??"));
+  EXPECT_EQ(ink("5€"), ink("5?"));  // unknown characters do show as '?'
+  // The degree sign sits high: its ink is above the middle of a lower-case letter (an 'o' drawn at
+  // this baseline, y = 20, spans rows 13..19).
+  Image deg(20, 30, kWhite);
+  deg.text(2, 20, "°", kBlack);
+  int upper = 0, lower = 0;
+  for (int y = 0; y < 30; ++y)
+    for (int x = 0; x < 20; ++x)
+      if (!(deg.at(x, y) == kWhite)) (y < 16 ? upper : lower) += 1;
+  EXPECT_GT(upper, 4);
+  EXPECT_EQ(lower, 0);
+}
+
+TEST(Plot, TrackLabelsAtGenesis) {
+  auto g = geo::Grid::centred(36, 72);
+  std::vector<float> field(size_t(g.size()), 0.0f);
+  MapSpec spec;
+  spec.vmin = 0;
+  spec.vmax = 1;
+  spec.coastlines = false;
+  spec.graticule = false;
+  spec.map_width = 720;
+  Track t;
+  t.points = {{0, 90}, {5, 100}};  // genesis at 90°E on the equator: pixel (56 + 185, 64 + 180)
+  t.label = "17";
+  t.kind = "river event";
+  t.colour = kWhite;
+  const Image with = render_map(g, field, {}, {}, {t}, spec);
+  t.label.clear();
+  const Image without = render_map(g, field, {}, {}, {t}, spec);
+  // The label is right of and above the genesis point: white ink with a black halo.
+  int white = 0, black = 0;
+  for (int y = 64 + 180 - 20; y < 64 + 180 - 3; ++y)
+    for (int x = 56 + 185 + 4; x < 56 + 185 + 24; ++x) {
+      if (with.at(x, y) == without.at(x, y)) continue;
+      white += with.at(x, y) == kWhite;
+      black += with.at(x, y) == kBlack;
+    }
+  EXPECT_GT(white, 8);
+  EXPECT_GT(black, 8);
 }
 
 TEST(Plot, CoastlinesWhenGshhgIsInstalled) {
