@@ -4,6 +4,11 @@
 Run:  /usr/bin/python3 tests/reference/nets/make_cgnet_reference.py ../shared/data/climatenet/cgnet_climatenet.h5
 Writes tests/data/nets/cgnet_climatenet_ref.h5.
 
+At 768x1152 the probabilities are kept every 4th pixel (prob_strided, rows and columns 0, 4, 8,
+...: phases 0 and 4 of CGNet's x8 upsampling) and at full resolution in WINDOWS, 48x48 blocks
+(group windows/r<row>_c<col>, (3, 48, 48)) that cover every upsampling phase, both poles, the
+longitude seam and a cyclone; tests/nets/test_climatenet_predict.cpp reads them.
+
 The input uses only + - * / and max in float64, then a cast to float32, so C++ regenerates it
 bit for bit (see synthetic_input in the test); the test also checks channel sums stored here.
 """
@@ -22,6 +27,9 @@ from cgnet_torch import load_climatenet  # noqa: E402
 STORMS = [(0.18, -0.62, 0.035, 1.0), (0.25, 0.10, 0.030, 1.0), (-0.16, 0.44, 0.040, -1.0),
           (0.12, 0.81, 0.025, 1.0), (-0.22, -0.30, 0.030, -1.0)]
 # Atmospheric rivers: a ridge along x = a*y + b for |y - yc| < half_length, of width w.
+# Full-resolution 48x48 windows at 768x1152, (first row, first column): the south pole at the
+# longitude seam, the north pole at the seam's other side, and storm 0 (rows ~452, columns ~219).
+WINDOWS = [(0, 0), (720, 1104), (429, 195)]
 RIVERS = [(0.55, 0.05, -0.45, 0.22, 0.025), (-0.40, -0.55, 0.60, 0.20, 0.03)]
 
 
@@ -74,6 +82,10 @@ def main():
             g.create_dataset("prob_strided", data=prob[:, ::step, ::step], compression="gzip")
             g.attrs["stride"] = step
             g.create_dataset("argmax", data=prob.argmax(0).astype(np.uint8), compression="gzip")
+            if H == 768:
+                for (r0, c0) in WINDOWS:
+                    g.create_dataset(f"windows/r{r0}_c{c0}", data=prob[:, r0:r0 + 48, c0:c0 + 48],
+                                     compression="gzip", shuffle=True)
             counts = np.bincount(prob.argmax(0).ravel(), minlength=3)
             print(f"{H}x{W}: class pixel counts {counts.tolist()}, max P(TC) {prob[1].max():.3f}, max P(AR) {prob[2].max():.3f}")
         f.attrs["source"] = "tests/reference/nets/make_cgnet_reference.py with torch " + torch.__version__
