@@ -135,10 +135,22 @@ class LabelCommand : public Command {
     app.add_option("--tc-thickness-delta", c.tc.min_thickness_delta_m, "Thickness fall required, m")
         ->capture_default_str();
     app.add_option("--tc-thickness-radius", c.tc.thickness_radius_deg, "... within, degrees")->capture_default_str();
+    app.add_option("--tc-contour-missing-directions", c.tc.contour_missing_directions,
+                   "Closed-contour tests: directions (of 8) that may be left out where they run into missing data "
+                   "or off a regional grid (0: TECA)")
+        ->capture_default_str();
     app.add_option("--tc-lat-min", c.tc.lat_min, "Southern edge of the search band")->capture_default_str();
     app.add_option("--tc-lat-max", c.tc.lat_max, "Northern edge of the search band")->capture_default_str();
     app.add_option("--max-daily-distance", c.tracks.max_daily_distance_km, "Track stitching reach, km per day")
         ->capture_default_str();
+    app.add_option("--max-gap", c.tracks.max_gap_steps,
+                   "Steps a track may skip when the next step has no candidate in reach (0: TECA's rule; 1 bridges a "
+                   "step of missing data)")
+        ->capture_default_str();
+    app.add_flag("--tc-no-warm-core", no_warm_core_,
+                 "Tracks: storm-wind points need no warm core (extratropical storms; TECA requires it)");
+    app.add_flag("--tc-no-thickness", no_thickness_,
+                 "Tracks: storm-wind points need no thickness anomaly (extratropical storms; TECA requires it)");
     app.add_option("--min-wind-speed", c.tracks.min_wind_speed, "Storm wind speed, m s-1")->capture_default_str();
     app.add_option("--min-wind-duration", c.tracks.min_wind_duration_days, "Days of storm winds a track needs")
         ->capture_default_str();
@@ -189,16 +201,24 @@ class LabelCommand : public Command {
     config_.ar_method = ar_method_ == "ivt"   ? heuristics::ArMethod::ivt
                         : ar_method_ == "tmq" ? heuristics::ArMethod::tmq
                                               : heuristics::ArMethod::automatic;
+    if (no_warm_core_) config_.tracks.require_warm_core = false;
+    if (no_thickness_) config_.tracks.require_thickness = false;
     config_.tc.validate();
     config_.tracks.validate();
     config_.tc_mask.validate();
     if (!(step_hours_ > 0)) fail_usage("--step-hours must be positive");
-    parse_role_overrides(vars_);  // usage errors before any file is opened
+    const auto overrides = parse_role_overrides(vars_);  // usage errors before any file is opened
     fs::create_directories(out_);
     if (!fs::is_directory(out_)) fail("{}: cannot create the output directory", out_);
 
     // Which variables play which role.
+    // The probe reads the files' metadata; by default its samples hold every field, which fails
+    // when a name is in several files of a time step (u in geocat_Ustorm and geocat_U500storm): a
+    // variable named with --var is enough to lay out the samples.
     io::ArchiveOptions probe_options;
+    for (const auto& [role, spec] : overrides)
+      if (!spec.empty() && role != "q3d" && role != "u3d" && role != "v3d" && probe_options.channels.empty())
+        probe_options.channels.push_back(io::ChannelSpec::parse(spec));
     io::Archive probe = io::Archive::open(inputs_, probe_options);
     std::vector<std::string> wanted;
     if (config_.cyclones) wanted = heuristics::candidate_roles();
@@ -268,7 +288,7 @@ class LabelCommand : public Command {
     }
 
     // Pass 2: class maps, one output file per input time-step group, groups split over ranks.
-    std::vector<std::string> mask = heuristics::mask_roles(config_);
+    std::vector<std::string> mask = mask_roles();
     if (config_.rivers && config_.ar_method != heuristics::ArMethod::tmq && !roles_.count("ivt"))
       mask.insert(mask.end(), {"q3d", "u3d", "v3d"});
     io::Archive a = open_with(mask, data_vars_);
@@ -317,6 +337,35 @@ class LabelCommand : public Command {
       js["roles"] = roles_;
       js["cyclone_candidates"] = candidates_;
       js["cyclone_tracks"] = tracks.size();
+      // The thresholds as resolved (a pNN percentile as its value from the stats file).
+      nlohmann::json th;
+      if (config_.rivers) {
+        th["ar_method"] = config_.ar_method == heuristics::ArMethod::tmq ? "tmq" : "ivt";
+        if (config_.ar_method == heuristics::ArMethod::tmq) {
+          th["tmq_kg_m-2"] = config_.tmq.threshold;
+        } else if (!ivt_field_.empty()) {
+          th["ivt_field"] = ivt_field_;
+        } else {
+          th["ivt_kg_m-1_s-1"] = config_.ivt.threshold;
+          th["ivt_given"] = ivt_threshold_;
+        }
+      }
+      if (config_.waves) {
+        if (!waves_field_.empty()) {
+          th["waves_field"] = waves_field_;
+        } else {
+          th["waves_hs_m"] = config_.wave.threshold_m;
+          th["waves_given"] = waves_threshold_;
+        }
+      }
+      if (config_.cyclones) {
+        th["tc_min_vorticity_s-1"] = config_.tc.min_vorticity;
+        th["tc_pressure_delta_pa"] = config_.tc.min_pressure_delta_pa;
+        th["tracks_require_warm_core"] = config_.tracks.require_warm_core;
+        th["tracks_require_thickness"] = config_.tracks.require_thickness;
+        th["tracks_max_gap_steps"] = config_.tracks.max_gap_steps;
+      }
+      js["thresholds"] = th;
       int64_t steps_with[4] = {0, 0, 0, 0}, cells[4] = {0, 0, 0, 0}, river_objects = 0;
       for (const auto& block_text : sums) {
         std::istringstream in(block_text);
@@ -377,12 +426,25 @@ class LabelCommand : public Command {
       need("u850", "850 hPa zonal wind");
       need("v850", "850 hPa meridional wind");
       need("psl", "sea-level pressure");
-      if (!roles_.count("t200") || !roles_.count("t500"))
+      if (config_.tracks.require_warm_core && (!roles_.count("t200") || !roles_.count("t500")))
         log::warn(
             "no T200/T500: the warm-core test cannot pass, so no track reaches the wind duration unless "
-            "--var t200=... and t500=... are given");
-      if (!roles_.count("z200") || !roles_.count("z1000"))
-        log::warn("no Z200/Z1000: the thickness test cannot pass (name them with --var z200=... z1000=...)");
+            "--var t200=... and t500=... are given (or --tc-no-warm-core)");
+      if (config_.tracks.require_thickness && (!roles_.count("z200") || !roles_.count("z1000")))
+        log::warn(
+            "no Z200/Z1000: the thickness test cannot pass (name them with --var z200=... z1000=..., or "
+            "--tc-no-thickness)");
+      // Kurth et al.'s masks use TMQ, wind and precipitation; without some of them the mask is made
+      // from the others (the wind is always there: the candidates need it).
+      std::vector<std::string> missing;
+      for (const char* r : {"tmq", "prect"})
+        if (!roles_.count(r)) missing.push_back(r);
+      if (!missing.empty())
+        log::warn("no {} field: cyclone masks are made from the fields that are there (wind{})",
+                  fmt::format("{}", fmt::join(missing, ", ")),
+                  roles_.count("tmq")     ? ", TMQ"
+                  : roles_.count("prect") ? ", precipitation"
+                                          : " only");
     }
     if (config_.rivers) {
       const bool ivt = roles_.count("ivt") || (roles_.count("q3d") && roles_.count("u3d") && roles_.count("v3d"));
@@ -420,7 +482,8 @@ class LabelCommand : public Command {
         if (seen.insert(spec.text).second) o.channels.push_back(spec);
     if (o.channels.empty()) {
       // A detector that only needs 3-D fields: read one small channel so the archive has samples.
-      o.channels.push_back(io::ChannelSpec::parse(roles_.count("q3d") ? roles_["q3d"] + "@#0" : "TMQ"));
+      if (!roles_.count("q3d")) fail("{}: none of the fields the detectors need is in the archive", inputs_.front());
+      o.channels.push_back(io::ChannelSpec::parse(roles_["q3d"] + "@#0"));
     }
     return io::Archive::open(inputs_, o);
   }
@@ -541,8 +604,7 @@ class LabelCommand : public Command {
     std::string my_rivers, my_summary;
     while (auto s = loader.next()) {
       const int64_t i = s->index;
-      auto l =
-          fields_of(a, *s, heuristics::mask_roles(config_).empty() ? std::vector<std::string>{} : all_mask_roles());
+      auto l = fields_of(a, *s, mask_roles().empty() ? std::vector<std::string>{} : all_mask_roles());
       auto it = centres.find(i);
       const auto labels =
           heuristics::step_labels(l.fields, config_, it == centres.end() ? std::vector<geo::LatLon>{} : it->second);
@@ -621,8 +683,16 @@ class LabelCommand : public Command {
     return true;
   }
 
-  std::vector<std::string> all_mask_roles() const {
+  // The roles pass 2 reads: the detectors' mask roles, and for cyclone masks without near-surface
+  // winds the 850 hPa winds (the wind speed the candidates used).
+  std::vector<std::string> mask_roles() const {
     auto r = heuristics::mask_roles(config_);
+    if (config_.cyclones && !(roles_.count("ubot") && roles_.count("vbot"))) r.insert(r.end(), {"u850", "v850"});
+    return r;
+  }
+
+  std::vector<std::string> all_mask_roles() const {
+    auto r = mask_roles();
     r.insert(r.end(), {"q3d", "u3d", "v3d"});
     return r;
   }
@@ -635,7 +705,7 @@ class LabelCommand : public Command {
   heuristics::DetectConfig config_;
   std::map<std::string, std::string> roles_;
   int64_t candidates_ = 0;
-  bool overwrite_ = false;
+  bool overwrite_ = false, no_warm_core_ = false, no_thickness_ = false;
 };
 
 }  // namespace

@@ -123,28 +123,59 @@ void TcParams::validate() const {
   positive(thickness_radius_deg, "thickness_radius_deg");
   if (!(min_pressure_delta_pa >= 0) || !(min_core_temp_delta_k >= 0) || !(min_thickness_delta_m >= 0))
     fail_usage("cyclone detector: the pressure, warm-core and thickness deltas must be >= 0");
+  if (contour_missing_directions < 0 || contour_missing_directions > 7)
+    fail_usage("cyclone detector: contour_missing_directions must be in 0..7, got {}", contour_missing_directions);
   if (!(lat_min < lat_max) || lat_min < -90 || lat_max > 90)
     fail_usage("cyclone detector: the search band {}..{} is not inside -90..90", lat_min, lat_max);
 }
 
 double closed_contour_delta(const geo::Grid& g, std::span<const float> f, double lat, double lon, double radius_deg,
-                            bool falling) {
-  const double v0 = geo::interpolate(g, f, lat, lon);
+                            bool falling, int missing_directions) {
+  double v0 = geo::interpolate(g, f, lat, lon);
+  if (!std::isfinite(v0)) {
+    // A missing cell beside the centre: the nearest cell's value.
+    const double r = geo::fractional_row(g, lat), c = geo::fractional_column(g, lon);
+    if (std::isnan(r) || std::isnan(c)) return -std::numeric_limits<double>::infinity();
+    const int64_t i = std::clamp<int64_t>(int64_t(std::lround(r)), 0, g.height() - 1);
+    const int64_t j = ((int64_t(std::lround(c)) % g.width()) + g.width()) % g.width();
+    v0 = f[size_t(i * g.width() + j)];
+  }
   const double spacing = std::min(std::abs(g.dlat()), g.dlon());
   const double step = std::max(1e-3, 0.5 * spacing);
   const int n = std::max(1, int(std::ceil(radius_deg / step)));
-  double weakest = std::numeric_limits<double>::infinity();
+  double best[8];
+  bool cut[8];
   for (int d = 0; d < 8; ++d) {
-    double best = -std::numeric_limits<double>::infinity();
+    best[d] = -std::numeric_limits<double>::infinity();
+    cut[d] = false;
     for (int k = 1; k <= n; ++k) {
       const double dist = std::min(radius_deg, k * step);
       const geo::LatLon p = geo::destination(lat, lon, 45.0 * d, dist);
       const double v = geo::interpolate(g, f, p.lat, p.lon);
-      best = std::max(best, falling ? v0 - v : v - v0);
+      if (!std::isfinite(v)) {
+        cut[d] = true;
+        continue;
+      }
+      best[d] = std::max(best[d], falling ? v0 - v : v - v0);
     }
-    weakest = std::min(weakest, best);
   }
-  return weakest;
+  // Leave out the weakest directions that met missing data, up to missing_directions of them.
+  bool left_out[8] = {};
+  for (int m = 0; m < missing_directions; ++m) {
+    int weakest = -1;
+    for (int d = 0; d < 8; ++d)
+      if (cut[d] && !left_out[d] && (weakest < 0 || best[d] < best[weakest])) weakest = d;
+    if (weakest < 0) break;
+    left_out[weakest] = true;
+  }
+  double weakest = std::numeric_limits<double>::infinity();
+  bool any = false;
+  for (int d = 0; d < 8; ++d)
+    if (!left_out[d]) {
+      weakest = std::min(weakest, best[d]);
+      any = true;
+    }
+  return any ? weakest : -std::numeric_limits<double>::infinity();
 }
 
 std::vector<TcCandidate> detect_tc_candidates(const geo::Grid& g, const TcFields& f, const TcParams& p, int64_t step,
@@ -201,7 +232,8 @@ std::vector<TcCandidate> detect_tc_candidates(const geo::Grid& g, const TcFields
         if (pmin.value < p.min_psl_pa) continue;
         const geo::LatLon centre = refine(g, f.psl, pmin.i, pmin.j);
         // 3. Closed pressure rise around it.
-        const double dp = closed_contour_delta(g, f.psl, centre.lat, centre.lon, p.pressure_delta_radius_deg, false);
+        const double dp = closed_contour_delta(g, f.psl, centre.lat, centre.lon, p.pressure_delta_radius_deg, false,
+                                               p.contour_missing_directions);
         if (dp < p.min_pressure_delta_pa) continue;
 
         TcCandidate c;
@@ -232,7 +264,7 @@ std::vector<TcCandidate> detect_tc_candidates(const geo::Grid& g, const TcFields
           const Extreme e = extreme_within(g, field, centre.lat, centre.lon, p.max_core_radius_deg, false);
           if (e.i < 0 || !local_extreme(g, field, e.i, e.j, false)) return;
           const geo::LatLon at = refine(g, field, e.i, e.j);
-          delta = closed_contour_delta(g, field, at.lat, at.lon, radius, true);
+          delta = closed_contour_delta(g, field, at.lat, at.lon, radius, true, p.contour_missing_directions);
           flag = delta >= min_delta;
         };
         core_test(f.warm_core, p.core_temp_radius_deg, p.min_core_temp_delta_k, c.warm_core, c.warm_core_delta);

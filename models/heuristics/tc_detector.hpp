@@ -24,6 +24,10 @@ struct TcParams {
   double thickness_radius_deg = 4.0;       // ... within this
   double lat_min = -80.0, lat_max = 80.0;  // search band (degrees north)
   double min_psl_pa = 50000.0;             // an SLP minimum below this is bad data, not a storm (TECA)
+  // Of the 8 directions of the closed-contour tests, how many may be left out when their path runs
+  // into missing data or off a regional grid (the weakest such ones are left out). 0: all 8 must
+  // rise (TECA); a storm beside a hole in the data (or the edge of a regional grid) needs more.
+  int contour_missing_directions = 0;
 
   // Throws UsageError naming the first bad value.
   void validate() const;
@@ -62,8 +66,11 @@ std::vector<TcCandidate> detect_tc_candidates(const geo::Grid& grid, const TcFie
 
 // The smallest, over 8 compass directions, of the largest rise of `field` (or fall when `falling`)
 // from its value at (lat, lon) within radius_deg along that direction; the closed-contour measure
-// behind the pressure, warm-core and thickness criteria. Sampled every half grid spacing.
+// behind the pressure, warm-core and thickness criteria. Sampled every half grid spacing; missing
+// samples (NaN, or off a regional grid) are passed over. Up to `missing_directions` of the
+// directions whose path meets a missing sample are left out, the weakest first (none: -inf). When
+// the value at (lat, lon) itself is missing, the nearest cell's value is used.
 double closed_contour_delta(const geo::Grid& grid, std::span<const float> field, double lat, double lon,
-                            double radius_deg, bool falling);
+                            double radius_deg, bool falling, int missing_directions = 0);
 
 }  // namespace climseg::heuristics

@@ -20,6 +20,7 @@ void TrackParams::validate() const {
     fail_usage("tracks: minimum censored wind duration must be >= 0 days, got {}", min_censored_wind_duration_days);
   if (!(min_wind_duration_days >= 0))
     fail_usage("tracks: minimum wind duration must be >= 0 days, got {}", min_wind_duration_days);
+  if (max_gap_steps < 0) fail_usage("tracks: the largest gap must be >= 0 steps, got {}", max_gap_steps);
 }
 
 std::vector<TcTrack> stitch_tracks(std::vector<TcCandidate> cands, const std::vector<double>& times,
@@ -51,19 +52,22 @@ std::vector<TcTrack> stitch_tracks(std::vector<TcCandidate> cands, const std::ve
     if (used[start]) continue;
     used[start] = true;
     std::vector<size_t> track = {start};
-    for (int64_t s = cands[start].step + 1; s < S; ++s) {
+    for (;;) {
       const TcCandidate& tip = cands[track.back()];
-      const double dt = times[size_t(s)] - times[size_t(tip.step)];
-      const double reach_m = p.max_daily_distance_km * 1e3 * dt;
       size_t best = cands.size();
       double best_d = 0;
-      for (size_t k = first[size_t(s)]; k < first[size_t(s) + 1]; ++k) {
-        if (used[k]) continue;
-        if (!p.allow_equator_crossing && cands[k].lat * tip.lat < 0) continue;
-        const double d = geo::great_circle_m(tip.lat, tip.lon, cands[k].lat, cands[k].lon);
-        if (d <= reach_m && (best == cands.size() || d < best_d)) {
-          best = k;
-          best_d = d;
+      // The next step first; the following ones only when it has no candidate within reach.
+      for (int64_t s = tip.step + 1; s < S && s <= tip.step + 1 + p.max_gap_steps && best == cands.size(); ++s) {
+        const double dt = times[size_t(s)] - times[size_t(tip.step)];
+        const double reach_m = p.max_daily_distance_km * 1e3 * dt;
+        for (size_t k = first[size_t(s)]; k < first[size_t(s) + 1]; ++k) {
+          if (used[k]) continue;
+          if (!p.allow_equator_crossing && cands[k].lat * tip.lat < 0) continue;
+          const double d = geo::great_circle_m(tip.lat, tip.lon, cands[k].lat, cands[k].lon);
+          if (d <= reach_m && (best == cands.size() || d < best_d)) {
+            best = k;
+            best_d = d;
+          }
         }
       }
       if (best == cands.size()) break;

@@ -18,6 +18,11 @@ struct TrackParams {
   bool require_warm_core = true;          // count only points that also pass the warm-core test ...
   bool require_thickness = true;          // ... and the thickness test (TECA)
   bool allow_equator_crossing = false;    // GFDL never links across the equator
+  // Steps a track may skip: a track whose next step has no candidate within reach may take one up
+  // to max_gap_steps steps later, within max_daily_distance_km times the time between them (as
+  // TempestExtremes' StitchNodes --maxgap). 0 (TECA's rule and StitchNodes' default): a step
+  // without a candidate ends the track. 1 bridges a step whose data is missing.
+  int max_gap_steps = 0;
   // A track that touches the first or last step of the archive was cut by it: its real duration is
   // unknown, so it needs only this much wind duration (TECA runs on decades, where that hardly
   // happens; label jobs run on chunks, where dropping storms at the edges leaves them unlabelled).
@@ -39,7 +44,9 @@ struct TcTrack {
 //
 // Stitching: candidates are taken in (step, latitude, longitude) order; each still free one starts
 // a track, which repeatedly takes the nearest free candidate of the next step within
-// max_daily_distance · Δt. The wind duration of a track is the sum, over its points that have wind
+// max_daily_distance · Δt (when that step has none, of the first of the following max_gap_steps
+// steps that has one, Δt counted from the track's last point). The wind duration of a track is the sum, over its points
+// that have wind
 // >= min_wind_speed (and the warm core and thickness when required), of the time to the next point
 // (for the last point: from the previous one). Tracks of at least two points with a wind duration
 // >= min_wind_duration_days are kept (>= min_censored_wind_duration_days for a track that touches
