@@ -51,7 +51,7 @@ struct ScheduleConfig {
 };
 
 struct DistributedConfig {
-  double bucket_mb = 4.0;           // gradient allreduce bucket size
+  double bucket_mb = 1.0;           // gradient allreduce bucket size (MiB; GradSyncOptions default)
   std::string lr_scaling = "none";  // none, linear, sqrt (with the global batch)
   bool sync_batchnorm = false;
   int64_t check_every = 200;  // steps between weight-consistency checks (0: never)
