@@ -110,13 +110,22 @@ void broadcast_parameters(nn::Parameters& params, const Comm& comm, int root) {
 void check_identical(const nn::Parameters& params, const Comm& comm, int64_t step) {
   if (!comm.is_mpi() || comm.size() == 1) return;
   CollectiveScope scope("parameter check");
-  std::vector<uint64_t> all = allgather_u64(comm.handle(), parameter_checksum(params));
+  // Parameters and buffers (BatchNorm running statistics: averaged over the ranks after every step,
+  // or computed from the allreduced statistics with SyncBatchNorm, so bit-identical too).
+  uint64_t h = parameter_checksum(params);
+  for (const nn::Param* b : params.buffers()) h = mix(h ^ rotl(hash_floats(b->data, b->numel), 23));
+  std::vector<uint64_t> all = allgather_u64(comm.handle(), h);
   std::vector<int> differ;
   for (size_t r = 1; r < all.size(); ++r)
     if (all[r] != all[0]) differ.push_back(static_cast<int>(r));
   if (differ.empty()) return;
-  // Name the first tensor that differs: rank 0's per-tensor checksums against each rank's own.
-  std::vector<uint64_t> mine = tensor_checksums(params);
+  // Name the first tensor that differs (parameters, then buffers): rank 0's per-tensor checksums
+  // against each rank's own.
+  std::vector<const nn::Param*> tensors(params.params().begin(), params.params().end());
+  tensors.insert(tensors.end(), params.buffers().begin(), params.buffers().end());
+  std::vector<uint64_t> mine;
+  mine.reserve(tensors.size());
+  for (const nn::Param* p : tensors) mine.push_back(hash_floats(p->data, p->numel));
   std::vector<uint64_t> ref = mine;
   comm.broadcast(ref.data(), static_cast<int64_t>(ref.size() * sizeof(uint64_t)), 0);
   int64_t first = -1;
@@ -125,9 +134,8 @@ void check_identical(const nn::Parameters& params, const Comm& comm, int64_t ste
   std::vector<uint64_t> firsts = allgather_u64(comm.handle(), static_cast<uint64_t>(first));
   const int r1 = differ.front();
   const auto f1 = static_cast<int64_t>(firsts[static_cast<size_t>(r1)]);
-  const std::string tensor = f1 >= 0 && f1 < static_cast<int64_t>(params.params().size())
-                                 ? params.params()[static_cast<size_t>(f1)]->name
-                                 : std::string("(padding)");
+  const std::string tensor =
+      f1 >= 0 && f1 < static_cast<int64_t>(tensors.size()) ? tensors[static_cast<size_t>(f1)]->name : "(padding)";
   fail(
       "parameters differ between ranks after step {}: rank{} {} differ{} from rank 0 (first differing tensor on rank "
       "{}: {}); replicas must stay bit-identical: check that every rank runs the same build, configuration and "

@@ -28,9 +28,11 @@ uint64_t hash_floats(const float* data, int64_t n);
 // whose model differs from root's (a different configuration on some rank).
 void broadcast_parameters(nn::Parameters& params, const Comm& comm, int root = 0);
 
-// Throws Error, on every rank with the same message, when some rank's parameters are not
-// bit-identical to rank 0's: it names those ranks and the first tensor that differs on the first of
-// them. `step` is only for the message. Collective; the identity on one rank.
+// Throws Error, on every rank with the same message, when some rank's parameters or buffers
+// (BatchNorm running statistics) are not bit-identical to rank 0's: it names those ranks and the
+// first tensor that differs on the first of them. `step` is only for the message. Collective; the
+// identity on one rank. Callers that keep per-rank running statistics (local BatchNorm without
+// average_buffers) must average them first.
 void check_identical(const nn::Parameters& params, const Comm& comm, int64_t step);
 
 // Replaces every buffer (BatchNorm running mean and variance) by its mean over the ranks (collective).

@@ -2,6 +2,8 @@
 // rank and tensor that diverged, running statistics averaged, and different models refused.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "core/error.hpp"
 #include "parallel/grad_sync.hpp"
 #include "parallel/state_sync.hpp"
@@ -36,6 +38,29 @@ TEST(StateSync, CheckNamesTheRankAndTensorThatDiverged) {
     EXPECT_NE(msg.find("rank " + std::to_string(odd) + " differs from rank 0"), std::string::npos) << msg;
     EXPECT_NE(msg.find("level3.0.F_glo.fc.0.weight"), std::string::npos) << msg;
   }
+}
+
+// BatchNorm running statistics are part of the replica: one ulp of one running variance on the
+// last rank is caught and named.
+TEST(StateSync, CheckCoversBatchNormBuffers) {
+  Comm world = Comm::world();
+  test::TinyModel m(1, 16, 16, 7);
+  const int odd = world.size() - 1;
+  ASSERT_FALSE(m.params->buffers().empty());
+  nn::Param* victim = m.params->buffers().back();  // the last BatchNorm's running variance
+  ASSERT_NE(victim->name.find("running_var"), std::string::npos) << victim->name;
+  const float before = victim->data[1];
+  if (world.rank() == odd) victim->data[1] = std::nextafter(before, 2.0f);
+  try {
+    parallel::check_identical(*m.params, world, 12);
+    ADD_FAILURE() << "no error on rank " << world.rank();
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("rank " + std::to_string(odd) + " differs from rank 0"), std::string::npos) << msg;
+    EXPECT_NE(msg.find(victim->name), std::string::npos) << msg;
+  }
+  victim->data[1] = before;  // identical again
+  EXPECT_NO_THROW(parallel::check_identical(*m.params, world, 13));
 }
 
 TEST(StateSync, BuffersAveraged) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "models/nets/cgnet.hpp"
+#include "nn/layers.hpp"
 #include "nn/ops.hpp"
 
 namespace climseg::test {
@@ -18,12 +19,26 @@ inline nets::NetConfig tiny_cgnet_config() {
 }
 
 // One model and its training graph for `batch` samples of 4 x H x W (3 classes, unweighted
-// cross-entropy: the mean over the batch's pixels).
+// cross-entropy: the mean over the batch's pixels). frozen_bn: every BatchNorm uses its running
+// statistics (eval-mode BatchNorm inside a training graph: no coupling between samples).
 struct TinyModel {
-  TinyModel(int64_t batch, int64_t h, int64_t w, uint64_t seed = 11, nets::NetConfig cfg = tiny_cgnet_config())
+  TinyModel(int64_t batch, int64_t h, int64_t w, uint64_t seed = 11, nets::NetConfig cfg = tiny_cgnet_config(),
+            bool frozen_bn = false)
       : batch(batch), h(h), w(w) {
     net = std::make_unique<nets::CGNet>(cfg);
+    if (frozen_bn)
+      net->visit_modules([](const std::string&, nn::Module& m) {
+        if (auto* bn = dynamic_cast<nn::BatchNorm2d*>(&m)) bn->freeze();
+      });
     params = std::make_unique<nn::Parameters>(*net, seed);
+    if (frozen_bn)  // running statistics away from the initial 0 and 1, the same on every rank
+      net->visit_modules([](const std::string&, nn::Module& m) {
+        if (auto* bn = dynamic_cast<nn::BatchNorm2d*>(&m))
+          for (int64_t c = 0; c < bn->running_mean().numel; ++c) {
+            bn->running_mean().data[c] = 0.1f * float(c % 5) - 0.2f;
+            bn->running_var().data[c] = 0.5f + 0.25f * float(c % 7);
+          }
+      });
     graph = std::make_unique<nn::Graph>(params.get(), nn::Graph::Mode::train);
     x = graph->input("x", {batch, 4, h, w});
     y = graph->input_labels("y", {batch, h, w});
