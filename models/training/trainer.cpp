@@ -189,7 +189,12 @@ TrainResult train(const TrainConfig& cfg, const Comm& comm, const TrainHooks& ho
 
   // ---- checkpoints and resumption
   const fs::path ckdir = cfg.checkpoint_dir;
-  if (comm.is_root()) fs::create_directories(ckdir);
+  if (comm.is_root()) {
+    fs::create_directories(ckdir);
+    // A previous run's heartbeat files would read as silent ranks in a stall report (see below).
+    std::error_code ec;
+    fs::remove_all(ckdir / ".watchdog", ec);
+  }
   comm.barrier();
   const fs::path last_path = ckdir / "last.h5", best_path = ckdir / "best.h5", log_path = ckdir / "metrics.jsonl";
   int64_t step = 0;
@@ -219,8 +224,15 @@ TrainResult train(const TrainConfig& cfg, const Comm& comm, const TrainHooks& ho
 
   // ---- data parallelism: identical start, bucketed overlapped gradient allreduce, optional
   // synchronised BatchNorm, a watchdog for stalled collectives, periodic consistency checks.
+  // Heartbeats go to <checkpoint_dir>/.watchdog unless CLIMSEG_WATCHDOG_DIR says otherwise: every
+  // rank reads the checkpoint directory when resuming, so it is shared, and a stall report can then
+  // name the ranks that have not arrived.
   std::optional<parallel::Watchdog> watchdog;
-  if (P > 1) watchdog.emplace(comm, parallel::watchdog_options_from_env());
+  if (P > 1) {
+    parallel::WatchdogOptions wo;
+    wo.directory = (ckdir / ".watchdog").string();
+    watchdog.emplace(comm, parallel::watchdog_options_from_env(wo));
+  }
   parallel::broadcast_parameters(params, comm);
   parallel::GradSyncOptions gso;
   gso.bucket_bytes = std::max<int64_t>(4096, static_cast<int64_t>(cfg.distributed.bucket_mb * (1 << 20)));
@@ -243,6 +255,7 @@ TrainResult train(const TrainConfig& cfg, const Comm& comm, const TrainHooks& ho
     info.rng = json{{"seed", cfg.seed}, {"augment", "hash(seed, step, slot)"}}.dump();
     info.attributes = model_attributes(mcfg, norm);
     if (comm.is_root()) nn::save_checkpoint(path, params, opt.get(), info);
+    parallel::CollectiveScope scope("checkpoint barrier");
     comm.barrier();
   };
 
@@ -267,6 +280,7 @@ TrainResult train(const TrainConfig& cfg, const Comm& comm, const TrainHooks& ho
       crop_labels(labels.data(), Wp, H, W, truth.data());
       cm.add(pred.data(), truth.data(), H, W, area);
     }
+    parallel::CollectiveScope scope("validation confusion matrices");
     cm.allreduce(comm);
     return cm.to_json(mcfg.classes);
   };
@@ -299,6 +313,11 @@ TrainResult train(const TrainConfig& cfg, const Comm& comm, const TrainHooks& ho
       prefetch.emplace(archive, mine, static_cast<int>(2 * B));
       prefetch_epoch = epoch;
     }
+    if (hooks.on_batch) {
+      std::vector<int64_t> batch;
+      for (int64_t k = 0; k < B; ++k) batch.push_back(order[static_cast<size_t>((in_epoch * P + rank) * B + k)]);
+      hooks.on_batch(step, batch);
+    }
     float* xd = graph.tensor(x).data();
     int32_t* yd = graph.labels(y);
     for (int64_t k = 0; k < B; ++k) {
@@ -320,8 +339,13 @@ TrainResult train(const TrainConfig& cfg, const Comm& comm, const TrainHooks& ho
     float local_loss = graph.scalar(loss);
     double gnorm = cfg.optimizer.clip_grad_norm > 0 ? nn::clip_grad_norm(params, cfg.optimizer.clip_grad_norm)
                                                     : nn::grad_norm(params);
-    const bool bad = comm.any(!std::isfinite(local_loss) || !std::isfinite(gnorm));
-    const double mean_loss = comm.sum(double(std::isfinite(local_loss) ? local_loss : 0.0)) / P;
+    bool bad = false;
+    double mean_loss = 0;
+    {
+      parallel::CollectiveScope scope("loss and NaN check");
+      bad = comm.any(!std::isfinite(local_loss) || !std::isfinite(gnorm));
+      mean_loss = comm.sum(double(std::isfinite(local_loss) ? local_loss : 0.0)) / P;
+    }
     if (bad) {
       ++bad_steps;
       ++result.skipped_steps;
@@ -359,7 +383,11 @@ TrainResult train(const TrainConfig& cfg, const Comm& comm, const TrainHooks& ho
     }
     const bool epoch_end = step % steps_per_epoch == 0;
     const bool last = step == total_steps;
-    const bool out_of_time = cfg.max_minutes > 0 && comm.any(clock.seconds() > cfg.max_minutes * 60.0);
+    bool out_of_time = false;
+    if (cfg.max_minutes > 0) {
+      parallel::CollectiveScope scope("wall-clock limit check");
+      out_of_time = comm.any(clock.seconds() > cfg.max_minutes * 60.0);
+    }
     const bool do_val = !val_idx.empty() &&
                         (last || out_of_time || (cfg.validate_every > 0 ? step % cfg.validate_every == 0 : epoch_end));
     if (do_val) {

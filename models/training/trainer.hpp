@@ -7,6 +7,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "core/mpi.hpp"
 #include "models/training/train_config.hpp"
@@ -26,6 +27,9 @@ struct TrainResult {
 struct TrainHooks {
   // Called on every rank after each optimizer step (a place to answer messages between steps).
   std::function<void(int64_t step)> on_step;
+  // Called on every rank before each step with the archive indices of this rank's samples in it
+  // (tests of the sharding).
+  std::function<void(int64_t step, const std::vector<int64_t>& samples)> on_batch;
   // Validate once more when a resumed run has no step left to do, so that last_validation is filled
   // whenever there are validation samples (not logged, no checkpoint written).
   bool validate_when_done = false;
