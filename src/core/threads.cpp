@@ -3,6 +3,7 @@
 
 #include <omp.h>
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -33,16 +34,25 @@ int available_cores() {
   return std::max(1, omp_get_num_procs());
 }
 
+int online_cores() {
+  const long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? static_cast<int>(n) : available_cores();
+}
+
+int threads_for(int mask_cores, int online, int local_ranks) {
+  // (libgomp's omp_get_num_procs() counts the affinity mask too, so it cannot tell a bound rank
+  // from an unbound one: the machine's count comes from sysconf.)
+  const int share = online / std::max(1, local_ranks);
+  return std::max(1, std::min(mask_cores, share));
+}
+
 int default_threads() {
   if (int n = env_int("CLIMSEG_NUM_THREADS"); n > 0) return n;
   if (int n = env_int("OMP_NUM_THREADS"); n > 0) return n;
   int local_ranks = env_int("OMPI_COMM_WORLD_LOCAL_SIZE");
   if (local_ranks <= 0) local_ranks = env_int("SLURM_NTASKS_PER_NODE");
   if (local_ranks <= 0) local_ranks = 1;
-  int cores = available_cores();
-  // Under mpirun each rank may be bound to a subset already; then its mask is its share.
-  if (local_ranks > 1 && cores >= omp_get_num_procs()) cores = omp_get_num_procs() / local_ranks;
-  return std::max(1, cores);
+  return threads_for(available_cores(), online_cores(), local_ranks);
 }
 
 void set_num_threads(int n) {

@@ -6,9 +6,17 @@ namespace climseg {
 // Sets OpenMP's and OpenBLAS's thread counts. n <= 0 picks the default (see default_threads()).
 void set_num_threads(int n);
 int num_threads();
-// Cores available to this process divided by the ranks on this node (at least 1). Honours
-// CLIMSEG_NUM_THREADS, then OMP_NUM_THREADS, when set.
+// The node's cores divided by the ranks on this node (OMPI_COMM_WORLD_LOCAL_SIZE, else
+// SLURM_NTASKS_PER_NODE, else 1), but no more than this process's affinity mask allows (at least
+// 1): threads_for(available_cores(), online_cores(), local ranks). Honours CLIMSEG_NUM_THREADS,
+// then OMP_NUM_THREADS, when set.
 int default_threads();
+// The rule behind default_threads(): max(1, min(mask_cores, online_cores / local_ranks)). Unbound
+// ranks share the node; ranks bound to a core each get that core; ranks bound to a socket with
+// others still get their fair share, not the socket's every core.
+int threads_for(int mask_cores, int online_cores, int local_ranks);
+// Cores online on this machine, whatever this process's affinity mask.
+int online_cores();
 // Cores this process may run on (its affinity mask).
 int available_cores();
 // The OpenBLAS core type it detected (e.g. "Cooperlake").
