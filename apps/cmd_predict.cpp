@@ -3,6 +3,7 @@
 
 #include "apps/command.hpp"
 #include "core/atomic_file.hpp"
+#include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/mpi.hpp"
 #include "models/training/predictor.hpp"
@@ -24,11 +25,17 @@ class PredictCommand : public Command {
                    "Channel specs in the model's order (default: the model's, e.g. TMQ,U@850,V@850,PSL)");
     app.add_flag("--probabilities", o_.probabilities, "Also write prob_<class> float variables");
     app.add_flag("--overwrite", o_.overwrite, "Redo outputs that already exist (by default they are kept)");
+    app.add_flag("--regrid", o_.regrid,
+                 "Run the network at the resolution the model was trained at: inputs regridded to it (Fourier in "
+                 "longitude, linear in latitude), class probabilities regridded back, masks on the input grid");
   }
 
   int run(const GlobalOptions&) override {
     o_.out_dir = out_;
     training::ModelBundle m = training::load_model(model_);
+    if (o_.regrid && !m.training_grid)
+      fail_usage("{}: --regrid: the model records no training grid (a checkpoint from before climseg stored it)",
+                 model_);
     Comm world = Comm::world();
     log::info("{} {} ({}, channels {}) on {} rank(s)", m.kind, model_, m.config.type, fmt::join(m.config.channels, ","),
               world.size());

@@ -69,6 +69,9 @@ NetConfig NetConfig::from_json(const json& j) {
   }
   if (c.type != "cgnet" && c.type != "unet" && c.type != "deeplabv3plus")
     fail_usage("model config: unknown type '{}' (cgnet, unet, deeplabv3plus)", c.type);
+  // U-Net's default padding is spherical (periodic in longitude, zeros at the poles); CGNet and
+  // DeepLabv3+ keep ClimateNet's circular one.
+  if (!j.contains("padding") && c.type == "unet") c.padding = "spherical";
   if (c.channels.empty()) fail_usage("model config: 'channels' is empty");
   if (c.classes.size() < 2) fail_usage("model config: 'classes' needs at least 2 names");
   make_padding(c.padding, 1);  // validates the mode

@@ -18,7 +18,8 @@ namespace climseg::nets {
 // The description of a network. JSON keys: "type" ("cgnet", "unet", "deeplabv3plus"),
 // "channels" (input channel names, e.g. ["TMQ", "U850", "V850", "PSL"]), "classes" (names,
 // class 0 first), "padding" ("circular": ClimateNet's, periodic on both axes; "spherical":
-// periodic in longitude, zeros at the poles; "spherical-reflect": mirrored at the poles; "zeros"),
+// periodic in longitude, zeros at the poles; "spherical-reflect": mirrored at the poles; "zeros";
+// a config that names none gets "spherical" for U-Net, "circular" for the others),
 // and the type's hyper-parameters (see each network's header for keys and defaults).
 struct NetConfig {
   std::string type = "cgnet";

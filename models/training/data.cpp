@@ -202,4 +202,28 @@ void split_by_time(int64_t n, double fraction, std::vector<int64_t>& train, std:
   for (int64_t i = 0; i < n; ++i) (i < n - nval ? train : val).push_back(i);
 }
 
+void split_by_time_range(const io::Archive& archive, const std::string& start, const std::string& end,
+                         std::vector<int64_t>& train, std::vector<int64_t>& val) {
+  train.clear();
+  val.clear();
+  const std::string where = archive.size() > 0 ? archive.info(0).file : std::string("the archive");
+  if (archive.size() == 0) fail("data.val_time: the archive has no samples");
+  if (archive.calendar().empty()) fail("{}: data.val_time needs decodable CF times; the archive has none", where);
+  const io::Calendar cal = io::parse_calendar(archive.calendar());
+  const io::DateTime a = io::parse_datetime(start), b = io::parse_datetime(end);
+  io::check_date(cal, a, "data.val_time start");
+  io::check_date(cal, b, "data.val_time end");
+  for (int64_t i = 0; i < archive.size(); ++i) {
+    const io::SampleInfo s = archive.info(i);
+    if (!s.has_date) fail("{}: step {} has no decodable time for data.val_time", s.file, s.time_index);
+    (a <= s.date && s.date < b ? val : train).push_back(i);
+  }
+  if (val.empty())
+    fail("data.val_time [{}, {}) selects no sample of the archive ({} samples, {} to {})", start, end, archive.size(),
+         archive.info(0).date.iso(), archive.info(archive.size() - 1).date.iso());
+  if (train.empty())
+    fail("data.val_time [{}, {}) selects every sample of the archive ({}); nothing is left to train on", start, end,
+         archive.size());
+}
+
 }  // namespace climseg::training

@@ -84,5 +84,11 @@ uint64_t mix_hash(uint64_t a, uint64_t b, uint64_t c = 0, uint64_t d = 0);
 
 // Time-ordered split: the last ceil(fraction * n) samples validate (no leakage across time).
 void split_by_time(int64_t n, double fraction, std::vector<int64_t>& train, std::vector<int64_t>& val);
+// Split by a time range: samples whose decoded time t has start <= t < end (ISO/CF dates in the
+// archive's calendar; start inclusive, end exclusive) validate, the others train. Throws Error when
+// a sample has no decodable time, a date does not exist in the calendar, or the range selects no
+// sample or every sample.
+void split_by_time_range(const io::Archive& archive, const std::string& start, const std::string& end,
+                         std::vector<int64_t>& train, std::vector<int64_t>& val);
 
 }  // namespace climseg::training

@@ -23,12 +23,40 @@ std::string ModelBundle::channel_specs() const {
   return out;
 }
 
-std::map<std::string, std::string> model_attributes(const nets::NetConfig& config, const Normalizer& norm) {
-  return {{"architecture", config.type},
-          {"model", config.to_json().dump()},
-          {"fields", json(config.channels).dump()},
-          {"classes", json(config.classes).dump()},
-          {"normalization", norm.to_json().dump()}};
+std::map<std::string, std::string> model_attributes(const nets::NetConfig& config, const Normalizer& norm,
+                                                    const geo::Grid* training_grid) {
+  std::map<std::string, std::string> a = {{"architecture", config.type},
+                                          {"model", config.to_json().dump()},
+                                          {"fields", json(config.channels).dump()},
+                                          {"classes", json(config.classes).dump()},
+                                          {"normalization", norm.to_json().dump()}};
+  if (training_grid != nullptr) a["training_grid"] = grid_attribute(*training_grid);
+  return a;
+}
+
+std::string grid_attribute(const geo::Grid& grid) {
+  return json{{"height", grid.height()},
+              {"width", grid.width()},
+              {"periodic", grid.periodic},
+              {"lat", grid.lat},
+              {"lon", grid.lon}}
+      .dump();
+}
+
+geo::Grid grid_from_attribute(const std::string& text, const std::string& source) {
+  geo::Grid g;
+  try {
+    json j = json::parse(text);
+    g.lat = j.at("lat").get<std::vector<double>>();
+    g.lon = j.at("lon").get<std::vector<double>>();
+    g.periodic = j.at("periodic").get<bool>();
+    if (j.at("height").get<int64_t>() != g.height() || j.at("width").get<int64_t>() != g.width())
+      fail("{}: training_grid: height/width disagree with the coordinates", source);
+  } catch (const json::exception& e) {
+    fail("{}: malformed training_grid attribute: {}", source, e.what());
+  }
+  if (g.height() < 2 || g.width() < 2) fail("{}: training_grid: fewer than 2 latitudes or longitudes", source);
+  return g;
 }
 
 ModelBundle load_model(const fs::path& path) {
@@ -37,7 +65,7 @@ ModelBundle load_model(const fs::path& path) {
   if (!fs::exists(path, ec)) fail("{}: no such model file", p);
   ModelBundle b;
   b.source = p;
-  std::string architecture, fields, classes, normalization, model;
+  std::string architecture, fields, classes, normalization, model, training_grid;
   bool is_checkpoint = false;
   {
     h5::File f = h5::File::open_verified(path);
@@ -50,6 +78,7 @@ ModelBundle load_model(const fs::path& path) {
     classes = text("classes");
     normalization = text("normalization");
     model = text("model");
+    training_grid = text("training_grid");
   }
   try {
     if (!model.empty()) {
@@ -69,6 +98,10 @@ ModelBundle load_model(const fs::path& path) {
     fail("{}: {}", p, e.what());
   }
   b.kind = is_checkpoint ? "climseg checkpoint" : "ClimateNet weights";
+  if (!training_grid.empty())
+    b.training_grid = grid_from_attribute(training_grid, p);
+  else if (!is_checkpoint)
+    b.training_grid = geo::Grid::cam(768, 1152);  // ClimateNet trained on CAM5 0.25 degree output
   b.net = nets::make_network(b.config);
   b.params = std::make_unique<nn::Parameters>(*b.net);
   if (is_checkpoint) {

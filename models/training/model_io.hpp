@@ -5,9 +5,11 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "geo/grid.hpp"
 #include "models/nets/network.hpp"
 #include "models/training/data.hpp"
 #include "nn/checkpoint.hpp"
@@ -22,6 +24,11 @@ struct ModelBundle {
   std::string source;  // the file
   std::string kind;    // "climseg checkpoint" or "ClimateNet weights"
   int64_t step = 0;    // optimizer steps of a climseg checkpoint
+  // The grid the model was trained on (`predict --regrid` runs the network there): the
+  // `training_grid` attribute of a climseg checkpoint; 768x1152 CAM (-90..90, from 0 east) for
+  // ClimateNet's weights, their training resolution; empty for checkpoints written before climseg
+  // recorded it.
+  std::optional<geo::Grid> training_grid;
 
   // Archive channel specs that build the model's inputs: "TMQ" stays; a name like U850 becomes
   // "U@850" (level 850 of U, or a 2-D variable U850 when U has no levels).
@@ -33,7 +40,13 @@ struct ModelBundle {
 ModelBundle load_model(const std::filesystem::path& path);
 
 // The attributes a climseg checkpoint carries for load_model (architecture, model, fields, classes,
-// normalization), to merge into nn::CheckpointInfo::attributes.
-std::map<std::string, std::string> model_attributes(const nets::NetConfig& config, const Normalizer& norm);
+// normalization and, when given, training_grid), to merge into nn::CheckpointInfo::attributes.
+std::map<std::string, std::string> model_attributes(const nets::NetConfig& config, const Normalizer& norm,
+                                                    const geo::Grid* training_grid = nullptr);
+
+// The `training_grid` attribute: {"height": H, "width": W, "periodic": b, "lat": [...], "lon": [...]}
+// (coordinates in degrees, canonical orientation), and back (throws Error naming `source`).
+std::string grid_attribute(const geo::Grid& grid);
+geo::Grid grid_from_attribute(const std::string& text, const std::string& source);
 
 }  // namespace climseg::training

@@ -2,11 +2,14 @@
 #include "models/training/predictor.hpp"
 
 #include <algorithm>
+#include <fstream>
 #include <map>
+#include <memory>
 
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/progress.hpp"
+#include "geo/regrid.hpp"
 #include "readers/partition.hpp"
 #include "readers/prefetch.hpp"
 #include "readers/writer.hpp"
@@ -16,40 +19,85 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// One network compiled for the archive's grid (padded to its size multiple), run one sample at a
-// time: probabilities (K, Hp, Wp) after softmax.
+// One network compiled for a grid (padded to its size multiple), run one sample at a time. Without
+// a network grid it runs on the archive's grid and gives probabilities (K, Hp, Wp) after softmax;
+// with one (`--regrid`) each sample's channels are regridded to it first, and the probabilities
+// are regridded back to the archive's grid, (K, H, W). out_rows()/out_cols() say which.
 class Runner {
  public:
-  Runner(const ModelBundle& m, const geo::Grid& grid)
+  Runner(const ModelBundle& m, const geo::Grid& grid, const geo::Grid* net_grid = nullptr)
       : model_(m),
         H_(grid.height()),
         W_(grid.width()),
-        Hp_(round_up(H_, m.net->size_multiple())),
-        Wp_(round_up(W_, m.net->size_multiple())),
+        Hn_(net_grid ? net_grid->height() : H_),
+        Wn_(net_grid ? net_grid->width() : W_),
+        Hp_(round_up(Hn_, m.net->size_multiple())),
+        Wp_(round_up(Wn_, m.net->size_multiple())),
         graph_(m.params.get(), nn::Graph::Mode::eval) {
+    if (net_grid != nullptr) {
+      net_grid_ = *net_grid;
+      to_net_ = std::make_unique<geo::Regridder>(grid, *net_grid);
+      back_ = std::make_unique<geo::Regridder>(*net_grid, grid);
+    }
     x_ = graph_.input("x", {1, m.config.in_channels(), Hp_, Wp_});
     prob_ = nn::softmax(m.net->forward(x_));
     graph_.compile({prob_});
     negate_ = zonal_wind_channels(m.config.channels);
   }
-  // Probabilities of one sample, (K, Hp, Wp); labels (Hp, Wp) filled when `labels` is not null.
+  // Probabilities of one sample (see the class comment); labels (Hp, Wp) filled when `labels` is
+  // not null (not with a network grid).
   const float* run(const io::Sample& s, int32_t* labels) {
-    fill_input(s, model_.normalizer, Hp_, Wp_, {}, negate_, model_.config.num_classes(), graph_.tensor(x_).data(),
-               labels);
+    const int64_t K = model_.config.num_classes();
+    if (!to_net_) {
+      fill_input(s, model_.normalizer, Hp_, Wp_, {}, negate_, K, graph_.tensor(x_).data(), labels);
+      graph_.forward();
+      return graph_.tensor(prob_).data();
+    }
+    // Invalid cells take the channel's normalization shift (0 once normalised, as fill_input
+    // gives them) before the regridding spreads them.
+    const int64_t C = s.channels_count();
+    Tensor in = s.data.clone();
+    if (s.valid.numel() > 0)
+      for (int64_t c = 0; c < C; ++c) {
+        const float shift = model_.normalizer.shift[static_cast<size_t>(c)];
+        for (int64_t k = c * H_ * W_; k < (c + 1) * H_ * W_; ++k)
+          if (s.valid[k] <= 0.5f) in[k] = shift;
+      }
+    io::Sample r;
+    r.grid = net_grid_;
+    r.file = s.file;
+    r.channels = s.channels;
+    r.units = s.units;
+    r.data = to_net_->apply(in);
+    fill_input(r, model_.normalizer, Hp_, Wp_, {}, negate_, K, graph_.tensor(x_).data(), nullptr);
     graph_.forward();
-    return graph_.tensor(prob_).data();
+    const float* p = graph_.tensor(prob_).data();
+    Tensor crop({K, Hn_, Wn_});
+    for (int64_t c = 0; c < K; ++c)
+      for (int64_t i = 0; i < Hn_; ++i)
+        std::copy(p + (c * Hp_ + i) * Wp_, p + (c * Hp_ + i) * Wp_ + Wn_, crop.data() + (c * Hn_ + i) * Wn_);
+    out_ = back_->apply(crop);
+    // Fourier interpolation can overshoot a little near sharp edges: keep probabilities in [0, 1].
+    for (float& v : out_) v = std::clamp(v, 0.0f, 1.0f);
+    return out_.data();
   }
   int64_t H() const { return H_; }
   int64_t W() const { return W_; }
   int64_t Hp() const { return Hp_; }
   int64_t Wp() const { return Wp_; }
+  // Row and column counts of what run() returns.
+  int64_t out_rows() const { return to_net_ ? H_ : Hp_; }
+  int64_t out_cols() const { return to_net_ ? W_ : Wp_; }
 
  private:
   const ModelBundle& model_;
-  int64_t H_, W_, Hp_, Wp_;
+  int64_t H_, W_, Hn_, Wn_, Hp_, Wp_;
   nn::Graph graph_;
   nn::Value x_, prob_;
   std::vector<bool> negate_;
+  geo::Grid net_grid_;
+  std::unique_ptr<geo::Regridder> to_net_, back_;
+  Tensor out_;
 };
 
 io::Archive open_for(const ModelBundle& m, const std::vector<std::string>& inputs, const std::string& channels,
@@ -74,10 +122,29 @@ std::vector<std::vector<int64_t>> groups_of(const io::Archive& a) {
   return out;
 }
 
+// Where a rank keeps its steps of an output shared with other ranks until the output is assembled:
+// a hidden file beside it, raw float32, per step the mask (H*W) then each probability (H*W).
+fs::path part_path(const fs::path& out, int rank) {
+  return out.parent_path() / ("." + out.filename().string() + ".part" + std::to_string(rank));
+}
+
 }  // namespace
 
 PredictReport predict(const ModelBundle& m, const PredictOptions& o, const Comm& comm) {
   io::Archive archive = open_for(m, o.inputs, o.channels, "", comm);
+  const geo::Grid* net_grid = nullptr;
+  if (o.regrid) {
+    if (!m.training_grid)
+      fail_usage("{}: --regrid: the model records no training grid (a checkpoint from before climseg stored it)",
+                 m.source);
+    if (m.training_grid->same_as(archive.grid())) {
+      log::info("--regrid: the archive is on the model's training grid {} already", archive.grid().shape_str());
+    } else {
+      net_grid = &*m.training_grid;
+      log::info("--regrid: {} -> {} (the model's training grid) and back", archive.grid().shape_str(),
+                net_grid->shape_str());
+    }
+  }
   std::error_code ec;
   if (comm.is_root()) fs::create_directories(o.out_dir, ec);
   comm.barrier();
@@ -89,26 +156,43 @@ PredictReport predict(const ModelBundle& m, const PredictOptions& o, const Comm&
           name.substr(name.size() - o.suffix.size()) == o.suffix)
         fail_usage("{}: an input would be overwritten by an output; choose another --out", f.path);
 
-  auto groups = groups_of(archive);
-  io::Block mine = io::block_partition(static_cast<int64_t>(groups.size()), comm.rank(), comm.size());
-  PredictReport report;
-  int64_t my_samples = 0;
-  for (int64_t g = mine.begin; g < mine.end; ++g)
-    my_samples += static_cast<int64_t>(groups[static_cast<size_t>(g)].size());
-  Runner runner(m, archive.grid());
-  const int64_t K = m.config.num_classes(), H = runner.H(), W = runner.W(), Hp = runner.Hp(), Wp = runner.Wp();
-  std::vector<float> mask(static_cast<size_t>(H * W)), prob(static_cast<size_t>(H * W));
-  Progress progress("predict", my_samples);
-  for (int64_t g = mine.begin; g < mine.end; ++g) {
-    const auto& idx = groups[static_cast<size_t>(g)];
+  // Every time step of the archive in (file group, step) order; each rank takes a contiguous block.
+  // A group whose steps all fall in one rank's block is written by that rank directly; one shared
+  // by several ranks is written by each into a part file, and after a barrier the rank holding its
+  // first step assembles the output from the parts (the same bytes as a serial run).
+  const auto groups = groups_of(archive);
+  const int P = comm.size();
+  int64_t total = 0;
+  std::vector<int64_t> offset;
+  for (const auto& g : groups) {
+    offset.push_back(total);
+    total += static_cast<int64_t>(g.size());
+  }
+  std::vector<io::Block> blocks;
+  for (int r = 0; r < P; ++r) blocks.push_back(io::block_partition(total, r, P));
+  auto owner = [&](int64_t sample) {
+    for (int r = 0; r < P; ++r)
+      if (sample >= blocks[static_cast<size_t>(r)].begin && sample < blocks[static_cast<size_t>(r)].end) return r;
+    return P - 1;
+  };
+  const io::Block mine = blocks[static_cast<size_t>(comm.rank())];
+
+  Runner runner(m, archive.grid(), net_grid);
+  const int64_t K = m.config.num_classes(), H = runner.H(), W = runner.W(), Ho = runner.out_rows(),
+                Wo = runner.out_cols();
+  const int64_t HW = H * W;
+  std::vector<std::string> prob_names;
+  for (const std::string& c : m.config.classes) {
+    std::string name = "prob_" + c;
+    std::replace(name.begin(), name.end(), ' ', '_');
+    prob_names.push_back(name);
+  }
+  auto output_of = [&](size_t g) {
+    return o.out_dir / (fs::path(archive.info(groups[g].front()).file).stem().string() + o.suffix);
+  };
+  auto open_writer = [&](size_t g) {
+    const auto& idx = groups[g];
     const io::SampleInfo first = archive.info(idx.front());
-    const fs::path stem = fs::path(first.file).stem();
-    const fs::path out = o.out_dir / (stem.string() + o.suffix);
-    if (!o.overwrite && fs::exists(out)) {
-      ++report.files_skipped;
-      progress.advance(static_cast<int64_t>(idx.size()), "skipped complete " + out.filename().string());
-      continue;
-    }
     const io::FileMeta* meta = nullptr;
     for (const io::FileMeta& f : archive.files())
       if (f.path == first.file) meta = &f;
@@ -117,42 +201,119 @@ PredictReport predict(const ModelBundle& m, const PredictOptions& o, const Comm&
     spec.time_steps = static_cast<int64_t>(idx.size());
     spec.variables.push_back(io::mask_field("class_mask", m.config.classes, "most probable class"));
     if (o.probabilities)
-      for (const std::string& c : m.config.classes) {
-        std::string name = "prob_" + c;
-        std::replace(name.begin(), name.end(), ' ', '_');
-        spec.variables.push_back(io::probability_field(name, "probability of " + c));
-      }
+      for (size_t c = 0; c < prob_names.size(); ++c)
+        spec.variables.push_back(io::probability_field(prob_names[c], "probability of " + m.config.classes[c]));
     spec.global_attrs.push_back(io::Attr::str("title", "climseg predictions"));
     spec.global_attrs.push_back(io::Attr::str("model_kind", m.kind));
     spec.global_attrs.push_back(io::Attr::str("model_architecture", m.config.type));
     spec.global_attrs.push_back(io::Attr::str("model_channels", fmt::format("{}", fmt::join(m.config.channels, ","))));
+    if (net_grid != nullptr)
+      spec.global_attrs.push_back(io::Attr::str(
+          "model_grid", fmt::format("{} (inputs regridded to it, probabilities back)", net_grid->shape_str())));
     spec.provenance.checkpoint = m.source;
     spec.provenance.inputs = {first.file};
-    io::CfWriter writer(out, spec);
+    auto writer = std::make_unique<io::CfWriter>(output_of(g), spec);
     std::vector<double> times;
     for (int64_t i : idx) times.push_back(archive.info(i).time_value);
-    if (!spec.time_units.empty()) writer.write_time(0, times);
-    io::Prefetcher samples(archive, idx, 2);
-    for (size_t t = 0; t < idx.size(); ++t) {
+    if (!spec.time_units.empty()) writer->write_time(0, times);
+    return writer;
+  };
+  // One step's mask and probabilities on the (H, W) grid: into a writer or a part file.
+  std::vector<float> mask(static_cast<size_t>(HW)), prob(static_cast<size_t>(HW));
+  auto emit = [&](const float* p, const std::function<void(const std::string&, const float*)>& put) {
+    argmax_classes(p, K, Ho, Wo, H, W, mask.data());
+    put("class_mask", mask.data());
+    if (o.probabilities)
+      for (int64_t c = 0; c < K; ++c) {
+        for (int64_t i = 0; i < H; ++i)
+          std::copy(p + (c * Ho + i) * Wo, p + (c * Ho + i) * Wo + W, prob.data() + i * W);
+        put(prob_names[static_cast<size_t>(c)], prob.data());
+      }
+  };
+
+  PredictReport report;
+  Progress progress("predict", mine.size());
+  std::vector<size_t> shared;  // groups split over ranks, not already complete
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const auto& idx = groups[g];
+    const int64_t n = static_cast<int64_t>(idx.size());
+    const int64_t lo = std::max(offset[g], mine.begin) - offset[g], hi = std::min(offset[g] + n, mine.end) - offset[g];
+    const bool split = owner(offset[g]) != owner(offset[g] + n - 1);
+    const fs::path out = output_of(g);
+    // Decided before any shared output is written (after the barrier below), so every rank agrees.
+    const bool complete = !o.overwrite && fs::exists(out);
+    if (split && !complete) shared.push_back(g);
+    if (lo >= hi) continue;
+    if (complete) {
+      if (lo == 0) ++report.files_skipped;
+      progress.advance(hi - lo, "skipped complete " + out.filename().string());
+      continue;
+    }
+    std::vector<int64_t> steps(idx.begin() + lo, idx.begin() + hi);
+    io::Prefetcher samples(archive, steps, 2);
+    if (!split) {
+      std::unique_ptr<io::CfWriter> writer = open_writer(g);
+      for (int64_t t = 0; t < n; ++t) {
+        std::optional<io::Sample> s = samples.next();
+        if (!s) fail("internal: missing sample {} of {}", t, archive.info(idx.front()).file);
+        emit(runner.run(*s, nullptr), [&](const std::string& var, const float* d) { writer->write(var, t, d); });
+        ++report.samples;
+        progress.advance(1);
+      }
+      writer->close();
+      ++report.files_written;
+      report.outputs.push_back(out.string());
+      continue;
+    }
+    const fs::path part = part_path(out, comm.rank());
+    std::ofstream f(part, std::ios::binary | std::ios::trunc);
+    if (!f) fail("{}: cannot write", part.string());
+    for (int64_t t = lo; t < hi; ++t) {
       std::optional<io::Sample> s = samples.next();
-      if (!s) fail("internal: missing sample {} of {}", t, first.file);
-      const float* p = runner.run(*s, nullptr);
-      argmax_classes(p, K, Hp, Wp, H, W, mask.data());
-      writer.write("class_mask", static_cast<int64_t>(t), mask.data());
-      if (o.probabilities)
-        for (int64_t c = 0; c < K; ++c) {
-          for (int64_t i = 0; i < H; ++i)
-            std::copy(p + (c * Hp + i) * Wp, p + (c * Hp + i) * Wp + W, prob.data() + i * W);
-          writer.write(spec.variables[static_cast<size_t>(1 + c)].name, static_cast<int64_t>(t), prob.data());
-        }
+      if (!s) fail("internal: missing sample {} of {}", t, archive.info(idx.front()).file);
+      emit(runner.run(*s, nullptr), [&](const std::string&, const float* d) {
+        f.write(reinterpret_cast<const char*>(d), static_cast<std::streamsize>(HW * sizeof(float)));
+      });
       ++report.samples;
       progress.advance(1);
     }
-    writer.close();
+    f.close();
+    if (!f) fail("{}: write failed (disk full?)", part.string());
+  }
+  progress.finish();
+  if (shared.empty()) return report;
+
+  comm.barrier();  // every part written
+  const int64_t per_step = 1 + (o.probabilities ? K : 0);
+  std::vector<float> buf(static_cast<size_t>(HW));
+  for (size_t g : shared) {
+    const int64_t n = static_cast<int64_t>(groups[g].size());
+    if (owner(offset[g]) != comm.rank()) continue;
+    const fs::path out = output_of(g);
+    std::unique_ptr<io::CfWriter> writer = open_writer(g);
+    std::map<int, std::ifstream> parts;
+    for (int64_t t = 0; t < n; ++t) {
+      const int r = owner(offset[g] + t);
+      auto it = parts.find(r);
+      if (it == parts.end()) {
+        it = parts.emplace(r, std::ifstream(part_path(out, r), std::ios::binary)).first;
+        if (!it->second) fail("{}: missing part of {}", part_path(out, r).string(), out.string());
+      }
+      for (int64_t v = 0; v < per_step; ++v) {
+        it->second.read(reinterpret_cast<char*>(buf.data()), static_cast<std::streamsize>(HW * sizeof(float)));
+        if (!it->second) fail("{}: truncated part of {}", part_path(out, r).string(), out.string());
+        writer->write(v == 0 ? std::string("class_mask") : prob_names[static_cast<size_t>(v - 1)], t, buf.data());
+      }
+    }
+    writer->close();
+    for (auto& [r, in] : parts) {
+      in.close();
+      fs::remove(part_path(out, r), ec);
+    }
     ++report.files_written;
     report.outputs.push_back(out.string());
   }
-  progress.finish();
+  comm.barrier();  // shared outputs in place on return
   return report;
 }
 

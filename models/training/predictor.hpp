@@ -1,6 +1,7 @@
 // Running a trained model over an archive: `climseg predict` (CF-NetCDF masks and probabilities,
 // one output per input file, streamed so memory stays bounded) and `climseg evaluate` (confusion
-// matrix and scores against labels). Under MPI each rank takes a contiguous block of input files.
+// matrix and scores against labels). Under MPI each rank takes a contiguous block of time steps
+// (over all files in time order); an output shared by ranks is assembled from their parts.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +22,11 @@ struct PredictOptions {
   std::string channels;        // archive channel specs; empty: from the model (ModelBundle::channel_specs)
   bool probabilities = false;  // also write prob_<class> variables
   bool overwrite = false;      // redo outputs that already exist (complete, since writes are atomic)
+  // Run the network on the model's training grid (ModelBundle::training_grid): each sample's
+  // channels regridded to it (geo::Regridder: Fourier in periodic longitude, linear in latitude),
+  // the class probabilities regridded back to the archive's grid and clamped to [0, 1], then argmax.
+  // A UsageError naming the model when it records no training grid.
+  bool regrid = false;
   std::string suffix = ".climseg.nc";
 };
 

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "core/error.hpp"
+#include "readers/calendar.hpp"
 
 namespace climseg::training {
 using nlohmann::json;
@@ -83,6 +84,7 @@ json TrainConfig::to_json() const {
                {"stats", data.stats},
                {"normalization", data.normalization},
                {"val_fraction", data.val_fraction},
+               {"val_time", data.val_time},
                {"fill", data.fill}};
   j["model"] = model.to_json();
   j["loss"] = {{"type", loss.type}, {"class_weights", loss.class_weights}, {"area_weighted", loss.area_weighted}};
@@ -131,6 +133,7 @@ TrainConfig TrainConfig::from_json(const json& j) {
     r.get("stats", c.data.stats);
     r.get("normalization", c.data.normalization);
     r.get("val_fraction", c.data.val_fraction);
+    r.get("val_time", c.data.val_time);
     r.get("fill", c.data.fill);
     r.finish(defaults.at("data"));
   }
@@ -208,6 +211,23 @@ TrainConfig TrainConfig::from_json(const json& j) {
   check_choice("data.fill", c.data.fill, {"mask", "skip", "error"});
   if (c.data.val_fraction < 0 || c.data.val_fraction >= 1)
     fail_usage("train config: 'data.val_fraction' must be in [0, 1), got {}", c.data.val_fraction);
+  if (!c.data.val_time.empty()) {
+    if (c.data.val_time.size() != 2)
+      fail_usage("train config: 'data.val_time' must be [start, end] (two dates), got {} values",
+                 c.data.val_time.size());
+    io::DateTime a, b;
+    try {
+      a = io::parse_datetime(c.data.val_time[0]);
+      b = io::parse_datetime(c.data.val_time[1]);
+    } catch (const Error& e) {
+      fail_usage("train config: 'data.val_time': {}", e.what());
+    }
+    if (!(a < b))
+      fail_usage("train config: 'data.val_time' start {} is not before end {} (the end is exclusive)",
+                 c.data.val_time[0], c.data.val_time[1]);
+    if (!c.data.val.empty() || c.data.val_fraction > 0)
+      fail_usage("train config: 'data.val_time' excludes 'data.val' and 'data.val_fraction' (one validation split)");
+  }
   check_choice("loss.type", c.loss.type, {"cross_entropy", "jaccard", "dice"});
   const json& cw = c.loss.class_weights;
   if (cw.is_string()) {
@@ -253,6 +273,12 @@ void apply_overrides(json& doc, const std::vector<std::pair<std::string, std::st
         }
         // Lists of files given as one word on the command line.
         if ((key == "data.train" || key == "data.val") && value.is_string()) value = json::array({text});
+        // A time range as START,END.
+        if (key == "data.val_time" && value.is_string()) {
+          const size_t comma = text.find(',');
+          value = comma == std::string::npos ? json::array({text})
+                                             : json::array({text.substr(0, comma), text.substr(comma + 1)});
+        }
         (*node)[part] = value;
         break;
       }

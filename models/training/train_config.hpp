@@ -21,7 +21,11 @@ struct DataConfig {
   std::string stats;                     // climseg stats JSON; empty: computed from the training samples
   std::string normalization = "zscore";  // zscore, minmax, none
   double val_fraction = 0.0;             // without `val`: the last fraction of time steps validates
-  std::string fill = "mask";             // channels entirely fill: mask, skip, error
+  // ["START", "END"] (ISO/CF dates, e.g. "2000-01-05" or "2000-01-05T06:00:00", in the archive's
+  // calendar): training samples whose decoded time t has START <= t < END validate instead (start
+  // inclusive, end exclusive); empty: unused. Excludes `val` and `val_fraction`.
+  std::vector<std::string> val_time;
+  std::string fill = "mask";  // channels entirely fill: mask, skip, error
 };
 
 struct LossConfig {

@@ -110,6 +110,11 @@ TrainResult train(const TrainConfig& cfg, const Comm& comm, const TrainHooks& ho
     if (!val_archive->grid().same_as(archive.grid()))
       fail("{}: validation grid {} differs from the training grid {}", cfg.data.val.front(),
            val_archive->grid().shape_str(), archive.grid().shape_str());
+  } else if (!cfg.data.val_time.empty()) {
+    split_by_time_range(archive, cfg.data.val_time[0], cfg.data.val_time[1], train_idx, val_idx);
+    log::info("validation: {} samples from {} to {} (data.val_time [{}, {}))", val_idx.size(),
+              archive.info(val_idx.front()).date.iso(), archive.info(val_idx.back()).date.iso(), cfg.data.val_time[0],
+              cfg.data.val_time[1]);
   } else {
     split_by_time(archive.size(), cfg.data.val_fraction, train_idx, val_idx);
   }
@@ -253,7 +258,7 @@ TrainResult train(const TrainConfig& cfg, const Comm& comm, const TrainHooks& ho
              {"batch_size", B}, {"best_metric", best_metric},      {"graph_step", graph.step()}}
             .dump();
     info.rng = json{{"seed", cfg.seed}, {"augment", "hash(seed, step, slot)"}}.dump();
-    info.attributes = model_attributes(mcfg, norm);
+    info.attributes = model_attributes(mcfg, norm, &grid);
     if (comm.is_root()) nn::save_checkpoint(path, params, opt.get(), info);
     parallel::CollectiveScope scope("checkpoint barrier");
     comm.barrier();
