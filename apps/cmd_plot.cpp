@@ -2,6 +2,7 @@
 // and cyclone tracks; or the histograms and genesis maps of a `climseg events` summary.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -28,9 +29,11 @@ namespace fs = std::filesystem;
 struct TrackRow {
   int64_t id = 0, step = 0;
   double lat = 0, lon = 0;
+  int cls = 0;  // event_points.csv: the event's class; tc_tracks.csv: 0
 };
 
-// Reads the columns track_id, step, lat, lon of a tc_tracks.csv (by header name).
+// Reads the columns track_id, step, lat, lon of a tc_tracks.csv from climseg label, or event_id,
+// class, step, lat, lon of an event_points.csv from climseg events (by header name).
 std::vector<TrackRow> read_tracks(const std::string& path) {
   std::istringstream in(read_file(path));
   std::string line;
@@ -41,12 +44,24 @@ std::vector<TrackRow> read_tracks(const std::string& path) {
     std::string cell;
     while (std::getline(ss, cell, ',')) head.push_back(cell);
   }
-  auto col = [&](const char* name) {
+  auto find = [&](const char* name) {
     for (size_t k = 0; k < head.size(); ++k)
       if (head[k] == name) return k;
-    fail("{}: no column '{}' in the header (is it a tc_tracks.csv from climseg label?)", path, name);
+    return head.size();
   };
-  const size_t ci = col("track_id"), cs = col("step"), cy = col("lat"), cx = col("lon");
+  const bool events = find("event_id") < head.size();
+  auto col = [&](const char* name) {
+    const size_t k = find(name);
+    if (k == head.size())
+      fail(
+          "{}: no column '{}' in the header (is it a tc_tracks.csv from climseg label or an event_points.csv from "
+          "climseg events?)",
+          path, name);
+    return k;
+  };
+  const size_t ci = col(events ? "event_id" : "track_id"), cs = col("step"), cy = col("lat"), cx = col("lon");
+  const size_t cc = events ? col("class") : 0;
+  const size_t need = std::max({ci, cs, cy, cx, cc});
   std::vector<TrackRow> rows;
   int64_t n = 1;
   while (std::getline(in, line)) {
@@ -56,9 +71,11 @@ std::vector<TrackRow> read_tracks(const std::string& path) {
     std::stringstream ss(line);
     std::string cell;
     while (std::getline(ss, cell, ',')) cells.push_back(cell);
-    if (cells.size() < head.size()) fail("{}:{}: expected {} columns, got {}", path, n, head.size(), cells.size());
+    // (Empty trailing cells, like an event point without a peak, end the split early.)
+    if (cells.size() <= need) fail("{}:{}: expected {} columns, got {}", path, n, head.size(), cells.size());
     try {
-      rows.push_back({std::stoll(cells[ci]), std::stoll(cells[cs]), std::stod(cells[cy]), std::stod(cells[cx])});
+      rows.push_back({std::stoll(cells[ci]), std::stoll(cells[cs]), std::stod(cells[cy]), std::stod(cells[cx]),
+                      events ? std::stoi(cells[cc]) : 0});
     } catch (const std::exception&) {
       fail("{}:{}: not a number in '{}'", path, n, line);
     }
@@ -85,7 +102,9 @@ class PlotCommand : public Command {
         ->capture_default_str();
     app.add_option("--labels-var", labels_var_, "Name of the class-map variable in --labels files")
         ->capture_default_str();
-    app.add_option("--tracks", tracks_, "tc_tracks.csv from climseg label: tracks through the drawn step");
+    app.add_option("--tracks", tracks_,
+                   "tc_tracks.csv from climseg label, or event_points.csv from climseg events: the tracks\n"
+                   "(event centroid paths) alive at the drawn step, up to it, labelled with their ids at genesis");
     app.add_option("--vmin", vmin_, "Colour-bar minimum (default: 1st percentile)");
     app.add_option("--vmax", vmax_, "Colour-bar maximum (default: 99th percentile)");
     app.add_option("--units", units_, "Colour-bar label (default: the variable's units)");
@@ -97,7 +116,8 @@ class PlotCommand : public Command {
                    "events_summary.json from climseg events: draw its histograms and genesis maps");
     app.footer(
         "Colours: viridis (perceptually uniform), grey where values are missing; outlines: cyclones red,\n"
-        "rivers white, waves orange; tracks red with a dot per step. Coastlines need Debian's gmt-gshhg-low.");
+        "rivers white, waves orange; cyclone tracks red with a dot per step, event tracks in their class's\n"
+        "colour, ids at genesis. Coastlines need Debian's gmt-gshhg-low.");
   }
 
   int run(const GlobalOptions& global) override {
@@ -168,7 +188,18 @@ class PlotCommand : public Command {
       for (const auto& r : tracks)
         if (r.step == i) alive.insert(r.id);
       for (const auto& r : tracks)
-        if (alive.count(r.id) && r.step <= i) by_id[r.id].points.push_back({r.lat, r.lon});
+        if (alive.count(r.id) && r.step <= i) {
+          plot::Track& t = by_id[r.id];
+          if (t.points.empty()) {
+            t.label = std::to_string(r.id);
+            if (r.cls > 0) {  // an event: its class's outline colour
+              static const char* names[] = {"", "cyclone event", "river event", "waves event"};
+              t.colour = plot::class_colour(r.cls);
+              t.kind = r.cls <= 3 ? names[r.cls] : fmt::format("class {} event", r.cls);
+            }
+          }
+          t.points.push_back({r.lat, r.lon});
+        }
       for (auto& [id, t] : by_id) drawn.push_back(std::move(t));
 
       plot::MapSpec spec;

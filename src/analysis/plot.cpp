@@ -481,8 +481,44 @@ Image render_map(const geo::Grid& g, std::span<const float> field, std::span<con
     }
   }
 
-  // Coastlines.
-  if (spec.coastlines)
+  // Coastlines: simplified to points at least a pixel apart (islands under 2 pixels left out), drawn
+  // into one coverage plane by maximum, then blended once, so dense shores (fjords, archipelagos)
+  // stay thin lines instead of piling up into black blobs at coarse scales.
+  if (spec.coastlines) {
+    std::vector<float> cover(size_t(mw) * size_t(mh), 0.0f);
+    auto seg = [&](double x0, double y0, double x1, double y1) {
+      const double r = 0.4;  // half the line width (pixels)
+      const int xa = int(std::floor(std::min(x0, x1) - 2)), xb = int(std::ceil(std::max(x0, x1) + 2));
+      const int ya = int(std::floor(std::min(y0, y1) - 2)), yb = int(std::ceil(std::max(y0, y1) + 2));
+      const double dx = x1 - x0, dy = y1 - y0, len2 = dx * dx + dy * dy;
+      for (int y = std::max(f.y0, ya); y <= std::min(f.y0 + mh - 1, yb); ++y)
+        for (int x = std::max(f.x0, xa); x <= std::min(f.x0 + mw - 1, xb); ++x) {
+          const double px = x + 0.5, py = y + 0.5;
+          const double t = std::clamp(len2 > 0 ? ((px - x0) * dx + (py - y0) * dy) / len2 : 0.0, 0.0, 1.0);
+          const double a = std::clamp(r + 0.5 - std::hypot(px - (x0 + t * dx), py - (y0 + t * dy)), 0.0, 1.0);
+          float& c = cover[size_t(y - f.y0) * size_t(mw) + size_t(x - f.x0)];
+          c = std::max(c, float(a));
+        }
+    };
+    auto draw = [&](const std::vector<geo::LatLon>& pts) {
+      if (pts.size() < 2) return;
+      double xmin = 1e30, xmax = -1e30, ymin = 1e30, ymax = -1e30;
+      for (const auto& p : pts) {
+        xmin = std::min(xmin, f.px(p.lon));
+        xmax = std::max(xmax, f.px(p.lon));
+        ymin = std::min(ymin, f.py(p.lat));
+        ymax = std::max(ymax, f.py(p.lat));
+      }
+      if (xmax - xmin < 2 && ymax - ymin < 2) return;
+      double lx = f.px(pts[0].lon), ly = f.py(pts[0].lat);
+      for (size_t k = 1; k < pts.size(); ++k) {
+        const double x = f.px(pts[k].lon), y = f.py(pts[k].lat);
+        if (k + 1 < pts.size() && std::hypot(x - lx, y - ly) < 1.0) continue;
+        if (std::abs(x - lx) <= 0.5 * f.w) seg(lx, ly, x, y);
+        lx = x;
+        ly = y;
+      }
+    };
     for (const auto& line : coastlines()) {
       std::vector<geo::LatLon> inside;
       for (const auto& p : line) {
@@ -493,12 +529,17 @@ Image render_map(const geo::Grid& g, std::span<const float> field, std::span<con
         if (in_lat && in_lon) {
           inside.push_back(p);
         } else {
-          polyline(img, f, inside, {25, 25, 25}, 0.9);
+          draw(inside);
           inside.clear();
         }
       }
-      polyline(img, f, inside, {25, 25, 25}, 0.9);
+      draw(inside);
     }
+    for (int y = 0; y < mh; ++y)
+      for (int x = 0; x < mw; ++x)
+        if (const float c = cover[size_t(y) * size_t(mw) + size_t(x)]; c > 0)
+          img.blend(f.x0 + x, f.y0 + y, {25, 25, 25}, 0.9 * c);
+  }
 
   // Class outlines: map pixels whose class differs from a neighbour within 2 pixels.
   std::vector<bool> present(256, false);
@@ -614,8 +655,8 @@ Image render_histogram(const std::string& title, const std::string& xlabel, cons
     dmax = std::max(dmax, dens[k]);
   }
   if (dmax <= 0) dmax = 1;
-  const auto yt = nice_ticks(0, dmax, 5);
-  const double ymax = std::max(dmax, yt.back());
+  const auto yt = nice_ticks(0, 1.1 * dmax, 5);  // a tenth of headroom for the counts above the bars
+  const double ymax = std::max(1.1 * dmax, yt.back());
   const auto yl = tick_labels(yt);
   for (size_t k = 0; k < yt.size(); ++k) {
     const int y = top + ph - int(std::lround(yt[k] / ymax * ph));

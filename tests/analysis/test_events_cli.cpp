@@ -181,3 +181,99 @@ TEST_F(EventsCli, PlotDrawsAMapWithOutlines) {
       fmt::format("events --in {} --out {} --min-steps 0", synth().string(), (dir_->path() / "x").string()));
   EXPECT_EQ(r.exit_code, 2) << r.err;
 }
+
+namespace {
+
+std::vector<uint8_t> read_png_rgb(const fs::path& path, unsigned* width = nullptr) {
+  png_image img;
+  std::memset(&img, 0, sizeof img);
+  img.version = PNG_IMAGE_VERSION;
+  EXPECT_TRUE(png_image_begin_read_from_file(&img, path.c_str())) << path;
+  img.format = PNG_FORMAT_RGB;
+  std::vector<uint8_t> rgb(PNG_IMAGE_SIZE(img));
+  EXPECT_TRUE(png_image_finish_read(&img, nullptr, rgb.data(), 0, nullptr));
+  if (width != nullptr) *width = img.width;
+  return rgb;
+}
+
+}  // namespace
+
+// An archive across New Year (1999-12-31 to 2000-01-03): events_summary.nc counts events per class
+// and genesis year as events.csv does, and plot draws the event tracks of event_points.csv.
+TEST(EventsCliYears, SummaryNetcdfCountsPerClassAndYearAndPlotDrawsEventTracks) {
+  test::TempDir dir;
+  auto r = test::run_climseg(fmt::format(
+      "--no-progress -q synth --out {} --grid 96x144 --steps 16 --steps-per-file 8 --hours 6 --start 1999-12-31 "
+      "--cyclones 6 --rivers 4 --seed 3",
+      (dir / "synth").string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const fs::path out = dir / "events";
+  r = test::run_climseg(
+      fmt::format("--no-progress -q events --in {} --out {} --no-ids", (dir / "synth").string(), out.string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // Independent counts from the table: class -> year -> events.
+  std::map<int, std::map<int, int>> by_year;
+  std::map<int, int> total;
+  const auto events = read_csv(out / "events.csv");
+  for (const auto& e : events) {
+    const int c = std::stoi(e.at("class")), y = std::stoi(e.at("genesis_time").substr(0, 4));
+    ++by_year[c][y];
+    ++total[c];
+  }
+  std::set<int> years_csv;
+  for (const auto& [c, m] : by_year)
+    for (const auto& [y, n] : m) years_csv.insert(y);
+  // Both years have events (the archive starts on 1999-12-31: its first-step objects begin then).
+  ASSERT_EQ(years_csv, (std::set<int>{1999, 2000}));
+  const fs::path nc = out / "events_summary.nc";
+  const auto cls = read_ints(nc, "class");
+  const auto years = read_ints(nc, "year");
+  const auto per_year = read_ints(nc, "events_per_year");
+  const auto counts = read_ints(nc, "events");
+  const auto unknown = read_ints(nc, "events_unknown_year");
+  EXPECT_EQ(std::set<int>(years.begin(), years.end()), years_csv);
+  ASSERT_EQ(cls.size(), total.size());
+  ASSERT_EQ(per_year.size(), cls.size() * years.size());
+  const auto js = nlohmann::json::parse(read_file(out / "events_summary.json"));
+  for (size_t i = 0; i < cls.size(); ++i) {
+    EXPECT_EQ(counts[i], total[cls[i]]) << "class " << cls[i];
+    EXPECT_EQ(unknown[i], 0);
+    const std::string name = cls[i] == 1 ? "tropical_cyclone" : cls[i] == 2 ? "atmospheric_river" : "extreme_waves";
+    EXPECT_EQ(js["classes"][name]["events"].get<int>(), counts[i]);
+    for (size_t j = 0; j < years.size(); ++j) {
+      EXPECT_EQ(per_year[i * years.size() + j], by_year[cls[i]][years[j]]) << cls[i] << " " << years[j];
+      const auto key = std::to_string(years[j]);
+      EXPECT_EQ(js["classes"][name]["per_year"].value(key, 0), per_year[i * years.size() + j]);
+    }
+  }
+
+  // Event tracks: a step where a cyclone event has lived at least two steps.
+  int64_t step = -1;
+  std::string id;
+  for (const auto& e : events)
+    if (e.at("class") == "1" && std::stoi(e.at("steps")) >= 3) {
+      step = std::stoll(e.at("genesis_step")) + 2;
+      id = e.at("event_id");
+      break;
+    }
+  ASSERT_GE(step, 0) << "no cyclone event of 3 steps";
+  const fs::path with = dir / "with.png", without = dir / "without.png";
+  for (const auto& [png, extra] :
+       {std::pair{with, " --tracks " + (out / "event_points.csv").string()}, std::pair{without, std::string()}}) {
+    r = test::run_climseg(fmt::format("--no-progress -q plot --in {} --var TMQ --steps {} --out {} --no-coastlines{}",
+                                      (dir / "synth").string(), step, png.string(), extra));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  const auto a = read_png_rgb(with), b = read_png_rgb(without);
+  ASSERT_EQ(a.size(), b.size());
+  // Cyclone event tracks are drawn in the cyclone red; their id labels in white with a black halo.
+  int red = 0, white_new = 0;
+  for (size_t k = 0; k < a.size(); k += 3) {
+    red += a[k] == 232 && a[k + 1] == 17 && a[k + 2] == 45;
+    EXPECT_FALSE(b[k] == 232 && b[k + 1] == 17 && b[k + 2] == 45);
+    white_new +=
+        a[k] == 255 && a[k + 1] == 255 && a[k + 2] == 255 && !(b[k] == 255 && b[k + 1] == 255 && b[k + 2] == 255);
+  }
+  EXPECT_GT(red, 20) << "event " << id << " at step " << step;
+  EXPECT_GT(white_new, 10);
+}

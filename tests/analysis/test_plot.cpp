@@ -139,15 +139,16 @@ TEST(Plot, HistogramBarsSpanTheirBinsAndAreasAreCounts) {
   EXPECT_EQ(run(0), (std::pair{kHistLeft + 0, 79}));
   EXPECT_EQ(run(1), (std::pair{kHistLeft + 80, 79}));
   EXPECT_EQ(run(3), (std::pair{kHistLeft + 400, 239}));
-  // Heights are counts per unit: 4, 8 and 6/3 = 2 per day on an axis to 8 (320 px): 160, 320, 80 px.
+  // Heights are counts per unit: 4, 8 and 6/3 = 2 per day on an axis to 8 x 1.1 = 8.8 (320 px):
+  // 145.5, 290.9 and 72.7 px.
   auto height = [&](int x, int k) {
     int h = 0;
     while (h < kHistHeight + 5 && d.at(x, axis - h) == colour(k)) ++h;
     return h;
   };
-  EXPECT_EQ(height(kHistLeft + 40, 0), 160);
-  EXPECT_EQ(height(kHistLeft + 120, 1), 320);
-  EXPECT_EQ(height(kHistLeft + 400, 3), 80);  // the hatched bar's outline
+  EXPECT_EQ(height(kHistLeft + 40, 0), 145);
+  EXPECT_EQ(height(kHistLeft + 120, 1), 291);
+  EXPECT_EQ(height(kHistLeft + 400, 3), 73);  // the hatched bar's outline
   // The empty bin draws nothing.
   for (int x = kHistLeft + 162; x < kHistLeft + 398; ++x) EXPECT_EQ(d.at(x, axis), kWhite) << x;
   EXPECT_THROW(render_histogram("x", "y", {0, 1}, {1}), Error);
