@@ -424,11 +424,33 @@ TEST(Synth, WavesFollowSurfaceWindsInWavewatchLayout) {
   EXPECT_EQ(rows.size(), 2u);
 }
 
-TEST(Synth, RoundTripThroughTheReaderAndWriterKeepsValuesAndMetadata) {
+// Round trip synth -> read -> write -> read, in each calendar and latitude orientation, over a
+// leap day: two daily steps from 2000-02-28 are Feb 28 and Feb 29 in the standard calendar, Feb 28
+// and Mar 1 in noleap.
+struct RoundTripCase {
+  const char* calendar;
+  bool lat_descending;
+  const char* second_day;
+};
+class SynthRoundTrip : public ::testing::TestWithParam<RoundTripCase> {};
+void PrintTo(const RoundTripCase& c, std::ostream* os) {
+  *os << c.calendar << (c.lat_descending ? ", latitude descending" : ", latitude ascending");
+}
+
+// Text attribute `name` of variable `var` ("" when absent).
+static std::string var_att(int ncid, const std::string& var, const std::string& name) {
+  return io::nc_att_text(ncid, io::nc_find_var(ncid, var), name);
+}
+
+TEST_P(SynthRoundTrip, ThroughTheReaderAndWriterKeepsValuesAndMetadata) {
+  const RoundTripCase& rc = GetParam();
   test::TempDir dir;
   SynthConfig cfg = small(24, 48, 2);
-  cfg.lat_descending = true;
-  cfg.calendar = "standard";
+  cfg.lat_descending = rc.lat_descending;
+  cfg.calendar = rc.calendar;
+  cfg.hours = 24;
+  cfg.start_month = 2;
+  cfg.start_day = 28;
   auto files = write_archive(cfg, dir.path() / "in", Comm::self(), false);
   std::string channels;
   for (const auto& ch : cam5_channels()) channels += std::string(channels.empty() ? "" : ",") + ch.name;
@@ -437,12 +459,21 @@ TEST(Synth, RoundTripThroughTheReaderAndWriterKeepsValuesAndMetadata) {
   opt.labels = "auto";
   io::Archive in = io::Archive::open({(dir.path() / "in").string()}, opt);
   ASSERT_EQ(in.size(), 2);
-  EXPECT_EQ(in.calendar(), "standard");
-  // Write the samples back like their input file, then read that file again.
+  EXPECT_EQ(in.calendar(), rc.calendar);
+  EXPECT_EQ(in.files()[0].orientation.lat_descending, rc.lat_descending);
+  // Write the samples back like their input file, each variable with the input's own attributes
+  // (units, long_name, standard_name), then read that file again.
   io::OutputSpec spec = io::output_like(in.files()[0]);
-  for (int c = 0; c < 16; ++c)
-    spec.variables.push_back(io::float_field(in.channel_names()[size_t(c)], in.channel_units()[size_t(c)], "copy"));
-  spec.variables.push_back(io::mask_field("LABELS", {"Background", "Tropical Cyclone", "Atmospheric River"}));
+  io::NcFile src(files.cam[0]);
+  for (int c = 0; c < 16; ++c) {
+    const std::string& name = in.channel_names()[size_t(c)];
+    spec.variables.push_back(
+        io::float_field(name, var_att(src.id(), name, "units"), var_att(src.id(), name, "long_name")));
+    const std::string standard_name = var_att(src.id(), name, "standard_name");
+    if (!standard_name.empty()) spec.variables.back().attrs.push_back(io::Attr::str("standard_name", standard_name));
+  }
+  spec.variables.push_back(io::mask_field("LABELS", {"Background", "Tropical Cyclone", "Atmospheric River"},
+                                          var_att(src.id(), "LABELS", "long_name")));
   spec.provenance.timestamp = false;
   const fs::path out = dir.path() / "out" / "copy.nc";
   fs::create_directories(out.parent_path());
@@ -458,26 +489,58 @@ TEST(Synth, RoundTripThroughTheReaderAndWriterKeepsValuesAndMetadata) {
   }
   io::Archive back = io::Archive::open({out.string()}, opt);
   ASSERT_EQ(back.size(), 2);
-  EXPECT_EQ(back.calendar(), "standard");
-  EXPECT_TRUE(back.files()[0].orientation.lat_descending);
+  EXPECT_EQ(back.calendar(), rc.calendar);
+  EXPECT_EQ(back.files()[0].orientation.lat_descending, rc.lat_descending);
   EXPECT_EQ(back.files()[0].lat, in.files()[0].lat);
   EXPECT_EQ(back.files()[0].lon, in.files()[0].lon);
   EXPECT_EQ(back.files()[0].time_units, in.files()[0].time_units);
   EXPECT_EQ(back.channel_units(), in.channel_units());
+  EXPECT_EQ(back.info(0).date.iso(), "2000-02-28T00:00:00");
+  EXPECT_EQ(back.info(1).date.iso(), std::string(rc.second_day) + "T00:00:00");
   for (int64_t i = 0; i < 2; ++i) {
     io::Sample a = in.load(i), b = back.load(i);
     EXPECT_EQ(a.time_value, b.time_value);
     EXPECT_EQ(a.time_iso, b.time_iso);
     ASSERT_EQ(a.data.numel(), b.data.numel());
     for (int64_t k = 0; k < a.data.numel(); ++k) ASSERT_EQ(a.data[k], b.data[k]) << k;
+    ASSERT_EQ(a.labels.numel(), b.labels.numel());
     for (int64_t k = 0; k < a.labels.numel(); ++k) ASSERT_EQ(a.labels[k], b.labels[k]) << k;
   }
+  // The output's metadata are the input's: per-variable units, long_name and standard_name (TMQ and
+  // PSL have one in synth's files), the coordinates' units and the calendar, and LABELS's flags.
   io::NcFile f(out);
-  EXPECT_EQ(io::nc_att_text(f.id(), io::nc_find_var(f.id(), "lat"), "units"), "degrees_north");
+  int with_standard_name = 0;
+  for (int c = 0; c < 16; ++c) {
+    const std::string& name = in.channel_names()[size_t(c)];
+    for (const char* att : {"units", "long_name", "standard_name"})
+      EXPECT_EQ(var_att(f.id(), name, att), var_att(src.id(), name, att)) << name << ":" << att;
+    EXPECT_FALSE(var_att(f.id(), name, "long_name").empty()) << name;
+    with_standard_name += !var_att(f.id(), name, "standard_name").empty();
+  }
+  EXPECT_GE(with_standard_name, 2);
+  EXPECT_EQ(var_att(f.id(), "TMQ", "standard_name"), "atmosphere_mass_content_of_water_vapor");
+  EXPECT_EQ(var_att(f.id(), "LABELS", "long_name"), var_att(src.id(), "LABELS", "long_name"));
+  EXPECT_EQ(var_att(f.id(), "LABELS", "flag_meanings"), "Background Tropical_Cyclone Atmospheric_River");
+  EXPECT_EQ(var_att(f.id(), "LABELS", "flag_meanings"), var_att(src.id(), "LABELS", "flag_meanings"));
+  EXPECT_EQ(io::nc_att_numbers(f.id(), io::nc_find_var(f.id(), "LABELS"), "flag_values"),
+            (std::vector<double>{0, 1, 2}));
+  EXPECT_EQ(io::nc_att_numbers(f.id(), io::nc_find_var(f.id(), "LABELS"), "flag_values"),
+            io::nc_att_numbers(src.id(), io::nc_find_var(src.id(), "LABELS"), "flag_values"));
+  EXPECT_EQ(var_att(f.id(), "lat", "units"), "degrees_north");
+  EXPECT_EQ(var_att(f.id(), "time", "calendar"), var_att(src.id(), "time", "calendar"));
+  EXPECT_EQ(var_att(f.id(), "time", "units"), var_att(src.id(), "time", "units"));
   const std::string history = io::nc_att_text(f.id(), NC_GLOBAL, "history");
   EXPECT_NE(history.find("\nclimseg synth --grid 24x48"), std::string::npos)
       << "the input's history is kept: " << history;
 }
+
+INSTANTIATE_TEST_SUITE_P(
+    CalendarsAndOrientations, SynthRoundTrip,
+    ::testing::Values(RoundTripCase{"standard", true, "2000-02-29"}, RoundTripCase{"standard", false, "2000-02-29"},
+                      RoundTripCase{"noleap", true, "2000-03-01"}, RoundTripCase{"noleap", false, "2000-03-01"}),
+    [](const ::testing::TestParamInfo<RoundTripCase>& i) {
+      return std::string(i.param.calendar) + (i.param.lat_descending ? "_lat_descending" : "_lat_ascending");
+    });
 
 TEST(Synth, BadConfigurationsAreUsageErrors) {
   SynthConfig c = small();
