@@ -229,6 +229,129 @@ TEST(Synth, CyclonesHaveTheStructureDetectorsLookFor) {
   }
 }
 
+static double great_circle_km(double la1, double lo1, double la2, double lo2) {
+  const double c = std::sin(la1 * kDeg) * std::sin(la2 * kDeg) +
+                   std::cos(la1 * kDeg) * std::cos(la2 * kDeg) * std::cos((lo2 - lo1) * kDeg);
+  return kR / 1000.0 * std::acos(std::clamp(c, -1.0, 1.0));
+}
+
+// What a cyclone does to the surface fields around it, read back from the files at every planted
+// centre of synth_cyclones.csv: moist and rainy core, cyclonic surface winds whose strength follows
+// the Holland profile's sqrt(B dp), and a label that is the strong-wind region.
+TEST(Synth, CyclonesAreMoistRainyAndTheirLabelIsTheStrongWind) {
+  const Made& m = made();
+  auto rows = read_csv(m.files.cyclones_csv);
+  ASSERT_GE(rows.size(), 8u);
+  const int H = 96, W = 144;
+  const double dlat = 180.0 / (H - 1), dlon = 360.0 / W;
+  std::map<std::string, std::unique_ptr<io::NcFile>> open;
+  std::vector<std::pair<double, double>> strength;  // (sqrt(B dp), largest surface wind within 500 km)
+  for (const auto& r : rows) {
+    SCOPED_TRACE("storm " + r.at("id") + " step " + r.at("step"));
+    const double la = std::stod(r.at("lat")), lo = std::stod(r.at("lon")), hemi = la > 0 ? 1.0 : -1.0;
+    const fs::path file = m.dir.path() / r.at("file");
+    if (!open.count(file)) open[file] = std::make_unique<io::NcFile>(file);
+    const int id = open[file]->id();
+    const int64_t t = std::stoll(r.at("time_index"));
+    auto tmq = read_floats(id, "TMQ", t), prect = read_floats(id, "PRECT", t), lab = read_floats(id, "LABELS", t);
+    auto u = read_floats(id, "UBOT", t), v = read_floats(id, "VBOT", t);
+    // Core (< 300 km) against an annulus 1500-2000 km out, beyond the vortex's reach.
+    double tmq_core = 0, tmq_far = 0, pr_core = 0, pr_far = 0;
+    int n_core = 0, n_far = 0;
+    // Labelled cells of this storm (within 1000 km): speed and hemisphere-signed tangential wind.
+    double lab_speed = 0, lab_tangential = 0, lab_radius = 0, max_speed = 0;
+    int n_lab = 0, n_cyclonic = 0, n_fast = 0;
+    std::vector<double> dist(size_t(H * W)), speed(size_t(H * W));
+    for (int i = 0; i < H; ++i)
+      for (int j = 0; j < W; ++j) {
+        const size_t n = size_t(i * W + j);
+        const double lat = -90 + i * dlat, lon = j * dlon, d = great_circle_km(la, lo, lat, lon);
+        dist[n] = d;
+        speed[n] = std::hypot(u[n], v[n]);
+        if (d < 300) tmq_core += tmq[n], pr_core += prect[n], ++n_core;
+        if (d > 1500 && d < 2000) tmq_far += tmq[n], pr_far += prect[n], ++n_far;
+        if (d < 500) max_speed = std::max(max_speed, speed[n]);
+        if (lab[n] != 1.0f || d > 1000) continue;
+        // Unit vectors east/north of the cell relative to the centre; the cyclonic tangent is
+        // counter-clockwise in the north, clockwise in the south.
+        const double dx = std::remainder(lon - lo, 360.0) * std::cos(lat * kDeg), dy = lat - la;
+        const double norm = std::max(std::hypot(dx, dy), 1e-9);
+        const double tangential = hemi * (-dy / norm * u[n] + dx / norm * v[n]);
+        ++n_lab;
+        lab_speed += speed[n];
+        lab_tangential += tangential;
+        n_cyclonic += tangential > 0;
+        n_fast += speed[n] >= 12.0;
+        lab_radius = std::max(lab_radius, d);
+      }
+    ASSERT_GT(n_core, 0);
+    ASSERT_GT(n_far, 0);
+    EXPECT_GT(tmq_core / n_core, tmq_far / n_far + 10.0) << "moist core (kg m-2)";
+    EXPECT_GT(pr_core / n_core, 10.0 * pr_far / n_far) << "rain at the storm";
+    ASSERT_GT(n_lab, 0);
+    EXPECT_GE(n_cyclonic, 0.85 * n_lab) << "labelled surface winds turn cyclonically";
+    EXPECT_GT(lab_tangential / n_lab, 12.0);
+    // The label is the gale region: labelled cells mostly at 12 m/s or more and 17 m/s on average;
+    // the unlabelled ring up to 400 km outside it is calmer.
+    EXPECT_GE(n_fast, 0.65 * n_lab);
+    EXPECT_GE(lab_speed / n_lab, 17.0);
+    double ring_speed = 0;
+    int n_ring = 0;
+    for (size_t n = 0; n < dist.size(); ++n)
+      if (lab[n] == 0.0f && dist[n] > lab_radius && dist[n] < lab_radius + 400) ring_speed += speed[n], ++n_ring;
+    ASSERT_GT(n_ring, 0);
+    EXPECT_LT(ring_speed / n_ring, 15.0);
+    EXPECT_GT(lab_speed / n_lab, ring_speed / n_ring + 5.0);
+    strength.emplace_back(std::sqrt(std::stod(r.at("holland_b")) * std::stod(r.at("dp_pa"))), max_speed);
+  }
+  // Holland's V_max grows as sqrt(B dp / (rho e)): of any two storms whose sqrt(B dp) differ by more
+  // than 15 %, the deeper one has the stronger surface wind on the grid.
+  int pairs = 0, misordered = 0;
+  for (size_t a = 0; a < strength.size(); ++a)
+    for (size_t b = a + 1; b < strength.size(); ++b) {
+      const auto &x = strength[a], &y = strength[b];
+      if (std::max(x.first, y.first) < 1.15 * std::min(x.first, y.first)) continue;
+      ++pairs;
+      misordered += (x.first > y.first) != (x.second > y.second);
+    }
+  EXPECT_GE(pairs, 20);
+  EXPECT_EQ(misordered, 0);
+}
+
+// Storms move and live several days: a 15-day archive at 12-hourly steps (24x48, cheap), tracks
+// read from synth_cyclones.csv.
+TEST(Synth, CyclonesMoveAndLiveSeveralDays) {
+  test::TempDir dir;
+  SynthConfig cfg = small(24, 48, 30);
+  cfg.hours = 12;
+  cfg.steps_per_file = 30;
+  auto files = write_archive(cfg, dir.path(), Comm::self(), false);
+  std::map<std::string, std::vector<std::map<std::string, std::string>>> tracks;
+  for (auto& r : read_csv(files.cyclones_csv)) tracks[r.at("id")].push_back(r);
+  int whole_lives = 0;
+  for (const auto& [id, rows] : tracks) {
+    SCOPED_TRACE("storm " + id);
+    const int64_t first = std::stoll(rows.front().at("step")), last = std::stoll(rows.back().at("step"));
+    EXPECT_EQ(int64_t(rows.size()), last - first + 1) << "one row per step while alive";
+    for (size_t k = 1; k < rows.size(); ++k) {
+      const double step_km = great_circle_km(std::stod(rows[k - 1].at("lat")), std::stod(rows[k - 1].at("lon")),
+                                             std::stod(rows[k].at("lat")), std::stod(rows[k].at("lon")));
+      EXPECT_GT(step_km, 20.0) << "it moves";
+      EXPECT_LT(step_km, 600.0) << "continuously (12 h at under 14 m/s)";
+    }
+    if (first == 0 || last == cfg.steps - 1) continue;  // born before or dying after the archive
+    ++whole_lives;
+    // Documented life 3-7 days: first to last row spans the life less under one step.
+    const double days = double(last - first) * cfg.hours / 24.0;
+    EXPECT_GE(days, 2.5);
+    EXPECT_LE(days, 7.0);
+    const double la0 = std::stod(rows.front().at("lat")), la1 = std::stod(rows.back().at("lat"));
+    EXPECT_GT(great_circle_km(la0, std::stod(rows.front().at("lon")), la1, std::stod(rows.back().at("lon"))), 500.0);
+    EXPECT_GT(std::abs(la1), std::abs(la0)) << "poleward drift";
+  }
+  EXPECT_GE(whole_lives, 3);
+}
+
 TEST(Synth, RiversCarryTheMoistureTransportOfTheirLabel) {
   const Made& m = made();
   int64_t labelled = 0, both = 0, detected = 0, tmq_labelled_wet = 0;
