@@ -158,3 +158,49 @@ TEST(Labels, PriorityIsCycloneThenRiverThenWaves) {
   EXPECT_EQ(class_names()[3], "extreme_waves");
   EXPECT_THROW(merge_classes(4, tc, {}, {}), Error);
 }
+
+TEST(RiverDetector, AreaLengthAspectAndLatitudeEachRejectOnTheirOwn) {
+  // One river that passes every filter; each limit set just above the river's own measure rejects it
+  // with the others unchanged, and just below keeps it (each filter acts alone, inclusively).
+  auto g = geo::Grid::centred(90, 180);
+  std::vector<float> ivt(size_t(g.size()), 100.0f);
+  add_filament(g, ivt, {25, 200}, {50, 240}, 500, 200);
+  const auto base = detect_ar_ivt(g, ivt, IvtArParams{});
+  ASSERT_EQ(base.objects.size(), 1u);
+  ASSERT_TRUE(base.objects[0].kept);
+  const auto& s = base.objects[0].stats;
+  ASSERT_GT(s.area_km2, 1e5);
+  ASSERT_GT(s.length_km, 2000);
+  auto kept_with = [&](auto set) {
+    IvtArParams p;
+    set(p);
+    return detect_ar_ivt(g, ivt, p).kept_count() == 1;
+  };
+  const double up = 1 + 1e-6, down = 1 - 1e-6;
+  EXPECT_FALSE(kept_with([&](IvtArParams& p) { p.min_area_km2 = s.area_km2 * up; }));
+  EXPECT_TRUE(kept_with([&](IvtArParams& p) { p.min_area_km2 = s.area_km2 * down; }));
+  EXPECT_FALSE(kept_with([&](IvtArParams& p) { p.min_length_km = s.length_km * up; }));
+  EXPECT_TRUE(kept_with([&](IvtArParams& p) { p.min_length_km = s.length_km * down; }));
+  const double aspect = s.length_km / s.width_km;
+  EXPECT_FALSE(kept_with([&](IvtArParams& p) { p.min_aspect = aspect * up; }));
+  EXPECT_TRUE(kept_with([&](IvtArParams& p) { p.min_aspect = aspect * down; }));
+  EXPECT_FALSE(kept_with([&](IvtArParams& p) { p.min_abs_centroid_lat = std::abs(s.centroid_lat) * up; }));
+  EXPECT_TRUE(kept_with([&](IvtArParams& p) { p.min_abs_centroid_lat = std::abs(s.centroid_lat) * down; }));
+
+  // A round blob passes the area filter but not the aspect one; a short thin filament passes the
+  // aspect filter but not the length one: the two geometry filters reject different objects.
+  std::vector<float> blob(size_t(g.size()), 100.0f), stub(size_t(g.size()), 100.0f);
+  add_blob(g, blob, 45, 200, 400, 1300);  // ~2600 km across: long enough, aspect ~1.3
+  add_filament(g, stub, {40, 200}, {40, 216}, 500, 120);
+  const auto rb = detect_ar_ivt(g, blob, IvtArParams{});
+  ASSERT_EQ(rb.objects.size(), 1u);
+  EXPECT_GE(rb.objects[0].stats.length_km, 2000);
+  EXPECT_GE(rb.objects[0].stats.area_km2, 1e5);
+  EXPECT_LT(rb.objects[0].stats.length_km, 2 * rb.objects[0].stats.width_km);
+  EXPECT_FALSE(rb.objects[0].kept);
+  const auto rs = detect_ar_ivt(g, stub, IvtArParams{});
+  ASSERT_EQ(rs.objects.size(), 1u);
+  EXPECT_GE(rs.objects[0].stats.length_km, 2 * rs.objects[0].stats.width_km);
+  EXPECT_LT(rs.objects[0].stats.length_km, 2000);
+  EXPECT_FALSE(rs.objects[0].kept);
+}

@@ -1,7 +1,9 @@
 // The cyclone detector on hand-made Holland vortices: candidates, tracks, masks.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <sstream>
 
 #include "core/error.hpp"
@@ -116,6 +118,137 @@ TEST(TcDetector, ClosedContourDeltaByHand) {
   EXPECT_NEAR(closed_contour_delta(g, p, 1, 180, 5.0, false), 500.0, 10.0);
   EXPECT_NEAR(closed_contour_delta(g, p, 1, 181, 5.0, false), 300.0, 15.0);
   EXPECT_LT(closed_contour_delta(g, p, 1, 180, 5.0, true), 0.0);  // it never falls
+}
+
+namespace {
+
+// A Holland vortex at (20.5, 100.0), a grid point of the 1° grid (so its pressure minimum is exactly
+// there), with no warm core or thickness anomaly of its own; `warm(d)` and `thick(d)` (d: degrees
+// of arc from the centre) are added to the warm-core and thickness fields.
+template <class Warm, class Thick>
+Weather storm_with(Warm warm, Thick thick) {
+  Weather w(geo::Grid::centred(180, 360));
+  w.add_vortex(20.5, 100.0, 3000, 80, 1.5, 0.0, 0.0);
+  for (int64_t i = 0; i < w.grid.height(); ++i)
+    for (int64_t j = 0; j < w.grid.width(); ++j) {
+      const double d = distance_deg(w.grid.lat[size_t(i)], w.grid.lon[size_t(j)], 20.5, 100.0);
+      w.tbar[size_t(i * 360 + j)] += float(warm(d));
+      w.thick[size_t(i * 360 + j)] += float(thick(d));
+    }
+  w.derive();
+  return w;
+}
+
+}  // namespace
+
+TEST(TcDetector, WarmCoreAndThicknessAtTheirThresholds) {
+  // Cones falling 1 K and 10 m per degree: the measured falls (≈5 K within 5°, ≈40 m within 4°) set
+  // the scale that puts each just above and just below TECA's 0.8 K and 50 m.
+  auto cone = [](double per_deg) { return [per_deg](double d) { return -per_deg * d; }; };
+  auto none = [](double) { return 0.0; };
+  Weather unit = storm_with(cone(1.0), cone(10.0));
+  auto c = detect_tc_candidates(unit.grid, fields_of(unit), TcParams{});
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0].lat, 20.5);
+  EXPECT_EQ(c[0].lon, 100.0);
+  const double warm1 = c[0].warm_core_delta, thick1 = c[0].thickness_delta;
+  EXPECT_NEAR(warm1, 5.0, 1e-3);   // 1 K/° out to 5°
+  EXPECT_NEAR(thick1, 40.0, 0.1);  // 10 m/° out to 4°
+  for (double f : {1.001, 0.999}) {
+    const double kw = 0.8 * f / warm1, kt = 10.0 * 50.0 * f / thick1;
+    Weather w = storm_with(cone(kw), cone(kt));
+    auto k = detect_tc_candidates(w.grid, fields_of(w), TcParams{});
+    ASSERT_EQ(k.size(), 1u);
+    EXPECT_NEAR(k[0].warm_core_delta, 0.8 * f, 1e-4);
+    EXPECT_NEAR(k[0].thickness_delta, 50.0 * f, 1e-3);
+    EXPECT_EQ(k[0].warm_core, f > 1) << "warm core " << k[0].warm_core_delta << " K";
+    EXPECT_EQ(k[0].thickness, f > 1) << "thickness " << k[0].thickness_delta << " m";
+  }
+  // Each test alone: a warm core without a thickness anomaly, and the reverse.
+  Weather warm_only = storm_with(cone(1.0), none);
+  auto wo = detect_tc_candidates(warm_only.grid, fields_of(warm_only), TcParams{});
+  ASSERT_EQ(wo.size(), 1u);
+  EXPECT_TRUE(wo[0].warm_core);
+  EXPECT_FALSE(wo[0].thickness);
+}
+
+TEST(TcDetector, WarmCoreAndThicknessRadii) {
+  // A plateau of +2 K and +120 m that falls to the background over the last degree before R: the
+  // fall lies within TECA's 5° (warm core) or 4° (thickness) radius only when R is inside it.
+  auto plateau = [](double amp, double r) {
+    return [amp, r](double d) { return amp * std::clamp(r - d, 0.0, 1.0) + 0.01 * amp * std::max(0.0, 3.0 - d); };
+  };
+  auto flags = [](const Weather& w, const TcParams& p) {
+    auto c = detect_tc_candidates(w.grid, fields_of(w), p);
+    EXPECT_EQ(c.size(), 1u);
+    return c.empty() ? std::pair{false, false} : std::pair{c[0].warm_core, c[0].thickness};
+  };
+  EXPECT_EQ(flags(storm_with(plateau(2.0, 4.8), plateau(120.0, 3.8)), TcParams{}), std::pair(true, true));
+  EXPECT_EQ(flags(storm_with(plateau(2.0, 6.3), plateau(120.0, 5.3)), TcParams{}), std::pair(false, false));
+  // The same fields with the warm core sought out to 6.5° and the thickness out to 5.5°.
+  TcParams wide;
+  wide.core_temp_radius_deg = 6.5;
+  wide.thickness_radius_deg = 5.5;
+  EXPECT_EQ(flags(storm_with(plateau(2.0, 6.3), plateau(120.0, 5.3)), wide), std::pair(true, true));
+  // The pressure rise within 5°: a Holland low of 3000 Pa rises by nearly all of it within 5°; with
+  // the rise sought within 0.5° it is a fraction, under 400 Pa only for a broad low.
+  Weather broad(geo::Grid::centred(180, 360));
+  broad.add_vortex(20.5, 100.0, 3000, 400, 1.0);
+  broad.derive();
+  TcParams near;
+  near.pressure_delta_radius_deg = 1.0;
+  EXPECT_EQ(detect_tc_candidates(broad.grid, fields_of(broad), TcParams{}).size(), 1u);
+  EXPECT_TRUE(detect_tc_candidates(broad.grid, fields_of(broad), near).empty());
+}
+
+TEST(TcDetector, VorticityWindowOf774Degrees) {
+  // On a 1° grid TECA's 7.74446° window is int((7.74446 / 1 - 1) / 2) = 3 cells each side: a
+  // stronger vorticity cell 3 columns away hides the storm's maximum, one 4 columns away does not.
+  const auto g = geo::Grid::centred(180, 360);
+  const int64_t W = 360, ic = int64_t(geo::fractional_row(g, 20.5)), jc = int64_t(geo::fractional_column(g, 100.0));
+  std::vector<float> psl(size_t(g.size())), wind(size_t(g.size()), 20.0f);
+  for (int64_t i = 0; i < g.height(); ++i)
+    for (int64_t j = 0; j < W; ++j)  // a cone: 200 Pa per degree from the centre
+      psl[size_t(i * W + j)] = float(100000 + 200 * distance_deg(g.lat[size_t(i)], g.lon[size_t(j)], 20.5, 100.0));
+  auto found = [&](int64_t offset, int64_t row_offset, double window) {
+    std::vector<float> vort(size_t(g.size()), 0.0f);
+    vort[size_t(ic * W + jc)] = 3e-4f;
+    vort[size_t((ic + row_offset) * W + jc + offset)] = 4e-4f;  // no SLP minimum within 2° of it
+    TcParams p;
+    p.vorticity_window_deg = window;
+    return detect_tc_candidates(g, {.vorticity = vort, .psl = psl, .wind = wind}, p, 0, 0).size();
+  };
+  EXPECT_EQ(found(3, 0, 7.74446), 0u);
+  EXPECT_EQ(found(4, 0, 7.74446), 1u);
+  EXPECT_EQ(found(0, 3, 7.74446), 0u);  // rows likewise
+  EXPECT_EQ(found(0, 4, 7.74446), 1u);
+  // A 9° window reaches 4 cells: int((9 - 1) / 2) = 4.
+  EXPECT_EQ(found(4, 0, 9.0), 0u);
+  EXPECT_EQ(found(5, 0, 9.0), 1u);
+  // Just under the threshold vorticity no candidate: 1.6e-4 is inclusive.
+  std::vector<float> vort(size_t(g.size()), 0.0f);
+  vort[size_t(ic * W + jc)] = 1.6e-4f;
+  TcParams at;
+  at.min_vorticity = double(1.6e-4f);
+  EXPECT_EQ(detect_tc_candidates(g, {.vorticity = vort, .psl = psl, .wind = wind}, at).size(), 1u);
+  at.min_vorticity = double(1.6e-4f) * 1.0001;
+  EXPECT_TRUE(detect_tc_candidates(g, {.vorticity = vort, .psl = psl, .wind = wind}, at).empty());
+}
+
+TEST(TcDetector, ClosedContourLeavesOutDirectionsIntoMissingData) {
+  // The cone of ClosedContourDeltaByHand with the cells east of 182° missing (NaN): the three
+  // eastward directions meet them. TECA's rule (0 left out) fails; leaving out 3 gives the full
+  // 500 Pa rise of the others; a missing centre takes its nearest cell.
+  auto g = geo::Grid::centred(90, 180);
+  std::vector<float> p(size_t(g.size()));
+  for (int64_t i = 0; i < g.height(); ++i)
+    for (int64_t j = 0; j < g.width(); ++j)
+      p[size_t(i * 180 + j)] = g.lon[size_t(j)] > 182 && g.lon[size_t(j)] < 200
+                                   ? std::numeric_limits<float>::quiet_NaN()
+                                   : float(100000 + 100 * distance_deg(g.lat[size_t(i)], g.lon[size_t(j)], 1, 180));
+  EXPECT_LT(closed_contour_delta(g, p, 1, 180, 5.0, false, 0), 300.0);
+  EXPECT_LT(closed_contour_delta(g, p, 1, 180, 5.0, false, 2), 300.0);
+  EXPECT_NEAR(closed_contour_delta(g, p, 1, 180, 5.0, false, 3), 500.0, 10.0);
 }
 
 namespace {
@@ -240,4 +373,35 @@ TEST(TcMask, PercentileMatchesNumpy) {
   EXPECT_NEAR(percentile(v, 93), 9.37, 1e-5);
   std::vector<float> one = {4};
   EXPECT_DOUBLE_EQ(percentile(one, 93), 4);
+}
+
+TEST(TcTracks, MaxGapBridgesStepsWithinTheReachOfTheWholeInterval) {
+  TrackParams any;
+  any.min_wind_duration_days = 0;
+  // Step 1 has no candidate: with max_gap_steps = 1 the track goes on to step 2, within 1600 km/day
+  // times the 12 h from step 0 (800 km): 6° of longitude at 20°N is 627 km.
+  std::vector<TcCandidate> gap = {cand(0, 20, 100), cand(2, 20, 106), cand(3, 20, 107)};
+  EXPECT_EQ(stitch_tracks(gap, six_hourly(4), any).size(), 1u);  // TECA: steps 2..3 only
+  EXPECT_EQ(stitch_tracks(gap, six_hourly(4), any)[0].points.size(), 2u);
+  TrackParams bridge = any;
+  bridge.max_gap_steps = 1;
+  auto t = stitch_tracks(gap, six_hourly(4), bridge);
+  ASSERT_EQ(t.size(), 1u);
+  ASSERT_EQ(t[0].points.size(), 3u);
+  EXPECT_EQ(t[0].points[1].step, 2);
+  // 9° (941 km) is beyond 800 km: not bridged; nor is a gap of two steps with max_gap_steps = 1.
+  std::vector<TcCandidate> far = {cand(0, 20, 100), cand(2, 20, 109), cand(3, 20, 110)};
+  EXPECT_EQ(stitch_tracks(far, six_hourly(4), bridge)[0].points.front().step, 2);
+  std::vector<TcCandidate> two = {cand(0, 20, 100), cand(3, 20, 101), cand(4, 20, 102)};
+  EXPECT_EQ(stitch_tracks(two, six_hourly(5), bridge)[0].points.front().step, 3);
+  bridge.max_gap_steps = 2;
+  EXPECT_EQ(stitch_tracks(two, six_hourly(5), bridge)[0].points.size(), 3u);
+  // The next step is preferred when it has a candidate in reach, even if a later one is nearer.
+  std::vector<TcCandidate> both = {cand(0, 20, 100), cand(1, 20, 102), cand(2, 20, 100.1)};
+  auto tb = stitch_tracks(both, six_hourly(3), bridge);
+  ASSERT_EQ(tb.size(), 1u);
+  EXPECT_EQ(tb[0].points.size(), 3u);
+  EXPECT_EQ(tb[0].points[1].step, 1);
+  bridge.max_gap_steps = -1;
+  EXPECT_THROW(stitch_tracks(both, six_hourly(3), bridge), UsageError);
 }
