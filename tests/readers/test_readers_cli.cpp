@@ -246,3 +246,34 @@ TEST(BenchIoCli, PrintsOneJsonLinePerCaseWithTheRatio) {
   }
   EXPECT_EQ(cases, (std::vector<std::string>{"uncompressed", "deflate"}));
 }
+
+TEST(BenchIoCli, WithPythonTheXarrayAndNetcdf4PeersAreTimedAndTheirVersionsReported) {
+  if (climseg::test::run_command("/usr/bin/python3 -c 'import xarray, netCDF4' 2>/dev/null").exit_code != 0)
+    GTEST_SKIP() << "python3-xarray/netCDF4 not installed: the python peers of bench io are not exercised";
+  auto r = run_climseg("bench io --height 16 --width 24 --repeat 1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // The version a user would quote: Debian's python3-xarray says 999 in __version__ and in its
+  // metadata, so the package version (less the Debian revision) is the reference when dpkg knows it.
+  std::string deb = climseg::test::run_command("dpkg-query -W -f='${Version}' python3-xarray 2>/dev/null").out;
+  if (auto colon = deb.find(':'); colon != std::string::npos) deb = deb.substr(colon + 1);
+  if (auto dash = deb.rfind('-'); dash != std::string::npos) deb = deb.substr(0, dash);
+  std::stringstream lines(r.out);
+  std::string line;
+  int n = 0;
+  while (std::getline(lines, line)) {
+    json j = json::parse(line);
+    ++n;
+    for (const char* key : {"xarray_ms", "netcdf4_python_ms", "climseg_speedup_vs_xarray"}) {
+      ASSERT_TRUE(j.contains(key) && j[key].is_number()) << key << ": " << line;
+      EXPECT_GT(j[key].get<double>(), 0.0) << key;
+    }
+    const std::string version = j["xarray_version"];
+    EXPECT_FALSE(version.empty());
+    EXPECT_NE(version.rfind("999", 0), 0u) << version;
+    if (!deb.empty()) {
+      EXPECT_EQ(version, deb);
+    }
+    EXPECT_FALSE(j["netcdf4_python_version"].get<std::string>().empty());
+  }
+  EXPECT_EQ(n, 2);
+}
