@@ -563,3 +563,141 @@ TEST(Archive, LoadIntoReusesBuffersAndPrefetcherRecycles) {
   EXPECT_EQ(expect, 4);
   EXPECT_LE(buffers.size(), 3u);  // depth 1: at most a few buffers in circulation
 }
+
+// CF coordinate discovery: latitude, longitude, time and levels found by standard_name alone, by axis
+// alone, by units alone, and by the names y/x, which count only with degree units (a projection's
+// y/x in metres is not a latitude-longitude grid). Field values 100*level + 10*row + column in file
+// order; the latitudes run north to south so the canonical grid is flipped.
+TEST(CfDiscovery, CoordinatesByStandardNameAxisUnitsAndYXNames) {
+  TempDir dir;
+  using Atts = std::vector<std::pair<std::string, std::string>>;
+  struct Case {
+    const char* what;
+    const char* lat;
+    Atts lat_atts;
+    const char* lon;
+    Atts lon_atts;
+    const char* time;
+    Atts time_atts;
+    const char* lev;
+    Atts lev_atts;
+    const char* refusal;  // "" when the grid must be found
+  };
+  const Case cases[] = {
+      {"standard_name only",
+       "phi",
+       {{"standard_name", "latitude"}},
+       "lam",
+       {{"standard_name", "longitude"}},
+       "when",
+       {{"standard_name", "time"}, {"units", "hours since 2000-01-01"}},
+       "pp",
+       {{"standard_name", "air_pressure"}, {"units", "Pa"}},
+       ""},
+      {"axis only",
+       "yc",
+       {{"axis", "Y"}},
+       "xc",
+       {{"axis", "X"}},
+       "rec",
+       {{"axis", "T"}, {"units", "hours since 2000-01-01"}},
+       "kk",
+       {{"axis", "Z"}, {"units", "hPa"}},
+       ""},
+      {"units only",
+       "aa",
+       {{"units", "degrees_north"}},
+       "bb",
+       {{"units", "degrees_east"}},
+       "tt",
+       {{"units", "hours since 2000-01-01"}},
+       "qq",
+       {{"units", "mbar"}},
+       ""},
+      {"y/x in degrees",
+       "y",
+       {{"units", "degrees"}},
+       "x",
+       {{"units", "degrees"}},
+       "time",
+       {{"units", "hours since 2000-01-01"}},
+       "lev",
+       {{"units", "hPa"}},
+       ""},
+      {"y/x in metres",
+       "y",
+       {{"units", "m"}},
+       "x",
+       {{"units", "m"}},
+       "time",
+       {{"units", "hours since 2000-01-01"}},
+       "lev",
+       {{"units", "hPa"}},
+       "no latitude/longitude coordinates"},
+      {"y/x without units",
+       "y",
+       {},
+       "x",
+       {},
+       "time",
+       {{"units", "hours since 2000-01-01"}},
+       "lev",
+       {{"units", "hPa"}},
+       "no latitude/longitude coordinates"},
+      {"axis Y/X in metres",
+       "yc",
+       {{"axis", "Y"}, {"units", "m"}},
+       "xc",
+       {{"axis", "X"}, {"units", "m"}},
+       "time",
+       {{"units", "hours since 2000-01-01"}},
+       "lev",
+       {{"units", "hPa"}},
+       "no latitude/longitude coordinates"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    const fs::path p = dir / (std::string(c.lat) + "_" + c.lon + "_" + std::to_string(&c - cases) + ".nc");
+    std::vector<double> u;
+    for (int l = 0; l < 2; ++l)
+      for (size_t i = 0; i < kH; ++i)
+        for (size_t j = 0; j < kW; ++j) u.push_back(100.0 * l + 10.0 * double(i) + double(j));
+    const double pa = std::string(c.what) == "standard_name only" ? 100 : 1;
+    NcBuilder b(p);
+    b.dim(c.time, 0).dim(c.lev, 2).dim(c.lat, kH).dim(c.lon, kW);
+    b.var(c.time, NC_DOUBLE, {c.time}, {6.0});
+    b.var(c.lev, NC_DOUBLE, {c.lev}, {850 * pa, 500 * pa});
+    b.var(c.lat, NC_DOUBLE, {c.lat}, NcBuilder::lats(kH, 67.5, -45));
+    b.var(c.lon, NC_DOUBLE, {c.lon}, NcBuilder::lons(kW, 0, 45));
+    for (const auto& [var, atts] : {std::pair{c.lat, c.lat_atts}, std::pair{c.lon, c.lon_atts},
+                                    std::pair{c.time, c.time_atts}, std::pair{c.lev, c.lev_atts}})
+      for (const auto& [k, v] : atts) b.att(var, k, v);
+    b.var("U", NC_FLOAT, {c.time, c.lev, c.lat, c.lon}, u);
+    b.write();
+    FileMeta m = scan_file(p.string());
+    if (*c.refusal) {
+      EXPECT_NE(m.grid_error.find(c.refusal), std::string::npos) << m.grid_error;
+      std::string e = error_of([&] { Archive::open({p.string()}, channels("U@850")); });
+      EXPECT_NE(e.find(c.refusal), std::string::npos) << e;
+      continue;
+    }
+    EXPECT_EQ(m.grid_error, "");
+    EXPECT_EQ(m.lat_name, c.lat);
+    EXPECT_EQ(m.lon_name, c.lon);
+    EXPECT_EQ(m.time_dim, c.time);
+    EXPECT_TRUE(m.time_decoded);
+    ASSERT_EQ(m.levels.size(), 1u);
+    EXPECT_EQ(m.levels[0].name, c.lev);
+    EXPECT_TRUE(m.levels[0].is_pressure());
+    EXPECT_TRUE(m.orientation.lat_descending);
+    Archive a = Archive::open({p.string()}, channels("U@850,U@500"));
+    Sample s = a.load(0);
+    EXPECT_EQ(s.time_iso, "2000-01-01T06:00:00");
+    EXPECT_DOUBLE_EQ(s.grid.lat.front(), -67.5);
+    EXPECT_DOUBLE_EQ(s.grid.lat.back(), 67.5);
+    // Canonical row 0 is file row 3: U850 there is 10*3 + j, U500 is 100 + 10*3 + j.
+    EXPECT_EQ(s.data[2], 32.0f);
+    EXPECT_EQ(s.data[int64_t(kH * kW) + 2], 132.0f);
+    EXPECT_EQ(s.data[3 * int64_t(kW) + 5], 5.0f);
+  }
+}
