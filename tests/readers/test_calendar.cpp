@@ -128,3 +128,34 @@ TEST(Calendar, ParsesDateTexts) {
   EXPECT_THROW(parse_datetime("2000-13-01"), climseg::Error);
   EXPECT_THROW(parse_datetime("Jan 1979"), climseg::Error);
 }
+
+// proleptic_gregorian across real leap days: 2000 (divisible by 400) has Feb 29, 1900 (by 100, not
+// 400) has none, 1600 has one. Expected dates from cftime 1.6.2 (num2date / date2num, calendar
+// 'proleptic_gregorian'), and by hand: Jan has 31 days, so day 59 after Jan 1 is Feb 29 in a leap year.
+TEST(Calendar, ProlepticGregorianAcrossTheLeapDays) {
+  const char* pg = "proleptic_gregorian";
+  EXPECT_TRUE(is_leap_year(Calendar::proleptic_gregorian, 2000));
+  EXPECT_FALSE(is_leap_year(Calendar::proleptic_gregorian, 1900));
+  EXPECT_TRUE(is_leap_year(Calendar::proleptic_gregorian, 1600));
+  EXPECT_EQ(days_in_month(Calendar::proleptic_gregorian, 2000, 2), 29);
+  EXPECT_EQ(days_in_month(Calendar::proleptic_gregorian, 1900, 2), 28);
+  EXPECT_EQ(decode("days since 2000-01-01", pg, 59), "2000-02-29T00:00:00");
+  EXPECT_EQ(decode("days since 2000-01-01", pg, 60), "2000-03-01T00:00:00");
+  EXPECT_EQ(decode("days since 2000-01-01", pg, 366), "2001-01-01T00:00:00");
+  EXPECT_EQ(decode("hours since 2000-02-28 12:00", pg, 12), "2000-02-29T00:00:00");
+  EXPECT_EQ(decode("hours since 2000-02-28 12:00", pg, 36), "2000-03-01T00:00:00");
+  EXPECT_EQ(decode("days since 0001-01-01", pg, 730178), "2000-02-29T00:00:00");
+  EXPECT_EQ(decode("days since 1900-01-01", pg, 58), "1900-02-28T00:00:00");
+  EXPECT_EQ(decode("days since 1900-01-01", pg, 59), "1900-03-01T00:00:00");
+  EXPECT_EQ(decode("minutes since 1899-12-31", pg, 86400), "1900-03-01T00:00:00");
+  EXPECT_EQ(decode("days since 1600-02-28", pg, 1), "1600-02-29T00:00:00");
+  // date2num: 2000-02-28 to 2000-03-01 is 2 days, 1900-02-28 to 1900-03-01 is 1.
+  EXPECT_EQ(
+      day_number(Calendar::proleptic_gregorian, 2000, 3, 1) - day_number(Calendar::proleptic_gregorian, 2000, 2, 28),
+      2);
+  EXPECT_EQ(
+      day_number(Calendar::proleptic_gregorian, 1900, 3, 1) - day_number(Calendar::proleptic_gregorian, 1900, 2, 28),
+      1);
+  EXPECT_NO_THROW(TimeUnits::parse("days since 2000-02-29", pg));
+  EXPECT_THROW(TimeUnits::parse("days since 1900-02-29", pg), climseg::Error);
+}
