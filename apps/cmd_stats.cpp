@@ -1,8 +1,11 @@
 // `climseg stats`: per-channel normalization statistics of an archive, MPI-parallel over samples.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <numeric>
 
 #include "apps/command.hpp"
@@ -15,6 +18,7 @@
 #include "readers/partition.hpp"
 #include "readers/prefetch.hpp"
 #include "readers/stats.hpp"
+#include "readers/writer.hpp"
 
 namespace climseg::app {
 namespace {
@@ -33,6 +37,13 @@ class StatsCommand : public Command {
                    "Channels, comma-separated: TMQ,U@850,V@850,PSL (see docs/formats.md); default: every 2-D field");
     app.add_option("--out", out_, "Statistics JSON file to write ('-' for stdout)")->required();
     app.add_option("--percentiles", percentiles_, "Also percentiles, e.g. 1,50,99 (a second pass over the archive)");
+    app.add_option("--percentile-map", map_percentiles_,
+                   "Per-cell percentiles over time, e.g. 99 or 95,99: a CF NetCDF field CHANNEL_pNN per channel "
+                   "(for label --waves-threshold-field / --ivt-threshold-field); needs --out-map");
+    app.add_option("--out-map", out_map_, "NetCDF file for --percentile-map");
+    app.add_option("--map-memory-mb", map_memory_mb_,
+                   "--percentile-map keeps every step of every cell in memory (exact percentiles): refuse above this")
+        ->capture_default_str();
     app.add_flag("--area-weighted", area_weighted_, "Weight every value by its cell's area on the sphere");
     app.add_option("--fill", fill_, "A channel that is entirely fill values: mask (default), skip the sample, error")
         ->check(CLI::IsMember({"mask", "skip", "error"}));
@@ -48,6 +59,9 @@ class StatsCommand : public Command {
     options.all_fill = io::parse_fill_policy(fill_);
     std::vector<double> pct;
     if (!percentiles_.empty()) pct = io::parse_percentiles(percentiles_);
+    std::vector<double> map_pct;
+    if (!map_percentiles_.empty()) map_pct = io::parse_percentiles(map_percentiles_);
+    if (map_pct.empty() != out_map_.empty()) fail_usage("--percentile-map and --out-map go together");
     if (out_ != "-") {
       std::filesystem::path parent = std::filesystem::path(out_).parent_path();
       if (!parent.empty() && !std::filesystem::is_directory(parent))
@@ -96,6 +110,8 @@ class StatsCommand : public Command {
       }
     }
 
+    if (!map_pct.empty()) percentile_map(archive, map_pct, world, global);
+
     stats.provenance = {{"inputs", inputs_},
                         {"channels", archive.channel_names()},
                         {"files", archive.files().size()},
@@ -117,8 +133,95 @@ class StatsCommand : public Command {
   }
 
  private:
+  // Exact per-cell percentiles over all steps (numpy's default linear interpolation between order
+  // statistics; missing values left out, a cell without any valid value is NaN). Every value of
+  // every cell is held in memory, so the archive must fit --map-memory-mb; the root rank reads the
+  // whole archive for it (other ranks wait).
+  void percentile_map(io::Archive& archive, const std::vector<double>& pct, Comm& world, const GlobalOptions& global) {
+    const int64_t S = archive.size(), n = archive.grid().size();
+    const int64_t C = static_cast<int64_t>(archive.channel_names().size());
+    const double mb = double(S) * double(n) * double(C) * 4.0 / (1024.0 * 1024.0);
+    if (mb > map_memory_mb_)
+      fail(
+          "--percentile-map needs {:.0f} MB for {} steps of {} channel(s) on {} (over --map-memory-mb {}): "
+          "choose fewer channels with --vars or fewer files",
+          mb, S, C, archive.grid().shape_str(), map_memory_mb_);
+    if (world.is_root()) {
+      std::vector<float> all(size_t(S * n * C));  // (channel, cell, step)
+      const float nan = std::numeric_limits<float>::quiet_NaN();
+      std::vector<int64_t> every(static_cast<size_t>(S));
+      std::iota(every.begin(), every.end(), 0);
+      Progress progress("percentile map", S, !global.no_progress);
+      io::Prefetcher loader(archive, every, 2);
+      while (auto s = loader.next()) {
+        const int64_t t = s->index;
+        for (int64_t c = 0; c < C; ++c)
+          for (int64_t k = 0; k < n; ++k) {
+            const bool ok = s->valid.numel() == 0 || s->valid[c * n + k] != 0.0f;
+            all[size_t((c * n + k) * S + t)] = ok ? s->data[c * n + k] : nan;
+          }
+        loader.recycle(std::move(*s));
+        progress.advance();
+      }
+      progress.finish();
+      io::OutputSpec spec = io::output_like(archive.files().front());
+      spec.time_steps = 1;
+      if (spec.time_units.empty()) {
+        spec.time_units = "hours since 1900-01-01 00:00:00";
+        spec.calendar = "standard";
+      }
+      auto var_name = [&](int64_t c, double p) {
+        std::string q = fmt::format("{:g}", p);
+        std::replace(q.begin(), q.end(), '.', '_');
+        return archive.channel_names()[size_t(c)] + "_p" + q;
+      };
+      for (int64_t c = 0; c < C; ++c)
+        for (double p : pct) {
+          spec.variables.push_back(io::float_field(
+              var_name(c, p), archive.channel_units()[size_t(c)],
+              fmt::format("{:g}th percentile of {} over {} time steps", p, archive.channel_names()[size_t(c)], S),
+              {spec.time_name, spec.lat_name, spec.lon_name}));
+          spec.variables.back().attrs.push_back(
+              io::Attr::str("comment",
+                            "per-cell percentile over time (climseg stats --percentile-map): linear "
+                            "interpolation between order statistics, missing values left out"));
+        }
+      spec.global_attrs.push_back(io::Attr::str("title", "climseg per-cell percentiles"));
+      spec.provenance.inputs = inputs_;
+      io::CfWriter writer(out_map_, spec);
+      const int64_t t0 = writer.append_time(archive.info(0).time_value);
+      std::vector<float> values;
+      std::vector<float> plane(static_cast<size_t>(n));
+      for (int64_t c = 0; c < C; ++c)
+        for (double p : pct) {
+          for (int64_t k = 0; k < n; ++k) {
+            values.clear();
+            for (int64_t t = 0; t < S; ++t) {
+              const float v = all[size_t((c * n + k) * S + t)];
+              if (!std::isnan(v)) values.push_back(v);
+            }
+            if (values.empty()) {
+              plane[size_t(k)] = nan;
+              continue;
+            }
+            std::sort(values.begin(), values.end());
+            const double pos = p / 100.0 * double(values.size() - 1);
+            const size_t lo = size_t(std::floor(pos));
+            const size_t hi = std::min(lo + 1, values.size() - 1);
+            plane[size_t(k)] =
+                float(double(values[lo]) + (pos - double(lo)) * (double(values[hi]) - double(values[lo])));
+          }
+          writer.write(var_name(c, p), t0, plane.data());
+        }
+      writer.close();
+      log::info("wrote {} ({} percentile field(s) of {} steps)", out_map_, C * int64_t(pct.size()), S);
+    }
+    world.barrier();
+  }
+
   std::vector<std::string> inputs_;
-  std::string vars_, out_, percentiles_, fill_ = "mask";
+  std::string vars_, out_, percentiles_, fill_ = "mask", map_percentiles_, out_map_;
+  double map_memory_mb_ = 4096;
   bool area_weighted_ = false;
 };
 
