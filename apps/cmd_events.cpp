@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <numeric>
 #include <set>
 #include <sstream>
@@ -32,9 +33,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// netCDF's per-variable chunk cache for the files opened or created while it lives, set small and
-// restored after: each step is read or written once, so a large cache (16 MiB per variable by
-// default) only fills with finished chunks of event_ids.nc and grew the memory with the archive.
+// netCDF's per-variable chunk cache for the files created while it lives, set small and restored
+// after. event_ids.nc is written one step (one chunk) at a time, so a large cache (16 MiB per
+// variable by default) only filled with finished chunks and grew the memory with the archive. (Inputs
+// keep the default: their chunks may span several steps, which a small cache would inflate again
+// for every step.)
 class ChunkCacheLimit {
  public:
   explicit ChunkCacheLimit(size_t bytes) {
@@ -112,7 +115,6 @@ class EventsCommand : public Command {
   int run(const GlobalOptions& global) override {
     Comm world = Comm::world();
     Stopwatch clock;
-    const ChunkCacheLimit cache_limit(size_t(1) << 20);
     if (chunk_ < 1) fail_usage("--chunk must be >= 1");
     link_.distance_classes = parse_classes(distance_classes_, "--distance-classes");
     const std::vector<uint8_t> classes = parse_classes(classes_, "--classes");
@@ -406,7 +408,9 @@ class EventsCommand : public Command {
                  {io::Attr::str("long_name", "event id (rows of events.csv); 0: no event")}};
     spec.variables.push_back(v);
     spec.global_attrs.push_back(io::Attr::str("title", "climseg event ids"));
+    auto cache_limit = std::make_unique<ChunkCacheLimit>(size_t(1) << 20);
     io::CfWriter w(fs::path(out_) / "event_ids.nc", spec);
+    cache_limit.reset();  // the variables have their caches; files opened from here on get the default
     std::ifstream in(tmp, std::ios::binary);
     std::vector<float> plane(size_t(a.grid().size()));
     Progress progress("events: id map", a.size(), !global.no_progress);

@@ -487,7 +487,7 @@ Image render_map(const geo::Grid& g, std::span<const float> field, std::span<con
   if (spec.coastlines) {
     std::vector<float> cover(size_t(mw) * size_t(mh), 0.0f);
     auto seg = [&](double x0, double y0, double x1, double y1) {
-      const double r = 0.4;  // half the line width (pixels)
+      const double r = 0.5;  // half the line width (pixels)
       const int xa = int(std::floor(std::min(x0, x1) - 2)), xb = int(std::ceil(std::max(x0, x1) + 2));
       const int ya = int(std::floor(std::min(y0, y1) - 2)), yb = int(std::ceil(std::max(y0, y1) + 2));
       const double dx = x1 - x0, dy = y1 - y0, len2 = dx * dx + dy * dy;
@@ -538,7 +538,7 @@ Image render_map(const geo::Grid& g, std::span<const float> field, std::span<con
     for (int y = 0; y < mh; ++y)
       for (int x = 0; x < mw; ++x)
         if (const float c = cover[size_t(y) * size_t(mw) + size_t(x)]; c > 0)
-          img.blend(f.x0 + x, f.y0 + y, {25, 25, 25}, 0.9 * c);
+          img.blend(f.x0 + x, f.y0 + y, {15, 15, 15}, 0.95 * c);
   }
 
   // Class outlines: map pixels whose class differs from a neighbour within 2 pixels.
