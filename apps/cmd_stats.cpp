@@ -134,7 +134,7 @@ class StatsCommand : public Command {
 
  private:
   // Exact per-cell percentiles over all steps (numpy's default linear interpolation between order
-  // statistics; missing values left out, a cell without any valid value is NaN). Every value of
+  // statistics; missing values left out, a cell without any valid value is a fill value). Every value of
   // every cell is held in memory, so the archive must fit --map-memory-mb; the root rank reads the
   // whole archive for it (other ranks wait).
   void percentile_map(io::Archive& archive, const std::vector<double>& pct, Comm& world, const GlobalOptions& global) {
@@ -185,6 +185,8 @@ class StatsCommand : public Command {
               io::Attr::str("comment",
                             "per-cell percentile over time (climseg stats --percentile-map): linear "
                             "interpolation between order statistics, missing values left out"));
+          // Cells never valid (NaN) become the CF default fill value.
+          spec.variables.back().fill_value = 9.969209968386869e36;
         }
       spec.global_attrs.push_back(io::Attr::str("title", "climseg per-cell percentiles"));
       spec.provenance.inputs = inputs_;
