@@ -567,6 +567,8 @@ class LabelCommand : public Command {
     spec.orientation = meta->orientation;
     if (!meta->lat_name.empty()) spec.lat_name = meta->lat_name;
     if (!meta->lon_name.empty()) spec.lon_name = meta->lon_name;
+    spec.file_lat = meta->lat;  // the file's own coordinate values, bit for bit
+    spec.file_lon = meta->lon;
     const bool timed = !meta->time_units.empty() && meta->time_decoded;
     if (timed) {
       spec.time_units = meta->time_units;
