@@ -227,19 +227,28 @@ class BatchNormOp : public Op {
       store_parameter_grads(c, sums);
       return;
     }
+    // Batch statistics summed over ranks (synchronised BatchNorm). The input gradient needs the
+    // global [sum dz, sum dz*xhat]; the weight and bias gradients are those same sums, so they are
+    // stored as the global sums times this rank's share of the count (1/P for equal batches): the
+    // gradient allreduce's average over ranks then leaves G/P, the average of the local sums,
+    // rounded to float once. (Storing each rank's local sum rounds each share to float before the
+    // average: where the shares cancel, as in CGNet's first BatchNorm weights at ~700x their sum,
+    // that costs ~1e-5 of the result.)
     ref::bn_backward_sums(x, dy, n_, c_, hw_, mean, invstd, scale, shift, alpha, na_, sums, sums + c_,
                           prelu_ ? sums + 2 * c_ : nullptr);
-    store_parameter_grads(c, sums);
+    c.graph->stats_reducer()->allreduce_sum(sums, 2 * c_);
+    const double share = double(n_ * hw_) / m;
+    float* dg = c.grad_input(1);
+    if (dg)
+      for (int64_t ch = 0; ch < c_; ++ch) ref::store(dg + ch, float(sums[c_ + ch] * share), c.accumulate[1]);
+    if (float* db = c.grad_input(2))
+      for (int64_t ch = 0; ch < c_; ++ch) ref::store(db + ch, float(sums[ch] * share), c.accumulate[2]);
+    store_prelu_grad(c, sums);
     float* dx = c.grad_input(0);
     if (!dx) return;
-    if (batch_stats_) {
-      if (StatsReducer* r = c.graph->stats_reducer()) r->allreduce_sum(sums, 2 * c_);
-      for (int64_t ch = 0; ch < c_; ++ch) {
-        k1[ch] = float(sums[ch] / m);
-        k2[ch] = float(sums[c_ + ch] / m);
-      }
-    } else {
-      std::fill(k1, k1 + 2 * c_, 0.0f);
+    for (int64_t ch = 0; ch < c_; ++ch) {
+      k1[ch] = float(sums[ch] / m);
+      k2[ch] = float(sums[c_ + ch] / m);
     }
     ref::bn_backward_apply(x, dy, dx, n_, c_, hw_, mean, invstd, gamma, k1, k2, scale, shift, alpha, na_,
                            c.accumulate[0]);
@@ -252,6 +261,10 @@ class BatchNormOp : public Op {
       for (int64_t ch = 0; ch < c_; ++ch) ref::store(dg + ch, float(sums[c_ + ch]), c.accumulate[1]);
     if (float* db = c.grad_input(2))
       for (int64_t ch = 0; ch < c_; ++ch) ref::store(db + ch, float(sums[ch]), c.accumulate[2]);
+    store_prelu_grad(c, sums);
+  }
+  // The PReLU slope gradient from the local sums (always local: the gradient allreduce averages it).
+  void store_prelu_grad(const OpContext& c, const double* sums) const {
     float* da = prelu_ ? c.grad_input(3) : nullptr;
     if (!da) return;
     if (na_ == 1) {
