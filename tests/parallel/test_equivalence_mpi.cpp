@@ -297,11 +297,12 @@ TEST(DataParallel, TenSgdStepsGiveTheSingleProcessWeights) {
 // summation order into ~1e-3 differences, in a single process too (merely reordering the batch's
 // samples). With eval-mode BatchNorm the gradients are close enough (1.7e-7 per tensor) that Adam's
 // weights still meet 1e-4 relative (measured 6-8e-7 at 2 and 4 ranks). With synchronised
-// BatchNorm (gradients within 2e-7) they do not (3.3e-3 / 1.1e-4 relative at 2 / 4 ranks: a
-// single process merely reordering the batch moves 1.2e-2; docs/scaling.md): that run is held to the spread that reordering the batch gives one
-// process, plus two steps of the learning rate (the reordering's spread is itself a draw of that
-// noise: in the sanitizer build (-O1) it happened to flip no element (2.3e-5) while the distributed
-// run flipped one (1.5e-3, running statistics 7.6e-4)). The loss bound is the tight check there.
+// BatchNorm (gradients within 2e-7) they do not (3.3e-3 / 1.1e-4 relative at 2 / 4 ranks; one
+// process merely reordering the batch moves 1.2e-2; docs/scaling.md): that run is held to the
+// spread that reordering the batch gives one process, plus two steps of the learning rate (the
+// reordering's spread is itself a draw of that noise: in the sanitizer build (-O1) it happened to
+// flip no element (2.3e-5) while the distributed run flipped one (1.5e-3, running statistics
+// 7.6e-4)). The loss bound is the tight check there.
 TEST(DataParallel, TenAdamStepsStayWithinTheReorderingNoise) {
   Comm world = Comm::world();
   for (bool frozen_bn : {true, false}) {
