@@ -282,6 +282,14 @@ struct CfWriter::Impl {
           chunk[k] = info.shape[k];
       }
       check(nc_def_var_chunking(ncid, info.varid, NC_CHUNKED, chunk.data()), "cannot set chunking", v.name);
+      if (info.has_time && gridded) {
+        // Every chunk of a gridded field is one step (one level), written whole and once: a cache of
+        // one chunk is all it needs. netCDF's default (16 MiB per variable) only held finished chunks
+        // until close, so a long output's memory grew with its length up to 16 MiB per variable.
+        size_t bytes = type_size(v.type);
+        for (size_t c : chunk) bytes *= c;
+        check(nc_set_var_chunk_cache(ncid, info.varid, bytes, 7, 1.0f), "cannot set the chunk cache", v.name);
+      }
       const int level = v.deflate_level >= 0 ? v.deflate_level : spec.deflate_level;
       if (level > 0)
         check(nc_def_var_deflate(ncid, info.varid, spec.shuffle && type_size(v.type) > 1 ? 1 : 0, 1, level),
