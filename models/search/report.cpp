@@ -177,13 +177,13 @@ std::string table_csv(const Plan& plan, const SearchConfig& config) {
   const std::vector<std::string> keys = config.space.searched_keys();
   const std::vector<int64_t> budgets = plan.budgets();
   std::string out = "trial,bracket,status";
-  for (const std::string& k : keys) out += "," + csv_field(k);
+  for (const std::string& k : keys) out += fmt::format(",{}", csv_field(k));
   for (int64_t b : budgets) out += fmt::format(",metric@{}", b);
   out += ",final_metric,steps,wall_s,groups,message\n";
   for (const Trial& t : plan.trials()) {
     const json row = trial_row(plan, t, config);
     out += fmt::format("{},{},{}", t.id, t.bracket, row["status"].get<std::string>());
-    for (const std::string& k : keys) out += "," + csv_field(value_text(row["values"][k]));
+    for (const std::string& k : keys) out += fmt::format(",{}", csv_field(value_text(row["values"][k])));
     for (int64_t b : budgets) {
       const std::string key = std::to_string(b);
       out += ",";
@@ -193,7 +193,7 @@ std::string table_csv(const Plan& plan, const SearchConfig& config) {
     out += ",";
     if (row["final_metric"].is_number()) out += fmt::format("{:.6f}", row["final_metric"].get<double>());
     std::string groups;
-    for (const json& g : row["groups"]) groups += (groups.empty() ? "" : ";") + g.dump();
+    for (const json& g : row["groups"]) groups += fmt::format("{}{}", groups.empty() ? "" : ";", g.dump());
     out += fmt::format(",{},{:.2f},{},{}\n", row["steps"].get<int64_t>(), row["wall_s"].get<double>(), groups,
                        csv_field(row["message"].get<std::string>()));
   }

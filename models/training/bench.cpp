@@ -31,9 +31,9 @@ std::unique_ptr<nets::Network> make_net(const BenchOptions& o) {
   nets::NetConfig c;
   c.type = o.model;
   c.channels.clear();
-  for (int64_t i = 0; i < o.channels; ++i) c.channels.push_back("c" + std::to_string(i));
+  for (int64_t i = 0; i < o.channels; ++i) c.channels.push_back(fmt::format("c{}", i));
   c.classes.clear();
-  for (int64_t i = 0; i < o.classes; ++i) c.classes.push_back("k" + std::to_string(i));
+  for (int64_t i = 0; i < o.classes; ++i) c.classes.push_back(fmt::format("k{}", i));
   c.padding = o.model == "cgnet" ? "circular" : "spherical";
   return nets::make_network(c);
 }

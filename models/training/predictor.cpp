@@ -125,7 +125,7 @@ std::vector<std::vector<int64_t>> groups_of(const io::Archive& a) {
 // Where a rank keeps its steps of an output shared with other ranks until the output is assembled:
 // a hidden file beside it, raw float32, per step the mask (H*W) then each probability (H*W).
 fs::path part_path(const fs::path& out, int rank) {
-  return out.parent_path() / ("." + out.filename().string() + ".part" + std::to_string(rank));
+  return out.parent_path() / fmt::format(".{}.part{}", out.filename().string(), rank);
 }
 
 }  // namespace

@@ -133,7 +133,7 @@ std::vector<std::string> tick_labels(const std::vector<double>& ticks) {
     for (int d = 0; d <= 6; ++d) {
       for (size_t k = 0; k < ticks.size(); ++k) {
         out[k] = fmt::format("{:.{}f}", ticks[k], d);
-        if (out[k].find_first_not_of("-0.") == std::string::npos) out[k] = "0";
+        if (out[k].find_first_not_of("-0.") == std::string::npos) out[k].assign(1, '0');
       }
       if (accept(out)) return out;
     }
