@@ -94,8 +94,10 @@ std::vector<double> nice_ticks(double lo, double hi, int max_n) {
     const double step = mantissas[m] * std::pow(10.0, e);
     // Ticks as integer multiples of the step (no accumulated rounding).
     std::vector<double> t;
-    for (double k = std::ceil(lo / step - 1e-9); k * step <= hi + 1e-9 * step; k += 1.0)
+    // (At most 1000: past 2^53 a step of 1 no longer moves k, for a range below the values' precision.)
+    for (double k = std::ceil(lo / step - 1e-9); k * step <= hi + 1e-9 * step && t.size() < 1000; k += 1.0)
       t.push_back(std::abs(k) < 0.5 ? 0.0 : k * step);
+    if (t.size() >= 1000) return {lo, hi};
     if (t.size() >= 2 || e < -300) return t.empty() ? std::vector<double>{lo} : t;
     if (--m < 0) {
       m = 3;

@@ -179,6 +179,9 @@ TEST(Plot, TickLabelsAreDistinctMonotoneAndTrue) {
       }
     }
   // Hand-worked: the PSL bar of the audit (was "99500, 1e+05, 1e+05, 1e+05").
+  // A range below the values' precision (2 at 1e16, where doubles are 2 apart) ends, with its ends.
+  EXPECT_EQ(nice_ticks(1e16, 1e16 + 2, 6), (std::vector<double>{1e16, 1e16 + 2}));
+  EXPECT_EQ(tick_labels(nice_ticks(1e16, 1e16 + 2, 6)).size(), 2u);
   EXPECT_EQ(tick_labels(nice_ticks(99000, 103000, 6)),  // raw step 667: the next nice one is 1000
             (std::vector<std::string>{"99000", "100000", "101000", "102000", "103000"}));
   EXPECT_EQ(tick_labels(nice_ticks(99000, 103000, 8)),  // raw step 500
