@@ -24,28 +24,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::vector<std::map<std::string, std::string>> read_csv(const fs::path& path) {
-  std::istringstream in(read_file(path));
-  std::string line;
-  std::vector<std::string> head;
-  std::vector<std::map<std::string, std::string>> rows;
-  auto split = [](const std::string& l) {
-    std::vector<std::string> cells;
-    std::stringstream ss(l);
-    std::string c;
-    while (std::getline(ss, c, ',')) cells.push_back(c);
-    return cells;
-  };
-  if (std::getline(in, line)) head = split(line);
-  while (std::getline(in, line)) {
-    const auto cells = split(line);
-    std::map<std::string, std::string> r;
-    for (size_t k = 0; k < head.size() && k < cells.size(); ++k) r[head[k]] = cells[k];
-    rows.push_back(std::move(r));
-  }
-  return rows;
-}
-
 std::vector<int> read_ints(const fs::path& path, const char* name) {
   io::NcFile f(path);
   const int var = io::nc_find_var(f.id(), name);
@@ -85,13 +63,13 @@ TEST_F(EventsCli, PlantedCyclonesAreEventsFromTheirGenesis) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   // The truth: first step and position of every planted cyclone id.
   std::map<std::string, std::tuple<int64_t, double, double, double>> planted;  // id -> step, lat, lon, min psl
-  for (const auto& row : read_csv(synth() / "synth_cyclones.csv")) {
+  for (const auto& row : test::read_csv(synth() / "synth_cyclones.csv")) {
     const int64_t step = std::stoll(row.at("step"));
     const double psl = std::stod(row.at("psl_min_pa"));
     auto [it, fresh] = planted.try_emplace(row.at("id"), step, std::stod(row.at("lat")), std::stod(row.at("lon")), psl);
     std::get<3>(it->second) = std::min(std::get<3>(it->second), psl);
   }
-  const auto events = read_csv(out / "events.csv");
+  const auto events = test::read_csv(out / "events.csv");
   std::vector<std::map<std::string, std::string>> cyclones;
   for (const auto& e : events)
     if (e.at("class") == "1") cyclones.push_back(e);
@@ -134,7 +112,7 @@ TEST_F(EventsCli, FiltersDropShortEvents) {
       test::run_climseg(fmt::format("--no-progress -q events --in {} --out {} --classes 2 --min-lifetime 1 --no-ids",
                                     synth().string(), out.string()));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  for (const auto& e : read_csv(out / "events.csv")) {
+  for (const auto& e : test::read_csv(out / "events.csv")) {
     EXPECT_EQ(e.at("class"), "2");
     EXPECT_GE(std::stod(e.at("lifetime_days")), 1.0);
   }
@@ -214,7 +192,7 @@ TEST(EventsCliYears, SummaryNetcdfCountsPerClassAndYearAndPlotDrawsEventTracks) 
   // Independent counts from the table: class -> year -> events.
   std::map<int, std::map<int, int>> by_year;
   std::map<int, int> total;
-  const auto events = read_csv(out / "events.csv");
+  const auto events = test::read_csv(out / "events.csv");
   for (const auto& e : events) {
     const int c = std::stoi(e.at("class")), y = std::stoi(e.at("genesis_time").substr(0, 4));
     ++by_year[c][y];

@@ -22,28 +22,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::vector<std::map<std::string, std::string>> read_csv(const fs::path& path) {
-  std::istringstream in(read_file(path));
-  std::string line;
-  std::vector<std::string> head;
-  std::vector<std::map<std::string, std::string>> rows;
-  auto split = [](const std::string& l) {
-    std::vector<std::string> cells;
-    std::stringstream ss(l);
-    std::string c;
-    while (std::getline(ss, c, ',')) cells.push_back(c);
-    return cells;
-  };
-  if (std::getline(in, line)) head = split(line);
-  while (std::getline(in, line)) {
-    const auto cells = split(line);
-    std::map<std::string, std::string> r;
-    for (size_t k = 0; k < head.size() && k < cells.size(); ++k) r[head[k]] = cells[k];
-    rows.push_back(std::move(r));
-  }
-  return rows;
-}
-
 double degrees_apart(double lat1, double lon1, double lat2, double lon2) {
   return geo::great_circle_m(lat1, lon1, lat2, lon2) / (geo::kEarthRadius * geo::kDegToRad);
 }
@@ -84,7 +62,7 @@ TEST(LabelCli, StormTrackedThroughTheSixGeocatFiles) {
     numpy[step] = v;
   }
   ASSERT_EQ(numpy.size(), 12u);
-  const auto rows = read_csv(dir / "out" / "tc_tracks.csv");
+  const auto rows = test::read_csv(dir / "out" / "tc_tracks.csv");
   std::string storm_id;
   for (const auto& row : rows)
     if (row.at("step") == "13" &&
@@ -172,7 +150,7 @@ TEST(LabelCli, IvtPercentileThresholdOnMerra) {
   const auto summary = nlohmann::json::parse(read_file(dir / "l" / "label_summary.json"));
   EXPECT_DOUBLE_EQ(summary["thresholds"]["ivt_kg_m-1_s-1"].get<double>(), p95);
   // Every kept river's peak is at least the threshold (damping only lowers IVT).
-  const auto rivers = read_csv(dir / "l" / "rivers.csv");
+  const auto rivers = test::read_csv(dir / "l" / "rivers.csv");
   ASSERT_FALSE(rivers.empty());
   for (const auto& row : rivers) EXPECT_GE(std::stod(row.at("peak")), p95);
 }

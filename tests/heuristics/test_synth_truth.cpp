@@ -21,29 +21,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Rows of a CSV file as column-name -> text maps (no quoted commas before the columns we read).
-std::vector<std::map<std::string, std::string>> read_csv(const fs::path& path) {
-  std::istringstream in(read_file(path));
-  std::string line;
-  std::vector<std::string> head;
-  std::vector<std::map<std::string, std::string>> rows;
-  auto split = [](const std::string& l) {
-    std::vector<std::string> cells;
-    std::stringstream ss(l);
-    std::string c;
-    while (std::getline(ss, c, ',')) cells.push_back(c);
-    return cells;
-  };
-  if (std::getline(in, line)) head = split(line);
-  while (std::getline(in, line)) {
-    const auto cells = split(line);
-    std::map<std::string, std::string> r;
-    for (size_t k = 0; k < head.size() && k < cells.size(); ++k) r[head[k]] = cells[k];
-    rows.push_back(std::move(r));
-  }
-  return rows;
-}
-
 struct Point {
   double lat, lon;
 };
@@ -74,10 +51,10 @@ Scores score(const fs::path& synth_dir, const fs::path& label_dir) {
   fs::path cyclones_csv;
   for (const auto& e : fs::directory_iterator(synth_dir))
     if (e.path().filename().string().ends_with("_cyclones.csv")) cyclones_csv = e.path();
-  for (const auto& r : read_csv(cyclones_csv))
+  for (const auto& r : test::read_csv(cyclones_csv))
     truth[std::stoll(r.at("step"))].push_back({std::stod(r.at("lat")), std::stod(r.at("lon"))});
   if (fs::exists(label_dir / "tc_tracks.csv"))  // absent when only rivers were detected
-    for (const auto& r : read_csv(label_dir / "tc_tracks.csv"))
+    for (const auto& r : test::read_csv(label_dir / "tc_tracks.csv"))
       found[std::stoll(r.at("step"))].push_back({std::stod(r.at("lat")), std::stod(r.at("lon"))});
   auto near = [](const Point& p, const std::vector<Point>& others) {
     for (const auto& q : others)
@@ -187,7 +164,7 @@ TEST(SynthTruth, SameLabelsUnderThreeRanks) {
   r = test::run_command(fmt::format("{} -n 3 {} --no-progress -q label --in {} --out {}", CLIMSEG_TEST_MPIEXEC,
                                     test::climseg_exe().string(), (dir / "synth").string(), (dir / "three").string()));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_GT(read_csv(dir / "one" / "tc_tracks.csv").size(), 10u);
+  EXPECT_GT(test::read_csv(dir / "one" / "tc_tracks.csv").size(), 10u);
   for (const char* f : {"tc_tracks.csv", "rivers.csv"})
     EXPECT_EQ(read_file(dir / "one" / f), read_file(dir / "three" / f)) << f;
   int files = 0;

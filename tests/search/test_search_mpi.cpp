@@ -11,6 +11,7 @@
 #include "core/error.hpp"
 #include "models/search/search.hpp"
 #include "models/training/trainer.hpp"
+#include "shared_dir.hpp"
 #include "test_support.hpp"
 
 using namespace climseg;
@@ -18,29 +19,10 @@ using namespace climseg::search;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-namespace {
-
-// A directory shared by all ranks: rank 0 creates it, everyone learns its name.
-struct SharedDir {
-  std::unique_ptr<test::TempDir> owned;
-  fs::path path;
-  explicit SharedDir(const Comm& comm) {
-    std::string p;
-    if (comm.is_root()) {
-      owned = std::make_unique<test::TempDir>();
-      p = owned->path().string();
-    }
-    comm.broadcast(p);
-    path = p;
-  }
-};
-
-}  // namespace
-
 TEST(SearchMpi, GroupsOfTwoTrainTrialsAndTheTableGathersTheirResults) {
   const Comm world = Comm::world();
   ASSERT_EQ(world.size() % 2, 0);
-  SharedDir dir(world);
+  test::SharedDir dir(world);
   std::string joined;
   if (world.is_root()) {
     fs::create_directories(dir.path / "data");

@@ -68,4 +68,26 @@ RunResult run_command(const std::string& command_line) {
 
 RunResult run_climseg(const std::string& args) { return run_command(climseg_exe().string() + " " + args); }
 
+std::vector<std::map<std::string, std::string>> read_csv(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::vector<std::string> head;
+  std::vector<std::map<std::string, std::string>> rows;
+  auto split = [](const std::string& l) {
+    std::vector<std::string> cells;
+    std::stringstream ss(l);
+    std::string c;
+    while (std::getline(ss, c, ',')) cells.push_back(c);
+    return cells;
+  };
+  if (std::getline(in, line)) head = split(line);
+  while (std::getline(in, line)) {
+    const auto cells = split(line);
+    std::map<std::string, std::string> r;
+    for (size_t k = 0; k < head.size() && k < cells.size(); ++k) r[head[k]] = cells[k];
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
 }  // namespace climseg::test

@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 #include <string>
+#include <vector>
 
 namespace climseg::test {
 
@@ -41,6 +43,9 @@ struct RunResult {
 RunResult run_command(const std::string& command_line);
 // Runs `climseg ARGS`.
 RunResult run_climseg(const std::string& args);
+
+// Rows of a CSV file as column-name -> text maps (plain cells: no quoted commas).
+std::vector<std::map<std::string, std::string>> read_csv(const std::filesystem::path& path);
 
 }  // namespace climseg::test
 

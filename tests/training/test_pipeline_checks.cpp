@@ -13,6 +13,7 @@
 #include <numbers>
 #include <sstream>
 
+#include "core/atomic_file.hpp"
 #include "core/h5.hpp"
 #include "test_support.hpp"
 #include "tiny_archive.hpp"
@@ -25,16 +26,9 @@ namespace {
 
 std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
 
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 std::vector<json> read_jsonl(const fs::path& p) {
   std::vector<json> out;
-  std::istringstream in(read_text(p));
+  std::istringstream in(read_file(p));
   for (std::string line; std::getline(in, line);)
     if (!line.empty()) out.push_back(json::parse(line));
   return out;
@@ -81,7 +75,7 @@ class BundledModel : public ::testing::Test {
         test::run_command(launcher + test::climseg_exe().string() + " --threads 1 --no-progress evaluate --model " +
                           q(kBundled) + " --in " + q(archive()) + " --json " + q(out));
     EXPECT_EQ(r.exit_code, 0) << r.err;
-    return json::parse(read_text(out));
+    return json::parse(read_file(out));
   }
   static test::TempDir* dir_;
 };
@@ -183,7 +177,7 @@ TEST(EvaluateMpi, TwoRanksGiveTheOneRankScores) {
     // Only the root prints the table: two separate one-rank worlds would print it twice.
     EXPECT_NE(e.out.find("DeepCAM mean IoU"), std::string::npos) << e.out;
     EXPECT_EQ(e.out.find("DeepCAM mean IoU"), e.out.rfind("DeepCAM mean IoU")) << e.out;
-    return json::parse(read_text(dir / name));
+    return json::parse(read_file(dir / name));
   };
   json one = scores("", "one.json");
   json two = scores(std::string("timeout 120 ") + CLIMSEG_MPIEXEC + " " + CLIMSEG_MPIEXEC_FLAGS + " -n 2 ", "two.json");

@@ -8,6 +8,7 @@
 #include "models/training/predictor.hpp"
 #include "nn/checkpoint.hpp"
 #include "readers/partition.hpp"
+#include "shared_dir.hpp"
 #include "test_support.hpp"
 #include "tiny_archive.hpp"
 
@@ -16,21 +17,6 @@ using namespace climseg::training;
 namespace fs = std::filesystem;
 
 namespace {
-
-// A directory shared by all ranks: rank 0 creates it, everyone learns its name.
-struct SharedDir {
-  std::unique_ptr<test::TempDir> owned;
-  fs::path path;
-  explicit SharedDir(const Comm& comm) {
-    std::string p;
-    if (comm.is_root()) {
-      owned = std::make_unique<test::TempDir>();
-      p = owned->path().string();
-    }
-    comm.broadcast(p);
-    path = p;
-  }
-};
 
 // An untrained small CGNet (random weights from a fixed seed) saved as a climseg checkpoint.
 void write_model(const fs::path& path) {
@@ -105,7 +91,7 @@ void expect_like_serial(const std::vector<std::string>& files, const fs::path& d
 
 TEST(PredictMpi, OneFileOfManyStepsIsSharedByTheRanks) {
   Comm comm = Comm::world();
-  SharedDir dir(comm);
+  test::SharedDir dir(comm);
   const auto files = shared_archive(comm, dir.path / "data", 1, 8);
   expect_like_serial(files, dir.path, 8);
 }
@@ -114,7 +100,7 @@ TEST(PredictMpi, OneFileOfManyStepsIsSharedByTheRanks) {
 // 2) the first file is shared by ranks 0-1 and the second by ranks 1-3.
 TEST(PredictMpi, FilesWholeOrSharedAsTheBlocksFall) {
   Comm comm = Comm::world();
-  SharedDir dir(comm);
+  test::SharedDir dir(comm);
   const auto files = shared_archive(comm, dir.path / "data", 2, 5);
   expect_like_serial(files, dir.path, 10);
 }
@@ -122,7 +108,7 @@ TEST(PredictMpi, FilesWholeOrSharedAsTheBlocksFall) {
 // A rerun keeps complete outputs, shared or not, and predicts nothing.
 TEST(PredictMpi, CompleteOutputsAreKept) {
   Comm comm = Comm::world();
-  SharedDir dir(comm);
+  test::SharedDir dir(comm);
   const auto files = shared_archive(comm, dir.path / "data", 1, 6);
   const fs::path model = dir.path / "model.h5";
   if (comm.is_root()) write_model(model);

@@ -18,6 +18,7 @@
 #include "models/training/trainer.hpp"
 #include "parallel/grad_sync.hpp"
 #include "parallel/state_sync.hpp"
+#include "shared_dir.hpp"
 #include "test_support.hpp"
 #include "tiny_archive.hpp"
 
@@ -27,21 +28,6 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
-
-// A directory shared by all ranks: rank 0 creates it, everyone learns its name.
-struct SharedDir {
-  std::unique_ptr<test::TempDir> owned;
-  fs::path path;
-  explicit SharedDir(const Comm& comm) {
-    std::string p;
-    if (comm.is_root()) {
-      owned = std::make_unique<test::TempDir>();
-      p = owned->path().string();
-    }
-    comm.broadcast(p);
-    path = p;
-  }
-};
 
 TrainConfig config(const std::vector<std::string>& files, const fs::path& ckdir) {
   json doc = {{"data", {{"train", files}, {"val_fraction", 0.2}}},
@@ -79,7 +65,7 @@ std::vector<std::string> shared_archive(const Comm& comm, const fs::path& dir, i
 // sharded too: the confusion matrices reduced over the ranks equal one process's over all samples.
 TEST(TrainMpi, ShardsPartitionEachEpochAndValidationMatchesSerial) {
   Comm comm = Comm::world();
-  SharedDir dir(comm);
+  test::SharedDir dir(comm);
   const std::vector<std::string> train_files = shared_archive(comm, dir.path / "train", 2, 8);  // 16 samples
   const std::vector<std::string> val_files = shared_archive(comm, dir.path / "val", 1, 6);
   ASSERT_EQ(train_files.size(), 2u);
@@ -173,7 +159,7 @@ TEST(TrainMpi, ShardsPartitionEachEpochAndValidationMatchesSerial) {
 // checked bit-identical every step.
 TEST(TrainMpi, SyncBatchNormHierarchicalAndLinearWarmup) {
   Comm comm = Comm::world();
-  SharedDir dir(comm);
+  test::SharedDir dir(comm);
   const std::vector<std::string> files = shared_archive(comm, dir.path / "data", 2, 8);  // 16 samples
   const int64_t P = comm.size(), B = 1;
   const double base = 0.01;
@@ -237,7 +223,7 @@ TEST(TrainMpi, DefaultBucketSplitsCgnetForOverlap) {
 
 TEST(TrainMpi, ResumedRunIsBitIdenticalAndRanksAgree) {
   Comm comm = Comm::world();
-  SharedDir dir(comm);
+  test::SharedDir dir(comm);
   std::vector<std::string> files;
   if (comm.is_root()) {
     fs::create_directories(dir.path / "data");

@@ -8,6 +8,7 @@
 #include "core/mpi.hpp"
 #include "readers/netcdf_file.hpp"
 #include "readers/writer.hpp"
+#include "shared_dir.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;
@@ -94,27 +95,12 @@ std::string dump(const fs::path& p) {
   return r.out.substr(r.out.find('\n'));
 }
 
-// A directory shared by all ranks: rank 0 makes it and tells the others.
-struct SharedDir {
-  std::unique_ptr<test::TempDir> owned;
-  fs::path path;
-  explicit SharedDir(const Comm& c) {
-    std::string s;
-    if (c.is_root()) {
-      owned = std::make_unique<test::TempDir>();
-      s = owned->path().string();
-    }
-    c.broadcast(s);
-    path = s;
-  }
-};
-
 }  // namespace
 
 TEST(WriterMpi, CollectiveTimeBlocksEqualTheSerialFile) {
   Comm world = Comm::world();
   ASSERT_GT(world.size(), 1);
-  SharedDir dir(world);
+  test::SharedDir dir(world);
   if (world.is_root()) write_serial(dir.path / "serial.nc");
   auto [t0, nt] = block(kSteps, world.rank(), world.size());
   {
@@ -140,7 +126,7 @@ TEST(WriterMpi, CollectiveTimeBlocksEqualTheSerialFile) {
 
 TEST(WriterMpi, CollectiveLatitudeBandsEqualTheSerialFile) {
   Comm world = Comm::world();
-  SharedDir dir(world);
+  test::SharedDir dir(world);
   if (world.is_root()) write_serial(dir.path / "serial.nc");
   auto [r0, nr] = block(kH, world.rank(), world.size());
   {
@@ -166,7 +152,7 @@ TEST(WriterMpi, CollectiveLatitudeBandsEqualTheSerialFile) {
 
 TEST(WriterMpi, PerRankFilesHoldEachRanksSteps) {
   Comm world = Comm::world();
-  SharedDir dir(world);
+  test::SharedDir dir(world);
   auto [t0, nt] = block(kSteps, world.rank(), world.size());
   fs::path mine = dir.path / ("part." + std::to_string(world.rank()) + ".nc");
   {
