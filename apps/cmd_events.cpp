@@ -1,7 +1,6 @@
 // `climseg events`: events from any class-map archive (heuristic labels or network predictions):
 // components per step, linked over time, filtered; tables, statistics, event ids per pixel, pictures.
 #include <fmt/format.h>
-#include <netcdf.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -32,29 +31,6 @@ namespace climseg::app {
 namespace {
 
 namespace fs = std::filesystem;
-
-// netCDF's per-variable chunk cache for the files created while it lives, set small and restored
-// after. event_ids.nc is written one step (one chunk) at a time, so a large cache (16 MiB per
-// variable by default) only filled with finished chunks and grew the memory with the archive. (Inputs
-// keep the default: their chunks may span several steps, which a small cache would inflate again
-// for every step.)
-class ChunkCacheLimit {
- public:
-  explicit ChunkCacheLimit(size_t bytes) {
-    have_ = nc_get_chunk_cache(&size_, &nelems_, &preemption_) == NC_NOERR;
-    nc_set_chunk_cache(bytes, 61, 1.0f);
-  }
-  ~ChunkCacheLimit() {
-    if (have_) nc_set_chunk_cache(size_, nelems_, preemption_);
-  }
-  ChunkCacheLimit(const ChunkCacheLimit&) = delete;
-  ChunkCacheLimit& operator=(const ChunkCacheLimit&) = delete;
-
- private:
-  size_t size_ = 0, nelems_ = 0;
-  float preemption_ = 0;
-  bool have_ = false;
-};
 
 // Hands the allocator's free pages back to the system. The live heap stays near 7 MB on any archive
 // length, but glibc kept the pages freed between steps (per-step planes interleaved with long-lived
@@ -408,9 +384,7 @@ class EventsCommand : public Command {
                  {io::Attr::str("long_name", "event id (rows of events.csv); 0: no event")}};
     spec.variables.push_back(v);
     spec.global_attrs.push_back(io::Attr::str("title", "climseg event ids"));
-    auto cache_limit = std::make_unique<ChunkCacheLimit>(size_t(1) << 20);
     io::CfWriter w(fs::path(out_) / "event_ids.nc", spec);
-    cache_limit.reset();  // the variables have their caches; files opened from here on get the default
     std::ifstream in(tmp, std::ios::binary);
     std::vector<float> plane(size_t(a.grid().size()));
     Progress progress("events: id map", a.size(), !global.no_progress);

@@ -192,29 +192,31 @@ class StatsCommand : public Command {
       spec.provenance.inputs = inputs_;
       io::CfWriter writer(out_map_, spec);
       const int64_t t0 = writer.append_time(archive.info(0).time_value);
+      // Each cell's values sorted once, every requested percentile read from them.
       std::vector<float> values;
-      std::vector<float> plane(static_cast<size_t>(n));
-      for (int64_t c = 0; c < C; ++c)
-        for (double p : pct) {
-          for (int64_t k = 0; k < n; ++k) {
-            values.clear();
-            for (int64_t t = 0; t < S; ++t) {
-              const float v = all[size_t((c * n + k) * S + t)];
-              if (!std::isnan(v)) values.push_back(v);
-            }
+      std::vector<std::vector<float>> planes(pct.size(), std::vector<float>(static_cast<size_t>(n)));
+      for (int64_t c = 0; c < C; ++c) {
+        for (int64_t k = 0; k < n; ++k) {
+          values.clear();
+          for (int64_t t = 0; t < S; ++t) {
+            const float v = all[size_t((c * n + k) * S + t)];
+            if (!std::isnan(v)) values.push_back(v);
+          }
+          std::sort(values.begin(), values.end());
+          for (size_t q = 0; q < pct.size(); ++q) {
             if (values.empty()) {
-              plane[size_t(k)] = nan;
+              planes[q][size_t(k)] = nan;
               continue;
             }
-            std::sort(values.begin(), values.end());
-            const double pos = p / 100.0 * double(values.size() - 1);
+            const double pos = pct[q] / 100.0 * double(values.size() - 1);
             const size_t lo = size_t(std::floor(pos));
             const size_t hi = std::min(lo + 1, values.size() - 1);
-            plane[size_t(k)] =
+            planes[q][size_t(k)] =
                 float(double(values[lo]) + (pos - double(lo)) * (double(values[hi]) - double(values[lo])));
           }
-          writer.write(var_name(c, p), t0, plane.data());
         }
+        for (size_t q = 0; q < pct.size(); ++q) writer.write(var_name(c, pct[q]), t0, planes[q].data());
+      }
       writer.close();
       log::info("wrote {} ({} percentile field(s) of {} steps)", out_map_, C * int64_t(pct.size()), S);
     }
