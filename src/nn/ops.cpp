@@ -237,13 +237,7 @@ class BatchNormOp : public Op {
     ref::bn_backward_sums(x, dy, n_, c_, hw_, mean, invstd, scale, shift, alpha, na_, sums, sums + c_,
                           prelu_ ? sums + 2 * c_ : nullptr);
     c.graph->stats_reducer()->allreduce_sum(sums, 2 * c_);
-    const double share = double(n_ * hw_) / m;
-    float* dg = c.grad_input(1);
-    if (dg)
-      for (int64_t ch = 0; ch < c_; ++ch) ref::store(dg + ch, float(sums[c_ + ch] * share), c.accumulate[1]);
-    if (float* db = c.grad_input(2))
-      for (int64_t ch = 0; ch < c_; ++ch) ref::store(db + ch, float(sums[ch] * share), c.accumulate[2]);
-    store_prelu_grad(c, sums);
+    store_parameter_grads(c, sums, double(n_ * hw_) / m);
     float* dx = c.grad_input(0);
     if (!dx) return;
     for (int64_t ch = 0; ch < c_; ++ch) {
@@ -254,17 +248,14 @@ class BatchNormOp : public Op {
                            c.accumulate[0]);
   }
 
-  // Parameter gradients from the local sums [sum dz, sum dz*xhat, dalpha] (C each); data-parallel
-  // training averages them later.
-  void store_parameter_grads(const OpContext& c, const double* sums) const {
+  // Parameter gradients from the sums [sum dz, sum dz*xhat, dalpha] (C each); data-parallel
+  // training averages them later. The weight and bias sums are scaled by `share` (synchronised
+  // BatchNorm: global sums times this rank's share of the count); the PReLU slope's are local.
+  void store_parameter_grads(const OpContext& c, const double* sums, double share = 1.0) const {
     if (float* dg = c.grad_input(1))
-      for (int64_t ch = 0; ch < c_; ++ch) ref::store(dg + ch, float(sums[c_ + ch]), c.accumulate[1]);
+      for (int64_t ch = 0; ch < c_; ++ch) ref::store(dg + ch, float(sums[c_ + ch] * share), c.accumulate[1]);
     if (float* db = c.grad_input(2))
-      for (int64_t ch = 0; ch < c_; ++ch) ref::store(db + ch, float(sums[ch]), c.accumulate[2]);
-    store_prelu_grad(c, sums);
-  }
-  // The PReLU slope gradient from the local sums (always local: the gradient allreduce averages it).
-  void store_prelu_grad(const OpContext& c, const double* sums) const {
+      for (int64_t ch = 0; ch < c_; ++ch) ref::store(db + ch, float(sums[ch] * share), c.accumulate[2]);
     float* da = prelu_ ? c.grad_input(3) : nullptr;
     if (!da) return;
     if (na_ == 1) {
