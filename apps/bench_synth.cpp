@@ -76,7 +76,7 @@ class BenchSynthCommand : public Command {
     auto time_write = [&](int level) {
       io::OutputSpec spec;
       spec.grid = world.grid();
-      spec.time_units = "days since 2000-01-01 00:00:00";
+      spec.set_time("days since 2000-01-01 00:00:00", "standard");
       spec.deflate_level = level;
       for (const auto& ch : synth::cam5_channels())
         spec.variables.push_back(io::float_field(ch.name, ch.units, ch.long_name));

@@ -10,7 +10,9 @@
 #include <iostream>
 #include <memory>
 #include <numeric>
+#include <optional>
 #include <set>
+#include <span>
 #include <sstream>
 
 #include "analysis/events.hpp"
@@ -157,8 +159,9 @@ class EventsCommand : public Command {
     int64_t described = 0;
     auto flush_finished = [&] {
       for (const auto& e : linker.take_finished()) {
-        events_csv << analysis::event_csv_row(e, kClassNames, peak_ == "min");
-        points_csv << analysis::points_csv_rows(e, kClassNames);
+        // Longitudes as the class-map files write them (-180..180 stays -180..180).
+        events_csv << analysis::event_csv_row(e, kClassNames, peak_ == "min", labels.files().front().orientation);
+        points_csv << analysis::points_csv_rows(e, kClassNames, labels.files().front().orientation);
         summary.add(e);
       }
     };
@@ -319,12 +322,12 @@ class EventsCommand : public Command {
                               {io::Attr::str("long_name", "events per mean-speed bin (last bin open-ended)")}});
     spec.variables.push_back({"genesis_count",
                               NC_INT,
-                              {"class", "lat", "lon"},
+                              {"class", io::kLatAxis, io::kLonAxis},
                               {io::Attr::str("long_name", "events starting in each cell")}});
     spec.variables.push_back(
         {"genesis_density",
          NC_FLOAT,
-         {"class", "lat", "lon"},
+         {"class", io::kLatAxis, io::kLonAxis},
          {io::Attr::str("long_name", "events starting per 10^6 km2"), io::Attr::str("units", "1e-6 km-2")}});
     spec.global_attrs.push_back(io::Attr::str("title", "climseg events summary"));
     io::CfWriter w(path, spec);
@@ -369,18 +372,39 @@ class EventsCommand : public Command {
   // Pass 2 (root): the event id of every labelled cell, from the per-step component ids of pass 1.
   void write_ids(const io::Archive& a, const std::vector<uint8_t>& classes, const analysis::EventLinker& linker,
                  const fs::path& tmp, const GlobalOptions& global) const {
+    // Laid out like the first class-map file, one step per step of the whole archive: a scalar time
+    // (or none) becomes a record axis when there are several steps.
     const io::FileMeta& meta = a.files().front();
-    io::OutputSpec spec;
-    spec.grid = a.grid();
-    spec.orientation = meta.orientation;
-    if (!meta.lat_name.empty()) spec.lat_name = meta.lat_name;
-    if (!meta.lon_name.empty()) spec.lon_name = meta.lon_name;
-    const bool timed = meta.time_decoded && !meta.time_units.empty();
-    spec.time_units = timed ? meta.time_units : "hours since 1900-01-01 00:00:00";
-    spec.calendar = timed && !meta.calendar.empty() ? meta.calendar : "standard";
+    io::OutputSpec spec = io::output_like(meta);
+    const int64_t S = a.size();
+    if (S > 1 && spec.time_kind == io::TimeKind::scalar) {
+      spec.time_kind = io::TimeKind::record;
+      spec.time_dim = spec.time_name;
+    } else if (S > 1 && spec.time_kind == io::TimeKind::none) {
+      spec.time_kind = io::TimeKind::record;
+      spec.time_dim = "time";
+      spec.time_name.clear();  // a dimension without values: the inputs have no time
+    }
+    spec.time_steps = S;
+    spec.provenance.inputs.clear();
+    for (const auto& f : a.files()) spec.provenance.inputs.push_back(f.path);
+    // Steps of other files are encoded in the first file's units when dates are known; raw values
+    // otherwise (the same units in every file, or a warning).
+    bool dated = true;
+    for (int64_t i = 0; i < S && dated; ++i) dated = a.info(i).has_date;
+    std::optional<io::TimeUnits> units;
+    if (dated && spec.has_time() && !spec.time_units().empty())
+      units = io::TimeUnits::parse(spec.time_units(), spec.calendar());
+    if (!units)
+      for (const auto& f : a.files())
+        if (f.time_units != meta.time_units)
+          log::warn(
+              "{}: time units '{}' differ from '{}' in {}, and cannot be decoded: event_ids.nc keeps the raw "
+              "values in the first file's units",
+              f.path, f.time_units, meta.time_units, meta.path);
     io::VarDef v{"event_id",
                  NC_INT,
-                 {"time", "lat", "lon"},
+                 io::grid_dims(),
                  {io::Attr::str("long_name", "event id (rows of events.csv); 0: no event")}};
     spec.variables.push_back(v);
     spec.global_attrs.push_back(io::Attr::str("title", "climseg event ids"));
@@ -388,7 +412,6 @@ class EventsCommand : public Command {
     std::ifstream in(tmp, std::ios::binary);
     std::vector<float> plane(size_t(a.grid().size()));
     Progress progress("events: id map", a.size(), !global.no_progress);
-    const io::TimeUnits units = timed ? io::TimeUnits::parse(meta.time_units, meta.calendar) : io::TimeUnits{};
     for (int64_t i = 0; i < a.size(); ++i) {
       int64_t step = -1, n = 0;
       in.read(reinterpret_cast<char*>(&step), sizeof step);
@@ -404,8 +427,10 @@ class EventsCommand : public Command {
         plane[k] = c > 0 && linker.kept(ids[size_t(c - 1)]) ? float(ids[size_t(c - 1)]) : 0.0f;
       }
       const io::SampleInfo info = a.info(i);
-      const double t = timed && info.has_date ? units.encode(info.date) : double(i) * step_hours_;
-      w.append_time(t);
+      if (spec.has_time()) {
+        const double t = units ? units->encode(info.date) : info.time_value;
+        w.write_time(i, std::span<const double>(&t, 1));
+      }
       w.write("event_id", i, plane.data());
       progress.advance();
       if (i % 16 == 15) release_free_memory();

@@ -281,7 +281,7 @@ class LabelCommand : public Command {
         for (const auto& p : t.points) centres[p.step].push_back({p.lat, p.lon});
       if (world.is_root()) {
         std::ostringstream csv;
-        heuristics::write_tracks_csv(csv, tracks, iso);
+        heuristics::write_tracks_csv(csv, tracks, iso, probe.files().front().orientation);
         write_file_atomically(fs::path(out_) / "tc_tracks.csv", csv.str());
       }
       log::info("label: {} cyclone candidates, {} tracks", candidates_, tracks.size());
@@ -562,23 +562,7 @@ class LabelCommand : public Command {
     for (const auto& f : a.files())
       if (f.path == info0.file) meta = &f;
     if (meta == nullptr) fail("{}: file metadata not found", info0.file);
-    io::OutputSpec spec;
-    spec.grid = a.grid();
-    spec.orientation = meta->orientation;
-    if (!meta->lat_name.empty()) spec.lat_name = meta->lat_name;
-    if (!meta->lon_name.empty()) spec.lon_name = meta->lon_name;
-    spec.file_lat = meta->lat;  // the file's own coordinate values, bit for bit
-    spec.file_lon = meta->lon;
-    const bool timed = !meta->time_units.empty() && meta->time_decoded;
-    if (timed) {
-      spec.time_units = meta->time_units;
-      spec.calendar = meta->calendar.empty() ? "standard" : meta->calendar;
-    } else {
-      spec.time_units = "hours since 1900-01-01 00:00:00";
-      spec.calendar = "standard";
-      spec.time_attrs.push_back(
-          io::Attr::str("comment", "sample index times --step-hours: the input's time axis is not CF"));
-    }
+    io::OutputSpec spec = io::output_like(*meta);
     spec.variables.push_back(io::mask_field("LABELS", heuristics::class_names(), "heuristic labels (climseg label)"));
     spec.variables.back().attrs.push_back(io::Attr::str(
         "comment", "priority where classes overlap: tropical_cyclone > atmospheric_river > extreme_waves"));
@@ -596,7 +580,6 @@ class LabelCommand : public Command {
       }
     spec.global_attrs.push_back(io::Attr::str("title", "climseg heuristic labels"));
     spec.global_attrs.push_back(io::Attr::str("detectors", detect_));
-    spec.provenance.inputs = {info0.file};
     io::CfWriter writer(path, spec);
 
     std::vector<int64_t> idx(static_cast<size_t>(last - first));
@@ -610,7 +593,7 @@ class LabelCommand : public Command {
       auto it = centres.find(i);
       const auto labels =
           heuristics::step_labels(l.fields, config_, it == centres.end() ? std::vector<geo::LatLon>{} : it->second);
-      const int64_t t = writer.append_time(timed ? s->time_value : double(i) * step_hours_);
+      const int64_t t = writer.append_time(s->time_value);
       for (size_t k = 0; k < out.size(); ++k) out[k] = labels.classes[k];
       writer.write("LABELS", t, out.data());
       for (const auto& [nm, c] : data_channels) writer.write(nm, t, s->data.data() + int64_t(c) * a.grid().size());
@@ -621,7 +604,7 @@ class LabelCommand : public Command {
         ++kept;
         my_rivers += fmt::format("{},{},{},{:.0f},{:.0f},{:.0f},{:.3f},{:.3f},{:.1f}\n", i, iso[size_t(i)], o.stats.id,
                                  o.stats.area_km2, o.stats.length_km, o.stats.width_km, o.stats.centroid_lat,
-                                 o.stats.centroid_lon, o.stats.peak_value);
+                                 meta->orientation.file_longitude(o.stats.centroid_lon), o.stats.peak_value);
       }
       my_summary += fmt::format("{} {} {} {}\n", count[1], count[2], count[3], kept);
       progress.advance();

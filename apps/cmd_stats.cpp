@@ -164,12 +164,9 @@ class StatsCommand : public Command {
         progress.advance();
       }
       progress.finish();
+      // Laid out like the first input, with its first time step (or its scalar time, or none).
       io::OutputSpec spec = io::output_like(archive.files().front());
       spec.time_steps = 1;
-      if (spec.time_units.empty()) {
-        spec.time_units = "hours since 1900-01-01 00:00:00";
-        spec.calendar = "standard";
-      }
       auto var_name = [&](int64_t c, double p) {
         std::string q = fmt::format("{:g}", p);
         std::replace(q.begin(), q.end(), '.', '_');
@@ -179,8 +176,7 @@ class StatsCommand : public Command {
         for (double p : pct) {
           spec.variables.push_back(io::float_field(
               var_name(c, p), archive.channel_units()[size_t(c)],
-              fmt::format("{:g}th percentile of {} over {} time steps", p, archive.channel_names()[size_t(c)], S),
-              {spec.time_name, spec.lat_name, spec.lon_name}));
+              fmt::format("{:g}th percentile of {} over {} time steps", p, archive.channel_names()[size_t(c)], S)));
           spec.variables.back().attrs.push_back(
               io::Attr::str("comment",
                             "per-cell percentile over time (climseg stats --percentile-map): linear "

@@ -659,13 +659,16 @@ void Archive::load_into(int64_t i, Sample& s) const {
       float* out = s.data.data() + job.c * n;
       try {
         const bool identity = job.meta->orientation.identity();
-        if (!identity) file_order.resize(static_cast<size_t>(n));
+        const int64_t nf = H * job.meta->orientation.file_width(W);
+        if (!identity) file_order.resize(static_cast<size_t>(nf));
         float* dst = identity ? out : file_order.data();
         execute_direct(job.plan, job.meta->path, dst, scratch);
         take_nonfinite();
-        invalid[static_cast<size_t>(job.c)] = flag_invalid(dst, n, job.unpack);
+        int64_t bad = flag_invalid(dst, nf, job.unpack);
         nonfinite[static_cast<size_t>(job.c)] = take_nonfinite();
         if (!identity) to_canonical(dst, out, H, W, job.meta->orientation);
+        if (nf != n && bad > 0) bad = count_invalid(out, n);  // a repeated meridian counts once
+        invalid[static_cast<size_t>(job.c)] = bad;
       } catch (const std::exception& e) {
 #pragma omp critical(climseg_direct_error)
         if (error.empty()) error = e.what();

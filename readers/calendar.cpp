@@ -367,6 +367,60 @@ TimeUnits TimeUnits::parse(std::string_view units, std::string_view calendar) {
   return u;
 }
 
+std::string TimeUnits::cf_text() const {
+  static const char* names[] = {"seconds", "minutes", "hours", "days", "months", "years"};
+  const double whole = std::floor(epoch.second);
+  const std::string sec =
+      epoch.second == whole ? fmt::format("{:02.0f}", whole) : fmt::format("{:09.6f}", epoch.second);
+  return fmt::format("{} since {}{:04d}-{:02d}-{:02d} {:02d}:{:02d}:{}", names[static_cast<int>(unit)],
+                     epoch.year < 0 ? "-" : "", epoch.year < 0 ? -epoch.year : epoch.year, epoch.month, epoch.day,
+                     epoch.hour, epoch.minute, sec);
+}
+
+bool cf_time_units_text(std::string_view units) {
+  // UNIT since [+-]Y-M-D[( |T)h:m[:s[.f]]][ ][zone], read by hand (std::regex is avoided in the
+  // libraries: GCC 12 warns falsely on it in sanitizer builds).
+  std::string_view s = trim(units);
+  size_t i = 0;
+  auto digits = [&](size_t max) {
+    size_t n = 0;
+    while (i < s.size() && n < max && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++n;
+    return n > 0;
+  };
+  auto eat = [&](char c) {
+    if (i < s.size() && s[i] == c) return ++i, true;
+    return false;
+  };
+  while (i < s.size() && std::isalpha(static_cast<unsigned char>(s[i]))) ++i;
+  if (i == 0) return false;
+  const std::string_view rest = s.substr(i);
+  const std::string lowered = lower(std::string(rest.substr(0, std::min<size_t>(7, rest.size()))));
+  if (lowered != " since ") return false;
+  i += 7;
+  while (i < s.size() && s[i] == ' ') ++i;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+  if (!(digits(19) && eat('-') && digits(2) && eat('-') && digits(2))) return false;
+  if (i < s.size() && (s[i] == ' ' || s[i] == 'T') && i + 1 < s.size() &&
+      std::isdigit(static_cast<unsigned char>(s[i + 1]))) {
+    ++i;
+    if (!(digits(2) && eat(':') && digits(2))) return false;
+    if (eat(':')) {
+      if (!digits(2)) return false;
+      if (eat('.')) digits(19);
+    }
+  }
+  while (i < s.size() && s[i] == ' ') ++i;
+  if (i == s.size()) return true;
+  const std::string zone = lower(std::string(s.substr(i)));
+  if (zone == "z" || zone == "utc" || zone == "gmt") return true;
+  if (zone[0] != '+' && zone[0] != '-') return false;
+  ++i;
+  if (!digits(2)) return false;
+  eat(':');
+  digits(2);
+  return i == s.size();
+}
+
 double TimeUnits::seconds_per_unit() const {
   constexpr double kYearDays = 365.242198781;
   switch (unit) {

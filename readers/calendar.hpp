@@ -69,7 +69,14 @@ struct TimeUnits {
   DateTime decode(double value) const;
   // Date → value (the inverse of decode for dates on the axis).
   double encode(const DateTime& date) const;
+  // The same units spelled as CF writes them: "hours since 1996-01-05 00:00:00" (UTC).
+  std::string cf_text() const;
 };
+
+// True when time units are spelled as CF (UDUNITS) spells a time reference: "UNIT since Y-M-D" with
+// optional "[ T]h:m[:s[.f]]" and time zone. TimeUnits::parse reads more than that (GEMPAK's
+// "hours since 1996 01 05 00:00"), which cdo and xarray may read otherwise: writers respell it.
+bool cf_time_units_text(std::string_view units);
 
 // Seconds from a to b (negative when b is earlier) in a calendar.
 double seconds_between(Calendar calendar, const DateTime& a, const DateTime& b);

@@ -337,6 +337,7 @@ void to_json(nlohmann::json& j, const FileMeta& m) {
            {"lat_descending", m.orientation.lat_descending},
            {"lon_shift", m.orientation.lon_shift},
            {"lon_signed", m.orientation.lon_signed},
+           {"lon_repeated", m.orientation.lon_repeated},
            {"time_name", m.time_name},
            {"time_dim", m.time_dim},
            {"time_units", m.time_units},
@@ -400,6 +401,7 @@ void from_json(const nlohmann::json& j, FileMeta& m) {
   m.orientation.lat_descending = j.at("lat_descending");
   m.orientation.lon_shift = j.at("lon_shift");
   m.orientation.lon_signed = j.at("lon_signed");
+  m.orientation.lon_repeated = j.at("lon_repeated");
   m.time_name = j.at("time_name");
   m.time_dim = j.at("time_dim");
   m.time_units = j.at("time_units");
@@ -739,6 +741,12 @@ FieldReader& FieldReader::operator=(FieldReader&&) noexcept = default;
 
 int64_t flag_invalid(float* x, int64_t n, const Unpacking& u) { return flag_invalid_float(x, n, u); }
 
+int64_t count_invalid(const float* x, int64_t n) {
+  int64_t bad = 0;
+  for (int64_t i = 0; i < n; ++i) bad += x[i] != x[i];
+  return bad;
+}
+
 int64_t take_nonfinite() {
   const int64_t n = t_nonfinite;
   t_nonfinite = 0;
@@ -749,7 +757,7 @@ bool FieldReader::plan_direct(const FileMeta& meta, const VarMeta& var, int64_t 
                               Unpacking& u) {
   if (meta.deepcam || !var.field || var.type != "float") return false;
   if (var.shape[static_cast<size_t>(var.lat_dim)] != meta.grid.height() ||
-      var.shape[static_cast<size_t>(var.lon_dim)] != meta.grid.width())
+      var.shape[static_cast<size_t>(var.lon_dim)] != meta.orientation.file_width(meta.grid.width()))
     return false;
   const bool nc4 = meta.format.rfind("netCDF-4", 0) == 0, nc3 = meta.format.rfind("netCDF-3", 0) == 0;
   if (!nc4 && !nc3) return false;
@@ -864,11 +872,12 @@ int64_t read_rows(int ncid, const std::string& path, const VarMeta& var, int64_t
 
 int64_t FieldReader::read(const FileMeta& meta, const VarMeta& var, int64_t t, int64_t level, float* out) {
   const int64_t H = meta.grid.height(), W = meta.grid.width(), n = H * W;
+  const int64_t Wf = meta.orientation.file_width(W);
   if (!var.field) fail("{}: variable {} cannot be read as a field: {}", path(), var.name, var.why_not);
   const bool identity = meta.orientation.identity();
   float* dst = out;
   if (!identity) {
-    scratch_f_.resize(static_cast<size_t>(n));
+    scratch_f_.resize(static_cast<size_t>(H * Wf));
     dst = scratch_f_.data();
   }
   int64_t bad = 0;
@@ -906,12 +915,14 @@ int64_t FieldReader::read(const FileMeta& meta, const VarMeta& var, int64_t t, i
     }
     bad = flag_invalid_float(dst, n, Unpacking{});
   } else {
-    if (var.shape[static_cast<size_t>(var.lat_dim)] != H || var.shape[static_cast<size_t>(var.lon_dim)] != W)
-      fail("{}: variable {} is {}x{} but the grid is {}", path(), var.name, var.shape[static_cast<size_t>(var.lat_dim)],
-           var.shape[static_cast<size_t>(var.lon_dim)], meta.grid.shape_str());
+    if (var.shape[static_cast<size_t>(var.lat_dim)] != H || var.shape[static_cast<size_t>(var.lon_dim)] != Wf)
+      fail("{}: variable {} is {}x{} but the grid is {}x{}", path(), var.name,
+           var.shape[static_cast<size_t>(var.lat_dim)], var.shape[static_cast<size_t>(var.lon_dim)], H, Wf);
     bad = read_rows(file_.id(), path(), var, t, level, 0, H, dst, scratch_d_);
   }
   if (!identity) to_canonical(dst, out, H, W, meta.orientation);
+  // A repeated meridian is read twice but is one column of the grid: count what the grid holds.
+  if (meta.orientation.lon_repeated && bad > 0) bad = count_invalid(out, n);
   return bad;
 }
 

@@ -172,6 +172,9 @@ int64_t read_rows(int ncid, const std::string& path, const VarMeta& var, int64_t
 // Marks every invalid value of a float field as NaN and applies scale/offset; returns the count.
 int64_t flag_invalid(float* x, int64_t n, const Unpacking& u);
 
+// NaN values (invalid, as read() leaves them) among n.
+int64_t count_invalid(const float* x, int64_t n);
+
 // After read(): NaN → 0 in `data` and 0 in `valid` (1 elsewhere), both (n).
 void finish_mask(float* data, float* valid, int64_t n);
 

@@ -97,6 +97,7 @@ json describe_semantic(const FileMeta& m) {
                     {{"lat_descending", m.orientation.lat_descending},
                      {"lon_shift", m.orientation.lon_shift},
                      {"lon_signed", m.orientation.lon_signed},
+                     {"lon_repeated", m.orientation.lon_repeated},
                      {"lat_range", {m.lat.front(), m.lat.back()}},
                      {"lon_range", {m.lon.front(), m.lon.back()}}}}};
   }
@@ -178,6 +179,7 @@ std::string format_semantic(const json& s) {
           fmt::format("longitude {:g}..{:g}", o["lon_range"][0].get<double>(), o["lon_range"][1].get<double>()));
     if (o["lon_shift"].get<int64_t>() != 0)
       notes.push_back(fmt::format("rotated by {} columns", o["lon_shift"].get<int64_t>()));
+    if (o["lon_repeated"].get<bool>()) notes.push_back("first meridian repeated at the end (read once)");
     out += fmt::format("  file order: {}\n",
                        notes.empty() ? std::string("canonical") : fmt::format("{}", fmt::join(notes, ", ")));
   }

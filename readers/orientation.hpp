@@ -15,16 +15,19 @@ struct CanonicalGrid {
   geo::Orientation orientation;
 };
 
-// Makes a file's 1-D latitude and longitude canonical. A grid is global (periodic) when its
-// longitudes are evenly spaced and W steps cover 360°; it is then rotated so that the first column
-// is the smallest longitude in [0, 360). A regional grid keeps its columns and is shifted by a
-// multiple of 360° so that lon[0] is in [0, 360) (its longitudes may then pass 360).
-// Throws Error naming `where` when a coordinate is not finite, not strictly monotonic, or when the
-// longitude decreases.
+// Makes a file's 1-D latitude and longitude canonical. Longitudes ascend, once possibly across
+// the 0/360 line (340..357.5, 0..37.5 reads as 340..397.5). A grid is global (periodic) when its
+// longitudes are evenly spaced and W steps cover 360°, or W - 1 steps do (the first meridian
+// repeated at the end, 0..360 inclusive: that column is dropped, Orientation::lon_repeated); it is
+// then rotated so that the first column is the smallest longitude in [0, 360). A regional grid
+// keeps its columns and is shifted by a multiple of 360° so that lon[0] is in [0, 360) (its
+// longitudes may then pass 360). Throws Error naming `where` when a coordinate is not finite, not
+// strictly monotonic, or when the longitude decreases otherwise or spans more than 360°.
 CanonicalGrid canonical_grid(const std::vector<double>& file_lat, const std::vector<double>& file_lon,
                              const std::string& where);
 
-// Copies one field from the file's order to canonical order, and back. (H, W) row-major both.
+// Copies one field from the file's order to canonical order, and back: canonical (H, W), file
+// (H, o.file_width(W)) row-major (to_file_order writes the repeated meridian too).
 template <class T>
 void to_canonical(const T* file, T* canonical, int64_t height, int64_t width, const geo::Orientation& o);
 template <class T>

@@ -52,7 +52,7 @@ LatBand read_lat_band(const std::string& path, const std::string& channel, int64
   const int64_t file_row0 = meta.orientation.lat_descending ? H - rows.end : rows.begin;
 
   band.data = Tensor::empty({band.rows, W});
-  std::vector<float> raw(static_cast<size_t>(band.rows * W));
+  std::vector<float> raw(static_cast<size_t>(band.rows * meta.orientation.file_width(W)));
   std::vector<double> scratch;
   const bool parallel = comm.is_mpi() && comm.size() > 1 && meta.format.rfind("netCDF-4", 0) == 0;
   int64_t bad = 0;

@@ -165,6 +165,7 @@ std::string utc_timestamp() {
 std::string history_text(const Provenance& p) {
   std::string cmd = p.command_line.empty() ? process_command_line() : p.command_line;
   std::string line = p.timestamp ? utc_timestamp() + ": " + cmd : cmd;
+  for (const std::string& n : p.notes) line += " (" + n + ")";
   if (!p.previous_history.empty()) line += "\n" + p.previous_history;
   return line;
 }

@@ -14,6 +14,7 @@ struct Provenance {
   std::string checkpoint_sha256;    // its hash (see file_sha256); computed at open when empty and checkpoint is set
   std::vector<std::string> inputs;  // source files, listed in `source_files`
   std::string previous_history;     // the input's `history`, kept below ours (CF appends history)
+  std::vector<std::string> notes;   // said after our command in `history` ("time units ... rewritten as ...")
   // false: no wall-clock time anywhere in the file, so the same inputs give byte-identical files.
   bool timestamp = true;
 };

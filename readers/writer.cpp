@@ -12,11 +12,14 @@
 #include <cstdlib>
 #include <limits>
 #include <map>
+#include <mutex>
 #include <optional>
+#include <set>
 
 #include "core/atomic_file.hpp"
 #include "core/build_info.hpp"
 #include "core/error.hpp"
+#include "core/log.hpp"
 #include "readers/hdf5_lock.hpp"
 #include "readers/netcdf_file.hpp"
 
@@ -90,11 +93,12 @@ namespace {
 
 struct VarInfo {
   int varid = -1;
-  VarDef def;
+  VarDef def;  // dims resolved to the file's names
   bool has_time = false;
   int lat_axis = -1;  // axis index within the var's dims (including time)
   int lon_axis = -1;
-  std::vector<size_t> shape;  // current full shape (time axis length is filled at write time)
+  std::vector<size_t> shape;  // full shape in the file (time axis length is filled at write time)
+  std::vector<size_t> canon;  // the same as given by callers: W columns where the file may repeat one
 };
 
 bool is_integer_type(nc_type t) {
@@ -193,14 +197,18 @@ struct CfWriter::Impl {
     }
     if (!s.file_lat.empty() && int64_t(s.file_lat.size()) != s.grid.height())
       fail("{}: {} file latitudes for a grid of {} rows", where(), s.file_lat.size(), s.grid.height());
-    if (!s.file_lon.empty() && int64_t(s.file_lon.size()) != W)
-      fail("{}: {} file longitudes for a grid of {} columns", where(), s.file_lon.size(), W);
+    if (!s.file_lon.empty() && int64_t(s.file_lon.size()) != s.orientation.file_width(W))
+      fail("{}: {} file longitudes for a grid of {} columns", where(), s.file_lon.size(), s.orientation.file_width(W));
     if (s.deflate_level < 0 || s.deflate_level > 9) fail("{}: deflate level {} is not 0..9", where(), s.deflate_level);
+    const bool record = s.time_kind == TimeKind::record;
+    if (record && s.time_dim.empty()) fail("{}: the time dimension has no name", where());
+    if (s.time_kind == TimeKind::scalar && s.time_name.empty()) fail("{}: the scalar time has no name", where());
     dim_len.clear();
-    if (!s.time_units.empty()) dim_len[s.time_name] = static_cast<size_t>(std::max<int64_t>(0, s.time_steps));
+    if (record) dim_len[s.time_dim] = static_cast<size_t>(std::max<int64_t>(0, s.time_steps));
     if (W > 0) {
-      dim_len[s.lat_name] = static_cast<size_t>(s.grid.height());
-      dim_len[s.lon_name] = static_cast<size_t>(W);
+      if (s.lat_dimension() == s.lon_dimension()) fail("{}: latitude and longitude share a dimension", where());
+      dim_len[s.lat_dimension()] = static_cast<size_t>(s.grid.height());
+      dim_len[s.lon_dimension()] = static_cast<size_t>(s.orientation.file_width(W));
     }
     for (const auto& [name, len] : s.dims) {
       if (dim_len.count(name)) fail("{}: dimension {} defined twice", where(), name);
@@ -208,22 +216,42 @@ struct CfWriter::Impl {
       dim_len[name] = static_cast<size_t>(len);
     }
     std::map<std::string, int> seen;
-    for (const VarDef& v : s.variables) {
+    for (VarDef& v : spec.variables) {
       if (v.name.empty()) fail("{}: a variable has no name", where());
-      if (v.name == s.lat_name || v.name == s.lon_name || (v.name == s.time_name && !s.time_units.empty()))
+      if ((W > 0 && (v.name == s.lat_name || v.name == s.lon_name)) ||
+          (s.has_time() && !s.time_name.empty() && v.name == s.time_name))
         fail("{}: variable {} is a coordinate the writer defines itself", where(), v.name);
       if (seen[v.name]++) fail("{}: variable {} defined twice", where(), v.name);
       if (!(v.type == NC_FLOAT || v.type == NC_DOUBLE || is_integer_type(v.type)))
         fail("{}: variable {}: unsupported type {}", where(), v.name, nc_type_name(v.type));
+      resolve_dims(v);
       for (size_t k = 0; k < v.dims.size(); ++k) {
         if (!dim_len.count(v.dims[k])) fail("{}: variable {}: unknown dimension {}", where(), v.name, v.dims[k]);
-        if (k > 0 && v.dims[k] == s.time_name && !s.time_units.empty())
+        if (k > 0 && record && v.dims[k] == s.time_dim)
           fail("{}: variable {}: the time dimension must come first", where(), v.name);
       }
       if (v.packed && !is_integer_type(v.type))
         fail("{}: variable {}: only integer variables can be packed", where(), v.name);
       if (v.packed && v.scale_factor == 0.0) fail("{}: variable {}: scale_factor is 0", where(), v.name);
     }
+  }
+
+  // The axis placeholders (kTimeAxis, kLatAxis, kLonAxis) replaced by this output's names; the
+  // time axis left out when the output has no time dimension.
+  void resolve_dims(VarDef& v) const {
+    std::vector<std::string> dims;
+    for (const std::string& d : v.dims) {
+      if (d == kTimeAxis) {
+        if (spec.time_kind == TimeKind::record) dims.push_back(spec.time_dim);
+      } else if (d == kLatAxis) {
+        dims.push_back(spec.lat_dimension());
+      } else if (d == kLonAxis) {
+        dims.push_back(spec.lon_dimension());
+      } else {
+        dims.push_back(d);
+      }
+    }
+    v.dims = std::move(dims);
   }
 
   void put_attr(int varid, const Attr& a, const std::string& var) {
@@ -258,13 +286,16 @@ struct CfWriter::Impl {
     VarInfo info;
     info.def = v;
     std::vector<int> ids;
+    const bool gridded_output = spec.grid.width() > 0;
     for (size_t k = 0; k < v.dims.size(); ++k) {
       ids.push_back(dimids.at(v.dims[k]));
       info.shape.push_back(dim_len.at(v.dims[k]));
-      if (v.dims[k] == spec.lat_name) info.lat_axis = int(k);
-      if (v.dims[k] == spec.lon_name) info.lon_axis = int(k);
+      if (gridded_output && v.dims[k] == spec.lat_dimension()) info.lat_axis = int(k);
+      if (gridded_output && v.dims[k] == spec.lon_dimension()) info.lon_axis = int(k);
     }
-    info.has_time = !v.dims.empty() && !spec.time_units.empty() && v.dims[0] == spec.time_name;
+    info.canon = info.shape;
+    if (info.lon_axis >= 0) info.canon[size_t(info.lon_axis)] = size_t(spec.grid.width());
+    info.has_time = !v.dims.empty() && spec.time_kind == TimeKind::record && v.dims[0] == spec.time_dim;
     check(nc_def_var(ncid, v.name.c_str(), v.type, int(ids.size()), ids.data(), &info.varid), "cannot define", v.name);
     size_t values = 1;
     for (size_t k = info.has_time ? 1 : 0; k < info.shape.size(); ++k) values *= info.shape[k];
@@ -297,7 +328,16 @@ struct CfWriter::Impl {
     }
     // Attributes: _FillValue first (ncdump shows it first in CF files), then the caller's, then packing.
     if (v.fill_value) put_attr(info.varid, Attr::num("_FillValue", v.type, {*v.fill_value}), v.name);
-    for (const Attr& a : v.attrs) put_attr(info.varid, a, v.name);
+    std::vector<Attr> attrs = v.attrs;
+    // A scalar time is a coordinate of every gridded variable (CF 5.7), as ERA5 writes it.
+    if (spec.time_kind == TimeKind::scalar && info.lat_axis >= 0 && info.lon_axis >= 0) {
+      auto c = std::find_if(attrs.begin(), attrs.end(), [](const Attr& a) { return a.name == "coordinates"; });
+      if (c == attrs.end())
+        attrs.push_back(Attr::str("coordinates", spec.time_name));
+      else if (c->text.find(spec.time_name) == std::string::npos)
+        c->text += " " + spec.time_name;
+    }
+    for (const Attr& a : attrs) put_attr(info.varid, a, v.name);
     if (v.packed) {
       put_attr(info.varid, Attr::f32("scale_factor", v.scale_factor), v.name);
       put_attr(info.varid, Attr::f32("add_offset", v.add_offset), v.name);
@@ -308,24 +348,21 @@ struct CfWriter::Impl {
   void define() {
     const auto& s = spec;
     std::map<std::string, int> dimids;
-    const bool has_time = !s.time_units.empty();
-    if (has_time) dimids[s.time_name] = def_dim(s.time_name, dim_len[s.time_name], s.time_steps <= 0);
+    if (s.time_kind == TimeKind::record)
+      dimids[s.time_dim] = def_dim(s.time_dim, dim_len[s.time_dim], s.time_steps <= 0);
     if (s.grid.width() > 0) {
-      dimids[s.lat_name] = def_dim(s.lat_name, dim_len[s.lat_name], false);
-      dimids[s.lon_name] = def_dim(s.lon_name, dim_len[s.lon_name], false);
+      dimids[s.lat_dimension()] = def_dim(s.lat_dimension(), dim_len[s.lat_dimension()], false);
+      dimids[s.lon_dimension()] = def_dim(s.lon_dimension(), dim_len[s.lon_dimension()], false);
     }
     for (const auto& [name, len] : s.dims) dimids[name] = def_dim(name, size_t(len), false);
 
     // Coordinates: time first as CAM writes it, then lat, lon.
-    if (has_time) {
+    if (s.has_time() && !s.time_name.empty()) {
       VarDef t;
       t.name = s.time_name;
-      t.type = NC_DOUBLE;
-      t.dims = {s.time_name};
-      t.attrs = merged({Attr::str("long_name", "time"), Attr::str("units", s.time_units),
-                        Attr::str("calendar", s.calendar.empty() ? "standard" : s.calendar),
-                        Attr::str("standard_name", "time"), Attr::str("axis", "T")},
-                       s.time_attrs);
+      t.type = s.time_type;
+      if (s.time_kind == TimeKind::record) t.dims = {s.time_dim};
+      t.attrs = s.time_attrs;
       t.deflate_level = 0;
       define_var(t, dimids);
     }
@@ -333,7 +370,7 @@ struct CfWriter::Impl {
       VarDef lat;
       lat.name = s.lat_name;
       lat.type = s.coord_type;
-      lat.dims = {s.lat_name};
+      lat.dims = {s.lat_dimension()};
       lat.attrs = merged({Attr::str("long_name", "latitude"), Attr::str("units", "degrees_north"),
                           Attr::str("standard_name", "latitude"), Attr::str("axis", "Y")},
                          s.lat_attrs);
@@ -341,7 +378,7 @@ struct CfWriter::Impl {
       define_var(lat, dimids);
       VarDef lon = lat;
       lon.name = s.lon_name;
-      lon.dims = {s.lon_name};
+      lon.dims = {s.lon_dimension()};
       lon.attrs = merged({Attr::str("long_name", "longitude"), Attr::str("units", "degrees_east"),
                           Attr::str("standard_name", "longitude"), Attr::str("axis", "X")},
                          s.lon_attrs);
@@ -413,41 +450,49 @@ struct CfWriter::Impl {
     return it->second;
   }
 
-  // Reorients values of one step (shape without time) from canonical to file order along the
-  // lat/lon axes. Coordinates themselves are mapped through file_latitudes/file_longitudes.
+  // Reorients values of steps (shape without time) from canonical to file order along the lat/lon
+  // axes (a repeated meridian written twice). Coordinates themselves are mapped through
+  // file_latitudes/file_longitudes.
   template <class T>
   void reorient(const VarInfo& v, const T* in, T* out, size_t steps_n) const {
     const size_t first = v.has_time ? 1 : 0;
-    std::vector<size_t> shape(v.shape.begin() + long(first), v.shape.end());
-    size_t per_step = 1;
+    std::vector<size_t> shape(v.canon.begin() + long(first), v.canon.end());
+    std::vector<size_t> fshape(v.shape.begin() + long(first), v.shape.end());
+    size_t per_step = 1, fper_step = 1;
     for (size_t n : shape) per_step *= n;
+    for (size_t n : fshape) fper_step *= n;
     const auto& o = spec.orientation;
     const int la = v.lat_axis >= 0 ? v.lat_axis - int(first) : -1;
     const int lo = v.lon_axis >= 0 ? v.lon_axis - int(first) : -1;
     const size_t W = size_t(spec.grid.width());
     const size_t shift = size_t(o.lon_shift);
-    if ((la < 0 || !o.lat_descending) && (lo < 0 || shift == 0)) {
+    if ((la < 0 || !o.lat_descending) && (lo < 0 || (shift == 0 && !o.lon_repeated))) {
       std::copy(in, in + per_step * steps_n, out);
       return;
     }
-    // Generic N-d mapping: strides of each axis, then each element's destination.
+    // Generic N-d mapping: strides of each file axis, then each element's destination.
     const size_t nd = shape.size();
     std::vector<size_t> stride(nd, 1);
-    for (size_t k = nd; k-- > 1;) stride[k - 1] = stride[k] * shape[k];
+    for (size_t k = nd; k-- > 1;) stride[k - 1] = stride[k] * fshape[k];
     std::vector<size_t> idx(nd, 0);
     for (size_t s = 0; s < steps_n; ++s) {
       const T* src = in + s * per_step;
-      T* dst = out + s * per_step;
+      T* dst = out + s * fper_step;
       std::fill(idx.begin(), idx.end(), 0);
       for (size_t e = 0; e < per_step; ++e) {
         size_t d = 0;
+        bool repeat = false;  // this value is also the file's last column
         for (size_t k = 0; k < nd; ++k) {
           size_t i = idx[k];
           if (int(k) == la && o.lat_descending) i = shape[k] - 1 - i;
-          if (int(k) == lo) i = (i + shift) % W;
+          if (int(k) == lo) {
+            i = (i + shift) % W;
+            repeat = o.lon_repeated && i == 0;
+          }
           d += i * stride[k];
         }
         dst[d] = src[e];
+        if (repeat) dst[d + W * stride[size_t(lo)]] = src[e];
         for (size_t k = nd; k-- > 0;) {
           if (++idx[k] < shape[k]) break;
           idx[k] = 0;
@@ -540,7 +585,13 @@ struct CfWriter::Impl {
            spec.time_steps);
   }
 
+  // Values of one step as callers give them (canonical), and as the file holds them.
   size_t per_step(const VarInfo& v) const {
+    size_t n = 1;
+    for (size_t k = v.has_time ? 1 : 0; k < v.canon.size(); ++k) n *= v.canon[k];
+    return n;
+  }
+  size_t file_per_step(const VarInfo& v) const {
     size_t n = 1;
     for (size_t k = v.has_time ? 1 : 0; k < v.shape.size(); ++k) n *= v.shape[k];
     return n;
@@ -555,7 +606,7 @@ struct CfWriter::Impl {
     if (given != per_step(v) * size_t(nt))
       fail("{}: variable {}: {} values given for {} step(s) of {}", where(), var, given, nt, per_step(v));
     const int64_t n_steps = v.has_time ? nt : (comm && !comm->is_root() ? 0 : nt);
-    const size_t n = per_step(v) * size_t(n_steps);
+    const size_t n = file_per_step(v) * size_t(n_steps);
     std::vector<double> file(n);
     if (n > 0) {
       if (var == spec.lat_name && spec.grid.width() > 0)
@@ -575,6 +626,42 @@ struct CfWriter::Impl {
   }
 };
 
+void OutputSpec::set_time(const std::string& units, const std::string& cal, std::vector<Attr> extra) {
+  time_kind = TimeKind::record;
+  time_dim = time_name = "time";
+  time_type = NC_DOUBLE;
+  time_attrs = {Attr::str("long_name", "time"), Attr::str("units", units),
+                Attr::str("calendar", cal.empty() ? "standard" : cal), Attr::str("standard_name", "time"),
+                Attr::str("axis", "T")};
+  for (Attr& e : extra) {
+    auto it = std::find_if(time_attrs.begin(), time_attrs.end(), [&](const Attr& a) { return a.name == e.name; });
+    if (it != time_attrs.end())
+      *it = std::move(e);
+    else
+      time_attrs.push_back(std::move(e));
+  }
+}
+
+namespace {
+std::string text_attr(const std::vector<Attr>& attrs, const char* name) {
+  for (const Attr& a : attrs)
+    if (a.name == name && a.type == NC_CHAR) return a.text;
+  return {};
+}
+
+// Warns once per process and reason that outputs keep raw time values.
+void warn_raw_time(const std::string& path, const std::string& why) {
+  static std::mutex mutex;
+  static std::set<std::string> said;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (!said.insert(why).second) return;
+  log::warn("{}: {}: outputs keep its raw time values and units (no dates are made up)", path, why);
+}
+}  // namespace
+
+std::string OutputSpec::time_units() const { return text_attr(time_attrs, "units"); }
+std::string OutputSpec::calendar() const { return text_attr(time_attrs, "calendar"); }
+
 OutputSpec output_like(const FileMeta& in) {
   OutputSpec s;
   s.grid = in.grid;
@@ -583,34 +670,65 @@ OutputSpec output_like(const FileMeta& in) {
   s.lon_name = in.lon_name.empty() ? "lon" : in.lon_name;
   s.file_lat = in.lat;
   s.file_lon = in.lon;
-  if (in.time_decoded && !in.time_dim.empty()) {
-    s.time_name = in.time_dim;
-    s.time_units = in.time_units;
-    s.calendar = in.calendar.empty() ? "standard" : in.calendar;
+  // The time axis as the input has it: a record dimension (with its coordinate variable, if it has
+  // one), a scalar coordinate, or none.
+  if (!in.time_dim.empty()) {
+    s.time_kind = TimeKind::record;
+    s.time_dim = in.time_dim;
+    s.time_name = in.time_name;
+  } else if (!in.time_name.empty()) {
+    s.time_kind = TimeKind::scalar;
+    s.time_name = in.time_name;
+  } else {
+    s.time_kind = TimeKind::none;
   }
   // Coordinate attributes as the input has them (except storage details and bounds, which we do
   // not write); the input's history stays below ours.
   Hdf5Lock lock(hdf5_mutex());
   NcFile f(in.path);
-  auto copy = [&](const std::string& var, std::vector<Attr>& into, nc_type* type) {
+  auto copy = [&](const std::string& var, std::vector<Attr>& into, nc_type* type, std::string* dim) {
     int v = nc_find_var(f.id(), var);
     if (v < 0) return;
     if (type != nullptr) {
       nc_type t = NC_NAT;
-      if (nc_inq_vartype(f.id(), v, &t) == NC_NOERR && (t == NC_FLOAT || t == NC_DOUBLE)) *type = t;
+      if (nc_inq_vartype(f.id(), v, &t) == NC_NOERR &&
+          (t == NC_FLOAT || t == NC_DOUBLE || t == NC_BYTE || t == NC_SHORT || t == NC_INT || t == NC_INT64))
+        *type = t;
+    }
+    if (dim != nullptr) {
+      const std::vector<int> dims = nc_var_dims(f.id(), v);
+      if (dims.size() == 1) *dim = nc_dim_name(f.id(), dims[0]);
     }
     for (const AttValue& a : nc_atts(f.id(), v, in.path)) {
-      if (a.name == "_FillValue" || a.name == "missing_value" || a.name == "bounds" || a.name.rfind("_", 0) == 0)
+      if (a.name == "_FillValue" || a.name == "missing_value" || a.name == "bounds" || a.name == "climatology" ||
+          a.name.rfind("_", 0) == 0)
         continue;
       into.push_back(a.is_text() ? Attr::str(a.name, a.text) : Attr::num(a.name, a.type, a.numbers));
     }
   };
-  copy(s.lat_name, s.lat_attrs, &s.coord_type);
-  copy(s.lon_name, s.lon_attrs, nullptr);
-  if (!s.time_units.empty()) {
-    copy(in.time_name.empty() ? s.time_name : in.time_name, s.time_attrs, nullptr);
-    // units and calendar are the decoded ones; keep the input's spelling of everything else.
-    std::erase_if(s.time_attrs, [](const Attr& a) { return a.name == "units" || a.name == "calendar"; });
+  nc_type lat_type = NC_DOUBLE;
+  copy(s.lat_name, s.lat_attrs, &lat_type, &s.lat_dim);
+  if (lat_type == NC_FLOAT || lat_type == NC_DOUBLE) s.coord_type = lat_type;
+  copy(s.lon_name, s.lon_attrs, nullptr, &s.lon_dim);
+  if (s.lat_dim == s.lat_name) s.lat_dim.clear();
+  if (s.lon_dim == s.lon_name) s.lon_dim.clear();
+  if (s.has_time() && !s.time_name.empty()) {
+    copy(s.time_name, s.time_attrs, &s.time_type, nullptr);
+    const std::string written = text_attr(s.time_attrs, "units");
+    if (in.time_decoded && (written != in.time_units || !cf_time_units_text(in.time_units))) {
+      // Readable but not spelled as CF (or derived, as from GEMPAK's reftime): CF units with the
+      // same meaning, so the values stay as they are, and a note in history.
+      const std::string cf = in.time_axis_units().cf_text();
+      std::erase_if(s.time_attrs, [](const Attr& a) { return a.name == "units"; });
+      s.time_attrs.insert(s.time_attrs.begin(), Attr::str("units", cf));
+      s.provenance.notes.push_back(
+          written.empty() ? fmt::format("time units of {} written as CF '{}' ({})", s.time_name, cf, in.time_note)
+                          : fmt::format("time units '{}' of {} written as CF '{}'", written, s.time_name, cf));
+      if (text_attr(s.time_attrs, "standard_name").empty()) s.time_attrs.push_back(Attr::str("standard_name", "time"));
+    } else if (!in.time_decoded) {
+      warn_raw_time(in.path,
+                    in.time_note.empty() ? fmt::format("time {} cannot be decoded", s.time_name) : in.time_note);
+    }
   }
   s.provenance.previous_history = nc_att_text(f.id(), NC_GLOBAL, "history");
   s.provenance.inputs = {in.path};
@@ -637,16 +755,34 @@ bool CfWriter::collective() const { return impl_->comm.has_value(); }
 int64_t CfWriter::steps() const { return impl_->steps; }
 
 int64_t CfWriter::append_time(double value) {
-  if (impl_->comm) fail("{}: append_time is for serial writers; use write_time with a block", impl_->where());
-  const int64_t t = impl_->steps;
-  write_time(t, std::span<const double>(&value, 1));
-  return t;
+  Impl& m = *impl_;
+  if (m.comm) fail("{}: append_time is for serial writers; use write_time with a block", m.where());
+  if (m.spec.time_kind == TimeKind::record) {
+    const int64_t t = m.steps;
+    write_time(t, std::span<const double>(&value, 1));
+    return t;
+  }
+  m.require_open();
+  if (m.steps > 0)
+    fail("{}: the output has no time dimension (its input has {}): it holds one step", m.where(),
+         m.spec.time_kind == TimeKind::scalar ? "a scalar time" : "no time");
+  if (m.spec.time_kind == TimeKind::scalar) m.write_block(m.spec.time_name, 0, 1, &value, 1);
+  m.steps = 1;
+  return 0;
 }
 
 void CfWriter::write_time(int64_t t0, std::span<const double> values) {
-  impl_->require_open();
-  if (impl_->spec.time_units.empty()) fail("{}: the output has no time axis", impl_->where());
-  impl_->write_block(impl_->spec.time_name, t0, int64_t(values.size()), values.data(), values.size());
+  Impl& m = *impl_;
+  m.require_open();
+  if (!m.spec.has_time()) fail("{}: the output has no time axis", m.where());
+  if (m.spec.time_kind == TimeKind::scalar && !(t0 == 0 && values.size() <= 1))
+    fail("{}: a scalar time holds one value ({} given from step {})", m.where(), values.size(), t0);
+  if (m.spec.time_name.empty()) {  // a record dimension without a coordinate variable
+    if (!values.empty()) m.steps = std::max(m.steps, t0 + int64_t(values.size()));
+    return;
+  }
+  m.write_block(m.spec.time_name, t0, int64_t(values.size()), values.data(), values.size());
+  if (m.spec.time_kind == TimeKind::scalar && !values.empty()) m.steps = 1;
 }
 
 void CfWriter::write(const std::string& var, int64_t t0, int64_t nt, const float* data) {
@@ -668,7 +804,8 @@ void CfWriter::write_rows(const std::string& var, int64_t t, int64_t row0, int64
   if (t < 0 || row0 < 0 || nrows < 0 || row0 + nrows > H)
     fail("{}: variable {}: rows {}..{} of step {} are outside the grid of {} rows", impl_->where(), var, row0,
          row0 + nrows - 1, t, H);
-  std::vector<float> file(size_t(nrows * W));
+  const int64_t Wf = s.orientation.file_width(W);
+  std::vector<float> file(size_t(nrows * Wf));
   // Reorient the band as if it were a whole field of nrows rows; a descending file takes it at
   // the mirrored row range.
   to_file_order(data, file.data(), nrows, W, s.orientation);
@@ -677,7 +814,7 @@ void CfWriter::write_rows(const std::string& var, int64_t t, int64_t row0, int64
   std::vector<unsigned char> bytes;
   impl_->convert(v, d.data(), d.size(), bytes);
   std::vector<size_t> start = {size_t(nrows > 0 ? t : 0), size_t(nrows > 0 ? file_row0 : 0), 0};
-  std::vector<size_t> count = {size_t(nrows > 0 ? 1 : 0), size_t(nrows), size_t(nrows > 0 ? W : 0)};
+  std::vector<size_t> count = {size_t(nrows > 0 ? 1 : 0), size_t(nrows), size_t(nrows > 0 ? Wf : 0)};
   Hdf5Lock lock(hdf5_mutex());
   impl_->put(v, start, count, bytes);
   if (nrows > 0) impl_->note_steps(v, t, 1);

@@ -96,15 +96,16 @@ std::vector<TcTrack> stitch_tracks(std::vector<TcCandidate> cands, const std::ve
   return tracks;
 }
 
-void write_tracks_csv(std::ostream& out, const std::vector<TcTrack>& tracks, const std::vector<std::string>& step_iso) {
+void write_tracks_csv(std::ostream& out, const std::vector<TcTrack>& tracks, const std::vector<std::string>& step_iso,
+                      const geo::Orientation& file) {
   out << "track_id,step,time,lat,lon,psl_min_pa,wind_max_m_s,vorticity_s-1,warm_core,warm_core_delta_k,thickness,"
          "thickness_delta_m\n";
   for (const auto& t : tracks)
     for (const auto& c : t.points) {
       const std::string when = c.step >= 0 && size_t(c.step) < step_iso.size() ? step_iso[size_t(c.step)] : "";
       out << fmt::format("{},{},{},{:.4f},{:.4f},{:.1f},{:.2f},{:.4e},{},{:.3f},{},{:.2f}\n", t.id, c.step, when, c.lat,
-                         c.lon, c.psl_min, c.wind_max, c.vorticity, c.warm_core ? 1 : 0, c.warm_core_delta,
-                         c.thickness ? 1 : 0, c.thickness_delta);
+                         file.file_longitude(c.lon), c.psl_min, c.wind_max, c.vorticity, c.warm_core ? 1 : 0,
+                         c.warm_core_delta, c.thickness ? 1 : 0, c.thickness_delta);
     }
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "geo/grid.hpp"
 #include "models/heuristics/tc_detector.hpp"
 
 namespace climseg::heuristics {
@@ -56,7 +57,9 @@ std::vector<TcTrack> stitch_tracks(std::vector<TcCandidate> candidates, const st
 
 // The track table as CSV: a header line, then one row per point.
 // track_id,step,time,lat,lon,psl_min_pa,wind_max_m_s,vorticity_s-1,warm_core,warm_core_delta_k,thickness,thickness_delta_m
-// `step_iso[s]` gives the time text of step s.
-void write_tracks_csv(std::ostream& out, const std::vector<TcTrack>& tracks, const std::vector<std::string>& step_iso);
+// `step_iso[s]` gives the time text of step s; longitudes are written as the input file writes
+// them (`file`: -180..180 for a file in -180..180, else 0..360).
+void write_tracks_csv(std::ostream& out, const std::vector<TcTrack>& tracks, const std::vector<std::string>& step_iso,
+                      const geo::Orientation& file = {});
 
 }  // namespace climseg::heuristics

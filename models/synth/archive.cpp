@@ -71,15 +71,14 @@ io::OutputSpec cam_spec(const SynthConfig& c, const World& world, const SynthClo
   io::OutputSpec s;
   s.grid = world.grid();
   s.orientation.lat_descending = c.lat_descending;
-  s.time_units = clock.time_units();
-  s.calendar = c.calendar;
+  s.set_time(clock.time_units(), c.calendar);
   s.deflate_level = c.deflate_level;
   s.lat_attrs = {};
   std::vector<io::VarDef>& v = s.variables;
   io::VarDef date;
   date.name = "date";
   date.type = NC_INT;
-  date.dims = {"time"};
+  date.dims = {io::kTimeAxis};
   date.attrs = {io::Attr::str("long_name", "current date (YYYYMMDD)")};
   v.push_back(date);
   io::VarDef datesec = date;
@@ -89,7 +88,7 @@ io::OutputSpec cam_spec(const SynthConfig& c, const World& world, const SynthClo
   io::VarDef gw;
   gw.name = "gw";
   gw.type = NC_DOUBLE;
-  gw.dims = {"lat"};
+  gw.dims = {io::kLatAxis};
   gw.attrs = {io::Attr::str("long_name", "latitude weights")};
   v.push_back(gw);
   const int64_t nlev = c.levels == Levels::pressure ? int64_t(c.plev_hpa.size())
@@ -151,9 +150,9 @@ io::OutputSpec cam_spec(const SynthConfig& c, const World& world, const SynthClo
                                      "planted truth: 0 background, 1 tropical cyclone, 2 atmospheric river");
   v.push_back(labels);
   if (nlev > 0) {
-    v.push_back(io::float_field("Q", "kg/kg", "Specific humidity", {"time", "lev", "lat", "lon"}));
-    v.push_back(io::float_field("U", "m/s", "Zonal wind", {"time", "lev", "lat", "lon"}));
-    v.push_back(io::float_field("V", "m/s", "Meridional wind", {"time", "lev", "lat", "lon"}));
+    v.push_back(io::float_field("Q", "kg/kg", "Specific humidity", {io::kTimeAxis, "lev", io::kLatAxis, io::kLonAxis}));
+    v.push_back(io::float_field("U", "m/s", "Zonal wind", {io::kTimeAxis, "lev", io::kLatAxis, io::kLonAxis}));
+    v.push_back(io::float_field("V", "m/s", "Meridional wind", {io::kTimeAxis, "lev", io::kLatAxis, io::kLonAxis}));
     v[v.size() - 3].attrs.push_back(io::Attr::str("standard_name", "specific_humidity"));
     v[v.size() - 2].attrs.push_back(io::Attr::str("standard_name", "eastward_wind"));
     v[v.size() - 1].attrs.push_back(io::Attr::str("standard_name", "northward_wind"));
@@ -183,14 +182,13 @@ io::OutputSpec waves_spec(const SynthConfig& c, const World& world, const SynthC
   s.coord_type = NC_FLOAT;
   s.lat_attrs = {io::Attr::str("units", "degree_north")};
   s.lon_attrs = {io::Attr::str("units", "degree_east")};
-  s.time_units = clock.time_units();
-  s.calendar = c.calendar;
-  s.time_attrs = {io::Attr::str("conventions", "relative julian days with decimal part (as parts of the day )")};
+  s.set_time(clock.time_units(), c.calendar,
+             {io::Attr::str("conventions", "relative julian days with decimal part (as parts of the day )")});
   s.deflate_level = c.deflate_level;
   io::VarDef hs;
   hs.name = "hs";
   hs.type = NC_SHORT;
-  hs.dims = {"time", "latitude", "longitude"};
+  hs.dims = io::grid_dims();
   hs.packed = true;
   hs.scale_factor = 0.002;
   hs.fill_value = -32767;
@@ -203,7 +201,7 @@ io::OutputSpec waves_spec(const SynthConfig& c, const World& world, const SynthC
   io::VarDef labels;
   labels.name = "LABELS";
   labels.type = NC_BYTE;
-  labels.dims = {"time", "latitude", "longitude"};
+  labels.dims = io::grid_dims();
   labels.fill_value = -1;
   labels.attrs = {io::Attr::str("long_name", "planted truth: 0 background, 3 extreme waves"),
                   io::Attr::str("units", "1"), io::Attr::num("flag_values", NC_BYTE, {0, 3}),

@@ -215,7 +215,7 @@ PredictReport predict(const ModelBundle& m, const PredictOptions& o, const Comm&
     auto writer = std::make_unique<io::CfWriter>(output_of(g), spec);
     std::vector<double> times;
     for (int64_t i : idx) times.push_back(archive.info(i).time_value);
-    if (!spec.time_units.empty()) writer->write_time(0, times);
+    if (spec.has_time()) writer->write_time(0, times);
     return writer;
   };
   // One step's mask and probabilities on the (H, W) grid: into a writer or a part file.

@@ -316,29 +316,32 @@ std::string events_csv_header() {
          "peak_value,peak_time,peak_lat,peak_lon,split_from,merged_into\n";
 }
 
-std::string event_csv_row(const Event& e, const std::vector<std::string>& names, bool peak_is_minimum) {
+std::string event_csv_row(const Event& e, const std::vector<std::string>& names, bool peak_is_minimum,
+                          const geo::Orientation& file) {
   const TrackPoint& g = e.points.front();
   const TrackPoint& t = e.points.back();
   const TrackPoint* pk = e.peak_point(peak_is_minimum);
   return fmt::format(
       "{},{},{},{},{},{:.4f},{:.4f},{},{},{:.4f},{:.4f},{},{:.4f},{:.1f},{:.3f},{:.1f},{},{},{},{},{},{}\n", e.id,
-      int(e.cls), class_name(names, e.cls), g.step, g.time_iso, g.lat, g.lon, t.step, t.time_iso, t.lat, t.lon,
-      e.points.size(), e.lifetime_days(), e.path_km(), e.mean_speed_m_s(), e.max_area_km2(),
-      pk ? fmt::format("{:.6g}", pk->peak) : "", pk ? pk->time_iso : "", pk ? fmt::format("{:.4f}", pk->peak_lat) : "",
-      pk ? fmt::format("{:.4f}", pk->peak_lon) : "", e.split_from, e.merged_into);
+      int(e.cls), class_name(names, e.cls), g.step, g.time_iso, g.lat, file.file_longitude(g.lon), t.step, t.time_iso,
+      t.lat, file.file_longitude(t.lon), e.points.size(), e.lifetime_days(), e.path_km(), e.mean_speed_m_s(),
+      e.max_area_km2(), pk ? fmt::format("{:.6g}", pk->peak) : "", pk ? pk->time_iso : "",
+      pk ? fmt::format("{:.4f}", pk->peak_lat) : "", pk ? fmt::format("{:.4f}", file.file_longitude(pk->peak_lon)) : "",
+      e.split_from, e.merged_into);
 }
 
 std::string points_csv_header() {
   return "event_id,class,step,time,component,lat,lon,area_km2,peak_value,peak_lat,peak_lon\n";
 }
 
-std::string points_csv_rows(const Event& e, const std::vector<std::string>&) {
+std::string points_csv_rows(const Event& e, const std::vector<std::string>&, const geo::Orientation& file) {
   std::string out;
   for (const auto& p : e.points)
-    out += fmt::format("{},{},{},{},{},{:.4f},{:.4f},{:.1f},{},{},{}\n", e.id, int(e.cls), p.step, p.time_iso,
-                       p.component, p.lat, p.lon, p.area_km2, p.has_peak ? fmt::format("{:.6g}", p.peak) : "",
-                       p.has_peak ? fmt::format("{:.4f}", p.peak_lat) : "",
-                       p.has_peak ? fmt::format("{:.4f}", p.peak_lon) : "");
+    out +=
+        fmt::format("{},{},{},{},{},{:.4f},{:.4f},{:.1f},{},{},{}\n", e.id, int(e.cls), p.step, p.time_iso, p.component,
+                    p.lat, file.file_longitude(p.lon), p.area_km2, p.has_peak ? fmt::format("{:.6g}", p.peak) : "",
+                    p.has_peak ? fmt::format("{:.4f}", p.peak_lat) : "",
+                    p.has_peak ? fmt::format("{:.4f}", file.file_longitude(p.peak_lon)) : "");
   return out;
 }
 

@@ -125,8 +125,11 @@ class EventLinker {
 
 // CSV tables: one row per event, and one row per event and step.
 std::string events_csv_header();
-std::string event_csv_row(const Event& e, const std::vector<std::string>& class_names, bool peak_is_minimum);
+// Longitudes are written as the input file writes them (`file`: -180..180 or 0..360).
+std::string event_csv_row(const Event& e, const std::vector<std::string>& class_names, bool peak_is_minimum,
+                          const geo::Orientation& file = {});
 std::string points_csv_header();
-std::string points_csv_rows(const Event& e, const std::vector<std::string>& class_names);
+std::string points_csv_rows(const Event& e, const std::vector<std::string>& class_names,
+                            const geo::Orientation& file = {});
 
 }  // namespace climseg::analysis

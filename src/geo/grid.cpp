@@ -67,6 +67,14 @@ Grid Grid::centred(int64_t height, int64_t width) {
   return g;
 }
 
+double Orientation::file_longitude(double lon) const {
+  double v = std::fmod(lon, 360.0);
+  if (v < 0) v += 360.0;
+  if (v >= 360.0) v -= 360.0;
+  if (lon_signed && v >= 180.0) v -= 360.0;
+  return v;
+}
+
 double great_circle_m(double lat1, double lon1, double lat2, double lon2) {
   const double p1 = lat1 * kDegToRad, p2 = lat2 * kDegToRad;
   const double dp = p2 - p1, dl = (lon2 - lon1) * kDegToRad;

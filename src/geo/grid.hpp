@@ -45,7 +45,16 @@ struct Orientation {
   bool lat_descending = false;  // file stores north first (ERA5, ERA-Interim)
   int64_t lon_shift = 0;        // canonical column j is file column (j + lon_shift) % W
   bool lon_signed = false;      // file longitudes run -180..180 (MERRA-2)
-  bool identity() const { return !lat_descending && lon_shift == 0 && !lon_signed; }
+  // The file repeats its first meridian as one more last column (0..360 or -180..180 inclusive):
+  // the canonical grid has it once (W columns), the file W + 1.
+  bool lon_repeated = false;
+  bool identity() const { return !lat_descending && lon_shift == 0 && !lon_signed && !lon_repeated; }
+  // Columns of the file for a canonical width W.
+  int64_t file_width(int64_t width) const { return width + (lon_repeated ? 1 : 0); }
+  // A canonical longitude written as the file writes longitudes: in [-180, 180) when its
+  // longitudes are signed, else in [0, 360). Tables (tracks, events) use it, so a file in
+  // -180..180 gets -180..180 back.
+  double file_longitude(double lon) const;
 };
 
 // Great-circle distance in metres between two points given in degrees.

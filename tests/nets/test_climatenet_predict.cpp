@@ -29,8 +29,7 @@ void write_reference_input(const fs::path& path, int64_t H, int64_t W) {
   EXPECT_EQ(fields, (std::vector<std::string>{"TMQ", "U850", "V850", "PSL"}));
   io::OutputSpec s;
   s.grid = geo::Grid::cam(H, W);
-  s.time_units = "days since 2000-01-01 00:00:00";
-  s.calendar = "noleap";
+  s.set_time("days since 2000-01-01 00:00:00", "noleap");
   for (const std::string& f : fields) s.variables.push_back(io::float_field(f, "1", f));
   s.provenance.command_line = "test";
   s.provenance.timestamp = false;

@@ -135,6 +135,51 @@ TEST(Orientation, FieldsRoundTripAndFileCoordinatesComeBack) {
   EXPECT_THROW(canonical_grid(lat, {10, 0, 20, 30}, "x"), climseg::Error);
 }
 
+// Issue 16 item 6: a global grid that repeats its first meridian (0..360 or -180..180 inclusive)
+// is global with the column once; a region that crosses the 0/360 line in a file that counts
+// 0..360 ascends modulo 360.
+TEST(Orientation, RepeatedMeridianIsGlobalAndCountedOnce) {
+  const std::vector<double> lat = {-45, 45};
+  for (const auto& lon : {std::vector<double>{0, 90, 180, 270, 360}, std::vector<double>{-180, -90, 0, 90, 180}}) {
+    CanonicalGrid cg = canonical_grid(lat, lon, "test");
+    EXPECT_TRUE(cg.grid.periodic);
+    EXPECT_TRUE(cg.orientation.lon_repeated);
+    EXPECT_EQ(cg.grid.lon, (std::vector<double>{0, 90, 180, 270}));
+    EXPECT_EQ(cg.orientation.file_width(4), 5);
+    // File (2, 5) with the last column equal to the first; canonical (2, 4).
+    std::vector<float> file = {1, 2, 3, 4, 1, 5, 6, 7, 8, 5}, canon(8), back(10);
+    to_canonical(file.data(), canon.data(), 2, 4, cg.orientation);
+    const std::vector<float> want =
+        lon[0] == 0 ? std::vector<float>{1, 2, 3, 4, 5, 6, 7, 8} : std::vector<float>{3, 4, 1, 2, 7, 8, 5, 6};
+    EXPECT_EQ(canon, want);
+    to_file_order(canon.data(), back.data(), 2, 4, cg.orientation);
+    EXPECT_EQ(back, file);
+    EXPECT_EQ(file_longitudes(cg.grid, cg.orientation), lon);
+  }
+  // Not evenly spaced: regional, kept as it is.
+  CanonicalGrid uneven = canonical_grid(lat, {0, 90, 180, 300, 350}, "test");
+  EXPECT_FALSE(uneven.grid.periodic);
+  EXPECT_FALSE(uneven.orientation.lon_repeated);
+}
+
+TEST(Orientation, RegionAcrossTheZeroMeridianAscendsModulo360) {
+  const std::vector<double> lat = {20, 30};
+  CanonicalGrid cg = canonical_grid(lat, {340, 350, 0, 10, 20}, "test");
+  EXPECT_FALSE(cg.grid.periodic);
+  EXPECT_EQ(cg.grid.lon, (std::vector<double>{340, 350, 360, 370, 380}));
+  EXPECT_FALSE(cg.orientation.lon_signed);
+  EXPECT_EQ(cg.orientation.file_longitude(370), 10);
+  // The same region written -20..20 is signed: tables give it back as -20..20.
+  CanonicalGrid s = canonical_grid(lat, {-20, -10, 0, 10, 20}, "test");
+  EXPECT_EQ(s.grid.lon, cg.grid.lon);
+  EXPECT_TRUE(s.orientation.lon_signed);
+  EXPECT_EQ(s.orientation.file_longitude(350), -10);
+  // Descending longitudes, two crossings and more than a turn stay refused.
+  EXPECT_THROW(canonical_grid(lat, {20, 10, 0}, "x"), climseg::Error);
+  EXPECT_THROW(canonical_grid(lat, {340, 0, 340, 0}, "x"), climseg::Error);
+  EXPECT_THROW(canonical_grid(lat, {300, 350, 0, 100, 200, 310}, "x"), climseg::Error);
+}
+
 TEST(Archive, FilesAreOrderedByTimeNotByName) {
   TempDir dir;
   cam_file(dir, "c.nc", {0, 0.125});
@@ -440,6 +485,47 @@ TEST(Archive, TruncatedFilesAreRefusedByName) {
   std::string e = error_of([&] { Archive::open({(dir / "cut.nc").string()}, channels("TMQ")).load(2); });
   EXPECT_EQ(e.rfind((dir / "cut.nc").string() + ": ", 0), 0u) << e;
   EXPECT_NE(e.find("truncated or damaged"), std::string::npos) << e;
+}
+
+// A file in -180..180 inclusive (the first meridian repeated) reads as the global grid with each
+// column once, through the library and through direct chunk reads, in netCDF-4 and netCDF-3.
+TEST(Archive, RepeatedMeridianReadsOnce) {
+  TempDir dir;
+  const size_t H = 3, W = 4;  // file: 5 columns, -180 -90 0 90 180
+  for (const int format : {NC_NETCDF4, 0}) {
+    std::vector<double> v;
+    for (size_t i = 0; i < H; ++i)
+      for (size_t j = 0; j <= W; ++j) v.push_back(j == W ? 10.0 * double(i) : 10.0 * double(i) + double(j));
+    v[2 * (W + 1)] = -999;  // one missing cell, repeated at the row's end
+    v[2 * (W + 1) + W] = -999;
+    const fs::path p = dir / (format ? "nc4.nc" : "nc3.nc");
+    NcBuilder(p, format)
+        .dim("lat", H)
+        .dim("lon", W + 1)
+        .var("lat", NC_DOUBLE, {"lat"}, {-30, 0, 30})
+        .att("lat", "units", "degrees_north")
+        .var("lon", NC_DOUBLE, {"lon"}, {-180, -90, 0, 90, 180})
+        .att("lon", "units", "degrees_east")
+        .var("T", NC_FLOAT, {"lat", "lon"}, v)
+        .att("T", "_FillValue", NC_FLOAT, {-999})
+        .write();
+    for (const bool direct : {true, false}) {
+      ArchiveOptions o = channels("T");
+      o.direct_read = direct;
+      Archive a = Archive::open({p.string()}, o);
+      EXPECT_TRUE(a.grid().periodic);
+      EXPECT_EQ(a.grid().lon, (std::vector<double>{0, 90, 180, 270}));
+      Sample s = a.load(0);
+      // Canonical column j is file column (j + 2) % 4.
+      EXPECT_EQ(s.data[0 * W + 0], 2.0f);
+      EXPECT_EQ(s.data[1 * W + 2], 10.0f);
+      ASSERT_EQ(s.valid.numel(), int64_t(H * W));
+      float invalid = 0;
+      for (int64_t k = 0; k < s.valid.numel(); ++k) invalid += 1.0f - s.valid[k];
+      EXPECT_EQ(invalid, 1.0f) << "the missing cell counts once (direct " << direct << ")";
+      EXPECT_EQ(s.valid[2 * W + 2], 0.0f);
+    }
+  }
 }
 
 TEST(Archive, DirectChunkReadsEqualLibraryReads) {

@@ -159,3 +159,20 @@ TEST(Calendar, ProlepticGregorianAcrossTheLeapDays) {
   EXPECT_NO_THROW(TimeUnits::parse("days since 2000-02-29", pg));
   EXPECT_THROW(TimeUnits::parse("days since 1900-02-29", pg), climseg::Error);
 }
+
+// Units TimeUnits reads that CF does not spell so are respelled by writers (issue 16 item 2).
+TEST(Calendar, CfSpellingOfTimeUnits) {
+  EXPECT_TRUE(cf_time_units_text("days since 2000-01-01"));
+  EXPECT_TRUE(cf_time_units_text("hours since 1900-01-01 00:00:00.0"));
+  EXPECT_TRUE(cf_time_units_text("seconds since 1970-1-1T00:00:00Z"));
+  EXPECT_TRUE(cf_time_units_text("days since 0000-1-1"));
+  EXPECT_TRUE(cf_time_units_text("months since 1958-1-1 00:00:00"));
+  EXPECT_TRUE(cf_time_units_text("hours since 2000-01-01 06:30:00 +01:00"));
+  EXPECT_FALSE(cf_time_units_text("hours since 1996 01 05 00:00"));
+  EXPECT_FALSE(cf_time_units_text("hours since 2000 1 1 0:0"));
+  EXPECT_FALSE(cf_time_units_text("Month"));
+  EXPECT_FALSE(cf_time_units_text("days after 2000-01-01"));
+  EXPECT_EQ(TimeUnits::parse("hours since 1996 01 05 00:00").cf_text(), "hours since 1996-01-05 00:00:00");
+  EXPECT_EQ(TimeUnits::parse("d since 2000-1-1 6:30 +01:00").cf_text(), "days since 2000-01-01 05:30:00");
+  EXPECT_EQ(TimeUnits::parse("months since 0001-01-01").cf_text(), "months since 0001-01-01 00:00:00");
+}

@@ -34,8 +34,7 @@ inline std::vector<std::string> write_tiny_archive(const std::filesystem::path& 
   for (int f = 0; f < files; ++f) {
     OutputSpec s;
     s.grid = grid;
-    s.time_units = "days since 2000-01-01 00:00:00";
-    s.calendar = "noleap";
+    s.set_time("days since 2000-01-01 00:00:00", "noleap");
     s.variables = {float_field("TMQ", "kg/m2", "Total (vertically integrated) precipitable water"),
                    float_field("U850", "m/s", "Zonal wind at 850 mbar"),
                    float_field("V850", "m/s", "Meridional wind at 850 mbar"),

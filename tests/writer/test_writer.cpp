@@ -2,12 +2,14 @@
 // orientation restored, packing, masks as flags, atomic output, provenance and reproducibility.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <fstream>
 #include <numeric>
 
 #include "core/error.hpp"
 #include "readers/netcdf_file.hpp"
+#include "readers/orientation.hpp"
 #include "readers/writer.hpp"
 #include "test_support.hpp"
 
@@ -48,8 +50,7 @@ nc_type var_type(int ncid, const std::string& var) {
 OutputSpec small_spec() {
   OutputSpec s;
   s.grid = geo::Grid::cam(3, 4);
-  s.time_units = "days since 2000-01-01 00:00:00";
-  s.calendar = "noleap";
+  s.set_time("days since 2000-01-01 00:00:00", "noleap");
   s.variables = {float_field("TMQ", "kg/m2", "Total (vertically integrated) precipitable water"),
                  mask_field("class_mask", {"Background", "Tropical Cyclone", "Atmospheric River"}),
                  probability_field("prob_tc", "probability of Tropical Cyclone")};
@@ -196,6 +197,106 @@ TEST(Writer, RestoresTheInputOrientation) {
   for (int k = 0; k < 12; ++k) canon[size_t(k)] = float(k);
   to_file_order(canon.data(), back.data(), 3, 4, s.orientation);
   EXPECT_EQ(back[0], canon[2 * 4 + 2]);
+}
+
+// Issue 16 item 1: one VarDef (float_field, mask_field with their default axes) fits an output
+// whose input names its axes latitude/longitude (ERA5), y/x, or timestep for time.
+TEST(Writer, AxesTakeTheOutputsOwnNames) {
+  test::TempDir dir;
+  for (const auto& [lat, lon, time] : std::vector<std::array<std::string, 3>>{
+           {"latitude", "longitude", "time"}, {"y", "x", "timestep"}, {"lat", "lon", "month"}}) {
+    OutputSpec s = small_spec();
+    s.lat_name = lat;
+    s.lon_name = lon;
+    s.time_dim = s.time_name = time;
+    s.variables.push_back(float_field("gridded", "1", "gridded"));
+    const fs::path p = dir / (lat + ".nc");
+    {
+      CfWriter w(p, s);
+      EXPECT_EQ(w.append_time(3.0), 0);
+      const auto f = field(0, 3, 4);
+      for (const char* v : {"TMQ", "class_mask", "prob_tc", "gridded"}) w.write(v, 0, f.data());
+      w.close();
+    }
+    NcFile f(p);
+    const int id = f.id();
+    for (const char* v : {"TMQ", "class_mask", "prob_tc", "gridded"}) {
+      std::vector<std::string> dims;
+      for (int d : nc_var_dims(id, nc_find_var(id, v))) dims.push_back(nc_dim_name(id, d));
+      EXPECT_EQ(dims, (std::vector<std::string>{time, lat, lon})) << v;
+    }
+    EXPECT_EQ(read_doubles(id, lat), (std::vector<double>{-90, 0, 90}));
+    EXPECT_EQ(read_doubles(id, time), (std::vector<double>{3.0}));
+  }
+}
+
+// Issue 16 item 2: an input with a scalar time (ERA5) or none gives outputs without a time
+// dimension: the scalar copied (and named in `coordinates`), or nothing.
+TEST(Writer, ScalarTimeAndNoTime) {
+  test::TempDir dir;
+  for (const TimeKind kind : {TimeKind::scalar, TimeKind::none}) {
+    OutputSpec s = small_spec();
+    s.time_kind = kind;
+    s.time_type = NC_INT;
+    const fs::path p = dir / (kind == TimeKind::scalar ? "scalar.nc" : "none.nc");
+    {
+      CfWriter w(p, s);
+      EXPECT_EQ(w.append_time(831000.0), 0);
+      const auto f = field(0, 3, 4);
+      w.write("TMQ", 0, f.data());
+      EXPECT_THROW(w.append_time(831006.0), climseg::Error);  // one step only
+      EXPECT_THROW(w.write("TMQ", 1, f.data()), climseg::Error);
+      w.close();
+    }
+    NcFile f(p);
+    const int id = f.id();
+    const int tmq = nc_find_var(id, "TMQ");
+    EXPECT_EQ(nc_var_dims(id, tmq).size(), 2u);
+    const auto want = field(0, 3, 4);
+    EXPECT_EQ(read_doubles(id, "TMQ"), (std::vector<double>(want.begin(), want.end())));
+    int ndims = -1;
+    nc_inq_ndims(id, &ndims);
+    EXPECT_EQ(ndims, 2);  // lat, lon
+    if (kind == TimeKind::scalar) {
+      EXPECT_EQ(read_doubles(id, "time"), (std::vector<double>{831000.0}));
+      EXPECT_EQ(var_type(id, "time"), NC_INT);
+      EXPECT_EQ(nc_att_text(id, tmq, "coordinates"), "time");
+      EXPECT_EQ(nc_att_text(id, nc_find_var(id, "time"), "units"), "days since 2000-01-01 00:00:00");
+    } else {
+      EXPECT_LT(nc_find_var(id, "time"), 0);
+      EXPECT_EQ(nc_att_text(id, tmq, "coordinates"), "");
+    }
+  }
+}
+
+// Issue 16 item 6: a repeated first meridian comes back on write, with its coordinate value.
+TEST(Writer, RestoresARepeatedMeridian) {
+  test::TempDir dir;
+  OutputSpec s = small_spec();
+  const CanonicalGrid cg = canonical_grid({-90, 0, 90}, {-180, -90, 0, 90, 180}, "test");
+  s.grid = cg.grid;
+  s.orientation = cg.orientation;
+  const fs::path p = dir / "r.nc";
+  {
+    CfWriter w(p, s);
+    w.append_time(0);
+    const auto f = field(0, 3, 4);
+    w.write("TMQ", 0, f.data());
+    w.write_rows("prob_tc", 0, 1, 2, f.data() + 4);  // rows 1, 2 as a band
+    w.write_rows("prob_tc", 0, 0, 1, f.data());
+    w.close();
+  }
+  NcFile f(p);
+  const int id = f.id();
+  EXPECT_EQ(read_doubles(id, "lon"), (std::vector<double>{-180, -90, 0, 90, 180}));
+  for (const char* v : {"TMQ", "prob_tc"}) {
+    const auto x = read_doubles(id, v);
+    ASSERT_EQ(x.size(), 15u);
+    for (int r = 0; r < 3; ++r) {
+      for (int c = 0; c < 4; ++c) EXPECT_EQ(x[size_t(r * 5 + c)], value_at(0, r, (c + 2) % 4)) << v;
+      EXPECT_EQ(x[size_t(r * 5 + 4)], x[size_t(r * 5)]) << v << ": the repeated meridian";
+    }
+  }
 }
 
 TEST(Writer, LatitudeBandsEqualWholeFields) {

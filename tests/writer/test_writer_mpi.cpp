@@ -24,8 +24,7 @@ OutputSpec spec() {
   s.grid = geo::Grid::cam(kH, kW);
   s.orientation.lat_descending = true;  // exercise the reorientation on every path
   s.orientation.lon_shift = 5;
-  s.time_units = "hours since 1996-06-09 00:00:00";
-  s.calendar = "noleap";
+  s.set_time("hours since 1996-06-09 00:00:00", "noleap");
   s.dims = {{"lev", 3}};
   s.variables = {float_field("TMQ", "kg/m2", "precipitable water"),
                  mask_field("class_mask", {"Background", "Tropical Cyclone", "Atmospheric River"}),
