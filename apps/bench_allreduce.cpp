@@ -9,6 +9,7 @@
 
 #include "apps/command.hpp"
 #include "core/error.hpp"
+#include "core/isa.hpp"
 #include "core/log.hpp"
 #include "core/mpi.hpp"
 #include "core/progress.hpp"
@@ -65,6 +66,7 @@ class BenchAllreduceCommand : public Command {
     auto emit = [&](nlohmann::json j) {
       if (!world.is_root()) return;
       for (auto& [k, v] : base.items()) j[k] = v;
+      j["isa"] = isa_name(active_isa());
       std::cout << j.dump() << "\n" << std::flush;
     };
 

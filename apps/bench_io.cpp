@@ -15,6 +15,7 @@
 
 #include "apps/command.hpp"
 #include "core/error.hpp"
+#include "core/isa.hpp"
 #include "core/log.hpp"
 #include "core/mpi.hpp"
 #include "core/threads.hpp"
@@ -276,6 +277,7 @@ class BenchIoCommand : public Command {
         else
           out["xarray_ms"] = nullptr;
       }
+      out["isa"] = isa_name(active_isa());
       std::cout << out.dump() << std::endl;
       fs::remove(file);
     }

@@ -11,6 +11,7 @@
 #include "apps/archive_roles.hpp"
 #include "apps/command.hpp"
 #include "core/error.hpp"
+#include "core/isa.hpp"
 #include "core/log.hpp"
 #include "core/mpi.hpp"
 #include "core/threads.hpp"
@@ -161,6 +162,7 @@ class BenchLabel : public Command {
     j["teca_core_s_per_step"] = kTecaCoreSecondsPerStep;
     j["teca_ratio_io_included"] = kTecaCoreSecondsPerStep / ((compute + io) * threads);
     j["note"] = "TECA: 58,400 steps on 58,400 cores in ~35 min, I/O included (published); reads from page cache here";
+    j["isa"] = isa_name(active_isa());
     std::cout << j.dump() << "\n";
     return 0;
   }

@@ -8,6 +8,7 @@
 
 #include "apps/command.hpp"
 #include "core/error.hpp"
+#include "core/isa.hpp"
 #include "core/log.hpp"
 #include "core/mpi.hpp"
 #include "core/progress.hpp"
@@ -102,6 +103,7 @@ class BenchOpsCommand : public Command {
           j["peer_seconds"] = it->second;
           j["speedup"] = it->second / r.seconds;
         }
+        j["isa"] = isa_name(active_isa());
         std::cout << j.dump() << "\n" << std::flush;
       }
       progress.advance();

@@ -8,6 +8,7 @@
 
 #include "apps/command.hpp"
 #include "core/error.hpp"
+#include "core/isa.hpp"
 #include "core/mpi.hpp"
 #include "core/threads.hpp"
 #include "core/timer.hpp"
@@ -105,6 +106,7 @@ class BenchSynthCommand : public Command {
     j["write_raw_s"] = write0;
     j["fill_s"] = median(fill);
     j["generate_vs_fill"] = median(gen) / std::max(median(fill), 1e-9);
+    j["isa"] = isa_name(active_isa());
     std::cout << j.dump() << "\n";
     return 0;
   }

@@ -3,6 +3,7 @@
 
 #include "apps/command.hpp"
 #include "core/error.hpp"
+#include "core/isa.hpp"
 #include "core/mpi.hpp"
 #include "models/training/bench.hpp"
 
@@ -46,6 +47,7 @@ class BenchTrainCommand : public Command {
   int run(const GlobalOptions&) override {
     parse_grid(grid_, o_);
     nlohmann::json r = training::bench_train(o_, Comm::world());
+    r["isa"] = isa_name(active_isa());
     if (Comm::world().is_root()) std::cout << r.dump() << std::endl;
     return 0;
   }
@@ -64,6 +66,7 @@ class BenchPredictCommand : public Command {
   int run(const GlobalOptions&) override {
     parse_grid(grid_, o_);
     nlohmann::json r = training::bench_predict(o_, Comm::world());
+    r["isa"] = isa_name(active_isa());
     if (Comm::world().is_root()) std::cout << r.dump() << std::endl;
     return 0;
   }

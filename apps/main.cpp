@@ -12,6 +12,7 @@
 #include "core/atomic_file.hpp"
 #include "core/build_info.hpp"
 #include "core/error.hpp"
+#include "core/isa.hpp"
 #include "core/log.hpp"
 #include "core/mpi.hpp"
 #include "core/progress.hpp"
@@ -110,6 +111,9 @@ int run_main(int argc, char** argv) {
     return kExitUsage;
   }
 
+  // The kernels' instruction-set level, chosen once here: a CLIMSEG_ISA this build or CPU cannot run
+  // is a usage error before any work starts.
+  active_isa();
   if (show_version) {
     if (world.is_root()) std::cout << build::describe();
     return 0;

@@ -5,8 +5,30 @@ target_compile_options(climseg_options INTERFACE
 if(CLIMSEG_WERROR)
   target_compile_options(climseg_options INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-Werror>)
 endif()
+# Instruction sets. By default everything is compiled for a portable baseline, and the hot kernels
+# of src/nn/kernels once more per ISA level, chosen at run time from CPUID (core/isa.hpp,
+# docs/development.md). CLIMSEG_ISA_LEVELS lists the levels and CLIMSEG_ISA_FLAGS_<level> their
+# flags; a target compiled for one level sets its CLIMSEG_KERNEL_ARCH property, every other target
+# gets the baseline. With CLIMSEG_NATIVE everything is compiled for this machine and there is one
+# level, "native", the one its -march=native implies.
 if(CLIMSEG_NATIVE)
   target_compile_options(climseg_options INTERFACE -march=native)
+  set(CLIMSEG_ISA_LEVELS native)
+  set(CLIMSEG_ISA_FLAGS_native "")
+  set(CLIMSEG_BUILD_ISA "this machine (-march=native, CLIMSEG_NATIVE=ON)")
+elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$")
+  set(CLIMSEG_ISA_LEVELS baseline avx2 avx512)
+  set(CLIMSEG_ISA_FLAGS_baseline -march=x86-64-v2)
+  set(CLIMSEG_ISA_FLAGS_avx2 -march=x86-64-v3)
+  set(CLIMSEG_ISA_FLAGS_avx512 -march=x86-64-v4)
+  target_compile_options(climseg_options INTERFACE
+    "$<IF:$<BOOL:$<TARGET_PROPERTY:CLIMSEG_KERNEL_ARCH>>,$<TARGET_PROPERTY:CLIMSEG_KERNEL_ARCH>,${CLIMSEG_ISA_FLAGS_baseline}>")
+  target_compile_definitions(climseg_options INTERFACE CLIMSEG_KERNEL_DISPATCH=1)
+  set(CLIMSEG_BUILD_ISA "the x86-64-v2 baseline")
+else()
+  set(CLIMSEG_ISA_LEVELS native)  # another architecture: its compiler's default, one level
+  set(CLIMSEG_ISA_FLAGS_native "")
+  set(CLIMSEG_BUILD_ISA "the compiler's default")
 endif()
 if(CLIMSEG_ASSERTS)
   target_compile_options(climseg_options INTERFACE -UNDEBUG)

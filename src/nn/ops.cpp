@@ -10,6 +10,8 @@
 
 #include "core/error.hpp"
 #include "nn/kernels/conv.hpp"
+#include "nn/kernels/kernel_set.hpp"
+#include "nn/kernels/ops_kernels.hpp"
 #include "nn/kernels/ops_ref.hpp"
 
 namespace climseg::nn {
@@ -25,6 +27,12 @@ void require_same_graph(Value a, Value b, const char* op) {
   if (!a.valid() || !b.valid() || &a.graph() != &b.graph()) fail("{}: values from different graphs", op);
 }
 
+// An op that runs kernels: those of the ISA level active when it was built (kernel_set.hpp).
+class KernelOp : public Op {
+ protected:
+  const OpsKernels& ops_ = *kernel_set().ops;
+};
+
 int64_t plane(const Shape& s) {
   int64_t n = 1;
   for (size_t i = 2; i < s.size(); ++i) n *= s[i];
@@ -33,7 +41,7 @@ int64_t plane(const Shape& s) {
 
 // ------------------------------------------------------------------ conv2d
 
-class Conv2dOp : public Op {
+class Conv2dOp : public KernelOp {
  public:
   Conv2dOp(const ConvGeom& g, bool bias) : k_(g), bias_(bias) {}
   std::string kind() const override { return "conv2d"; }
@@ -64,7 +72,7 @@ class Conv2dOp : public Op {
 
 // conv_transpose2d is the adjoint of the conv2d that maps its output back to its input: the same
 // kernel object with forward and backward-input swapped.
-class ConvTranspose2dOp : public Op {
+class ConvTranspose2dOp : public KernelOp {
  public:
   ConvTranspose2dOp(const ConvGeom& g, bool bias) : k_(g), bias_(bias) {}
   std::string kind() const override { return "conv_transpose2d"; }
@@ -117,7 +125,7 @@ class ConvTranspose2dOp : public Op {
       } else {
         float* tmp = ws + k_.workspace_floats();
         k_.forward(c.grad_output(), c.input(1), nullptr, tmp, ws);
-        ref::axpy_grad(tmp, c.grad_input(0), nx, 1.0f, true);
+        ops_.axpy_grad(tmp, c.grad_input(0), nx, 1.0f, true);
       }
     }
   }
@@ -129,7 +137,7 @@ class ConvTranspose2dOp : public Op {
 
 // ------------------------------------------------------------------ batch norm (+ PReLU)
 
-class BatchNormOp : public Op {
+class BatchNormOp : public KernelOp {
  public:
   BatchNormOp(int64_t n, int64_t c, int64_t hw, int64_t na, bool prelu, bool batch_stats, const BatchNormOptions& o,
               Param& rm, Param& rv)
@@ -165,17 +173,17 @@ class BatchNormOp : public Op {
 #pragma omp parallel for schedule(static)
       for (int64_t ch = 0; ch < c_; ++ch) {
         double s = 0, q = 0;
-        ref::bn_channel_sums_one(x, n_, c_, hw_, ch, &s, &q);
+        ops_.bn_channel_sums_one(x, n_, c_, hw_, ch, &s, &q);
         channel_stats(ch, s, q, m, gamma, beta, mean, invstd, scale, shift);
         const float* al = alpha ? alpha + (na_ == 1 ? 0 : ch) : nullptr;
         for (int64_t b = 0; b < n_; ++b)
-          ref::bn_apply_plane(x + (b * c_ + ch) * hw_, y + (b * c_ + ch) * hw_, hw_, scale[ch], shift[ch], al);
+          ops_.bn_apply_plane(x + (b * c_ + ch) * hw_, y + (b * c_ + ch) * hw_, hw_, scale[ch], shift[ch], al);
       }
       return;
     }
     if (batch_stats_) {
       double* sums = c.scratch<double>();  // [sum (C), sumsq (C), count]
-      ref::bn_channel_sums(x, n_, c_, hw_, sums, sums + c_);
+      ops_.bn_channel_sums(x, n_, c_, hw_, sums, sums + c_);
       sums[2 * c_] = double(n_ * hw_);
       if (StatsReducer* r = c.graph->stats_reducer()) r->allreduce_sum(sums, 2 * c_ + 1);
       const double m = sums[2 * c_];
@@ -191,7 +199,7 @@ class BatchNormOp : public Op {
         shift[ch] = beta[ch] - mean[ch] * scale[ch];
       }
     }
-    ref::bn_apply(x, c.output(), n_, c_, hw_, scale, shift, alpha, na_);
+    ops_.bn_apply(x, c.output(), n_, c_, hw_, scale, shift, alpha, na_);
   }
   void backward(const OpContext& c) override {
     const float* x = c.input(0);
@@ -212,7 +220,7 @@ class BatchNormOp : public Op {
       float* dx = c.grad_input(0);
 #pragma omp parallel for schedule(static)
       for (int64_t ch = 0; ch < c_; ++ch) {
-        ref::bn_backward_sums_one(x, dy, n_, c_, hw_, ch, mean, invstd, scale, shift, alpha, na_, sums, sums + c_,
+        ops_.bn_backward_sums_one(x, dy, n_, c_, hw_, ch, mean, invstd, scale, shift, alpha, na_, sums, sums + c_,
                                   prelu_ ? sums + 2 * c_ : nullptr);
         if (!dx) continue;
         k1[ch] = batch_stats_ ? float(sums[ch] / m) : 0.0f;
@@ -220,7 +228,7 @@ class BatchNormOp : public Op {
         const float* al = alpha ? alpha + (na_ == 1 ? 0 : ch) : nullptr;
         for (int64_t b = 0; b < n_; ++b) {
           const int64_t off = (b * c_ + ch) * hw_;
-          ref::bn_backward_apply_plane(x + off, dy + off, dx + off, hw_, ch, mean, invstd, gamma, k1, k2, scale, shift,
+          ops_.bn_backward_apply_plane(x + off, dy + off, dx + off, hw_, ch, mean, invstd, gamma, k1, k2, scale, shift,
                                        al, c.accumulate[0]);
         }
       }
@@ -234,7 +242,7 @@ class BatchNormOp : public Op {
     // rounded to float once. (Storing each rank's local sum rounds each share to float before the
     // average: where the shares cancel, as in CGNet's first BatchNorm weights at ~700x their sum,
     // that costs ~1e-5 of the result.)
-    ref::bn_backward_sums(x, dy, n_, c_, hw_, mean, invstd, scale, shift, alpha, na_, sums, sums + c_,
+    ops_.bn_backward_sums(x, dy, n_, c_, hw_, mean, invstd, scale, shift, alpha, na_, sums, sums + c_,
                           prelu_ ? sums + 2 * c_ : nullptr);
     c.graph->stats_reducer()->allreduce_sum(sums, 2 * c_);
     store_parameter_grads(c, sums, double(n_ * hw_) / m);
@@ -244,7 +252,7 @@ class BatchNormOp : public Op {
       k1[ch] = float(sums[ch] / m);
       k2[ch] = float(sums[c_ + ch] / m);
     }
-    ref::bn_backward_apply(x, dy, dx, n_, c_, hw_, mean, invstd, gamma, k1, k2, scale, shift, alpha, na_,
+    ops_.bn_backward_apply(x, dy, dx, n_, c_, hw_, mean, invstd, gamma, k1, k2, scale, shift, alpha, na_,
                            c.accumulate[0]);
   }
 
@@ -294,7 +302,7 @@ class BatchNormOp : public Op {
 
 enum class Act { relu, leaky_relu, sigmoid, tanh };
 
-class ActivationOp : public Op {
+class ActivationOp : public KernelOp {
  public:
   ActivationOp(Act a, int64_t n, float slope) : a_(a), n_(n), slope_(slope) {}
   std::string kind() const override {
@@ -319,13 +327,13 @@ class ActivationOp : public Op {
   void forward(const OpContext& c) override {
     switch (a_) {
       case Act::relu:
-        return ref::relu_forward(c.input(0), c.output(), n_);
+        return ops_.relu_forward(c.input(0), c.output(), n_);
       case Act::leaky_relu:
-        return ref::leaky_relu_forward(c.input(0), c.output(), n_, slope_);
+        return ops_.leaky_relu_forward(c.input(0), c.output(), n_, slope_);
       case Act::sigmoid:
-        return ref::sigmoid_forward(c.input(0), c.output(), n_);
+        return ops_.sigmoid_forward(c.input(0), c.output(), n_);
       case Act::tanh:
-        return ref::tanh_forward(c.input(0), c.output(), n_);
+        return ops_.tanh_forward(c.input(0), c.output(), n_);
     }
   }
   void backward(const OpContext& c) override {
@@ -333,13 +341,13 @@ class ActivationOp : public Op {
     if (!dx) return;
     switch (a_) {
       case Act::relu:
-        return ref::relu_backward(static_cast<const float*>(c.out), c.grad_output(), dx, n_, c.accumulate[0]);
+        return ops_.relu_backward(static_cast<const float*>(c.out), c.grad_output(), dx, n_, c.accumulate[0]);
       case Act::leaky_relu:
-        return ref::leaky_relu_backward(c.input(0), c.grad_output(), dx, n_, slope_, c.accumulate[0]);
+        return ops_.leaky_relu_backward(c.input(0), c.grad_output(), dx, n_, slope_, c.accumulate[0]);
       case Act::sigmoid:
-        return ref::sigmoid_backward(static_cast<const float*>(c.out), c.grad_output(), dx, n_, c.accumulate[0]);
+        return ops_.sigmoid_backward(static_cast<const float*>(c.out), c.grad_output(), dx, n_, c.accumulate[0]);
       case Act::tanh:
-        return ref::tanh_backward(static_cast<const float*>(c.out), c.grad_output(), dx, n_, c.accumulate[0]);
+        return ops_.tanh_backward(static_cast<const float*>(c.out), c.grad_output(), dx, n_, c.accumulate[0]);
     }
   }
 
@@ -349,7 +357,7 @@ class ActivationOp : public Op {
   float slope_;
 };
 
-class PreluOp : public Op {
+class PreluOp : public KernelOp {
  public:
   PreluOp(int64_t n, int64_t c, int64_t hw, int64_t na) : n_(n), c_(c), hw_(hw), na_(na) {}
   std::string kind() const override { return "prelu"; }
@@ -359,10 +367,10 @@ class PreluOp : public Op {
     return n;
   }
   void forward(const OpContext& c) override {
-    ref::prelu_forward(c.input(0), c.input(1), c.output(), n_, c_, hw_, na_);
+    ops_.prelu_forward(c.input(0), c.input(1), c.output(), n_, c_, hw_, na_);
   }
   void backward(const OpContext& c) override {
-    ref::prelu_backward(c.input(0), c.input(1), c.grad_output(), c.grad_input(0), c.grad_input(1), n_, c_, hw_, na_,
+    ops_.prelu_backward(c.input(0), c.input(1), c.grad_output(), c.grad_input(0), c.grad_input(1), n_, c_, hw_, na_,
                         c.accumulate[0], c.accumulate[1]);
   }
 
@@ -372,7 +380,7 @@ class PreluOp : public Op {
 
 // ------------------------------------------------------------------ pooling
 
-class MaxPoolOp : public Op {
+class MaxPoolOp : public KernelOp {
  public:
   MaxPoolOp(const Shape& s, int64_t k, int64_t st, int64_t p, int64_t oh, int64_t ow)
       : n_(s[0]), c_(s[1]), h_(s[2]), w_(s[3]), k_(k), s_(st), p_(p), oh_(oh), ow_(ow) {}
@@ -384,12 +392,12 @@ class MaxPoolOp : public Op {
     return n;
   }
   void forward(const OpContext& c) override {
-    ref::max_pool2d_forward(c.input(0), c.output(), c.save<int32_t>(0), n_, c_, h_, w_, k_, k_, s_, s_, p_, p_, oh_,
+    ops_.max_pool2d_forward(c.input(0), c.output(), c.save<int32_t>(0), n_, c_, h_, w_, k_, k_, s_, s_, p_, p_, oh_,
                             ow_);
   }
   void backward(const OpContext& c) override {
     if (c.grad_input(0))
-      ref::max_pool2d_backward(c.grad_output(), c.save<int32_t>(0), c.grad_input(0), n_, c_, h_, w_, oh_, ow_,
+      ops_.max_pool2d_backward(c.grad_output(), c.save<int32_t>(0), c.grad_input(0), n_, c_, h_, w_, oh_, ow_,
                                c.accumulate[0]);
   }
 
@@ -399,7 +407,7 @@ class MaxPoolOp : public Op {
 
 // Average pooling through precomputed padding maps and separable divisors (taps counted per axis:
 // within [-p, size + p) when count_include_pad, else reading a value).
-class AvgPoolOp : public Op {
+class AvgPoolOp : public KernelOp {
  public:
   AvgPoolOp(const Shape& s, int64_t k, int64_t st, Padding p, bool cip, int64_t oh, int64_t ow)
       : n_(s[0]), c_(s[1]), h_(s[2]), w_(s[3]), k_(k), s_(st), p_(p), cip_(cip), oh_(oh), ow_(ow) {
@@ -431,53 +439,13 @@ class AvgPoolOp : public Op {
     return n;
   }
   void forward(const OpContext& c) override {
-    const float* x = c.input(0);
-    float* y = c.output();
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int64_t pl = 0; pl < n_ * c_; ++pl)
-      for (int64_t oy = 0; oy < oh_; ++oy) {
-        const float* xp = x + pl * h_ * w_;
-        float* yr = y + (pl * oh_ + oy) * ow_;
-        for (int64_t ox = 0; ox < ow_; ++ox) yr[ox] = 0.0f;
-        for (int64_t ky = 0; ky < k_; ++ky) {
-          const int32_t iy = rmap_[static_cast<size_t>(ky * oh_ + oy)];
-          if (iy < 0) continue;
-          const float* xr = xp + iy * w_;
-          for (int64_t kx = 0; kx < k_; ++kx) {
-            const int32_t* cm = cmap_.data() + kx * ow_;
-#pragma omp simd
-            for (int64_t ox = 0; ox < ow_; ++ox) yr[ox] += cm[ox] >= 0 ? xr[cm[ox] >= 0 ? cm[ox] : 0] : 0.0f;
-          }
-        }
-        const float rr = cnt_r_[static_cast<size_t>(oy)];
-#pragma omp simd
-        for (int64_t ox = 0; ox < ow_; ++ox) yr[ox] /= rr * cnt_c_[static_cast<size_t>(ox)];
-      }
+    ops_.avg_pool2d_forward(c.input(0), c.output(), n_ * c_, h_, w_, k_, oh_, ow_, rmap_.data(), cmap_.data(),
+                            cnt_r_.data(), cnt_c_.data());
   }
   void backward(const OpContext& c) override {
-    float* dx = c.grad_input(0);
-    if (!dx) return;
-    const float* dy = c.grad_output();
-    const bool acc = c.accumulate[0];
-#pragma omp parallel for schedule(static)
-    for (int64_t pl = 0; pl < n_ * c_; ++pl) {
-      float* dxp = dx + pl * h_ * w_;
-      if (!acc) std::fill(dxp, dxp + h_ * w_, 0.0f);
-      for (int64_t oy = 0; oy < oh_; ++oy) {
-        const float* dyr = dy + (pl * oh_ + oy) * ow_;
-        const float rr = cnt_r_[static_cast<size_t>(oy)];
-        for (int64_t ky = 0; ky < k_; ++ky) {
-          const int32_t iy = rmap_[static_cast<size_t>(ky * oh_ + oy)];
-          if (iy < 0) continue;
-          float* dr = dxp + iy * w_;
-          for (int64_t kx = 0; kx < k_; ++kx) {
-            const int32_t* cm = cmap_.data() + kx * ow_;
-            for (int64_t ox = 0; ox < ow_; ++ox)
-              if (cm[ox] >= 0) dr[cm[ox]] += dyr[ox] / (rr * cnt_c_[static_cast<size_t>(ox)]);
-          }
-        }
-      }
-    }
+    if (float* dx = c.grad_input(0))
+      ops_.avg_pool2d_backward(c.grad_output(), dx, n_ * c_, h_, w_, k_, oh_, ow_, rmap_.data(), cmap_.data(),
+                               cnt_r_.data(), cnt_c_.data(), c.accumulate[0]);
   }
 
  private:
@@ -489,14 +457,14 @@ class AvgPoolOp : public Op {
   std::vector<float> cnt_r_, cnt_c_;  // taps counted per output row / column
 };
 
-class GlobalAvgPoolOp : public Op {
+class GlobalAvgPoolOp : public KernelOp {
  public:
   GlobalAvgPoolOp(int64_t nc, int64_t hw) : nc_(nc), hw_(hw) {}
   std::string kind() const override { return "global_avg_pool"; }
   OpNeeds needs() const override { return OpNeeds{{false}}; }
-  void forward(const OpContext& c) override { ref::global_avg_pool_forward(c.input(0), c.output(), nc_, hw_); }
+  void forward(const OpContext& c) override { ops_.global_avg_pool_forward(c.input(0), c.output(), nc_, hw_); }
   void backward(const OpContext& c) override {
-    if (c.grad_input(0)) ref::global_avg_pool_backward(c.grad_output(), c.grad_input(0), nc_, hw_, c.accumulate[0]);
+    if (c.grad_input(0)) ops_.global_avg_pool_backward(c.grad_output(), c.grad_input(0), nc_, hw_, c.accumulate[0]);
   }
 
  private:
@@ -505,17 +473,17 @@ class GlobalAvgPoolOp : public Op {
 
 // ------------------------------------------------------------------ linear
 
-class LinearOp : public Op {
+class LinearOp : public KernelOp {
  public:
   LinearOp(int64_t n, int64_t in, int64_t out, bool bias) : n_(n), in_(in), out_(out), bias_(bias) {}
   std::string kind() const override { return "linear"; }
   double flops() const override { return 2.0 * double(n_ * in_ * out_); }
   OpNeeds needs() const override { return OpNeeds{{true, true, false}}; }
   void forward(const OpContext& c) override {
-    ref::linear_forward(c.input(0), c.input(1), bias_ ? c.input(2) : nullptr, c.output(), n_, in_, out_);
+    ops_.linear_forward(c.input(0), c.input(1), bias_ ? c.input(2) : nullptr, c.output(), n_, in_, out_);
   }
   void backward(const OpContext& c) override {
-    ref::linear_backward(c.input(0), c.input(1), c.grad_output(), c.grad_input(0), c.grad_input(1),
+    ops_.linear_backward(c.input(0), c.input(1), c.grad_output(), c.grad_input(0), c.grad_input(1),
                          bias_ ? c.grad_input(2) : nullptr, n_, in_, out_, c.accumulate[0], c.accumulate[1],
                          bias_ && c.accumulate[2]);
   }
@@ -527,7 +495,7 @@ class LinearOp : public Op {
 
 // ------------------------------------------------------------------ upsampling
 
-class UpsampleOp : public Op {
+class UpsampleOp : public KernelOp {
  public:
   UpsampleOp(bool bilinear, bool ac, int64_t nc, int64_t h, int64_t w, int64_t oh, int64_t ow)
       : bilinear_(bilinear), ac_(ac), nc_(nc), h_(h), w_(w), oh_(oh), ow_(ow) {}
@@ -536,16 +504,16 @@ class UpsampleOp : public Op {
   OpNeeds needs() const override { return OpNeeds{{false}}; }
   void forward(const OpContext& c) override {
     if (bilinear_)
-      ref::upsample_bilinear_forward(c.input(0), c.output(), nc_, h_, w_, oh_, ow_, ac_);
+      ops_.upsample_bilinear_forward(c.input(0), c.output(), nc_, h_, w_, oh_, ow_, ac_);
     else
-      ref::upsample_nearest_forward(c.input(0), c.output(), nc_, h_, w_, oh_, ow_);
+      ops_.upsample_nearest_forward(c.input(0), c.output(), nc_, h_, w_, oh_, ow_);
   }
   void backward(const OpContext& c) override {
     if (!c.grad_input(0)) return;
     if (bilinear_)
-      ref::upsample_bilinear_backward(c.grad_output(), c.grad_input(0), nc_, h_, w_, oh_, ow_, ac_, c.accumulate[0]);
+      ops_.upsample_bilinear_backward(c.grad_output(), c.grad_input(0), nc_, h_, w_, oh_, ow_, ac_, c.accumulate[0]);
     else
-      ref::upsample_nearest_backward(c.grad_output(), c.grad_input(0), nc_, h_, w_, oh_, ow_, c.accumulate[0]);
+      ops_.upsample_nearest_backward(c.grad_output(), c.grad_input(0), nc_, h_, w_, oh_, ow_, c.accumulate[0]);
   }
 
  private:
@@ -555,7 +523,7 @@ class UpsampleOp : public Op {
 
 // ------------------------------------------------------------------ structure and elementwise
 
-class ConcatOp : public Op {
+class ConcatOp : public KernelOp {
  public:
   ConcatOp(int64_t n, std::vector<int64_t> cs, int64_t hw) : n_(n), cs_(std::move(cs)), hw_(hw) {
     for (int64_t c : cs_) total_ += c;
@@ -565,7 +533,7 @@ class ConcatOp : public Op {
   void forward(const OpContext& c) override {
     int64_t c0 = 0;
     for (size_t i = 0; i < cs_.size(); ++i) {
-      ref::copy_channels(c.input(int(i)), cs_[i], 0, c.output(), total_, c0, n_, cs_[i], hw_, false);
+      ops_.copy_channels(c.input(int(i)), cs_[i], 0, c.output(), total_, c0, n_, cs_[i], hw_, false);
       c0 += cs_[i];
     }
   }
@@ -573,7 +541,7 @@ class ConcatOp : public Op {
     int64_t c0 = 0;
     for (size_t i = 0; i < cs_.size(); ++i) {
       if (float* dx = c.grad_input(int(i)))
-        ref::copy_channels(c.grad_output(), total_, c0, dx, cs_[i], 0, n_, cs_[i], hw_, c.accumulate[i]);
+        ops_.copy_channels(c.grad_output(), total_, c0, dx, cs_[i], 0, n_, cs_[i], hw_, c.accumulate[i]);
       c0 += cs_[i];
     }
   }
@@ -584,37 +552,37 @@ class ConcatOp : public Op {
   int64_t hw_, total_ = 0;
 };
 
-class AddOp : public Op {
+class AddOp : public KernelOp {
  public:
   explicit AddOp(int64_t n) : n_(n) {}
   std::string kind() const override { return "add"; }
   OpNeeds needs() const override { return OpNeeds{{false, false}}; }
-  void forward(const OpContext& c) override { ref::add_forward(c.input(0), c.input(1), c.output(), n_); }
+  void forward(const OpContext& c) override { ops_.add_forward(c.input(0), c.input(1), c.output(), n_); }
   void backward(const OpContext& c) override {
     for (int i = 0; i < 2; ++i)
-      if (float* dx = c.grad_input(i)) ref::axpy_grad(c.grad_output(), dx, n_, 1.0f, c.accumulate[i]);
+      if (float* dx = c.grad_input(i)) ops_.axpy_grad(c.grad_output(), dx, n_, 1.0f, c.accumulate[i]);
   }
 
  private:
   int64_t n_;
 };
 
-class MulOp : public Op {
+class MulOp : public KernelOp {
  public:
   explicit MulOp(int64_t n) : n_(n) {}
   std::string kind() const override { return "mul"; }
   OpNeeds needs() const override { return OpNeeds{{true, true}}; }
-  void forward(const OpContext& c) override { ref::mul_forward(c.input(0), c.input(1), c.output(), n_); }
+  void forward(const OpContext& c) override { ops_.mul_forward(c.input(0), c.input(1), c.output(), n_); }
   void backward(const OpContext& c) override {
-    if (float* da = c.grad_input(0)) ref::mul_backward(c.grad_output(), c.input(1), da, n_, c.accumulate[0]);
-    if (float* db = c.grad_input(1)) ref::mul_backward(c.grad_output(), c.input(0), db, n_, c.accumulate[1]);
+    if (float* da = c.grad_input(0)) ops_.mul_backward(c.grad_output(), c.input(1), da, n_, c.accumulate[0]);
+    if (float* db = c.grad_input(1)) ops_.mul_backward(c.grad_output(), c.input(0), db, n_, c.accumulate[1]);
   }
 
  private:
   int64_t n_;
 };
 
-class ScaleOp : public Op {
+class ScaleOp : public KernelOp {
  public:
   ScaleOp(int64_t n, float f) : n_(n), f_(f) {}
   std::string kind() const override { return "scale"; }
@@ -625,7 +593,7 @@ class ScaleOp : public Op {
     for (int64_t i = 0; i < n_; ++i) y[i] = x[i] * f_;
   }
   void backward(const OpContext& c) override {
-    if (float* dx = c.grad_input(0)) ref::axpy_grad(c.grad_output(), dx, n_, f_, c.accumulate[0]);
+    if (float* dx = c.grad_input(0)) ops_.axpy_grad(c.grad_output(), dx, n_, f_, c.accumulate[0]);
   }
 
  private:
@@ -633,16 +601,16 @@ class ScaleOp : public Op {
   float f_;
 };
 
-class ScaleChannelsOp : public Op {
+class ScaleChannelsOp : public KernelOp {
  public:
   ScaleChannelsOp(int64_t nc, int64_t hw) : nc_(nc), hw_(hw) {}
   std::string kind() const override { return "scale_channels"; }
   OpNeeds needs() const override { return OpNeeds{{true, true}}; }
   void forward(const OpContext& c) override {
-    ref::scale_channels_forward(c.input(0), c.input(1), c.output(), nc_, hw_);
+    ops_.scale_channels_forward(c.input(0), c.input(1), c.output(), nc_, hw_);
   }
   void backward(const OpContext& c) override {
-    ref::scale_channels_backward(c.input(0), c.input(1), c.grad_output(), c.grad_input(0), c.grad_input(1), nc_, hw_,
+    ops_.scale_channels_backward(c.input(0), c.input(1), c.grad_output(), c.grad_input(0), c.grad_input(1), nc_, hw_,
                                  c.accumulate[0], c.accumulate[1]);
   }
 
@@ -650,18 +618,18 @@ class ScaleChannelsOp : public Op {
   int64_t nc_, hw_;
 };
 
-class DropoutOp : public Op {
+class DropoutOp : public KernelOp {
  public:
   DropoutOp(int64_t n, double p) : n_(n), p_(p) {}
   std::string kind() const override { return "dropout"; }
   std::string detail() const override { return fmt::format("p={:g}", p_); }
   OpNeeds needs() const override { return OpNeeds{{false}}; }
   void forward(const OpContext& c) override {
-    ref::dropout_apply(c.input(0), c.output(), n_, p_, c.graph->op_seed(c.graph->current_node()), false);
+    ops_.dropout_apply(c.input(0), c.output(), n_, p_, c.graph->op_seed(c.graph->current_node()), false);
   }
   void backward(const OpContext& c) override {
     if (float* dx = c.grad_input(0))
-      ref::dropout_apply(c.grad_output(), dx, n_, p_, c.graph->op_seed(c.graph->current_node()), c.accumulate[0]);
+      ops_.dropout_apply(c.grad_output(), dx, n_, p_, c.graph->op_seed(c.graph->current_node()), c.accumulate[0]);
   }
 
  private:
@@ -669,7 +637,7 @@ class DropoutOp : public Op {
   double p_;
 };
 
-class SoftmaxOp : public Op {
+class SoftmaxOp : public KernelOp {
  public:
   SoftmaxOp(int64_t n, int64_t c, int64_t hw) : n_(n), c_(c), hw_(hw) {}
   std::string kind() const override { return "softmax"; }
@@ -678,10 +646,10 @@ class SoftmaxOp : public Op {
     n.output_in_backward = true;
     return n;
   }
-  void forward(const OpContext& c) override { ref::softmax_channels_forward(c.input(0), c.output(), n_, c_, hw_); }
+  void forward(const OpContext& c) override { ops_.softmax_channels_forward(c.input(0), c.output(), n_, c_, hw_); }
   void backward(const OpContext& c) override {
     if (float* dx = c.grad_input(0))
-      ref::softmax_channels_backward(static_cast<const float*>(c.out), c.grad_output(), dx, n_, c_, hw_,
+      ops_.softmax_channels_backward(static_cast<const float*>(c.out), c.grad_output(), dx, n_, c_, hw_,
                                      c.accumulate[0]);
   }
 
@@ -691,7 +659,7 @@ class SoftmaxOp : public Op {
 
 // ------------------------------------------------------------------ losses
 
-class LossOp : public Op {
+class LossOp : public KernelOp {
  public:
   enum class Kind { cross_entropy, jaccard, dice };
   LossOp(Kind k, const Shape& s, LossOptions o) : k_(k), n_(s[0]), c_(s[1]), h_(s[2]), w_(s[3]), o_(std::move(o)) {}
@@ -710,10 +678,10 @@ class LossOp : public Op {
     int64_t bad = -1;
     double loss;
     if (k_ == Kind::cross_entropy)
-      loss = ref::cross_entropy_forward(c.input(0), c.input<int32_t>(1), n_, c_, h_, w_, cw, rw, o_.ignore_index, saved,
+      loss = ops_.cross_entropy_forward(c.input(0), c.input<int32_t>(1), n_, c_, h_, w_, cw, rw, o_.ignore_index, saved,
                                         &bad);
     else
-      loss = ref::overlap_forward(k_ == Kind::jaccard ? ref::OverlapKind::jaccard : ref::OverlapKind::dice, c.input(0),
+      loss = ops_.overlap_forward(k_ == Kind::jaccard ? ref::OverlapKind::jaccard : ref::OverlapKind::dice, c.input(0),
                                   c.input<int32_t>(1), n_, c_, h_, w_, rw, o_.ignore_index, o_.eps, saved, &bad);
     if (bad >= 0) {
       const int64_t hw = h_ * w_;
@@ -729,10 +697,10 @@ class LossOp : public Op {
     const float* rw = o_.row_weights.empty() ? nullptr : o_.row_weights.data();
     const double dl = *c.grad_output();
     if (k_ == Kind::cross_entropy)
-      ref::cross_entropy_backward(c.input(0), c.input<int32_t>(1), dx, n_, c_, h_, w_, cw, rw, o_.ignore_index,
+      ops_.cross_entropy_backward(c.input(0), c.input<int32_t>(1), dx, n_, c_, h_, w_, cw, rw, o_.ignore_index,
                                   *c.save<double>(0), dl, c.accumulate[0]);
     else
-      ref::overlap_backward(k_ == Kind::jaccard ? ref::OverlapKind::jaccard : ref::OverlapKind::dice, c.input(0),
+      ops_.overlap_backward(k_ == Kind::jaccard ? ref::OverlapKind::jaccard : ref::OverlapKind::dice, c.input(0),
                             c.input<int32_t>(1), dx, n_, c_, h_, w_, rw, o_.ignore_index, o_.eps, c.save<double>(0), dl,
                             c.accumulate[0]);
   }

@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
 #include "core/h5.hpp"
+#include "core/isa.hpp"
 #include "models/nets/cgnet.hpp"
 #include "nn/checkpoint.hpp"
 #include "synthetic_input.hpp"
@@ -121,5 +123,49 @@ TEST(CGNet, MissingAndMisShapedTensorsAreNamed) {
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("classifier.0.conv.weight"), std::string::npos) << e.what();
+  }
+}
+
+// Every ISA level of the kernels predicts what the highest one does: ClimateNet's probabilities at
+// 96x144 and 768x1152 within 1e-5 of the highest level's, cell for cell, and the same classes
+// wherever the top two probabilities are more than 1e-5 apart. (Each level is also held to PyTorch
+// by the tests of tests/nn.)
+TEST(CGNet, ClimateNetPredictionsAgreeAtEveryIsaLevel) {
+  CLIMSEG_REQUIRE_SHARED_DATA();
+  const std::vector<Isa> levels = runnable_isas();
+  if (levels.size() < 2) GTEST_SKIP() << "this build or CPU has one kernel level only";
+  nets::CGNet net(nets::NetConfig{});
+  nn::Parameters params(net);
+  ASSERT_TRUE(nn::load_state_dict(params, weights_file(), /*strict=*/true).ok());
+  h5::File ref = h5::File::open(test::test_data() / "nets" / "cgnet_climatenet_ref.h5");
+  for (auto [H, W] : {std::pair<int64_t, int64_t>{96, 144}, {768, 1152}}) {
+    h5::Group g = ref.open_group(std::to_string(H) + "x" + std::to_string(W));
+    Tensor top;
+    for (auto it = levels.rbegin(); it != levels.rend(); ++it) {
+      ScopedIsa level(*it);
+      Tensor prob = run_climatenet(net, params, H, W, g);
+      if (it == levels.rbegin()) {
+        top = prob;
+        continue;
+      }
+      double max_diff = 0;
+      int64_t disagree = 0;
+      for (int64_t k = 0; k < H * W; ++k) {
+        int best = 0, best_top = 0;
+        for (int c = 0; c < 3; ++c) {
+          max_diff = std::max(max_diff, double(std::abs(prob[c * H * W + k] - top[c * H * W + k])));
+          if (prob[c * H * W + k] > prob[best * H * W + k]) best = c;
+          if (top[c * H * W + k] > top[best_top * H * W + k]) best_top = c;
+        }
+        float second = 0;  // the runner-up probability at the highest level
+        for (int c = 0; c < 3; ++c)
+          if (c != best_top) second = std::max(second, top[c * H * W + k]);
+        disagree += best != best_top && top[best_top * H * W + k] - second > 1e-5f;
+      }
+      std::printf("CGNet %lldx%lld: %s against %s: max |dp| %.3g\n", static_cast<long long>(H),
+                  static_cast<long long>(W), isa_name(*it), isa_name(levels.back()), max_diff);
+      EXPECT_LE(max_diff, 1e-5) << H << "x" << W << " at " << isa_name(*it);
+      EXPECT_EQ(disagree, 0) << H << "x" << W << " at " << isa_name(*it);
+    }
   }
 }

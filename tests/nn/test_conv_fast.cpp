@@ -1,11 +1,14 @@
-// The fast float conv2d (1x1 GEMM, depthwise direct, im2col tiles) against the reference kernel on
-// geometries that exercise every path, several tiles, edges and padding modes.
+// The fast float conv2d (1x1 GEMM, depthwise direct and row groups, im2col tiles) against the
+// reference kernel on geometries that exercise every path, several tiles, edges and padding modes,
+// at every ISA level this build has and this CPU runs (the same references and tolerances).
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
+#include "core/isa.hpp"
 #include "nn/kernels/conv.hpp"
 #include "nn_test_util.hpp"
 
@@ -85,89 +88,99 @@ struct Aligned {
   float* p;
 };
 
+void check_case(const Case& c, Isa isa);
+void check_thread_independence(const Case& c, Isa isa);
+
 TEST(ConvFast, MatchesReferenceForwardAndBackward) {
-  for (const Case& c : cases()) {
-    SCOPED_TRACE(c.name);
-    const ConvGeom& g = c.g;
-    ConvKernel k(g);
-    EXPECT_EQ(k.algo(), c.algo) << k.algo_name();
-#if defined(__AVX512F__)
-    // 3x3 stride-1 "same" depthwise on rows of 16 or more (columns not reflected) takes the row groups.
-    const bool rows = c.algo == ConvKernel::Algo::depthwise && g.kh == 3 && g.kw == 3 && g.sh == 1 && g.pad.h == g.dh &&
-                      g.pad.w == g.dw && g.w >= 16;
-    if (c.algo == ConvKernel::Algo::depthwise) {
-      EXPECT_EQ(k.algo_name(), rows ? "depthwise-rowgroups" : "depthwise-direct");
+  ASSERT_FALSE(runnable_isas().empty());
+  for (const Isa isa : runnable_isas())
+    for (const Case& c : cases()) {
+      SCOPED_TRACE(fmt::format("{} at {}", c.name, isa_name(isa)));
+      check_case(c, isa);
     }
-#endif
-    const size_t nx = size_t(g.n * g.cin * g.h * g.w), nw = size_t(g.cout * g.cin_g() * g.kh * g.kw),
-                 ny = size_t(g.n * g.cout * g.oh() * g.ow());
-    auto x = random_vec<float>(nx, 1), w = random_vec<float>(nw, 2), b = random_vec<float>(size_t(g.cout), 3);
-    auto dy = random_vec<float>(ny, 4);
-    std::vector<float> ws(size_t(std::max<int64_t>(k.workspace_floats(), 1)));
-    const float* bp = c.bias ? b.data() : nullptr;
+}
 
-    Aligned y(ny, 7.0f);
-    std::vector<float> yr(ny);
-    k.forward(x.data(), w.data(), bp, y.data(), ws.data());
-    ref::conv2d_forward(g, x.data(), w.data(), bp, yr.data());
-    EXPECT_LE(test::rel_max_error(y.data(), yr.data(), int64_t(ny)), 2e-6);
-
-    Aligned dx(nx, 9.0f);
-    std::vector<float> dxr(nx);
-    k.backward_input(dy.data(), w.data(), dx.data(), false, ws.data());
-    ref::conv2d_backward_input(g, dy.data(), w.data(), dxr.data(), false);
-    EXPECT_LE(test::rel_max_error(dx.data(), dxr.data(), int64_t(nx)), 2e-6);
-    std::vector<float> dx2(nx, 0.5f);
-    k.backward_input(dy.data(), w.data(), dx2.data(), true, ws.data());
-    for (size_t i = 0; i < nx; ++i) ASSERT_NEAR(dx2[i], dx[i] + 0.5f, 1e-4f) << i;
-
-    std::vector<float> dw(nw, 9.0f), dwr(nw), db(size_t(g.cout), 9.0f), dbr(size_t(g.cout));
-    k.backward_weight(x.data(), dy.data(), dw.data(), false, c.bias ? db.data() : nullptr, false, ws.data());
-    ref::conv2d_backward_weight(g, x.data(), dy.data(), dwr.data(), c.bias ? dbr.data() : nullptr, false);
-    // The weight gradient sums N*OH*OW products per tap in float vector lanes (flushed to double
-    // every 16 rows): 55,296 terms in the large case, measured 9e-6 against the double reference.
-    const double tol_w = g.n * g.oh() * g.ow() > 20000 ? 2e-5 : 2e-6;
-    EXPECT_LE(test::rel_max_error(dw.data(), dwr.data(), int64_t(nw)), tol_w);
-    if (c.bias) {
-      EXPECT_LE(test::rel_max_error(db.data(), dbr.data(), g.cout), 2e-6);
-    }
-    std::vector<float> dw2(nw, 0.25f);
-    k.backward_weight(x.data(), dy.data(), dw2.data(), true, nullptr, false, ws.data());
-    for (size_t i = 0; i < nw; ++i) ASSERT_NEAR(dw2[i], dw[i] + 0.25f, 1e-3f * (1 + std::abs(dw[i]))) << i;
-
-    // All the gradients in one call (the row groups' one-sweep backward), fresh and accumulated.
-    Aligned dx3(nx, 9.0f);
-    std::vector<float> dw3(nw, 9.0f), db3(size_t(g.cout), 9.0f);
-    k.backward(x.data(), dy.data(), w.data(), dx3.data(), false, dw3.data(), false, c.bias ? db3.data() : nullptr,
-               false, ws.data());
-    EXPECT_LE(test::rel_max_error(dx3.data(), dxr.data(), int64_t(nx)), 2e-6);
-    EXPECT_LE(test::rel_max_error(dw3.data(), dwr.data(), int64_t(nw)), tol_w);
-    if (c.bias) {
-      EXPECT_LE(test::rel_max_error(db3.data(), dbr.data(), g.cout), 2e-6);
-    }
-    std::vector<float> dx4(nx, 0.5f), dw4(nw, 0.25f), db4(size_t(g.cout), 0.125f);
-    k.backward(x.data(), dy.data(), w.data(), dx4.data(), true, dw4.data(), true, c.bias ? db4.data() : nullptr, true,
-               ws.data());
-    for (size_t i = 0; i < nx; ++i) ASSERT_NEAR(dx4[i], dx3[i] + 0.5f, 1e-4f) << i;
-    for (size_t i = 0; i < nw; ++i) ASSERT_NEAR(dw4[i], dw3[i] + 0.25f, 1e-3f * (1 + std::abs(dw3[i]))) << i;
-    for (size_t i = 0; c.bias && i < size_t(g.cout); ++i) {
-      ASSERT_NEAR(db4[i], db3[i] + 0.125f, 1e-4f * (1 + std::abs(db3[i])));
-    }
-    // Only some gradients wanted: the others untouched.
-    std::vector<float> dx5(nx, 3.0f), dw5(nw, 3.0f);
-    k.backward(x.data(), dy.data(), w.data(), nullptr, false, dw5.data(), false, nullptr, false, ws.data());
-    EXPECT_LE(test::rel_max_error(dw5.data(), dwr.data(), int64_t(nw)), tol_w);
-    k.backward(x.data(), dy.data(), w.data(), dx5.data(), false, nullptr, false, nullptr, false, ws.data());
-    EXPECT_LE(test::rel_max_error(dx5.data(), dxr.data(), int64_t(nx)), 2e-6);
+void check_case(const Case& c, Isa isa) {
+  const ConvGeom& g = c.g;
+  ConvKernel k(g, 0, isa);
+  EXPECT_EQ(k.isa(), isa);
+  EXPECT_EQ(k.algo(), c.algo) << k.algo_name();
+  // 3x3 stride-1 "same" depthwise on rows of 16 or more (columns not reflected) takes the row
+  // groups, which exist at the avx512 level only.
+  const bool rows = c.algo == ConvKernel::Algo::depthwise && g.kh == 3 && g.kw == 3 && g.sh == 1 && g.pad.h == g.dh &&
+                    g.pad.w == g.dw && g.w >= 16 && isa == Isa::avx512;
+  if (c.algo == ConvKernel::Algo::depthwise) {
+    EXPECT_EQ(k.algo_name(), rows ? "depthwise-rowgroups" : "depthwise-direct");
   }
+  const size_t nx = size_t(g.n * g.cin * g.h * g.w), nw = size_t(g.cout * g.cin_g() * g.kh * g.kw),
+               ny = size_t(g.n * g.cout * g.oh() * g.ow());
+  auto x = random_vec<float>(nx, 1), w = random_vec<float>(nw, 2), b = random_vec<float>(size_t(g.cout), 3);
+  auto dy = random_vec<float>(ny, 4);
+  std::vector<float> ws(size_t(std::max<int64_t>(k.workspace_floats(), 1)));
+  const float* bp = c.bias ? b.data() : nullptr;
+
+  Aligned y(ny, 7.0f);
+  std::vector<float> yr(ny);
+  k.forward(x.data(), w.data(), bp, y.data(), ws.data());
+  ref::conv2d_forward(g, x.data(), w.data(), bp, yr.data());
+  EXPECT_LE(test::rel_max_error(y.data(), yr.data(), int64_t(ny)), 2e-6);
+
+  Aligned dx(nx, 9.0f);
+  std::vector<float> dxr(nx);
+  k.backward_input(dy.data(), w.data(), dx.data(), false, ws.data());
+  ref::conv2d_backward_input(g, dy.data(), w.data(), dxr.data(), false);
+  EXPECT_LE(test::rel_max_error(dx.data(), dxr.data(), int64_t(nx)), 2e-6);
+  std::vector<float> dx2(nx, 0.5f);
+  k.backward_input(dy.data(), w.data(), dx2.data(), true, ws.data());
+  for (size_t i = 0; i < nx; ++i) ASSERT_NEAR(dx2[i], dx[i] + 0.5f, 1e-4f) << i;
+
+  std::vector<float> dw(nw, 9.0f), dwr(nw), db(size_t(g.cout), 9.0f), dbr(size_t(g.cout));
+  k.backward_weight(x.data(), dy.data(), dw.data(), false, c.bias ? db.data() : nullptr, false, ws.data());
+  ref::conv2d_backward_weight(g, x.data(), dy.data(), dwr.data(), c.bias ? dbr.data() : nullptr, false);
+  // The weight gradient sums N*OH*OW products per tap in float vector lanes (flushed to double
+  // every 16 rows): 55,296 terms in the large case, measured 9e-6 against the double reference.
+  const double tol_w = g.n * g.oh() * g.ow() > 20000 ? 2e-5 : 2e-6;
+  EXPECT_LE(test::rel_max_error(dw.data(), dwr.data(), int64_t(nw)), tol_w);
+  if (c.bias) {
+    EXPECT_LE(test::rel_max_error(db.data(), dbr.data(), g.cout), 2e-6);
+  }
+  std::vector<float> dw2(nw, 0.25f);
+  k.backward_weight(x.data(), dy.data(), dw2.data(), true, nullptr, false, ws.data());
+  for (size_t i = 0; i < nw; ++i) ASSERT_NEAR(dw2[i], dw[i] + 0.25f, 1e-3f * (1 + std::abs(dw[i]))) << i;
+
+  // All the gradients in one call (the row groups' one-sweep backward), fresh and accumulated.
+  Aligned dx3(nx, 9.0f);
+  std::vector<float> dw3(nw, 9.0f), db3(size_t(g.cout), 9.0f);
+  k.backward(x.data(), dy.data(), w.data(), dx3.data(), false, dw3.data(), false, c.bias ? db3.data() : nullptr, false,
+             ws.data());
+  EXPECT_LE(test::rel_max_error(dx3.data(), dxr.data(), int64_t(nx)), 2e-6);
+  EXPECT_LE(test::rel_max_error(dw3.data(), dwr.data(), int64_t(nw)), tol_w);
+  if (c.bias) {
+    EXPECT_LE(test::rel_max_error(db3.data(), dbr.data(), g.cout), 2e-6);
+  }
+  std::vector<float> dx4(nx, 0.5f), dw4(nw, 0.25f), db4(size_t(g.cout), 0.125f);
+  k.backward(x.data(), dy.data(), w.data(), dx4.data(), true, dw4.data(), true, c.bias ? db4.data() : nullptr, true,
+             ws.data());
+  for (size_t i = 0; i < nx; ++i) ASSERT_NEAR(dx4[i], dx3[i] + 0.5f, 1e-4f) << i;
+  for (size_t i = 0; i < nw; ++i) ASSERT_NEAR(dw4[i], dw3[i] + 0.25f, 1e-3f * (1 + std::abs(dw3[i]))) << i;
+  for (size_t i = 0; c.bias && i < size_t(g.cout); ++i) {
+    ASSERT_NEAR(db4[i], db3[i] + 0.125f, 1e-4f * (1 + std::abs(db3[i])));
+  }
+  // Only some gradients wanted: the others untouched.
+  std::vector<float> dx5(nx, 3.0f), dw5(nw, 3.0f);
+  k.backward(x.data(), dy.data(), w.data(), nullptr, false, dw5.data(), false, nullptr, false, ws.data());
+  EXPECT_LE(test::rel_max_error(dw5.data(), dwr.data(), int64_t(nw)), tol_w);
+  k.backward(x.data(), dy.data(), w.data(), dx5.data(), false, nullptr, false, nullptr, false, ws.data());
+  EXPECT_LE(test::rel_max_error(dx5.data(), dxr.data(), int64_t(nx)), 2e-6);
 }
 
 // Input and output beyond 32 MiB: the forward of the depthwise row groups writes with streaming
 // stores (64-byte aligned output); an output 4 bytes off alignment takes the plain stores. Both must
 // match the reference (and each other bit for bit: only the store instruction differs).
 TEST(ConvFast, DepthwiseStreamingForwardMatchesReference) {
+  if (cpu_isa() < Isa::avx512) GTEST_SKIP() << "the row groups need AVX-512; this CPU has " << isa_name(cpu_isa());
   const ConvGeom g = geom(2, 128, 96, 192, 128, 3, 3, 1, 2, 128, Padding::circular(2));
-  ConvKernel k(g);
+  ConvKernel k(g, 0, Isa::avx512);
   ASSERT_EQ(k.algo_name(), "depthwise-rowgroups");
   const size_t nx = size_t(g.n * g.cin * g.h * g.w);
   ASSERT_GT(2 * nx * 4, size_t(32) << 20);
@@ -184,29 +197,34 @@ TEST(ConvFast, DepthwiseStreamingForwardMatchesReference) {
 
 // Every output element is summed by one thread in a fixed order: 1 and 3 threads give the same bits.
 TEST(ConvFast, ResultsDoNotDependOnTheThreadCount) {
-  for (const Case& c : cases()) {
-    SCOPED_TRACE(c.name);
-    const ConvGeom& g = c.g;
-    ConvKernel k1(g, 1), k3(g, 3);
-    const size_t nx = size_t(g.n * g.cin * g.h * g.w), nw = size_t(g.cout * g.cin_g() * g.kh * g.kw),
-                 ny = size_t(g.n * g.cout * g.oh() * g.ow());
-    auto x = random_vec<float>(nx, 5), w = random_vec<float>(nw, 6), dy = random_vec<float>(ny, 7);
-    std::vector<float> ws(size_t(std::max({k1.workspace_floats(), k3.workspace_floats(), int64_t(1)})));
-    std::vector<float> y1(ny), y3(ny), dx1(nx), dx3(nx), dw1(nw), dw3(nw);
-    k1.forward(x.data(), w.data(), nullptr, y1.data(), ws.data());
-    k3.forward(x.data(), w.data(), nullptr, y3.data(), ws.data());
-    k1.backward_input(dy.data(), w.data(), dx1.data(), false, ws.data());
-    k3.backward_input(dy.data(), w.data(), dx3.data(), false, ws.data());
-    k1.backward_weight(x.data(), dy.data(), dw1.data(), false, nullptr, false, ws.data());
-    k3.backward_weight(x.data(), dy.data(), dw3.data(), false, nullptr, false, ws.data());
-    EXPECT_EQ(std::memcmp(y1.data(), y3.data(), ny * 4), 0);
-    EXPECT_EQ(std::memcmp(dx1.data(), dx3.data(), nx * 4), 0);
-    EXPECT_EQ(std::memcmp(dw1.data(), dw3.data(), nw * 4), 0);
-    k1.backward(x.data(), dy.data(), w.data(), dx1.data(), false, dw1.data(), false, nullptr, false, ws.data());
-    k3.backward(x.data(), dy.data(), w.data(), dx3.data(), false, dw3.data(), false, nullptr, false, ws.data());
-    EXPECT_EQ(std::memcmp(dx1.data(), dx3.data(), nx * 4), 0);
-    EXPECT_EQ(std::memcmp(dw1.data(), dw3.data(), nw * 4), 0);
-  }
+  for (const Isa isa : runnable_isas())
+    for (const Case& c : cases()) {
+      SCOPED_TRACE(fmt::format("{} at {}", c.name, isa_name(isa)));
+      check_thread_independence(c, isa);
+    }
+}
+
+void check_thread_independence(const Case& c, Isa isa) {
+  const ConvGeom& g = c.g;
+  ConvKernel k1(g, 1, isa), k3(g, 3, isa);
+  const size_t nx = size_t(g.n * g.cin * g.h * g.w), nw = size_t(g.cout * g.cin_g() * g.kh * g.kw),
+               ny = size_t(g.n * g.cout * g.oh() * g.ow());
+  auto x = random_vec<float>(nx, 5), w = random_vec<float>(nw, 6), dy = random_vec<float>(ny, 7);
+  std::vector<float> ws(size_t(std::max({k1.workspace_floats(), k3.workspace_floats(), int64_t(1)})));
+  std::vector<float> y1(ny), y3(ny), dx1(nx), dx3(nx), dw1(nw), dw3(nw);
+  k1.forward(x.data(), w.data(), nullptr, y1.data(), ws.data());
+  k3.forward(x.data(), w.data(), nullptr, y3.data(), ws.data());
+  k1.backward_input(dy.data(), w.data(), dx1.data(), false, ws.data());
+  k3.backward_input(dy.data(), w.data(), dx3.data(), false, ws.data());
+  k1.backward_weight(x.data(), dy.data(), dw1.data(), false, nullptr, false, ws.data());
+  k3.backward_weight(x.data(), dy.data(), dw3.data(), false, nullptr, false, ws.data());
+  EXPECT_EQ(std::memcmp(y1.data(), y3.data(), ny * 4), 0);
+  EXPECT_EQ(std::memcmp(dx1.data(), dx3.data(), nx * 4), 0);
+  EXPECT_EQ(std::memcmp(dw1.data(), dw3.data(), nw * 4), 0);
+  k1.backward(x.data(), dy.data(), w.data(), dx1.data(), false, dw1.data(), false, nullptr, false, ws.data());
+  k3.backward(x.data(), dy.data(), w.data(), dx3.data(), false, dw3.data(), false, nullptr, false, ws.data());
+  EXPECT_EQ(std::memcmp(dx1.data(), dx3.data(), nx * 4), 0);
+  EXPECT_EQ(std::memcmp(dw1.data(), dw3.data(), nw * 4), 0);
 }
 
 TEST(ConvFast, RejectsImpossibleGeometry) {

@@ -1,16 +1,22 @@
-// The AVX-512 register-blocked GEMM microkernel behind the convolutions: C (MR x 16*NV) (+)= A B over
-// a reduction of length kc, all accumulators in zmm registers. A is either packed (MR values per k,
+// The register-blocked GEMM microkernel behind the convolutions: C (MR x 16*NV) (+)= A B over a
+// reduction of length kc, all accumulators in registers. A is either packed (MR values per k,
 // contiguous) or read in place as MR rows with a row stride; B rows are 16*NV contiguous floats with
-// a row stride. Column edges use AVX-512 masks (no reads or writes beyond nr_valid).
+// a row stride. Column edges are masked (no reads or writes beyond nr_valid). One version per ISA
+// level, chosen by the flags of the kernel file that includes this (kernel_set.hpp): AVX-512 (zmm,
+// mask registers), AVX2 (ymm, maskload/maskstore), and a portable one the compiler vectorises.
 #pragma once
 
 #include <cstdint>
 
-#if defined(__AVX512F__)
+#if !defined(CLIMSEG_KERNEL_NS)
+#error "microkernel.hpp belongs to the per-level kernel files (kernel_set.hpp)"
+#endif
+
+#if defined(__AVX2__) || defined(__AVX512F__)
 #include <immintrin.h>
 #endif
 
-namespace climseg::nn::mk {
+namespace climseg::nn::CLIMSEG_KERNEL_NS::mk {
 
 #if defined(__AVX512F__)
 constexpr bool kAvx512 = true;
@@ -113,6 +119,85 @@ inline void transpose(const float* src, int64_t lds, int64_t rows, int64_t cols,
 }
 #pragma GCC diagnostic pop
 
+#elif defined(__AVX2__) && defined(__FMA__)
+constexpr bool kAvx512 = false;
+
+// Lanes [0, valid) of 8 set.
+inline __m256i lane_mask8(int valid) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(valid), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// Rows [i0, i0 + RB) x vectors [j0, j0 + CB) of the C block (8 floats per vector). MASKED: the
+// vectors' lanes beyond the valid columns (masks m) are neither read nor written.
+template <int MR, int RB, int CB, bool PACKED, bool MASKED>
+inline void block(int64_t kc, const float* a, int64_t rs, int64_t ks, const float* b, int64_t ldb, float* c,
+                  int64_t ldc, int i0, int j0, int mr_valid, const __m256i* m, bool accumulate) {
+  __m256 acc[RB][CB];
+#pragma GCC unroll 8
+  for (int i = 0; i < RB; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < CB; ++j) acc[i][j] = _mm256_setzero_ps();
+  const float* ap[RB];
+#pragma GCC unroll 8
+  for (int i = 0; i < RB; ++i) ap[i] = PACKED ? a + i0 + i : a + (i0 + i < mr_valid ? i0 + i : mr_valid - 1) * rs;
+  const float* bp = b + 8 * j0;
+  for (int64_t k = 0; k < kc; ++k) {
+    __m256 bv[CB];
+#pragma GCC unroll 4
+    for (int j = 0; j < CB; ++j)
+      bv[j] = MASKED ? _mm256_maskload_ps(bp + 8 * j, m[j0 + j]) : _mm256_loadu_ps(bp + 8 * j);
+#pragma GCC unroll 8
+    for (int i = 0; i < RB; ++i) {
+      const __m256 av = _mm256_broadcast_ss(PACKED ? ap[i] + k * MR : ap[i] + k * ks);
+#pragma GCC unroll 4
+      for (int j = 0; j < CB; ++j) acc[i][j] = _mm256_fmadd_ps(av, bv[j], acc[i][j]);
+    }
+    bp += ldb;
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < RB; ++i) {
+    if (i0 + i >= mr_valid) break;
+    float* cr = c + (i0 + i) * ldc + 8 * j0;
+#pragma GCC unroll 4
+    for (int j = 0; j < CB; ++j) {
+      __m256 v = acc[i][j];
+      if (MASKED) {
+        if (accumulate) v = _mm256_add_ps(v, _mm256_maskload_ps(cr + 8 * j, m[j0 + j]));
+        _mm256_maskstore_ps(cr + 8 * j, m[j0 + j], v);
+      } else {
+        if (accumulate) v = _mm256_add_ps(v, _mm256_loadu_ps(cr + 8 * j));
+        _mm256_storeu_ps(cr + 8 * j, v);
+      }
+    }
+  }
+}
+
+// The same contract as the AVX-512 kernel, on 16 ymm registers: the C block is computed in
+// sub-blocks of 4 rows x 3 vectors (12 accumulators; 8 x 48 blocks) or 6 rows x 2 vectors (12 x 32).
+// PACKED: A(i, k) = a[k * MR + i]. Otherwise A(i, k) = a[i * rs + k * ks]; rows i >= mr_valid read
+// row mr_valid - 1 (computed, never stored).
+template <int MR, int NV, bool PACKED>
+inline void kernel(int64_t kc, const float* a, int64_t rs, int64_t ks, const float* b, int64_t ldb, float* c,
+                   int64_t ldc, int mr_valid, int nr_valid, bool accumulate) {
+  constexpr int NV8 = 2 * NV, CB = NV8 % 3 == 0 ? 3 : 2, RB = CB == 3 ? 4 : 6;
+  static_assert(MR % RB == 0 && NV8 % CB == 0, "no sub-blocking for this microkernel shape");
+  __m256i m[NV8];
+  for (int j = 0; j < NV8; ++j) m[j] = lane_mask8(nr_valid - 8 * j);
+  const bool masked = nr_valid < 8 * NV8;
+  for (int i0 = 0; i0 < MR && i0 < mr_valid; i0 += RB)
+    for (int j0 = 0; j0 < NV8 && 8 * j0 < nr_valid; j0 += CB) {
+      if (masked)
+        block<MR, RB, CB, PACKED, true>(kc, a, rs, ks, b, ldb, c, ldc, i0, j0, mr_valid, m, accumulate);
+      else
+        block<MR, RB, CB, PACKED, false>(kc, a, rs, ks, b, ldb, c, ldc, i0, j0, mr_valid, m, accumulate);
+    }
+}
+
+inline void transpose(const float* src, int64_t lds, int64_t rows, int64_t cols, float* dst, int64_t ldd) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) dst[c * ldd + r] = src[r * lds + c];
+}
+
 #else
 constexpr bool kAvx512 = false;
 
@@ -140,4 +225,4 @@ inline void kernel(int64_t kc, const float* a, int64_t rs, int64_t ks, const flo
 }
 #endif
 
-}  // namespace climseg::nn::mk
+}  // namespace climseg::nn::CLIMSEG_KERNEL_NS::mk

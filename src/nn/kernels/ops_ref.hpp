@@ -15,6 +15,18 @@
 #include "nn/padding.hpp"
 
 namespace climseg::nn::ref {
+// Which overlap loss (the kernels' one type shared by every copy below).
+enum class OverlapKind { jaccard, dice };
+}  // namespace climseg::nn::ref
+
+// ops_kernels.cpp compiles these kernels once more per ISA level, with CLIMSEG_KERNEL_NS defined:
+// its copies then live in climseg::nn::isa_<level>::ref (see kernel_set.hpp).
+#if defined(CLIMSEG_KERNEL_NS)
+namespace climseg::nn::CLIMSEG_KERNEL_NS::ref {
+using nn::ref::OverlapKind;
+#else
+namespace climseg::nn::ref {
+#endif
 
 template <class T>
 inline void store(T* p, T v, bool accumulate) {
@@ -467,6 +479,58 @@ void avg_pool2d_backward(const T* dy, T* dx, int64_t n, int64_t c, int64_t h, in
   }
 }
 
+// Average pooling through precomputed padding maps and separable divisors (AvgPoolOp): rmap
+// (k, oh) input rows, cmap (k, ow) input columns (-1: zero), cnt_r (oh) and cnt_c (ow) the taps
+// counted per axis.
+template <class T>
+void avg_pool2d_forward(const T* x, T* y, int64_t nc, int64_t h, int64_t w, int64_t k, int64_t oh, int64_t ow,
+                        const int32_t* rmap, const int32_t* cmap, const T* cnt_r, const T* cnt_c) {
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t pl = 0; pl < nc; ++pl)
+    for (int64_t oy = 0; oy < oh; ++oy) {
+      const T* xp = x + pl * h * w;
+      T* yr = y + (pl * oh + oy) * ow;
+      for (int64_t ox = 0; ox < ow; ++ox) yr[ox] = T(0);
+      for (int64_t ky = 0; ky < k; ++ky) {
+        const int32_t iy = rmap[ky * oh + oy];
+        if (iy < 0) continue;
+        const T* xr = xp + iy * w;
+        for (int64_t kx = 0; kx < k; ++kx) {
+          const int32_t* cm = cmap + kx * ow;
+#pragma omp simd
+          for (int64_t ox = 0; ox < ow; ++ox) yr[ox] += cm[ox] >= 0 ? xr[cm[ox] >= 0 ? cm[ox] : 0] : T(0);
+        }
+      }
+      const T rr = cnt_r[oy];
+#pragma omp simd
+      for (int64_t ox = 0; ox < ow; ++ox) yr[ox] /= rr * cnt_c[ox];
+    }
+}
+template <class T>
+void avg_pool2d_backward(const T* dy, T* dx, int64_t nc, int64_t h, int64_t w, int64_t k, int64_t oh, int64_t ow,
+                         const int32_t* rmap, const int32_t* cmap, const T* cnt_r, const T* cnt_c, bool accumulate) {
+#pragma omp parallel for schedule(static)
+  for (int64_t pl = 0; pl < nc; ++pl) {
+    T* dxp = dx + pl * h * w;
+    if (!accumulate)
+      for (int64_t i = 0; i < h * w; ++i) dxp[i] = T(0);
+    for (int64_t oy = 0; oy < oh; ++oy) {
+      const T* dyr = dy + (pl * oh + oy) * ow;
+      const T rr = cnt_r[oy];
+      for (int64_t ky = 0; ky < k; ++ky) {
+        const int32_t iy = rmap[ky * oh + oy];
+        if (iy < 0) continue;
+        T* dr = dxp + iy * w;
+        for (int64_t kx = 0; kx < k; ++kx) {
+          const int32_t* cm = cmap + kx * ow;
+          for (int64_t ox = 0; ox < ow; ++ox)
+            if (cm[ox] >= 0) dr[cm[ox]] += dyr[ox] / (rr * cnt_c[ox]);
+        }
+      }
+    }
+  }
+}
+
 // (N, C, H, W) -> (N, C): mean over the plane.
 template <class T>
 void global_avg_pool_forward(const T* x, T* y, int64_t nc, int64_t hw) {
@@ -708,6 +772,24 @@ void scale_channels_backward(const T* x, const T* g, const T* dy, T* dx, T* dg, 
   }
 }
 
+// A convolution's bias gradient: db (C) (+)= dy (N, C, HW) summed per channel over the batch and
+// the plane (each plane's sum in vector lanes of double, then the planes in order).
+template <class T>
+void bias_grad(const T* dy, int64_t n, int64_t c, int64_t hw, T* db, bool accumulate, int threads) {
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (int64_t co = 0; co < c; ++co) {
+    double s = 0;
+    for (int64_t b = 0; b < n; ++b) {
+      const T* dyp = dy + (b * c + co) * hw;
+      double s1 = 0;
+#pragma omp simd reduction(+ : s1)
+      for (int64_t i = 0; i < hw; ++i) s1 += dyp[i];
+      s += s1;
+    }
+    db[co] = accumulate ? db[co] + T(s) : T(s);
+  }
+}
+
 // ---------------------------------------------------------------- softmax over channels
 
 // Per-pixel max and sum of exp(x - max) over channels for kLanes pixels starting at xp (len valid).
@@ -869,8 +951,6 @@ void cross_entropy_backward(const T* x, const int32_t* labels, T* dx, int64_t n,
 //   I_c = sum r p_c t_c,  S_c = sum r (p_c + t_c)
 //   jaccard = 1 - mean_c I_c / (S_c - I_c + eps),   dice = 1 - mean_c 2 I_c / (S_c + eps)
 // `sums` (2C) receives I and S for the backward.
-enum class OverlapKind { jaccard, dice };
-
 template <class T>
 double overlap_forward(OverlapKind kind, const T* x, const int32_t* labels, int64_t n, int64_t c, int64_t h, int64_t w,
                        const T* row_w, int32_t ignore_index, double eps, double* sums, int64_t* bad_label) {
@@ -959,4 +1039,4 @@ void overlap_backward(OverlapKind kind, const T* x, const int32_t* labels, T* dx
   }
 }
 
-}  // namespace climseg::nn::ref
+}  // namespace climseg::nn::ref (or isa_<level>::ref)

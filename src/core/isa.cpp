@@ -1,0 +1,165 @@
+// Instruction-set levels: CPUID detection, the CLIMSEG_ISA override, the active level.
+#include "core/isa.hpp"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <string_view>
+
+#include "core/error.hpp"
+
+namespace climseg {
+namespace {
+
+constexpr Isa kAll[] = {Isa::baseline, Isa::avx2, Isa::avx512};
+
+// The level the compiler flags of this file imply (a native build's single kernel level).
+constexpr Isa compile_time_isa() {
+#if defined(__AVX512F__) && defined(__AVX512CD__) && defined(__AVX512BW__) && defined(__AVX512DQ__) && \
+    defined(__AVX512VL__)
+  return Isa::avx512;
+#elif defined(__AVX2__) && defined(__FMA__) && defined(__BMI2__)
+  return Isa::avx2;
+#else
+  return Isa::baseline;
+#endif
+}
+
+Isa detect() {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+#if defined(__clang__)
+  // (clang 14 knows the features, not the level names; every CPU with these has the rest of v3/v4.)
+  const bool v3 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi") &&
+                  __builtin_cpu_supports("bmi2");
+  const bool v4 = v3 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
+                  __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+                  __builtin_cpu_supports("avx512vl");
+#else
+  // libgcc checks every feature of the level and that the OS saves the AVX / AVX-512 registers.
+  const bool v3 = __builtin_cpu_supports("x86-64-v3");
+  const bool v4 = v3 && __builtin_cpu_supports("x86-64-v4");
+#endif
+  return v4 ? Isa::avx512 : v3 ? Isa::avx2 : Isa::baseline;
+#else
+  return Isa::baseline;
+#endif
+}
+
+bool compiled(Isa isa) {
+#if defined(CLIMSEG_KERNEL_DISPATCH)
+  (void)isa;
+  return true;
+#else
+  return isa == compile_time_isa();
+#endif
+}
+
+std::string names(const std::vector<Isa>& levels) {
+  std::string s;
+  for (Isa i : levels) s += (s.empty() ? "" : ", ") + std::string(isa_name(i));
+  return s;
+}
+
+// Why `isa` cannot run here (empty: it can). `how` names where the request came from.
+std::string refusal(Isa isa, std::string_view how) {
+  if (!compiled(isa))
+    return fmt::format(
+        "{}: this build has {} kernels only (configured with -DCLIMSEG_NATIVE=ON); unset it, or rebuild "
+        "without CLIMSEG_NATIVE for every level",
+        how, names(compiled_isas()));
+  if (isa > cpu_isa())
+    return fmt::format("{}: this CPU supports up to {}; use {} or unset it", how, isa_description(cpu_isa()),
+                       names(runnable_isas()));
+  return {};
+}
+
+// -1 until chosen.
+std::atomic<int> g_active{-1};
+std::atomic<bool> g_forced{false};
+
+}  // namespace
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::baseline:
+      return "baseline";
+    case Isa::avx2:
+      return "avx2";
+    case Isa::avx512:
+      return "avx512";
+  }
+  return "?";
+}
+
+std::string isa_description(Isa isa) {
+  switch (isa) {
+    case Isa::baseline:
+      return "baseline (x86-64-v2: SSE4.2, POPCNT)";
+    case Isa::avx2:
+      return "avx2 (x86-64-v3: AVX2, FMA, BMI2)";
+    case Isa::avx512:
+      return "avx512 (x86-64-v4: AVX-512 F, CD, BW, DQ, VL)";
+  }
+  return "?";
+}
+
+Isa cpu_isa() {
+  static const Isa isa = detect();
+  return isa;
+}
+
+std::vector<Isa> compiled_isas() {
+  std::vector<Isa> v;
+  for (Isa i : kAll)
+    if (compiled(i)) v.push_back(i);
+  return v;
+}
+
+std::vector<Isa> runnable_isas() {
+  std::vector<Isa> v;
+  for (Isa i : kAll)
+    if (compiled(i) && i <= cpu_isa()) v.push_back(i);
+  return v;
+}
+
+Isa active_isa() {
+  const int a = g_active.load(std::memory_order_acquire);
+  if (a >= 0) return static_cast<Isa>(a);
+  Isa chosen = runnable_isas().empty() ? compile_time_isa() : runnable_isas().back();
+  bool forced = false;
+  if (const char* env = std::getenv("CLIMSEG_ISA"); env && *env) {
+    const std::string_view s(env);
+    bool known = false;
+    for (Isa i : kAll)
+      if (s == isa_name(i)) chosen = i, known = true;
+    if (!known)
+      fail_usage("CLIMSEG_ISA={}: not a level; use {} (or unset it for this CPU's best)", s, names(runnable_isas()));
+    if (std::string why = refusal(chosen, fmt::format("CLIMSEG_ISA={}", s)); !why.empty()) throw UsageError(why);
+    forced = true;
+  }
+  int expected = -1;
+  if (g_active.compare_exchange_strong(expected, static_cast<int>(chosen), std::memory_order_acq_rel))
+    g_forced.store(forced);
+  return static_cast<Isa>(g_active.load(std::memory_order_acquire));
+}
+
+bool isa_forced() {
+  active_isa();
+  return g_forced.load();
+}
+
+void require_isa(Isa isa) {
+  if (std::string why = refusal(isa, fmt::format("kernel level {}", isa_name(isa))); !why.empty())
+    throw UsageError(why);
+}
+
+Isa set_active_isa(Isa isa) {
+  require_isa(isa);
+  const Isa previous = active_isa();
+  g_active.store(static_cast<int>(isa), std::memory_order_release);
+  return previous;
+}
+
+}  // namespace climseg

@@ -1,0 +1,42 @@
+// GEMM convolutions: the plan (tile sizes, workspace, padding maps, the adjoint conv for dx).
+#include "nn/kernels/conv_gemm.hpp"
+
+namespace climseg::nn {
+
+GemmPlan::GemmPlan(const ConvGeom& geom, int nthreads, bool is_pointwise, bool with_adjoint)
+    : g(geom), pointwise(is_pointwise), threads(nthreads), maps(geom) {
+  const int64_t nth = threads, cog = g.cout_g(), cig = g.cin_g(), khw = g.kh * g.kw;
+  k = cig * khw;
+  p = g.oh() * g.ow();
+
+  // Forward: packed weights (shared) + one im2col tile per thread.
+  tile_f = std::clamp<int64_t>(kTileFloats / k / kNrF * kNrF, kNrF, round_up(p, kNrF));
+  const int64_t packed_w = g.groups * round_up(cog, kMrF) * k;
+  ws_forward = round_up(packed_w, 16) + (pointwise ? 0 : nth * round_up(k * tile_f, 16));
+
+  // Weight gradient: per thread a block of im2col rows (whole 12-row blocks), its column tile, the
+  // transposed dy tile and its accumulators.
+  rows_w = round_up(ceil_div(ceil_div(k, kMrG), nth) * kMrG, kMrG);
+  ld_c = round_up(cog, 16);
+  // The tile is the unit of summation of the weight gradient, so it must not depend on the thread
+  // count (that would change the rounding); size it for half of K per thread.
+  tile_w = std::min(std::max<int64_t>(2 * kTileFloats / round_up(k, kMrG), 64), p);
+  ws_weight = nth * round_up(rows_w * ld_c + (pointwise ? 0 : rows_w * tile_w) + tile_w * ld_c, 16);
+
+  // Input gradient.
+  const bool same = g.sh == 1 && g.sw == 1 && 2 * g.pad.h == g.dh * (g.kh - 1) && 2 * g.pad.w == g.dw * (g.kw - 1) &&
+                    g.pad.rows != Pad::reflect && g.pad.cols != Pad::reflect;
+  if (!pointwise && same && with_adjoint) {
+    ConvGeom a = g;
+    a.cin = g.cout, a.cout = g.cin, a.h = g.oh(), a.w = g.ow();
+    adjoint = std::make_unique<GemmPlan>(a, threads, false, false);
+    ws_input = round_up(g.cin * cog * khw, 16) + adjoint->ws_forward;
+  } else {
+    // Whole input channels per thread, as 12-row blocks of W^T packed per thread.
+    rows_d = round_up(ceil_div(cig, nth) * khw, kMrG);
+    tile_d = std::clamp<int64_t>(kTileFloats / rows_d / kNrG * kNrG, kNrG, round_up(p, kNrG));
+    ws_input = nth * round_up(rows_d * cog + (pointwise ? 0 : rows_d * tile_d), 16);
+  }
+}
+
+}  // namespace climseg::nn

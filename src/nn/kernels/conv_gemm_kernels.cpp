@@ -1,0 +1,282 @@
+// GEMM convolutions at one ISA level (compiled once per level, see kernel_set.hpp): im2col packing
+// by index mapping, the forward, weight-gradient and input-gradient GEMMs on the microkernel.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "nn/kernels/conv_gemm.hpp"
+#include "nn/kernels/kernel_set.hpp"
+#include "nn/kernels/microkernel.hpp"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+namespace climseg::nn::CLIMSEG_KERNEL_NS {
+namespace {
+
+// Rows [r0, r1) of the im2col matrix of one group for output pixels [p0, p1): out (r1 - r0, p1 - p0).
+void pack_rows(const GemmPlan& pl, const float* xg, int64_t r0, int64_t r1, int64_t p0, int64_t p1, float* out) {
+  const ConvGeom& g = pl.g;
+  const PadMaps& maps = pl.maps;
+  const int64_t ow = g.ow(), t = p1 - p0, khw = g.kh * g.kw;
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t ci = r / khw, ky = (r % khw) / g.kw, kx = r % g.kw;
+    const float* xp = xg + ci * g.h * g.w;
+    const int64_t off = kx * g.dw - g.pad.w, lo = maps.lo(kx), hi = maps.hi(kx);
+    float* row = out + (r - r0) * t;
+    for (int64_t p = p0; p < p1;) {
+      const int64_t oy = p / ow, a = p % ow, b = std::min(ow, a + (p1 - p));
+      float* o = row + (p - p0) - a;  // o[ox] is pixel (oy, ox)
+      const int64_t iy = maps.row_at(ky, oy);
+      if (iy < 0) {
+        std::fill(o + a, o + b, 0.0f);
+      } else {
+        const float* xr = xp + iy * g.w;
+        const int64_t ia = std::max(a, lo), ib = std::min(b, hi);
+        for (int64_t ox = a; ox < std::min(b, ia); ++ox) {
+          const int64_t ix = maps.col_at(kx, ox);
+          o[ox] = ix < 0 ? 0.0f : xr[ix];
+        }
+        if (g.sw == 1) {
+          if (ib > ia) std::memcpy(o + ia, xr + ia + off, static_cast<size_t>(ib - ia) * sizeof(float));
+        } else {
+          int64_t ox = ia;
+#if defined(__AVX512F__)
+          if (g.sw == 2) {  // deinterleave the even columns of 32 inputs into 16 outputs
+            const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            for (; ox + 16 <= ib; ox += 16) {
+              const float* src = xr + ox * 2 + off;
+              const __m512 first = _mm512_loadu_ps(src);
+              const __m512 second = _mm512_maskz_loadu_ps(__mmask16(0x7fff), src + 16);  // (the 32nd is not needed)
+              _mm512_storeu_ps(o + ox, _mm512_permutex2var_ps(first, even, second));
+            }
+          }
+#endif
+          for (; ox < ib; ++ox) o[ox] = xr[ox * g.sw + off];
+        }
+        for (int64_t ox = std::max(ia, ib); ox < b; ++ox) {
+          const int64_t ix = maps.col_at(kx, ox);
+          o[ox] = ix < 0 ? 0.0f : xr[ix];
+        }
+      }
+      p += b - a;
+    }
+  }
+}
+
+// dxg (Cin/g, H, W) += rows [r0, r1) (whole input channels) of a column tile for pixels [p0, p1).
+void unpack_rows(const GemmPlan& pl, const float* col, int64_t r0, int64_t r1, int64_t p0, int64_t p1, float* dxg) {
+  const ConvGeom& g = pl.g;
+  const PadMaps& maps = pl.maps;
+  const int64_t ow = g.ow(), t = p1 - p0, khw = g.kh * g.kw;
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t ci = r / khw, ky = (r % khw) / g.kw, kx = r % g.kw;
+    float* dxp = dxg + ci * g.h * g.w;
+    const int64_t off = kx * g.dw - g.pad.w, lo = maps.lo(kx), hi = maps.hi(kx);
+    const float* in = col + (r - r0) * t;
+    for (int64_t p = p0; p < p1;) {
+      const int64_t oy = p / ow, a = p % ow, b = std::min(ow, a + (p1 - p));
+      const float* o = in + (p - p0) - a;
+      const int64_t iy = maps.row_at(ky, oy);
+      if (iy >= 0) {
+        float* dr = dxp + iy * g.w;
+        const int64_t ia = std::max(a, lo), ib = std::min(b, hi);
+        for (int64_t ox = a; ox < std::min(b, ia); ++ox) {
+          const int64_t ix = maps.col_at(kx, ox);
+          if (ix >= 0) dr[ix] += o[ox];
+        }
+        if (g.sw == 1) {
+          float* d = dr + off;
+#pragma omp simd
+          for (int64_t ox = ia; ox < ib; ++ox) d[ox] += o[ox];
+        } else {
+          for (int64_t ox = ia; ox < ib; ++ox) dr[ox * g.sw + off] += o[ox];
+        }
+        for (int64_t ox = std::max(ia, ib); ox < b; ++ox) {
+          const int64_t ix = maps.col_at(kx, ox);
+          if (ix >= 0) dr[ix] += o[ox];
+        }
+      }
+      p += b - a;
+    }
+  }
+}
+
+// ------------------------------------------------------------------ GEMM paths
+
+// y (+)= W x-columns (+ b): threads take whole pixel tiles; weights packed once per call.
+void forward(const GemmPlan& pl, const float* x, const float* w, const float* b, float* y, bool accumulate, float* ws) {
+  const ConvGeom& g = pl.g;
+  const int64_t cog = g.cout_g(), cig = g.cin_g(), k = pl.k, p = pl.p, hw = g.h * g.w, tile_f = pl.tile_f;
+  const int64_t cob = round_up(cog, kMrF) / kMrF;
+  float* packed = ws;  // [group][block][k][8]
+  float* tiles = ws + round_up(g.groups * cob * kMrF * k, 16);
+  const int64_t ntiles = (p + tile_f - 1) / tile_f, jobs = g.n * g.groups * ntiles;
+#pragma omp parallel num_threads(pl.threads)
+  {
+#pragma omp for schedule(static)
+    for (int64_t gb = 0; gb < g.groups * cob; ++gb) {
+      const int64_t grp = gb / cob, blk = gb % cob;
+      float* dst = packed + gb * k * kMrF;
+      for (int i = 0; i < kMrF; ++i) {
+        const int64_t co = blk * kMrF + i;
+        const float* src = w + (grp * cog + std::min(co, cog - 1)) * k;
+        for (int64_t kk = 0; kk < k; ++kk) dst[kk * kMrF + i] = co < cog ? src[kk] : 0.0f;
+      }
+    }
+    float* col = tiles + omp_get_thread_num() * round_up(k * tile_f, 16);
+#pragma omp for schedule(static)
+    for (int64_t job = 0; job < jobs; ++job) {
+      const int64_t n = job / (g.groups * ntiles), grp = (job / ntiles) % g.groups, tile = job % ntiles;
+      const int64_t p0 = tile * tile_f, p1 = std::min(p, p0 + tile_f), t = p1 - p0;
+      const float* xg = x + (n * g.cin + grp * cig) * hw;
+      const float* bmat;
+      int64_t ldb;
+      if (pl.pointwise) {
+        bmat = xg + p0, ldb = p;
+      } else {
+        pack_rows(pl, xg, 0, k, p0, p1, col);
+        bmat = col, ldb = t;
+      }
+      float* yg = y + (n * g.cout + grp * cog) * p + p0;
+      for (int64_t blk = 0; blk < cob; ++blk) {
+        const float* a = packed + (grp * cob + blk) * k * kMrF;
+        const int mr = int(std::min<int64_t>(kMrF, cog - blk * kMrF));
+        for (int64_t j = 0; j < t; j += kNrF)
+          mk::kernel<kMrF, kNvF, true>(k, a, 0, 0, bmat + j, ldb, yg + blk * kMrF * p + j, p, mr,
+                                       int(std::min<int64_t>(kNrF, t - j)), accumulate);
+      }
+      if (b != nullptr)
+        for (int64_t co = 0; co < cog; ++co) {
+          float* yr = yg + co * p;
+          const float bv = b[grp * cog + co];
+#pragma omp simd
+          for (int64_t i = 0; i < t; ++i) yr[i] += bv;
+        }
+    }
+  }
+}
+
+// dW^T (K x Cout/g) = col (K x P) dy^T (P x Cout/g), threads owning disjoint 12-row blocks of K:
+// every element is summed by one thread over (image, tile, pixel) in order.
+void backward_weight(const GemmPlan& pl, const float* x, const float* dy, float* dw, bool accumulate, float* ws) {
+  const ConvGeom& g = pl.g;
+  const int64_t cog = g.cout_g(), cig = g.cin_g(), k = pl.k, p = pl.p, hw = g.h * g.w, ldc = pl.ld_c;
+  const int64_t rows_w = pl.rows_w, tile_w = pl.tile_w;
+  const int64_t nrb = (k + kMrG - 1) / kMrG;
+  const int64_t per_thread = round_up(rows_w * ldc + (!pl.pointwise ? rows_w * tile_w : 0) + tile_w * ldc, 16);
+#pragma omp parallel num_threads(pl.threads)
+  {
+    const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+    int64_t rb0, rb1;
+    split(nrb, tid, nth, &rb0, &rb1);
+    const int64_t r0 = std::min(k, rb0 * kMrG), r1 = std::min(k, rb1 * kMrG), rows = r1 - r0;
+    float* acc = ws + tid * per_thread;
+    float* dyt = acc + rows_w * ldc;
+    float* col = dyt + tile_w * ldc;
+    for (int64_t grp = 0; grp < g.groups && rows > 0; ++grp) {
+      std::fill(acc, acc + rows * ldc, 0.0f);
+      for (int64_t n = 0; n < g.n; ++n) {
+        const float* xg = x + (n * g.cin + grp * cig) * hw;
+        const float* dyg = dy + (n * g.cout + grp * cog) * p;
+        for (int64_t p0 = 0; p0 < p; p0 += tile_w) {
+          const int64_t p1 = std::min(p, p0 + tile_w), t = p1 - p0;
+          mk::transpose(dyg + p0, p, cog, t, dyt, ldc);
+          const float* a;
+          int64_t rs;
+          if (pl.pointwise) {
+            a = xg + r0 * p + p0, rs = p;
+          } else {
+            pack_rows(pl, xg, r0, r1, p0, p1, col);
+            a = col, rs = t;
+          }
+          for (int64_t rb = 0; rb < rows; rb += kMrG)
+            for (int64_t j = 0; j < cog; j += kNrG)
+              mk::kernel<kMrG, kNvG, false>(t, a + rb * rs, rs, 1, dyt + j, ldc, acc + rb * ldc + j, ldc,
+                                            int(std::min<int64_t>(kMrG, rows - rb)),
+                                            int(std::min<int64_t>(kNrG, cog - j)), true);
+        }
+      }
+      for (int64_t co = 0; co < cog; ++co) {
+        float* d = dw + (grp * cog + co) * k;
+        for (int64_t r = r0; r < r1; ++r) {
+          const float v = acc[(r - r0) * ldc + co];
+          d[r] = accumulate ? d[r] + v : v;
+        }
+      }
+    }
+  }
+}
+
+// dx (+)= col2im(W^T dy): threads own whole input channels, so col2im writes never collide; for 1x1
+// convolutions W^T dy is dx itself.
+void backward_input_col2im(const GemmPlan& pl, const float* dy, const float* w, float* dx, bool accumulate, float* ws) {
+  const ConvGeom& g = pl.g;
+  const int64_t cog = g.cout_g(), cig = g.cin_g(), k = pl.k, p = pl.p, hw = g.h * g.w, khw = g.kh * g.kw;
+  const int64_t rows_d = pl.rows_d, tile_d = pl.tile_d;
+  const int64_t per_thread = round_up(rows_d * cog + (!pl.pointwise ? rows_d * tile_d : 0), 16);
+#pragma omp parallel num_threads(pl.threads)
+  {
+    const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+    int64_t c0, c1;
+    split(cig, tid, nth, &c0, &c1);
+    const int64_t r0 = c0 * khw, r1 = c1 * khw, rows = r1 - r0;
+    float* packed = ws + tid * per_thread;  // [block][co][12]
+    float* col = packed + rows_d * cog;
+    for (int64_t grp = 0; grp < g.groups && rows > 0; ++grp) {
+      for (int64_t rb = 0; rb < rows; rb += kMrG)
+        for (int64_t co = 0; co < cog; ++co)
+          for (int i = 0; i < kMrG; ++i) {
+            const int64_t r = r0 + rb + i;
+            packed[(rb / kMrG * cog + co) * kMrG + i] = r < r1 ? w[(grp * cog + co) * k + r] : 0.0f;
+          }
+      for (int64_t n = 0; n < g.n; ++n) {
+        float* dxg = dx + (n * g.cin + grp * cig) * hw;
+        const float* dyg = dy + (n * g.cout + grp * cog) * p;
+        if (!pl.pointwise && !accumulate) std::fill(dxg + c0 * hw, dxg + c1 * hw, 0.0f);
+        for (int64_t p0 = 0; p0 < p; p0 += tile_d) {
+          const int64_t p1 = std::min(p, p0 + tile_d), t = p1 - p0;
+          float* c = pl.pointwise ? dxg + r0 * p + p0 : col;
+          const int64_t ldc = pl.pointwise ? p : t;
+          const bool acc = pl.pointwise && accumulate;
+          for (int64_t rb = 0; rb < rows; rb += kMrG)
+            for (int64_t j = 0; j < t; j += kNrG)
+              mk::kernel<kMrG, kNvG, true>(cog, packed + rb / kMrG * cog * kMrG, 0, 0, dyg + p0 + j, p,
+                                           c + rb * ldc + j, ldc, int(std::min<int64_t>(kMrG, rows - rb)),
+                                           int(std::min<int64_t>(kNrG, t - j)), acc);
+          if (!pl.pointwise) unpack_rows(pl, col, r0, r1, p0, p1, dxg);
+        }
+      }
+    }
+  }
+}
+
+// dx (+)= conv^T(dy): for stride-1 "same" convolutions the forward conv of dy with w transposed per
+// group and flipped in both axes (the adjoint plan), else col2im.
+void backward_input(const GemmPlan& pl, const float* dy, const float* w, float* dx, bool accumulate, float* ws) {
+  if (!pl.adjoint) return backward_input_col2im(pl, dy, w, dx, accumulate, ws);
+  // w' (Cin, Cout/g, KH, KW): w transposed per group and flipped in both axes.
+  const ConvGeom& g = pl.g;
+  const int64_t cog = g.cout_g(), cig = g.cin_g(), khw = g.kh * g.kw;
+  float* wt = ws;
+#pragma omp parallel for schedule(static) num_threads(pl.threads)
+  for (int64_t ci = 0; ci < g.cin; ++ci) {
+    const int64_t grp = ci / cig, cl = ci % cig;
+    for (int64_t co = 0; co < cog; ++co)
+      for (int64_t kk = 0; kk < khw; ++kk)
+        wt[(ci * cog + co) * khw + (khw - 1 - kk)] = w[((grp * cog + co) * cig + cl) * khw + kk];
+  }
+  forward(*pl.adjoint, dy, wt, nullptr, dx, accumulate, ws + round_up(g.cin * cog * khw, 16));
+}
+
+}  // namespace
+
+const GemmKernels gemm_kernels = {
+    .forward = &forward,
+    .backward_input = &backward_input,
+    .backward_weight = &backward_weight,
+};
+
+}  // namespace climseg::nn::CLIMSEG_KERNEL_NS
