@@ -47,14 +47,13 @@ Isa detect() {
 #endif
 }
 
-bool compiled(Isa isa) {
 #if defined(CLIMSEG_KERNEL_DISPATCH)
-  (void)isa;
-  return true;
+constexpr bool kNative = false;
 #else
-  return isa == compile_time_isa();
+constexpr bool kNative = true;
 #endif
-}
+
+bool compiled(Isa isa) { return !kNative || isa == compile_time_isa(); }
 
 std::string names(const std::vector<Isa>& levels) {
   std::string s;
@@ -62,16 +61,24 @@ std::string names(const std::vector<Isa>& levels) {
   return s;
 }
 
-// Why `isa` cannot run here (empty: it can). `how` names where the request came from.
-std::string refusal(Isa isa, std::string_view how) {
-  if (!compiled(isa))
-    return fmt::format(
-        "{}: this build has {} kernels only (configured with -DCLIMSEG_NATIVE=ON); unset it, or rebuild "
-        "without CLIMSEG_NATIVE for every level",
-        how, names(compiled_isas()));
-  if (isa > cpu_isa())
-    return fmt::format("{}: this CPU supports up to {}; use {} or unset it", how, isa_description(cpu_isa()),
-                       names(runnable_isas()));
+std::vector<Isa> runnable(Isa cpu, const std::vector<Isa>& compiled) {
+  std::vector<Isa> v;
+  for (Isa i : compiled)
+    if (i <= cpu) v.push_back(i);
+  return v;
+}
+
+// Why `isa` cannot run (empty: it can). `how` names where the request came from.
+std::string refusal(Isa isa, std::string_view how, Isa cpu, const std::vector<Isa>& compiled, bool native) {
+  bool has = false;
+  for (Isa i : compiled) has = has || i == isa;
+  if (!has)
+    return fmt::format("{}: this build has {} kernels only{}; unset it{}", how, names(compiled),
+                       native ? " (configured with -DCLIMSEG_NATIVE=ON)" : "",
+                       native ? ", or rebuild without CLIMSEG_NATIVE for every level" : "");
+  if (isa > cpu)
+    return fmt::format("{}: this CPU supports up to {}; use {} or unset it", how, isa_description(cpu),
+                       names(runnable(cpu, compiled)));
   return {};
 }
 
@@ -117,31 +124,29 @@ std::vector<Isa> compiled_isas() {
   return v;
 }
 
-std::vector<Isa> runnable_isas() {
-  std::vector<Isa> v;
+std::vector<Isa> runnable_isas() { return runnable(cpu_isa(), compiled_isas()); }
+
+Isa choose_isa(const char* env, Isa cpu, const std::vector<Isa>& compiled, bool native) {
+  const std::vector<Isa> ok = runnable(cpu, compiled);
+  if (!env || !*env) return ok.empty() ? compiled.front() : ok.back();
+  const std::string_view s(env);
   for (Isa i : kAll)
-    if (compiled(i) && i <= cpu_isa()) v.push_back(i);
-  return v;
+    if (s == isa_name(i)) {
+      if (std::string why = refusal(i, fmt::format("CLIMSEG_ISA={}", s), cpu, compiled, native); !why.empty())
+        throw UsageError(why);
+      return i;
+    }
+  fail_usage("CLIMSEG_ISA={}: not a level; use {} (or unset it for this CPU's best)", s, names(ok));
 }
 
 Isa active_isa() {
   const int a = g_active.load(std::memory_order_acquire);
   if (a >= 0) return static_cast<Isa>(a);
-  Isa chosen = runnable_isas().empty() ? compile_time_isa() : runnable_isas().back();
-  bool forced = false;
-  if (const char* env = std::getenv("CLIMSEG_ISA"); env && *env) {
-    const std::string_view s(env);
-    bool known = false;
-    for (Isa i : kAll)
-      if (s == isa_name(i)) chosen = i, known = true;
-    if (!known)
-      fail_usage("CLIMSEG_ISA={}: not a level; use {} (or unset it for this CPU's best)", s, names(runnable_isas()));
-    if (std::string why = refusal(chosen, fmt::format("CLIMSEG_ISA={}", s)); !why.empty()) throw UsageError(why);
-    forced = true;
-  }
+  const char* env = std::getenv("CLIMSEG_ISA");
+  const Isa chosen = choose_isa(env, cpu_isa(), compiled_isas(), kNative);
   int expected = -1;
   if (g_active.compare_exchange_strong(expected, static_cast<int>(chosen), std::memory_order_acq_rel))
-    g_forced.store(forced);
+    g_forced.store(env && *env);
   return static_cast<Isa>(g_active.load(std::memory_order_acquire));
 }
 
@@ -151,8 +156,9 @@ bool isa_forced() {
 }
 
 void require_isa(Isa isa) {
-  if (std::string why = refusal(isa, fmt::format("kernel level {}", isa_name(isa))); !why.empty())
-    throw UsageError(why);
+  const std::string why =
+      refusal(isa, fmt::format("kernel level {}", isa_name(isa)), cpu_isa(), compiled_isas(), kNative);
+  if (!why.empty()) throw UsageError(why);
 }
 
 Isa set_active_isa(Isa isa) {

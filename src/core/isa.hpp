@@ -32,6 +32,11 @@ void require_isa(Isa isa);
 Isa active_isa();
 // Whether CLIMSEG_ISA chose the active level (for --version and bench output).
 bool isa_forced();
+// The rule behind active_isa(): the level CLIMSEG_ISA=`env` selects (null or empty: unset, the
+// highest of `compiled` up to `cpu`) on a CPU whose highest level is `cpu`, in a build with kernels
+// at `compiled` (lowest first); `native` says the build is -DCLIMSEG_NATIVE=ON. Throws UsageError
+// with one line naming CLIMSEG_ISA and what to use instead.
+Isa choose_isa(const char* env, Isa cpu, const std::vector<Isa>& compiled, bool native);
 // Tests only: makes `isa` the active level for kernels planned from now on (throws UsageError
 // when this CPU cannot run it or the build lacks it). Returns the previous level.
 Isa set_active_isa(Isa isa);

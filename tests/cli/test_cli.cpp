@@ -21,7 +21,8 @@ TEST(Cli, SubcommandHelp) {
 TEST(Cli, VersionNamesCompiledFeatures) {
   auto r = run_climseg("--version");
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  for (const char* word : {"climseg 0.", "git ", "MPI:", "parallel NetCDF:  yes", "OpenBLAS core:", "build"})
+  for (const char* word : {"climseg 0.", "git ", "MPI:", "parallel NetCDF:  yes", "OpenBLAS core:", "build",
+                           "kernels ISA:", "compiled for:"})
     EXPECT_NE(r.out.find(word), std::string::npos) << "missing '" << word << "' in\n" << r.out;
 }
 
