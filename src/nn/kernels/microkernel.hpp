@@ -3,7 +3,7 @@
 // contiguous) or read in place as MR rows with a row stride; B rows are 16*NV contiguous floats with
 // a row stride. Column edges are masked (no reads or writes beyond nr_valid). One version per ISA
 // level, chosen by the flags of the kernel file that includes this (kernel_set.hpp): AVX-512 (zmm,
-// mask registers), AVX2 (ymm, maskload/maskstore), and a portable one the compiler vectorises.
+// mask registers), AVX2 (ymm, maskload/maskstore), SSE (the baseline) and a scalar one.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +12,7 @@
 #error "microkernel.hpp belongs to the per-level kernel files (kernel_set.hpp)"
 #endif
 
-#if defined(__AVX2__) || defined(__AVX512F__)
+#if defined(__x86_64__)
 #include <immintrin.h>
 #endif
 
@@ -119,85 +119,6 @@ inline void transpose(const float* src, int64_t lds, int64_t rows, int64_t cols,
 }
 #pragma GCC diagnostic pop
 
-#elif defined(__AVX2__) && defined(__FMA__)
-constexpr bool kAvx512 = false;
-
-// Lanes [0, valid) of 8 set.
-inline __m256i lane_mask8(int valid) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(valid), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
-// Rows [i0, i0 + RB) x vectors [j0, j0 + CB) of the C block (8 floats per vector). MASKED: the
-// vectors' lanes beyond the valid columns (masks m) are neither read nor written.
-template <int MR, int RB, int CB, bool PACKED, bool MASKED>
-inline void block(int64_t kc, const float* a, int64_t rs, int64_t ks, const float* b, int64_t ldb, float* c,
-                  int64_t ldc, int i0, int j0, int mr_valid, const __m256i* m, bool accumulate) {
-  __m256 acc[RB][CB];
-#pragma GCC unroll 8
-  for (int i = 0; i < RB; ++i)
-#pragma GCC unroll 4
-    for (int j = 0; j < CB; ++j) acc[i][j] = _mm256_setzero_ps();
-  const float* ap[RB];
-#pragma GCC unroll 8
-  for (int i = 0; i < RB; ++i) ap[i] = PACKED ? a + i0 + i : a + (i0 + i < mr_valid ? i0 + i : mr_valid - 1) * rs;
-  const float* bp = b + 8 * j0;
-  for (int64_t k = 0; k < kc; ++k) {
-    __m256 bv[CB];
-#pragma GCC unroll 4
-    for (int j = 0; j < CB; ++j)
-      bv[j] = MASKED ? _mm256_maskload_ps(bp + 8 * j, m[j0 + j]) : _mm256_loadu_ps(bp + 8 * j);
-#pragma GCC unroll 8
-    for (int i = 0; i < RB; ++i) {
-      const __m256 av = _mm256_broadcast_ss(PACKED ? ap[i] + k * MR : ap[i] + k * ks);
-#pragma GCC unroll 4
-      for (int j = 0; j < CB; ++j) acc[i][j] = _mm256_fmadd_ps(av, bv[j], acc[i][j]);
-    }
-    bp += ldb;
-  }
-#pragma GCC unroll 8
-  for (int i = 0; i < RB; ++i) {
-    if (i0 + i >= mr_valid) break;
-    float* cr = c + (i0 + i) * ldc + 8 * j0;
-#pragma GCC unroll 4
-    for (int j = 0; j < CB; ++j) {
-      __m256 v = acc[i][j];
-      if (MASKED) {
-        if (accumulate) v = _mm256_add_ps(v, _mm256_maskload_ps(cr + 8 * j, m[j0 + j]));
-        _mm256_maskstore_ps(cr + 8 * j, m[j0 + j], v);
-      } else {
-        if (accumulate) v = _mm256_add_ps(v, _mm256_loadu_ps(cr + 8 * j));
-        _mm256_storeu_ps(cr + 8 * j, v);
-      }
-    }
-  }
-}
-
-// The same contract as the AVX-512 kernel, on 16 ymm registers: the C block is computed in
-// sub-blocks of 4 rows x 3 vectors (12 accumulators; 8 x 48 blocks) or 6 rows x 2 vectors (12 x 32).
-// PACKED: A(i, k) = a[k * MR + i]. Otherwise A(i, k) = a[i * rs + k * ks]; rows i >= mr_valid read
-// row mr_valid - 1 (computed, never stored).
-template <int MR, int NV, bool PACKED>
-inline void kernel(int64_t kc, const float* a, int64_t rs, int64_t ks, const float* b, int64_t ldb, float* c,
-                   int64_t ldc, int mr_valid, int nr_valid, bool accumulate) {
-  constexpr int NV8 = 2 * NV, CB = NV8 % 3 == 0 ? 3 : 2, RB = CB == 3 ? 4 : 6;
-  static_assert(MR % RB == 0 && NV8 % CB == 0, "no sub-blocking for this microkernel shape");
-  __m256i m[NV8];
-  for (int j = 0; j < NV8; ++j) m[j] = lane_mask8(nr_valid - 8 * j);
-  const bool masked = nr_valid < 8 * NV8;
-  for (int i0 = 0; i0 < MR && i0 < mr_valid; i0 += RB)
-    for (int j0 = 0; j0 < NV8 && 8 * j0 < nr_valid; j0 += CB) {
-      if (masked)
-        block<MR, RB, CB, PACKED, true>(kc, a, rs, ks, b, ldb, c, ldc, i0, j0, mr_valid, m, accumulate);
-      else
-        block<MR, RB, CB, PACKED, false>(kc, a, rs, ks, b, ldb, c, ldc, i0, j0, mr_valid, m, accumulate);
-    }
-}
-
-inline void transpose(const float* src, int64_t lds, int64_t rows, int64_t cols, float* dst, int64_t ldd) {
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) dst[c * ldd + r] = src[r * lds + c];
-}
-
 #else
 constexpr bool kAvx512 = false;
 
@@ -206,10 +127,11 @@ inline void transpose(const float* src, int64_t lds, int64_t rows, int64_t cols,
     for (int64_t c = 0; c < cols; ++c) dst[c * ldd + r] = src[r * lds + c];
 }
 
-// Portable fallback with the same contract (builds without -march=native); the compiler vectorises it.
+// Scalar version of the contract below (other architectures, and the baseline's column edges);
+// the compiler vectorises what it can.
 template <int MR, int NV, bool PACKED>
-inline void kernel(int64_t kc, const float* a, int64_t rs, int64_t ks, const float* b, int64_t ldb, float* c,
-                   int64_t ldc, int mr_valid, int nr_valid, bool accumulate) {
+inline void kernel_scalar(int64_t kc, const float* a, int64_t rs, int64_t ks, const float* b, int64_t ldb, float* c,
+                          int64_t ldc, int mr_valid, int nr_valid, bool accumulate) {
   constexpr int NR = 16 * NV;
   float acc[MR][NR] = {};
   for (int64_t k = 0; k < kc; ++k) {
@@ -223,6 +145,121 @@ inline void kernel(int64_t kc, const float* a, int64_t rs, int64_t ks, const flo
   for (int i = 0; i < mr_valid && i < MR; ++i)
     for (int j = 0; j < nr_valid && j < NR; ++j) c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc[i][j] : acc[i][j];
 }
+
+#if defined(__AVX2__) && defined(__FMA__)
+// 8 floats per ymm register; column edges by maskload/maskstore.
+struct Vec {
+  using R = __m256;
+  using M = __m256i;
+  enum : int { W = 8, kMasks = 1 };  // (enumerators, not inline variables: -fno-weak)
+  static R zero() { return _mm256_setzero_ps(); }
+  static R bcast(const float* p) { return _mm256_broadcast_ss(p); }
+  static R load(const float* p) { return _mm256_loadu_ps(p); }
+  static R load(const float* p, M m) { return _mm256_maskload_ps(p, m); }
+  static void store(float* p, R v) { _mm256_storeu_ps(p, v); }
+  static void store(float* p, M m, R v) { _mm256_maskstore_ps(p, m, v); }
+  static R fma(R a, R b, R c) { return _mm256_fmadd_ps(a, b, c); }
+  static R add(R a, R b) { return _mm256_add_ps(a, b); }
+  // Lanes [0, valid) set.
+  static M mask(int valid) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(valid), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+};
+#elif defined(__SSE2__)
+// 4 floats per xmm register, no FMA (multiply, then add: the same order of sums); no masked loads,
+// so blocks with column edges take the scalar kernel.
+struct Vec {
+  using R = __m128;
+  using M = int;
+  enum : int { W = 4, kMasks = 0 };
+  static R zero() { return _mm_setzero_ps(); }
+  static R bcast(const float* p) { return _mm_set1_ps(*p); }
+  static R load(const float* p) { return _mm_loadu_ps(p); }
+  static R load(const float* p, M) { return _mm_loadu_ps(p); }
+  static void store(float* p, R v) { _mm_storeu_ps(p, v); }
+  static void store(float* p, M, R v) { _mm_storeu_ps(p, v); }
+  static R fma(R a, R b, R c) { return _mm_add_ps(_mm_mul_ps(a, b), c); }
+  static R add(R a, R b) { return _mm_add_ps(a, b); }
+  static M mask(int valid) { return valid; }
+};
+#endif
+
+#if defined(__AVX2__) || defined(__SSE2__)
+// Rows [i0, i0 + RB) x vectors [j0, j0 + CB) of the C block. MASKED: the vectors' lanes beyond the
+// valid columns (masks m) are neither read nor written.
+template <int MR, int RB, int CB, bool PACKED, bool MASKED>
+inline void block(int64_t kc, const float* a, int64_t rs, int64_t ks, const float* b, int64_t ldb, float* c,
+                  int64_t ldc, int i0, int j0, int mr_valid, const typename Vec::M* m, bool accumulate) {
+  using R = typename Vec::R;
+  constexpr int W = Vec::W;
+  R acc[RB][CB];
+#pragma GCC unroll 8
+  for (int i = 0; i < RB; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < CB; ++j) acc[i][j] = Vec::zero();
+  const float* ap[RB];
+#pragma GCC unroll 8
+  for (int i = 0; i < RB; ++i) ap[i] = PACKED ? a + i0 + i : a + (i0 + i < mr_valid ? i0 + i : mr_valid - 1) * rs;
+  const float* bp = b + W * j0;
+  for (int64_t k = 0; k < kc; ++k) {
+    R bv[CB];
+#pragma GCC unroll 4
+    for (int j = 0; j < CB; ++j) bv[j] = MASKED ? Vec::load(bp + W * j, m[j0 + j]) : Vec::load(bp + W * j);
+#pragma GCC unroll 8
+    for (int i = 0; i < RB; ++i) {
+      const R av = Vec::bcast(PACKED ? ap[i] + k * MR : ap[i] + k * ks);
+#pragma GCC unroll 4
+      for (int j = 0; j < CB; ++j) acc[i][j] = Vec::fma(av, bv[j], acc[i][j]);
+    }
+    bp += ldb;
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < RB; ++i) {
+    if (i0 + i >= mr_valid) break;
+    float* cr = c + (i0 + i) * ldc + W * j0;
+#pragma GCC unroll 4
+    for (int j = 0; j < CB; ++j) {
+      R v = acc[i][j];
+      if (MASKED) {
+        if (accumulate) v = Vec::add(v, Vec::load(cr + W * j, m[j0 + j]));
+        Vec::store(cr + W * j, m[j0 + j], v);
+      } else {
+        if (accumulate) v = Vec::add(v, Vec::load(cr + W * j));
+        Vec::store(cr + W * j, v);
+      }
+    }
+  }
+}
+
+// The same contract as the AVX-512 kernel, on 16 ymm (AVX2) or xmm (baseline) registers: the C
+// block is computed in sub-blocks of 4 rows x 3 vectors (12 accumulators: 8 x 48 blocks) or 6 rows x
+// 2 vectors (12 x 32 blocks). PACKED: A(i, k) = a[k * MR + i]. Otherwise A(i, k) = a[i * rs + k * ks];
+// rows i >= mr_valid read row mr_valid - 1 (computed, never stored).
+template <int MR, int NV, bool PACKED>
+inline void kernel(int64_t kc, const float* a, int64_t rs, int64_t ks, const float* b, int64_t ldb, float* c,
+                   int64_t ldc, int mr_valid, int nr_valid, bool accumulate) {
+  constexpr int W = Vec::W, NW = 16 * NV / W, CB = NW % 3 == 0 ? 3 : 2, RB = CB == 3 ? 4 : 6;
+  static_assert(MR % RB == 0 && NW % CB == 0, "no sub-blocking for this microkernel shape");
+  const bool masked = nr_valid < W * NW;
+  if (masked && !Vec::kMasks)
+    return kernel_scalar<MR, NV, PACKED>(kc, a, rs, ks, b, ldb, c, ldc, mr_valid, nr_valid, accumulate);
+  typename Vec::M m[NW];
+  for (int j = 0; j < NW; ++j) m[j] = Vec::mask(nr_valid - W * j);
+  for (int i0 = 0; i0 < MR && i0 < mr_valid; i0 += RB)
+    for (int j0 = 0; j0 < NW && W * j0 < nr_valid; j0 += CB) {
+      if (masked)
+        block<MR, RB, CB, PACKED, true>(kc, a, rs, ks, b, ldb, c, ldc, i0, j0, mr_valid, m, accumulate);
+      else
+        block<MR, RB, CB, PACKED, false>(kc, a, rs, ks, b, ldb, c, ldc, i0, j0, mr_valid, m, accumulate);
+    }
+}
+#else
+template <int MR, int NV, bool PACKED>
+inline void kernel(int64_t kc, const float* a, int64_t rs, int64_t ks, const float* b, int64_t ldb, float* c,
+                   int64_t ldc, int mr_valid, int nr_valid, bool accumulate) {
+  kernel_scalar<MR, NV, PACKED>(kc, a, rs, ks, b, ldb, c, ldc, mr_valid, nr_valid, accumulate);
+}
+#endif
 #endif
 
 }  // namespace climseg::nn::CLIMSEG_KERNEL_NS::mk
