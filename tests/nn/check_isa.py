@@ -92,7 +92,8 @@ def main(argv):
     if len(argv) < 5:
         print(__doc__.strip().splitlines()[-2], file=sys.stderr)
         return 2
-    objdump, nm, binary, objects = argv[1], argv[2], argv[3], argv[4:]
+    objdump, nm, binary = argv[1], argv[2], argv[3]
+    objects = [o for arg in argv[4:] for o in arg.split(";") if o]
     findings = []
     local_copies = set()
     for obj in objects:
