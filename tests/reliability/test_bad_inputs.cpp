@@ -183,7 +183,7 @@ const std::vector<Case>& cases() {
       {"HugeGrid", "#8", "a netCDF-4 header claiming a 10^6 x 10^6 grid (10^12 cells)",
        "stats --in {D}/huge_grid.nc --out -", 1,
        R"(\{D\}/huge_grid.nc: one sample \(1 channels on a 1000000x1000000 grid\) would need [0-9.]+ TiB .+ more than the memory budget of .+ \(set CLIMSEG_MEMORY_BUDGET to allow more\))"},
-      {"IsaUnknown", "#18", "CLIMSEG_ISA naming no kernel level", "--version", 2,
+      {"IsaUnknown", "#18", "CLIMSEG_ISA=sse5 in the environment, naming no kernel level", "--version", 2,
        R"(CLIMSEG_ISA=sse5: not a level; use baseline(, avx2)?(, avx512)? \(or unset it for this CPU's best\))",
        "CLIMSEG_ISA=sse5"},
       {"MemoryBudget", "#8", "an ordinary archive under a tiny CLIMSEG_MEMORY_BUDGET",
