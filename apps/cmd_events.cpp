@@ -99,7 +99,7 @@ class EventsCommand : public Command {
     link_.validate();
     summary_.class_names = kClassNames;
     summary_.validate();
-    fs::create_directories(out_);
+    make_output_folder(out_);
 
     io::ArchiveOptions lo;
     lo.labels = labels_var_;
@@ -135,20 +135,25 @@ class EventsCommand : public Command {
     analysis::EventLinker linker(link_);
     analysis::EventSummary summary(summary_);
     const bool root = world.is_root();
-    // The tables are streamed to temporary files as events end (memory does not grow with them) and
-    // renamed into place at the end.
-    std::unique_ptr<AtomicOutput> events_file, points_file;
+    // Every output appears at the end, together, or (on an error) not at all. The tables are
+    // streamed to temporary files as events end (memory does not grow with them).
+    OutputGroup outputs;
     std::ofstream events_csv, points_csv;
     if (root) {
-      events_file = std::make_unique<AtomicOutput>(fs::path(out_) / "events.csv");
-      points_file = std::make_unique<AtomicOutput>(fs::path(out_) / "event_points.csv");
-      events_csv.open(events_file->temp_path(), std::ios::binary | std::ios::trunc);
-      points_csv.open(points_file->temp_path(), std::ios::binary | std::ios::trunc);
+      events_csv.open(outputs.add(fs::path(out_) / "events.csv"), std::ios::binary | std::ios::trunc);
+      points_csv.open(outputs.add(fs::path(out_) / "event_points.csv"), std::ios::binary | std::ios::trunc);
       if (!events_csv || !points_csv) fail("{}: cannot write the event tables", out_);
       events_csv << analysis::events_csv_header();
       points_csv << analysis::points_csv_header();
     }
     const fs::path ids_tmp = fs::path(out_) / ".event_component_ids.tmp";
+    struct RemoveAtExit {
+      fs::path path;
+      ~RemoveAtExit() {
+        std::error_code ec;
+        fs::remove(path, ec);
+      }
+    } ids_scratch{ids_tmp};
     std::ofstream ids_out;
     if (root && !no_ids_) {
       ids_out.open(ids_tmp, std::ios::binary | std::ios::trunc);
@@ -219,8 +224,6 @@ class EventsCommand : public Command {
         f->close();
         if (!*f) fail("{}: could not write the event tables (disk full?)", out_);
       }
-      events_file->commit();
-      points_file->commit();
       nlohmann::json js = summary.to_json();
       js["steps"] = S;
       js["grid"] = grid.shape_str();
@@ -230,13 +233,14 @@ class EventsCommand : public Command {
           {"min_overlap_fraction", link_.min_overlap_fraction}, {"max_speed_km_per_day", link_.max_speed_km_per_day},
           {"distance_classes", link_.distance_classes},         {"min_steps", link_.min_steps},
           {"min_lifetime_days", link_.min_lifetime_days},       {"min_area_km2", link_.min_area_km2}};
-      write_file_atomically(fs::path(out_) / "events_summary.json", js.dump(2) + "\n");
-      write_summary_netcdf(summary, fs::path(out_) / "events_summary.nc");
-      if (!no_plots_) analysis::write_summary_pictures(js, out_);
+      write_file_atomically(outputs.add(fs::path(out_) / "events_summary.json"), js.dump(2) + "\n");
+      write_summary_netcdf(summary, fs::path(out_) / "events_summary.nc", outputs);
+      if (!no_plots_) analysis::write_summary_pictures(js, outputs.add_folder(out_));
       if (ids_out.is_open()) {
         ids_out.close();
-        write_ids(labels, classes, linker, ids_tmp, global);
+        write_ids(labels, classes, linker, ids_tmp, outputs.add(fs::path(out_) / "event_ids.nc"), global);
       }
+      outputs.commit();
       std::cout << fmt::format("{} events kept of {} found in {} steps ({:.1f} s)\n", linker.events_kept(),
                                linker.events_started(), S, clock.seconds());
     }
@@ -272,7 +276,7 @@ class EventsCommand : public Command {
     return analysis::label_classes(s.grid, map, classes);
   }
 
-  void write_summary_netcdf(const analysis::EventSummary& sum, const fs::path& path) const {
+  void write_summary_netcdf(const analysis::EventSummary& sum, const fs::path& path, OutputGroup& outputs) const {
     io::OutputSpec spec;
     for (double v : sum.genesis_lat()) spec.grid.lat.push_back(v);
     for (double v : sum.genesis_lon()) spec.grid.lon.push_back(v);
@@ -330,7 +334,7 @@ class EventsCommand : public Command {
          {"class", io::kLatAxis, io::kLonAxis},
          {io::Attr::str("long_name", "events starting per 10^6 km2"), io::Attr::str("units", "1e-6 km-2")}});
     spec.global_attrs.push_back(io::Attr::str("title", "climseg events summary"));
-    io::CfWriter w(path, spec);
+    io::CfWriter w(outputs.add(path), spec);
     std::vector<double> cv(cls.begin(), cls.end());
     w.write_values("class", cv);
     std::vector<double> total, unknown, per_year, yv(years.begin(), years.end());
@@ -371,7 +375,7 @@ class EventsCommand : public Command {
 
   // Pass 2 (root): the event id of every labelled cell, from the per-step component ids of pass 1.
   void write_ids(const io::Archive& a, const std::vector<uint8_t>& classes, const analysis::EventLinker& linker,
-                 const fs::path& tmp, const GlobalOptions& global) const {
+                 const fs::path& tmp, const fs::path& path, const GlobalOptions& global) const {
     // Laid out like the first class-map file, one step per step of the whole archive: a scalar time
     // (or none) becomes a record axis when there are several steps.
     const io::FileMeta& meta = a.files().front();
@@ -408,7 +412,7 @@ class EventsCommand : public Command {
                  {io::Attr::str("long_name", "event id (rows of events.csv); 0: no event")}};
     spec.variables.push_back(v);
     spec.global_attrs.push_back(io::Attr::str("title", "climseg event ids"));
-    io::CfWriter w(fs::path(out_) / "event_ids.nc", spec);
+    io::CfWriter w(path, spec);
     std::ifstream in(tmp, std::ios::binary);
     std::vector<float> plane(size_t(a.grid().size()));
     Progress progress("events: id map", a.size(), !global.no_progress);
@@ -437,9 +441,6 @@ class EventsCommand : public Command {
     }
     progress.finish();
     w.close();
-    in.close();
-    std::error_code ec;
-    fs::remove(tmp, ec);
   }
 
   std::vector<std::string> inputs_;

@@ -27,6 +27,7 @@
 #include "readers/hdf5_lock.hpp"
 #include "readers/partition.hpp"
 #include "readers/prefetch.hpp"
+#include "readers/run_key.hpp"
 #include "readers/stats.hpp"
 #include "readers/writer.hpp"
 
@@ -102,6 +103,7 @@ class LabelCommand : public Command {
   int order() const override { return 40; }
 
   void setup(CLI::App& app) override {
+    app_ = &app;
     app.add_option("--in", inputs_, "Files, directories, globs or @list files of the archive")->required();
     app.add_option("--out", out_, "Output directory (created if missing)")->required();
     app.add_option("--detect", detect_, "Detectors, comma-separated: tc, ar, waves")->capture_default_str();
@@ -110,9 +112,12 @@ class LabelCommand : public Command {
                    "z200, z1000, tmq, prect, ivt, hs, q3d, u3d, v3d); ROLE= drops it. Defaults: CAM5 names, then\n"
                    "CMIP/ERA5 names (docs/detectors.md)");
     app.add_option("--with-data", data_vars_, "Also write these channels (e.g. TMQ,U850,V850,PSL) beside LABELS");
-    app.add_flag(
-        "--overwrite", overwrite_,
-        "Redo label files that already exist (by default complete ones are kept; the cyclone pass always runs)");
+    auto* overwrite = app.add_flag("--overwrite", overwrite_,
+                                   "Redo every label file that exists (by default one is kept when it was made from "
+                                   "the same inputs with the same options and climseg version, and redone otherwise)");
+    app.add_flag("--no-overwrite", no_overwrite_,
+                 "Stop, naming the difference, rather than redo a label file made otherwise")
+        ->excludes(overwrite);
     app.add_option("--ar-method", ar_method_, "River detector: auto (IVT when present, else TMQ), ivt, tmq")
         ->check(CLI::IsMember({"auto", "ivt", "tmq"}))
         ->capture_default_str();
@@ -208,8 +213,7 @@ class LabelCommand : public Command {
     config_.tc_mask.validate();
     if (!(step_hours_ > 0)) fail_usage("--step-hours must be positive");
     const auto overrides = parse_role_overrides(vars_);  // usage errors before any file is opened
-    fs::create_directories(out_);
-    if (!fs::is_directory(out_)) fail("{}: cannot create the output directory", out_);
+    make_output_folder(out_);
 
     // Which variables play which role.
     // The probe reads the files' metadata; by default its samples hold every field, which fails
@@ -252,7 +256,21 @@ class LabelCommand : public Command {
     std::vector<std::string> iso(static_cast<size_t>(S));
     for (int64_t i = 0; i < S; ++i) iso[size_t(i)] = sample_iso(probe, i);
 
+    // What determines every output besides its own inputs and cyclone centres (rerun keys).
+    nlohmann::json key_config = option_values(*app_, {"--in", "--out", "--overwrite", "--no-overwrite"});
+    key_config["roles"] = roles_;
+    key_config["ivt_threshold_resolved"] = config_.ivt.threshold;
+    key_config["waves_threshold_resolved"] = config_.wave.threshold_m;
+    std::vector<std::string> key_files;  // files besides the archive's that set thresholds
+    for (const std::string& f :
+         {stats_, ivt_field_.substr(0, ivt_field_.rfind(':')), waves_field_.substr(0, waves_field_.rfind(':'))})
+      if (!f.empty()) key_files.push_back(f);
+    const io::Rerun rerun = overwrite_      ? io::Rerun::overwrite
+                            : no_overwrite_ ? io::Rerun::refuse_different
+                                            : io::Rerun::keep_matching;
+
     // Pass 1: cyclone candidates on every step, gathered and stitched into tracks.
+    std::string tracks_csv;
     std::vector<heuristics::TcTrack> tracks;
     std::map<int64_t, std::vector<geo::LatLon>> centres;
     if (config_.cyclones) {
@@ -282,7 +300,7 @@ class LabelCommand : public Command {
       if (world.is_root()) {
         std::ostringstream csv;
         heuristics::write_tracks_csv(csv, tracks, iso, probe.files().front().orientation);
-        write_file_atomically(fs::path(out_) / "tc_tracks.csv", csv.str());
+        tracks_csv = csv.str();  // written with the other tables when every label file is done
       }
       log::info("label: {} cyclone candidates, {} tracks", candidates_, tracks.size());
     }
@@ -303,35 +321,54 @@ class LabelCommand : public Command {
     Progress progress("label: masks", my_steps, !global.no_progress);
     std::set<std::string> names_used;
     int64_t skipped = 0;
+    // The tables and summary of an earlier run go first: they describe the label files beside them,
+    // which may change now; this run's appear once every label file is done (a failure leaves none).
+    if (world.is_root())
+      for (const char* table : {"tc_tracks.csv", "rivers.csv", "label_summary.json"}) {
+        std::error_code ec;
+        fs::remove(fs::path(out_) / table, ec);
+      }
+    world.barrier();
     for (int64_t g = 0; g < G; ++g) {
       // Every rank computes every output name, so names are the same whichever rank writes.
       const std::string path = output_name(a.info(group_first[size_t(g)]).file, names_used);
       if (g < gb.begin || g >= gb.end) continue;
-      const int64_t steps = group_first[size_t(g) + 1] - group_first[size_t(g)];
-      if (!overwrite_ && fs::exists(path)) {
-        if (read_back(path, steps, river_rows, summary_rows)) {
-          ++skipped;
-          progress.advance(steps, "kept complete " + fs::path(path).filename().string());
-          continue;
-        }
-        log::warn("{}: exists but was not written by this version of climseg label (no summary); redoing it", path);
+      const int64_t first = group_first[size_t(g)], last = group_first[size_t(g) + 1];
+      // Its key: the options, the group's files, the cyclone centres of its steps (tracks span the
+      // whole archive) and climseg's version.
+      nlohmann::json config = key_config;
+      std::string centre_text;
+      for (int64_t i = first; i < last; ++i)
+        if (auto it = centres.find(i); it != centres.end())
+          for (const auto& c : it->second) centre_text += fmt::format("{} {:.17g} {:.17g}\n", i - first, c.lat, c.lon);
+      config["cyclone_centres_sha256"] = io::sha256_hex(centre_text.data(), centre_text.size());
+      std::vector<std::string> files = a.group_files(a.info(first).group);
+      files.insert(files.end(), key_files.begin(), key_files.end());
+      const io::RunKey key = io::make_run_key("label", std::move(config), files);
+      if (io::keep_existing(path, key, rerun) && read_back(path, last - first, river_rows, summary_rows)) {
+        ++skipped;
+        progress.advance(last - first, "kept " + fs::path(path).filename().string());
+        continue;
       }
-      write_group(a, group_first[size_t(g)], group_first[size_t(g) + 1], path, centres, iso, river_rows, summary_rows,
-                  progress);
+      write_group(a, first, last, path, key, centres, iso, river_rows, summary_rows, progress);
     }
     progress.finish();
     skipped = world.sum(skipped);
-    if (skipped > 0) log::info("label: kept {} complete label file(s) (--overwrite redoes them)", skipped);
+    if (skipped > 0)
+      log::info("label: kept {} label file(s) made from the same inputs and options (--overwrite redoes them)",
+                skipped);
 
     // Tables and summary on the root.
     const auto rivers = world.allgather(river_rows);
     const auto sums = world.allgather(summary_rows);
     if (world.is_root()) {
+      if (config_.cyclones) write_file_atomically(fs::path(out_) / "tc_tracks.csv", tracks_csv);
       std::string csv = "step,time,river,area_km2,length_km,width_km,centroid_lat,centroid_lon,peak\n";
       for (const auto& r : rivers) csv += r;
       if (config_.rivers) write_file_atomically(fs::path(out_) / "rivers.csv", csv);
       nlohmann::json js;
       js["samples"] = S;
+      js["options"] = key_config;  // what made the label files beside it (each carries it in climseg_run_key)
       js["grid"] = a.grid().shape_str();
       js["detectors"] = detect_;
       js["roles"] = roles_;
@@ -554,7 +591,7 @@ class LabelCommand : public Command {
     return (fs::path(out_) / name).string();
   }
 
-  void write_group(const io::Archive& a, int64_t first, int64_t last, const std::string& path,
+  void write_group(const io::Archive& a, int64_t first, int64_t last, const std::string& path, const io::RunKey& key,
                    const std::map<int64_t, std::vector<geo::LatLon>>& centres, const std::vector<std::string>& iso,
                    std::string& river_rows, std::string& summary_rows, Progress& progress) {
     const io::SampleInfo info0 = a.info(first);
@@ -563,6 +600,7 @@ class LabelCommand : public Command {
       if (f.path == info0.file) meta = &f;
     if (meta == nullptr) fail("{}: file metadata not found", info0.file);
     io::OutputSpec spec = io::output_like(*meta);
+    spec.provenance.run_key = key.text();
     spec.variables.push_back(io::mask_field("LABELS", heuristics::class_names(), "heuristic labels (climseg label)"));
     spec.variables.back().attrs.push_back(io::Attr::str(
         "comment", "priority where classes overlap: tropical_cyclone > atmospheric_river > extreme_waves"));
@@ -690,7 +728,8 @@ class LabelCommand : public Command {
   heuristics::DetectConfig config_;
   std::map<std::string, std::string> roles_;
   int64_t candidates_ = 0;
-  bool overwrite_ = false, no_warm_core_ = false, no_thickness_ = false;
+  bool overwrite_ = false, no_overwrite_ = false, no_warm_core_ = false, no_thickness_ = false;
+  CLI::App* app_ = nullptr;
 };
 
 }  // namespace

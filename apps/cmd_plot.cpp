@@ -95,7 +95,10 @@ class PlotCommand : public Command {
     app.add_option("--in", inputs_, "Files, directories, globs or @list files of the archive to draw from");
     app.add_option("--var", var_, "The field to draw (a channel spec: TMQ, IVT, U@850, ...)");
     app.add_option("--steps", steps_, "Samples to draw: N, A:B (B excluded) or 'all'")->capture_default_str();
-    app.add_option("--out", out_, "A .png file (one step) or a directory (several steps; created)")->required();
+    app.add_option("--out", out_,
+                   "A .png file (several steps: NAME_0001.png, NAME_0002.png, ... beside it) or a directory "
+                   "(created; VAR_TIME.png per step)")
+        ->required();
     app.add_option("--labels", labels_,
                    "Archive of class maps to outline (LABELS or class_mask, e.g. from climseg label or predict);\n"
                    "'auto' uses LABELS in the input files themselves")
@@ -123,6 +126,8 @@ class PlotCommand : public Command {
   int run(const GlobalOptions& global) override {
     if (!summary_.empty()) return plot_summary();
     if (inputs_.empty() || var_.empty()) fail_usage("plot: --in and --var are required (or --summary FILE)");
+    if (vmin_ && vmax_ && !(*vmin_ < *vmax_))
+      fail_usage("--vmin {:g} --vmax {:g}: the colour bar needs --vmin below --vmax", *vmin_, *vmax_);
     Comm world = Comm::world();
     io::ArchiveOptions o;
     o.channels = {io::ChannelSpec::parse(var_)};
@@ -157,12 +162,20 @@ class PlotCommand : public Command {
     }
     if (first < 0 || last > a.size() || first >= last)
       fail_usage("--steps {}: the archive has samples 0..{}", steps_, a.size() - 1);
+    // A .png name makes NAME.png for one step and NAME_0001.png, ... (counted from 1) for several;
+    // any other name is a directory of VAR_TIME.png.
     const bool many = last - first > 1;
-    if (many || fs::is_directory(out_)) {
-      fs::create_directories(out_);
-    } else if (fs::path(out_).extension() != ".png") {
-      fail_usage("--out {}: give a .png file (or a directory)", out_);
-    }
+    const bool png = fs::path(out_).extension() == ".png" && !fs::is_directory(out_);
+    if (!png && !many && !fs::is_directory(out_)) fail_usage("--out {}: give a .png file (or a directory)", out_);
+    if (!png) make_output_folder(out_);
+    auto map_path = [&](const io::Sample& s, int64_t i) {
+      if (png && !many) return fs::path(out_);
+      if (png)
+        return fs::path(out_).parent_path() /
+               fmt::format("{}_{:04d}.png", fs::path(out_).stem().string(), i - first + 1);
+      return fs::path(out_) /
+             fmt::format("{}_{}.png", s.channels[0], s.time_iso.empty() ? fmt::format("{:06d}", i) : s.time_iso);
+    };
 
     const io::Block block = io::block_partition(last - first, world.rank(), world.size());
     Progress progress("plot", block.size(), !global.no_progress);
@@ -218,11 +231,7 @@ class PlotCommand : public Command {
           s.grid, {s.data.data(), size_t(n)},
           s.valid.numel() > 0 ? std::span<const float>(s.valid.data(), size_t(n)) : std::span<const float>{}, classes,
           drawn, spec);
-      const fs::path path =
-          many || fs::is_directory(out_)
-              ? fs::path(out_) /
-                    fmt::format("{}_{}.png", s.channels[0], s.time_iso.empty() ? fmt::format("{:06d}", i) : s.time_iso)
-              : fs::path(out_);
+      const fs::path path = map_path(s, i);
       img.write_png(path);
       log::debug("wrote {}", path.string());
       progress.advance();
@@ -253,7 +262,7 @@ class PlotCommand : public Command {
         fail("{}: not a JSON summary from climseg events ({})", summary_, e.what());
       }
     }();
-    fs::create_directories(out_);
+    make_output_folder(out_);
     const auto n = analysis::write_summary_pictures(j, out_);
     std::cout << fmt::format("drew {} picture(s) into {}\n", n, out_);
     return 0;

@@ -18,13 +18,19 @@ class PredictCommand : public Command {
   int order() const override { return 60; }
 
   void setup(CLI::App& app) override {
+    app_ = &app;
     app.add_option("-m,--model", model_, "climseg checkpoint (.h5) or ClimateNet's weights file")->required();
     app.add_option("-i,--in", o_.inputs, "Input files, directories, globs or @lists")->required();
     app.add_option("-o,--out", out_, "Output directory (one <input stem>.climseg.nc per input file)")->required();
     app.add_option("--channels", o_.channels,
                    "Channel specs in the model's order (default: the model's, e.g. TMQ,U@850,V@850,PSL)");
     app.add_flag("--probabilities", o_.probabilities, "Also write prob_<class> float variables");
-    app.add_flag("--overwrite", o_.overwrite, "Redo outputs that already exist (by default they are kept)");
+    auto* overwrite = app.add_flag("--overwrite", overwrite_,
+                                   "Redo every output that exists (by default one is kept when it was made from the "
+                                   "same inputs, model and options by the same climseg version, and redone otherwise)");
+    app.add_flag("--no-overwrite", no_overwrite_,
+                 "Stop, naming the difference, rather than redo an output made otherwise")
+        ->excludes(overwrite);
     app.add_flag("--regrid", o_.regrid,
                  "Run the network at the resolution the model was trained at: inputs regridded to it (Fourier in "
                  "longitude, linear in latitude), class probabilities regridded back, masks on the input grid");
@@ -32,6 +38,12 @@ class PredictCommand : public Command {
 
   int run(const GlobalOptions&) override {
     o_.out_dir = out_;
+    check_output_folder(out_);  // made once the model and the archive are read
+    o_.rerun = overwrite_      ? io::Rerun::overwrite
+               : no_overwrite_ ? io::Rerun::refuse_different
+                               : io::Rerun::keep_matching;
+    // The model enters the key by its checksum, not its path.
+    o_.key_config = option_values(*app_, {"--model", "--in", "--out", "--overwrite", "--no-overwrite"});
     training::ModelBundle m = training::load_model(model_);
     if (o_.regrid && !m.training_grid)
       fail_usage("{}: --regrid: the model records no training grid (a checkpoint from before climseg stored it)",
@@ -48,6 +60,8 @@ class PredictCommand : public Command {
  private:
   std::string model_, out_;
   training::PredictOptions o_;
+  bool overwrite_ = false, no_overwrite_ = false;
+  CLI::App* app_ = nullptr;
 };
 
 class EvaluateCommand : public Command {

@@ -9,6 +9,7 @@
 #include <numeric>
 
 #include "apps/command.hpp"
+#include "core/atomic_file.hpp"
 #include "core/build_info.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
@@ -62,11 +63,17 @@ class StatsCommand : public Command {
     std::vector<double> map_pct;
     if (!map_percentiles_.empty()) map_pct = io::parse_percentiles(map_percentiles_);
     if (map_pct.empty() != out_map_.empty()) fail_usage("--percentile-map and --out-map go together");
-    if (out_ != "-") {
-      std::filesystem::path parent = std::filesystem::path(out_).parent_path();
-      if (!parent.empty() && !std::filesystem::is_directory(parent))
-        fail("{}: the output directory {} does not exist", out_, parent.string());
+    for (const auto& [option, path] : {std::pair<const char*, std::string>{"--out", out_}, {"--out-map", out_map_}}) {
+      if (path.empty() || path == "-") continue;
+      const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+      if (parent.empty() || std::filesystem::is_directory(parent)) continue;
+      if (std::filesystem::exists(parent)) fail("{} {}: {} is a file, not a directory", option, path, parent.string());
+      fail("{} {}: the directory {} does not exist", option, path, parent.string());
     }
+    if (!out_map_.empty() && std::filesystem::is_directory(out_map_))
+      fail("--out-map {}: is a directory; give a file name (e.g. {}/p99.nc)", out_map_, out_map_);
+    if (out_ != "-" && std::filesystem::is_directory(out_))
+      fail("--out {}: is a directory; give a file name (e.g. {}/stats.json)", out_, out_);
 
     io::Archive archive = io::Archive::open(inputs_, options);
     const io::Block block = io::block_partition(archive.size(), world.rank(), world.size());
@@ -110,7 +117,9 @@ class StatsCommand : public Command {
       }
     }
 
-    if (!map_pct.empty()) percentile_map(archive, map_pct, world, global);
+    // The statistics file and the map appear together at the end, or (on an error) neither.
+    OutputGroup outputs;
+    if (!map_pct.empty()) percentile_map(archive, map_pct, world, global, outputs);
 
     stats.provenance = {{"inputs", inputs_},
                         {"channels", archive.channel_names()},
@@ -121,13 +130,14 @@ class StatsCommand : public Command {
       if (out_ == "-") {
         std::cout << io::to_json(stats).dump(2) << "\n";
       } else {
-        io::save_stats(out_, stats);
+        io::save_stats(outputs.add(out_), stats);
         for (const io::ChannelStat& c : stats.channels)
           std::cout << fmt::format(
               "{:<10} count {:>12}  mean {:>12.6g}  std {:>12.6g}  min {:>12.6g}  max {:>12.6g}{}\n", c.name, c.count,
               c.mean, c.std, c.min, c.max, c.units.empty() ? "" : "  " + c.units);
         log::info("wrote {}", out_);
       }
+      outputs.commit();
     }
     return 0;
   }
@@ -137,7 +147,8 @@ class StatsCommand : public Command {
   // statistics; missing values left out, a cell without any valid value is a fill value). Every value of
   // every cell is held in memory, so the archive must fit --map-memory-mb; the root rank reads the
   // whole archive for it (other ranks wait).
-  void percentile_map(io::Archive& archive, const std::vector<double>& pct, Comm& world, const GlobalOptions& global) {
+  void percentile_map(io::Archive& archive, const std::vector<double>& pct, Comm& world, const GlobalOptions& global,
+                      OutputGroup& outputs) {
     const int64_t S = archive.size(), n = archive.grid().size();
     const int64_t C = static_cast<int64_t>(archive.channel_names().size());
     const double mb = double(S) * double(n) * double(C) * 4.0 / (1024.0 * 1024.0);
@@ -186,7 +197,7 @@ class StatsCommand : public Command {
         }
       spec.global_attrs.push_back(io::Attr::str("title", "climseg per-cell percentiles"));
       spec.provenance.inputs = inputs_;
-      io::CfWriter writer(out_map_, spec);
+      io::CfWriter writer(outputs.add(out_map_), spec);
       const int64_t t0 = writer.append_time(archive.info(0).time_value);
       // Each cell's values sorted once, every requested percentile read from them.
       std::vector<float> values;

@@ -4,6 +4,8 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -37,6 +39,28 @@ class Command {
   // Throws climseg::UsageError (exit 2) or climseg::Error (exit 1) with a one-line message.
   virtual int run(const GlobalOptions& global) = 0;
 };
+
+// A subcommand's options as this run has them, by long name ({"--ivt-threshold": "250", ...}):
+// the values given, else the defaults (flags: how often given). Rerun keys hold it, so every
+// option that can change an output is in them, options added later included; `skip` names those
+// that cannot (--in, --out, --overwrite, ...).
+inline nlohmann::json option_values(const CLI::App& app, const std::set<std::string>& skip) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const CLI::Option* o : app.get_options()) {
+    if (o->get_lnames().empty()) continue;
+    const std::string name = "--" + o->get_lnames().front();
+    if (name == "--help" || skip.count(name)) continue;
+    if (o->get_expected_max() == 0) {  // a flag
+      out[name] = o->count();
+    } else if (o->count() > 0) {
+      const auto& r = o->results();
+      out[name] = r.size() == 1 ? nlohmann::json(r.front()) : nlohmann::json(r);
+    } else {
+      out[name] = o->get_default_str();
+    }
+  }
+  return out;
+}
 
 using CommandFactory = std::function<std::unique_ptr<Command>()>;
 bool register_command(CommandFactory factory);

@@ -69,7 +69,17 @@ int run_main(int argc, char** argv) {
       "-q,--quiet", [&](int64_t n) { global.verbosity -= static_cast<int>(n); },
       "Less output: warnings and errors only");
   app.add_option("--threads", global.threads, "Threads per process (default: cores / ranks on this node)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Validator(
+          [](const std::string& text) -> std::string {
+            try {
+              size_t used = 0;
+              const long long n = std::stoll(text, &used);
+              if (used == text.size() && n >= 0 && n <= 65536) return {};
+            } catch (const std::exception&) {
+            }
+            return "--threads " + text + ": give a number of threads (1 or more), or 0 for one per core";
+          },
+          "N"));
   app.add_flag("--no-progress", global.no_progress, "No progress indicator");
 
   std::vector<std::unique_ptr<Command>> commands;

@@ -584,6 +584,14 @@ SampleInfo Archive::info(int64_t i) const {
   return s;
 }
 
+std::vector<std::string> Archive::group_files(int64_t g) const {
+  const Impl& a = *impl_;
+  if (g < 0 || g >= static_cast<int64_t>(a.groups.size())) fail("archive: no time-step group {}", g);
+  std::vector<std::string> out;
+  for (int f : a.groups[static_cast<size_t>(g)].files) out.push_back(a.files[static_cast<size_t>(f)].path);
+  return out;
+}
+
 Sample Archive::load(int64_t i) const {
   Sample s;
   load_into(i, s);

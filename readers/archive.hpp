@@ -106,6 +106,8 @@ class Archive {
   // "standard", "noleap", ... ; "" when the archive has no decodable time.
   std::string calendar() const;
   SampleInfo info(int64_t i) const;
+  // The files of time-step group g (SampleInfo::group): the first one, then its siblings.
+  std::vector<std::string> group_files(int64_t g) const;
 
   // Reads sample i: channels (C, H, W) canonical, valid mask, labels, time. Thread-safe (one
   // sample at a time per archive). A channel that is entirely fill values logs a warning and,

@@ -15,6 +15,7 @@ struct Provenance {
   std::vector<std::string> inputs;  // source files, listed in `source_files`
   std::string previous_history;     // the input's `history`, kept below ours (CF appends history)
   std::vector<std::string> notes;   // said after our command in `history` ("time units ... rewritten as ...")
+  std::string run_key;              // what determines the output (run_key.hpp), as climseg_run_key
   // false: no wall-clock time anywhere in the file, so the same inputs give byte-identical files.
   bool timestamp = true;
 };

@@ -22,6 +22,7 @@
 #include "core/log.hpp"
 #include "readers/hdf5_lock.hpp"
 #include "readers/netcdf_file.hpp"
+#include "readers/run_key.hpp"
 
 namespace climseg::io {
 
@@ -180,7 +181,8 @@ struct CfWriter::Impl {
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
 
-  std::string where() const { return final_path.string(); }
+  // Messages name the file as the user knows it (an output of an OutputGroup is written at a temporary name).
+  std::string where() const { return final_name(final_path).string(); }
   void check(int rc, const std::string& what, const std::string& var = {}) const {
     if (rc != NC_NOERR) failed = true;
     nc_check(rc, where(), what, var);
@@ -399,6 +401,7 @@ struct CfWriter::Impl {
     }
     if (!p.checkpoint.empty()) globals.push_back(Attr::str("model_checkpoint", p.checkpoint));
     if (!p.checkpoint_sha256.empty()) globals.push_back(Attr::str("model_checkpoint_sha256", p.checkpoint_sha256));
+    if (!p.run_key.empty()) globals.push_back(Attr::str(kRunKeyAttr, p.run_key));
     for (const Attr& a : globals) put_attr(NC_GLOBAL, a, {});
 
     check(nc_enddef(ncid), "cannot finish the file's definitions");

@@ -8,19 +8,23 @@
 
 namespace climseg::heuristics {
 
+// Messages name the `climseg label` option that sets each parameter.
 void IvtArParams::validate() const {
-  if (threshold_field.empty() && !(threshold > 0))
-    fail_usage("river detector: IVT threshold must be positive, got {}", threshold);
-  if (!(min_length_km >= 0) || !(min_aspect >= 0) || !(min_area_km2 >= 0) || !(min_abs_centroid_lat >= 0) ||
-      !(tropics_sigma_deg >= 0))
-    fail_usage("river detector: length, aspect, area and latitude limits must be >= 0");
+  if (threshold_field.empty() && !(threshold > 0)) fail_usage("--ivt-threshold {}: must be positive", threshold);
+  const std::pair<double, const char*> limits[] = {{min_length_km, "--ar-min-length"},
+                                                   {min_aspect, "--ar-min-aspect"},
+                                                   {min_area_km2, "--ar-min-area"},
+                                                   {min_abs_centroid_lat, "--ar-min-lat"},
+                                                   {tropics_sigma_deg, "--ar-tropics-sigma"}};
+  for (const auto& [v, option] : limits)
+    if (!(v >= 0)) fail_usage("{} {}: must be 0 or more", option, v);
 }
 
 void TmqArParams::validate() const {
-  if (!(sigma_deg > 0)) fail_usage("river detector: TMQ damping sigma must be positive, got {}", sigma_deg);
-  if (!(threshold > 0)) fail_usage("river detector: TMQ threshold must be positive, got {}", threshold);
-  if (!(min_length_km >= 0) || !(max_area_per_length_km > 0))
-    fail_usage("river detector: TMQ length and width limits must be positive");
+  if (!(sigma_deg > 0)) fail_usage("--tmq-sigma {}: must be positive", sigma_deg);
+  if (!(threshold > 0)) fail_usage("--tmq-threshold {}: must be positive", threshold);
+  if (!(min_length_km >= 0)) fail_usage("--tmq-min-length {}: must be 0 or more", min_length_km);
+  if (!(max_area_per_length_km > 0)) fail_usage("--tmq-max-width {}: must be positive", max_area_per_length_km);
 }
 
 int ArResult::kept_count() const {

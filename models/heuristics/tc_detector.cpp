@@ -111,22 +111,28 @@ void check_field(const geo::Grid& g, std::span<const float> f, const char* name,
 
 }  // namespace
 
+// Messages name the `climseg label` option that sets each parameter.
 void TcParams::validate() const {
-  auto positive = [](double v, const char* name) {
-    if (!(v > 0) || !std::isfinite(v)) fail_usage("cyclone detector: {} must be positive, got {}", name, v);
+  auto positive = [](double v, const char* option) {
+    if (!(v > 0) || !std::isfinite(v)) fail_usage("{} {}: must be positive", option, v);
   };
-  positive(min_vorticity, "min_vorticity");
-  positive(vorticity_window_deg, "vorticity_window_deg");
-  positive(max_core_radius_deg, "max_core_radius_deg");
-  positive(pressure_delta_radius_deg, "pressure_delta_radius_deg");
-  positive(core_temp_radius_deg, "core_temp_radius_deg");
-  positive(thickness_radius_deg, "thickness_radius_deg");
-  if (!(min_pressure_delta_pa >= 0) || !(min_core_temp_delta_k >= 0) || !(min_thickness_delta_m >= 0))
-    fail_usage("cyclone detector: the pressure, warm-core and thickness deltas must be >= 0");
+  auto at_least_zero = [](double v, const char* option) {
+    if (!(v >= 0) || !std::isfinite(v)) fail_usage("{} {}: must be 0 or more", option, v);
+  };
+  positive(min_vorticity, "--tc-min-vorticity");
+  positive(vorticity_window_deg, "--tc-vorticity-window");
+  positive(max_core_radius_deg, "--tc-core-radius");
+  positive(pressure_delta_radius_deg, "--tc-pressure-radius");
+  positive(core_temp_radius_deg, "--tc-warm-core-radius");
+  positive(thickness_radius_deg, "--tc-thickness-radius");
+  at_least_zero(min_pressure_delta_pa, "--tc-pressure-delta");
+  at_least_zero(min_core_temp_delta_k, "--tc-warm-core-delta");
+  at_least_zero(min_thickness_delta_m, "--tc-thickness-delta");
   if (contour_missing_directions < 0 || contour_missing_directions > 7)
-    fail_usage("cyclone detector: contour_missing_directions must be in 0..7, got {}", contour_missing_directions);
+    fail_usage("--tc-contour-missing-directions {}: must be 0..7", contour_missing_directions);
   if (!(lat_min < lat_max) || lat_min < -90 || lat_max > 90)
-    fail_usage("cyclone detector: the search band {}..{} is not inside -90..90", lat_min, lat_max);
+    fail_usage("--tc-lat-min {} --tc-lat-max {}: the search band must lie in -90..90, south edge first", lat_min,
+               lat_max);
 }
 
 double closed_contour_delta(const geo::Grid& g, std::span<const float> f, double lat, double lon, double radius_deg,

@@ -10,11 +10,11 @@
 namespace climseg::heuristics {
 
 void TcMaskParams::validate() const {
-  if (!(percentile >= 0 && percentile < 100))
-    fail_usage("cyclone mask: percentile must be in [0, 100), got {}", percentile);
+  if (!(percentile >= 0 && percentile < 100)) fail_usage("--tc-mask-percentile {}: must be in [0, 100)", percentile);
   if (!(min_half_box_deg > 0) || !(max_half_box_deg >= min_half_box_deg) || max_half_box_deg > 45)
     fail_usage("cyclone mask: box half-widths {}..{} degrees are not valid", min_half_box_deg, max_half_box_deg);
-  if (!(radius_scale >= 0) || !(box_pad_deg >= 0)) fail_usage("cyclone mask: radius scale and pad must be >= 0");
+  if (!(box_pad_deg >= 0)) fail_usage("--tc-mask-pad {}: must be 0 or more", box_pad_deg);
+  if (!(radius_scale >= 0)) fail_usage("cyclone mask: the radius scale must be >= 0, got {}", radius_scale);
 }
 
 double percentile(std::vector<float>& v, double q) {

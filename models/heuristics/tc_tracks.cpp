@@ -13,14 +13,13 @@
 namespace climseg::heuristics {
 
 void TrackParams::validate() const {
-  if (!(max_daily_distance_km > 0))
-    fail_usage("tracks: max daily distance must be positive, got {}", max_daily_distance_km);
-  if (!(min_wind_speed >= 0)) fail_usage("tracks: minimum wind speed must be >= 0, got {}", min_wind_speed);
+  // Messages name the `climseg label` option that sets each parameter.
+  if (!(max_daily_distance_km > 0)) fail_usage("--max-daily-distance {}: must be positive", max_daily_distance_km);
+  if (!(min_wind_speed >= 0)) fail_usage("--min-wind-speed {}: must be 0 or more", min_wind_speed);
   if (!(min_censored_wind_duration_days >= 0))
-    fail_usage("tracks: minimum censored wind duration must be >= 0 days, got {}", min_censored_wind_duration_days);
-  if (!(min_wind_duration_days >= 0))
-    fail_usage("tracks: minimum wind duration must be >= 0 days, got {}", min_wind_duration_days);
-  if (max_gap_steps < 0) fail_usage("tracks: the largest gap must be >= 0 steps, got {}", max_gap_steps);
+    fail_usage("--min-wind-duration-at-edges {}: must be 0 or more", min_censored_wind_duration_days);
+  if (!(min_wind_duration_days >= 0)) fail_usage("--min-wind-duration {}: must be 0 or more", min_wind_duration_days);
+  if (max_gap_steps < 0) fail_usage("--max-gap {}: must be 0 or more", max_gap_steps);
 }
 
 std::vector<TcTrack> stitch_tracks(std::vector<TcCandidate> cands, const std::vector<double>& times,

@@ -9,9 +9,8 @@
 namespace climseg::heuristics {
 
 void WaveParams::validate() const {
-  if (threshold_field.empty() && !(threshold_m > 0))
-    fail_usage("wave detector: threshold must be positive, got {} m", threshold_m);
-  if (!(min_area_km2 >= 0)) fail_usage("wave detector: minimum area must be >= 0, got {}", min_area_km2);
+  if (threshold_field.empty() && !(threshold_m > 0)) fail_usage("--waves-threshold {}: must be positive", threshold_m);
+  if (!(min_area_km2 >= 0)) fail_usage("--waves-min-area {}: must be 0 or more", min_area_km2);
 }
 
 std::vector<uint8_t> detect_extreme_waves(const geo::Grid& g, std::span<const float> hs, std::span<const float> valid,

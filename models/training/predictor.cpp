@@ -190,6 +190,12 @@ PredictReport predict(const ModelBundle& m, const PredictOptions& o, const Comm&
   auto output_of = [&](size_t g) {
     return o.out_dir / (fs::path(archive.info(groups[g].front()).file).stem().string() + o.suffix);
   };
+  // What determines output g: the options, the model, its input files, climseg's version.
+  const std::string model_sha256 = io::file_sha256(m.source);
+  auto key_of = [&](size_t g) {
+    return io::make_run_key("predict", o.key_config, archive.group_files(archive.info(groups[g].front()).group),
+                            model_sha256);
+  };
   auto open_writer = [&](size_t g) {
     const auto& idx = groups[g];
     const io::SampleInfo first = archive.info(idx.front());
@@ -211,7 +217,9 @@ PredictReport predict(const ModelBundle& m, const PredictOptions& o, const Comm&
       spec.global_attrs.push_back(io::Attr::str(
           "model_grid", fmt::format("{} (inputs regridded to it, probabilities back)", net_grid->shape_str())));
     spec.provenance.checkpoint = m.source;
-    spec.provenance.inputs = {first.file};
+    spec.provenance.checkpoint_sha256 = model_sha256;
+    spec.provenance.inputs = archive.group_files(first.group);
+    spec.provenance.run_key = key_of(g).text();
     auto writer = std::make_unique<io::CfWriter>(output_of(g), spec);
     std::vector<double> times;
     for (int64_t i : idx) times.push_back(archive.info(i).time_value);
@@ -241,7 +249,7 @@ PredictReport predict(const ModelBundle& m, const PredictOptions& o, const Comm&
     const bool split = owner(offset[g]) != owner(offset[g] + n - 1);
     const fs::path out = output_of(g);
     // Decided before any shared output is written (after the barrier below), so every rank agrees.
-    const bool complete = !o.overwrite && fs::exists(out);
+    const bool complete = io::keep_existing(out, key_of(g), o.rerun);
     if (split && !complete) shared.push_back(g);
     if (lo >= hi) continue;
     if (complete) {

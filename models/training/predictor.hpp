@@ -13,6 +13,7 @@
 #include "core/mpi.hpp"
 #include "models/training/metrics.hpp"
 #include "models/training/model_io.hpp"
+#include "readers/run_key.hpp"
 
 namespace climseg::training {
 
@@ -21,7 +22,10 @@ struct PredictOptions {
   std::filesystem::path out_dir;
   std::string channels;        // archive channel specs; empty: from the model (ModelBundle::channel_specs)
   bool probabilities = false;  // also write prob_<class> variables
-  bool overwrite = false;      // redo outputs that already exist (complete, since writes are atomic)
+  // An output that exists is kept when its rerun key (readers/run_key.hpp: `key_config`, the model's
+  // SHA-256, its input files, climseg's version) equals this run's; otherwise `rerun` says.
+  io::Rerun rerun = io::Rerun::keep_matching;
+  nlohmann::json key_config = nlohmann::json::object();  // the options that determine the outputs
   // Run the network on the model's training grid (ModelBundle::training_grid): each sample's
   // channels regridded to it (geo::Regridder: Fourier in periodic longitude, linear in latitude),
   // the class probabilities regridded back to the archive's grid and clamped to [0, 1], then argmax.

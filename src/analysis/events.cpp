@@ -156,11 +156,14 @@ const TrackPoint* Event::peak_point(bool minimum) const {
 }
 
 void LinkParams::validate() const {
+  // Messages name the `climseg events` option that sets each parameter.
   if (!(min_overlap_fraction >= 0 && min_overlap_fraction < 1))
-    fail_usage("events: minimum overlap fraction must be in [0, 1), got {}", min_overlap_fraction);
-  if (!(max_speed_km_per_day > 0)) fail_usage("events: maximum speed must be positive, got {}", max_speed_km_per_day);
-  if (!(max_gap_days >= 0) || !(min_lifetime_days >= 0) || !(min_area_km2 >= 0) || min_steps < 1)
-    fail_usage("events: gap, lifetime and area limits must be >= 0 and the minimum steps >= 1");
+    fail_usage("--min-overlap {}: must be in [0, 1)", min_overlap_fraction);
+  if (!(max_speed_km_per_day > 0)) fail_usage("--max-speed {}: must be positive", max_speed_km_per_day);
+  if (!(max_gap_days >= 0)) fail_usage("--max-gap {}: must be 0 or more", max_gap_days);
+  if (!(min_lifetime_days >= 0)) fail_usage("--min-lifetime {}: must be 0 or more", min_lifetime_days);
+  if (!(min_area_km2 >= 0)) fail_usage("--min-area {}: must be 0 or more", min_area_km2);
+  if (min_steps < 1) fail_usage("--min-steps {}: must be 1 or more", min_steps);
 }
 
 EventLinker::EventLinker(LinkParams params) : params_(std::move(params)) { params_.validate(); }

@@ -19,7 +19,7 @@ void SummaryParams::validate() const {
       if (!((*edges)[k] > (*edges)[k - 1])) fail_usage("event summary: histogram edges must increase");
   }
   if (!(genesis_cell_deg > 0) || genesis_cell_deg > 90)
-    fail_usage("event summary: the genesis cell must be in (0, 90] degrees, got {}", genesis_cell_deg);
+    fail_usage("--genesis-cell {}: must be in (0, 90] degrees", genesis_cell_deg);
 }
 
 EventSummary::EventSummary(SummaryParams params) : params_(std::move(params)) {

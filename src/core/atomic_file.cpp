@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cerrno>
@@ -68,7 +69,11 @@ AtomicOutput::AtomicOutput(fs::path final_path) : final_(std::move(final_path)) 
   fs::path dir = final_.parent_path();
   if (dir.empty()) dir = ".";
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) fail("{}: output directory does not exist", dir.string());
+  if (!fs::is_directory(dir, ec)) {
+    if (fs::exists(dir, ec))
+      fail("{}: is a file, not a directory: cannot write {} in it", dir.string(), final_.filename().string());
+    fail("{}: output directory does not exist", dir.string());
+  }
   temp_ = dir / ("." + final_.filename().string() + ".tmp." + random_suffix());
   slot_ = register_temp(temp_);
 }
@@ -123,6 +128,65 @@ void AtomicOutput::discard() {
   done_ = true;
   unregister_temp(slot_);
   slot_ = -1;
+}
+
+OutputGroup::~OutputGroup() {
+  if (done_) return;
+  std::error_code ec;
+  for (const auto& [staging, into] : folders_) fs::remove_all(staging, ec);
+  // files_ remove their temporaries themselves.
+}
+
+const fs::path& OutputGroup::add(const fs::path& final_path) {
+  files_.push_back(std::make_unique<AtomicOutput>(final_path));
+  return files_.back()->temp_path();
+}
+
+fs::path OutputGroup::add_folder(const fs::path& into) {
+  const fs::path staging = (into.empty() ? fs::path(".") : into) / (".climseg-staged.tmp." + random_suffix());
+  std::error_code ec;
+  fs::create_directories(staging, ec);
+  if (ec) fail("{}: cannot create: {}", staging.string(), ec.message());
+  folders_.emplace_back(staging, into);
+  return staging;
+}
+
+void OutputGroup::commit() {
+  for (auto& f : files_) f->commit();
+  for (const auto& [staging, into] : folders_) {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(staging, ec)) {
+      const fs::path to = into / e.path().filename();
+      if (::rename(e.path().c_str(), to.c_str()) != 0)
+        fail("{}: cannot move the finished output into place: {}", to.string(), std::strerror(errno));
+    }
+    fs::remove_all(staging, ec);
+  }
+  done_ = true;
+}
+
+fs::path final_name(const fs::path& path) {
+  const std::string name = path.filename().string();
+  const size_t tmp = name.rfind(".tmp.");
+  if (name.size() < 2 || name[0] != '.' || tmp == std::string::npos || tmp < 2) return path;
+  // The suffix after ".tmp." is PID.RANDOM (two fields).
+  const std::string suffix = name.substr(tmp + 5);
+  if (std::count(suffix.begin(), suffix.end(), '.') != 1) return path;
+  return path.parent_path() / name.substr(1, tmp - 1);
+}
+
+void check_output_folder(const fs::path& folder, const char* option) {
+  std::error_code ec;
+  if (fs::exists(folder, ec) && !fs::is_directory(folder, ec))
+    fail("{} {}: is a file, not a directory", option, folder.string());
+}
+
+void make_output_folder(const fs::path& folder, const char* option) {
+  check_output_folder(folder, option);
+  std::error_code ec;
+  fs::create_directories(folder, ec);
+  if (ec || !fs::is_directory(folder))
+    fail("{} {}: cannot create the directory{}", option, folder.string(), ec ? ": " + ec.message() : "");
 }
 
 void write_file_atomically(const fs::path& path, std::string_view bytes) {

@@ -2,8 +2,11 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace climseg {
 
@@ -29,6 +32,41 @@ class AtomicOutput {
   int slot_ = -1;  // registration for signal-time cleanup
   bool done_ = false;
 };
+
+// Outputs that appear together or not at all: each is written at the temporary path add() gives
+// (a writer may make its own temporary beside it and rename it there), and commit() renames them
+// all into place; destroyed uncommitted (an error, an early return) it removes them. A command's
+// tables and summaries go through one, so a command that fails leaves none of them behind.
+class OutputGroup {
+ public:
+  OutputGroup() = default;
+  ~OutputGroup();
+  OutputGroup(const OutputGroup&) = delete;
+  OutputGroup& operator=(const OutputGroup&) = delete;
+
+  // Where to write the file that appears as `final_path` at commit().
+  const std::filesystem::path& add(const std::filesystem::path& final_path);
+  // A hidden folder beside `into` whose files appear in `into` at commit() (pictures whose names
+  // their writer chooses).
+  std::filesystem::path add_folder(const std::filesystem::path& into);
+  // Renames every file into place. A file that was never written is an error.
+  void commit();
+
+ private:
+  std::vector<std::unique_ptr<AtomicOutput>> files_;
+  std::vector<std::pair<std::filesystem::path, std::filesystem::path>> folders_;  // (staging, into)
+  bool done_ = false;
+};
+
+// The final name of a path that AtomicOutput or OutputGroup made temporary (".NAME.tmp.PID.RANDOM"
+// -> NAME in the same folder), for messages; any other path as it is.
+std::filesystem::path final_name(const std::filesystem::path& path);
+
+// Makes the output folder named by `option` (and its parents). A path that is a file, or that
+// cannot be made, is an Error (exit 1) naming the option.
+void make_output_folder(const std::filesystem::path& folder, const char* option = "--out");
+// The same check without making the folder (an Error when it is a file).
+void check_output_folder(const std::filesystem::path& folder, const char* option = "--out");
 
 // Writes bytes to a file atomically.
 void write_file_atomically(const std::filesystem::path& path, std::string_view bytes);

@@ -160,6 +160,25 @@ TEST_F(EventsCli, PlotDrawsAMapWithOutlines) {
   EXPECT_EQ(r.exit_code, 2) << r.err;
 }
 
+// Issue 16 item 8: --out NAME.png with several steps names the maps after it (NAME_0001.png, ...),
+// not a directory called NAME.png; --vmin not below --vmax is a usage error (it drew a blank map).
+TEST_F(EventsCli, PlotNamesSeveralMapsAfterAPngName) {
+  const fs::path png = dir_->path() / "p1.png";
+  auto r = test::run_climseg(fmt::format("--no-progress -q plot --in {} --var TMQ --steps 0:3 --out {} --no-coastlines",
+                                         synth().string(), png.string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(fs::exists(png));
+  for (const char* name : {"p1_0001.png", "p1_0002.png", "p1_0003.png"})
+    EXPECT_TRUE(fs::is_regular_file(dir_->path() / name)) << name;
+  EXPECT_FALSE(fs::exists(dir_->path() / "p1_0004.png"));
+  r = test::run_climseg(fmt::format("plot --in {} --var TMQ --out {} --vmin 10 --vmax 5", synth().string(),
+                                    (dir_->path() / "v.png").string()));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("--vmin 10 --vmax 5"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir_->path() / "v.png"));
+}
+
 namespace {
 
 std::vector<uint8_t> read_png_rgb(const fs::path& path, unsigned* width = nullptr) {

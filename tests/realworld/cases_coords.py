@@ -48,6 +48,15 @@ def standard_name_only(ctx):
     return renamed(ctx, "standard_name_only", "phi", "lam", edit)
 
 
+@case("coords", "ncrename to aa/bb, ncatted: only units = degrees_north/east")
+def units_only(ctx):
+    def edit(path):
+        nc("ncatted", "-O", "-a", "standard_name,aa,d,,", "-a", "axis,aa,d,,", "-a", "long_name,aa,d,,",
+           "-a", "standard_name,bb,d,,", "-a", "axis,bb,d,,", "-a", "long_name,bb,d,,", path)
+
+    return renamed(ctx, "units_only", "aa", "bb", edit)
+
+
 @case("coords", "ncrename to yc/xc, ncatted: only axis = Y/X")
 def axis_only(ctx):
     def edit(path):

@@ -251,6 +251,28 @@ const std::vector<Case>& cases() {
       {"DiskFull", "#8", "a write that fails part way (file size limit, SIGXFSZ ignored: as a full disk)",
        "synth -q --out {D}/full --grid 16x32 --steps 2 --steps-per-file 2", 1, R"(.*\{D\}/full/.*)", "",
        "full/synth.cam.h2.2000-01-01-00000.nc", "trap '' XFSZ; ulimit -f 40; {CMD}"},
+      // Issue 16 item 8: failures leave nothing half-done; messages name the option and the fix.
+      {"LabelFailsAfterTracks", "#16",
+       "label failing after the cyclone pass (a --with-data channel not in the archive)",
+       "label --in {D}/synth --out {D}/lab_p2 --detect tc --tc-no-warm-core --tc-no-thickness --with-data NOSUCH", 1,
+       R"(.*unknown variable 'NOSUCH'.*)", "", "lab_p2/tc_tracks.csv"},
+      {"EventsFailPartWay", "#16", "events failing part way (file size limit: as a full disk) after its tables",
+       "events --in {D}/synth --labels-var LABELS --out {D}/ev_full --no-plots", 1,
+       R"(\{D\}/ev_full/events_summary.nc: cannot .+)", "", "ev_full/events.csv", "trap '' XFSZ; ulimit -f 16; {CMD}"},
+      {"DetectorParameterNamesItsOption", "#16", "a detector parameter out of range",
+       "label --in {D}/synth --out {D}/lab_cr --detect tc --tc-core-radius -1", 2,
+       R"(--tc-core-radius -1: must be positive)", "", "lab_cr/tc_tracks.csv"},
+      {"NegativeThreads", "#16", "a negative thread count", "--threads -1 inspect {D}/ok/a.nc", 2,
+       R"(.*--threads -1: give a number of threads \(1 or more\), or 0 for one per core.*)"},
+      {"OutputFolderIsAFile", "#16", "an output folder that is a file",
+       "stats --in {D}/ok/a.nc --vars TMQ --out {D}/text.nc/stats.json", 1,
+       R"(--out \{D\}/text.nc/stats.json: \{D\}/text.nc is a file, not a directory)"},
+      {"LabelOutIsAFile", "#16", "label --out naming a file",
+       "label --in {D}/ok --out {D}/text.nc --detect ar --ar-method tmq", 1,
+       R"(--out \{D\}/text.nc: is a file, not a directory)"},
+      {"PlotVminNotBelowVmax", "#16", "--vmin not below --vmax",
+       "plot --in {D}/ok/a.nc --var TMQ --out {D}/v.png --vmin 10 --vmax 5", 2,
+       R"(--vmin 10 --vmax 5: the colour bar needs --vmin below --vmax)", "", "v.png"},
   };
   return all;
 }
