@@ -269,10 +269,10 @@ void print_trajectory(const Comm& world, const char* what, bool frozen_bn, const
     std::printf(
         "ranks %d, %s, BatchNorm %s: after 10 steps per tensor max|w - w_ref| / max|w_ref| <= %.2e (%s), max|w - "
         "w_ref| = %.2e (%s), running stats %.2e, losses %.1e; single process with the batch reordered: %.2e, %.2e "
-        "(%s), %.2e\n",
+        "(%s), %.2e, losses %.1e\n",
         world.size(), what, frozen_bn ? "eval (frozen)" : "synchronised", dist.rel.max_rel, dist.rel.max_where.c_str(),
         dist.weights, dist.where.c_str(), dist.buffers, dist.loss, re.rel.max_rel, re.weights, re.where.c_str(),
-        re.buffers);
+        re.buffers, re.loss);
 }
 }  // namespace
 
@@ -308,7 +308,10 @@ TEST(DataParallel, TenSgdStepsGiveTheSingleProcessWeights) {
 // spread that reordering the batch gives one process, plus two steps of the learning rate (the
 // reordering's spread is itself a draw of that noise: in the sanitizer build (-O1) it happened to
 // flip no element (2.3e-5) while the distributed run flipped one (1.5e-3, running statistics
-// 7.6e-4)). The loss bound is the tight check there.
+// 7.6e-4)). The loss is held to 1e-4 there too, plus three times the reordering's own loss spread:
+// on CI's CPU (other kernels through the run-time ISA dispatch) the single-process reference itself
+// flipped, so the distributed run and the reordered one ended at the same distance from it (weights
+// 1.07e-1 relative both, losses 1.4e-4) — a wrong gradient average moves the loss by 1e-2 or more.
 TEST(DataParallel, TenAdamStepsStayWithinTheReorderingNoise) {
   Comm world = Comm::world();
   for (bool frozen_bn : {true, false}) {
@@ -323,7 +326,7 @@ TEST(DataParallel, TenAdamStepsStayWithinTheReorderingNoise) {
       EXPECT_LT(dist.weights, 3 * reordered.weights + 2e-3) << dist.where;
       EXPECT_LT(dist.buffers, 3 * reordered.buffers + 2e-3);
     }
-    EXPECT_LT(dist.loss, 1e-4);
+    EXPECT_LT(dist.loss, frozen_bn ? 1e-4 : 3 * reordered.loss + 1e-4);
     print_trajectory(world, "Adam", frozen_bn, dist, reordered);
   }
 }
