@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "apps/bench_util.hpp"
 #include "apps/command.hpp"
 #include "core/error.hpp"
 #include "core/isa.hpp"
@@ -28,12 +29,6 @@ namespace climseg::app {
 namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 // A CAM5-like file: the 16 DeepCAM channels as (time=1, lat, lon) float32, chunked per time step,
 // deflated when level > 0. Fields are smooth large-scale patterns plus small-scale noise, so that

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/archive_roles.hpp"
+#include "apps/bench_util.hpp"
 #include "apps/command.hpp"
 #include "core/error.hpp"
 #include "core/isa.hpp"
@@ -28,12 +29,6 @@ namespace fs = std::filesystem;
 // cyclone detector over 58,400 six-hourly steps of CAM5 at 0.25° on 58,400 cores took about 35
 // minutes including I/O, i.e. one step per core in 35 minutes.
 constexpr double kTecaCoreSecondsPerStep = 35.0 * 60.0 * 58400.0 / 58400.0;
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n == 0 ? 0.0 : n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 class BenchLabel : public Command {
  public:

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "apps/bench_util.hpp"
 #include "apps/command.hpp"
 #include "core/error.hpp"
 #include "core/isa.hpp"
@@ -17,11 +18,6 @@
 
 namespace climseg::app {
 namespace {
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0.0 : v[v.size() / 2];
-}
 
 class BenchSynthCommand : public Command {
  public:

@@ -6,7 +6,7 @@ JOBS="${JOBS:-$(nproc 2>/dev/null || echo 2)}"
 
 # Debian 12 packages needed to build and run climseg.
 BUILD_PACKAGES=(
-  build-essential cmake pkg-config git
+  build-essential cmake ninja-build pkg-config git
   libopenmpi-dev openmpi-bin
   libnetcdf-mpi-dev libhdf5-openmpi-dev netcdf-bin
   libopenblas-dev libfftw3-dev
@@ -42,12 +42,22 @@ install_missing() {
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
+# generator_args BUILD_DIR: -G Ninja for a new build folder when ninja is installed (it schedules the
+# whole build as one graph: no per-folder make runs); nothing for an existing folder (it keeps the
+# generator it was made with) or when CMAKE_GENERATOR says which one to use.
+generator_args() {
+  if [ ! -f "$1/CMakeCache.txt" ] && [ -z "${CMAKE_GENERATOR:-}" ] && command -v ninja >/dev/null 2>&1; then
+    echo "-GNinja"
+  fi
+}
+
 # configure_and_build BUILD_DIR CMAKE_ARGS...
 configure_and_build() {
   local dir="$1"
   shift
   say "configuring $dir"
-  cmake -S "$CLIMSEG_ROOT" -B "$dir" "$@" >"$dir.configure.log" 2>&1 || {
+  # shellcheck disable=SC2046
+  cmake -S "$CLIMSEG_ROOT" -B "$dir" $(generator_args "$dir") "$@" >"$dir.configure.log" 2>&1 || {
     cat "$dir.configure.log" >&2
     echo "climseg: error: cmake configuration failed (log above)" >&2
     exit 1

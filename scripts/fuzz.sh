@@ -43,7 +43,8 @@ if [ "$build" = 1 ]; then
   mkdir -p "$dir"
   if [ ! -f "$dir/CMakeCache.txt" ]; then
     say "configuring $dir (clang, libFuzzer, ASan, UBSan)"
-    cmake -S "$CLIMSEG_ROOT" -B "$dir" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+    # shellcheck disable=SC2046
+    cmake -S "$CLIMSEG_ROOT" -B "$dir" $(generator_args "$dir") -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
       -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLIMSEG_FUZZ=ON >"$dir.configure.log" 2>&1 || {
       cat "$dir.configure.log" >&2
       echo "scripts/fuzz.sh: error: cmake configuration failed (log above)" >&2
