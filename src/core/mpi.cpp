@@ -20,7 +20,7 @@ extern "C" int __lsan_is_turned_off() {
 
 namespace climseg {
 namespace {
-bool g_active = false;
+bool g_mpi_active = false;
 
 void check_mpi(int rc, const char* what) {
   if (rc != MPI_SUCCESS) {
@@ -46,13 +46,13 @@ bool MpiSession::launched_by_launcher() {
   return false;
 }
 
-bool MpiSession::active() { return g_active; }
+bool MpiSession::active() { return g_mpi_active; }
 
 MpiSession::MpiSession(int* argc, char*** argv, bool force) {
   int initialized = 0;
   MPI_Initialized(&initialized);
   if (initialized) {
-    g_active = true;
+    g_mpi_active = true;
     return;
   }
   if (!force && !launched_by_launcher()) return;
@@ -60,7 +60,7 @@ MpiSession::MpiSession(int* argc, char*** argv, bool force) {
   // Ranks call MPI from the main thread; helper threads (prefetch) never do.
   MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
   owns_ = true;
-  g_active = true;
+  g_mpi_active = true;
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   Comm w = Comm::world();
   log::set_rank(w.rank(), w.size());
@@ -71,7 +71,7 @@ MpiSession::~MpiSession() {
     int finalized = 0;
     MPI_Finalized(&finalized);
     if (!finalized) MPI_Finalize();
-    g_active = false;
+    g_mpi_active = false;
   }
 }
 
@@ -82,8 +82,8 @@ Comm::Comm(MPI_Comm c, bool owned) : comm_(c), owned_(owned) {
   }
 }
 
-Comm Comm::world() { return g_active ? Comm(MPI_COMM_WORLD, false) : Comm(); }
-Comm Comm::self() { return g_active ? Comm(MPI_COMM_SELF, false) : Comm(); }
+Comm Comm::world() { return g_mpi_active ? Comm(MPI_COMM_WORLD, false) : Comm(); }
+Comm Comm::self() { return g_mpi_active ? Comm(MPI_COMM_SELF, false) : Comm(); }
 
 void Comm::barrier() const {
   if (is_mpi()) check_mpi(MPI_Barrier(comm_), "barrier");
