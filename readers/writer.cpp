@@ -92,7 +92,7 @@ VarDef probability_field(std::string name, std::string long_name, std::vector<st
 
 namespace {
 
-struct VarInfo {
+struct OutputVar {
   int varid = -1;
   VarDef def;  // dims resolved to the file's names
   bool has_time = false;
@@ -153,7 +153,7 @@ struct CfWriter::Impl {
   std::string temp;  // the path the library writes
   int ncid = -1;
   bool closed = false;
-  std::map<std::string, VarInfo> vars;
+  std::map<std::string, OutputVar> vars;
   std::map<std::string, size_t> dim_len;
   int64_t steps = 0;
 
@@ -285,7 +285,7 @@ struct CfWriter::Impl {
   }
 
   void define_var(const VarDef& v, const std::map<std::string, int>& dimids) {
-    VarInfo info;
+    OutputVar info;
     info.def = v;
     std::vector<int> ids;
     const bool gridded_output = spec.grid.width() > 0;
@@ -447,7 +447,7 @@ struct CfWriter::Impl {
     }
   }
 
-  const VarInfo& info(const std::string& var) const {
+  const OutputVar& info(const std::string& var) const {
     auto it = vars.find(var);
     if (it == vars.end()) fail("{}: no variable {} in the output definition", where(), var);
     return it->second;
@@ -457,7 +457,7 @@ struct CfWriter::Impl {
   // axes (a repeated meridian written twice). Coordinates themselves are mapped through
   // file_latitudes/file_longitudes.
   template <class T>
-  void reorient(const VarInfo& v, const T* in, T* out, size_t steps_n) const {
+  void reorient(const OutputVar& v, const T* in, T* out, size_t steps_n) const {
     const size_t first = v.has_time ? 1 : 0;
     std::vector<size_t> shape(v.canon.begin() + long(first), v.canon.end());
     std::vector<size_t> fshape(v.shape.begin() + long(first), v.shape.end());
@@ -505,7 +505,7 @@ struct CfWriter::Impl {
   }
 
   // Converts physical values (file order) to the variable's stored type into `out`.
-  void convert(const VarInfo& v, const double* in, size_t n, std::vector<unsigned char>& out) const {
+  void convert(const OutputVar& v, const double* in, size_t n, std::vector<unsigned char>& out) const {
     const VarDef& d = v.def;
     out.resize(n * type_size(d.type));
     std::vector<double> tmp(in, in + n);
@@ -554,7 +554,7 @@ struct CfWriter::Impl {
     }
   }
 
-  void put(const VarInfo& v, const std::vector<size_t>& start, const std::vector<size_t>& count,
+  void put(const OutputVar& v, const std::vector<size_t>& start, const std::vector<size_t>& count,
            const std::vector<unsigned char>& bytes) {
     const int rc = nc_put_vara(ncid, v.varid, start.data(), count.data(), bytes.data());
     check(rc, "cannot write", v.def.name);
@@ -564,22 +564,22 @@ struct CfWriter::Impl {
     if (closed) fail("{}: the output is already closed", where());
   }
 
-  void note_steps(const VarInfo& v, int64_t t0, int64_t nt) {
+  void note_steps(const OutputVar& v, int64_t t0, int64_t nt) {
     if (v.has_time && nt > 0) steps = std::max(steps, t0 + nt);
   }
 
-  std::vector<size_t> block_start(const VarInfo& v, int64_t t0, int64_t nt) const {
+  std::vector<size_t> block_start(const OutputVar& v, int64_t t0, int64_t nt) const {
     std::vector<size_t> start(v.shape.size(), 0);
     if (v.has_time && nt > 0) start[0] = size_t(t0);
     return start;
   }
-  std::vector<size_t> block_count(const VarInfo& v, int64_t nt) const {
+  std::vector<size_t> block_count(const OutputVar& v, int64_t nt) const {
     std::vector<size_t> count = v.shape;
     if (v.has_time) count[0] = size_t(nt);
     return count;
   }
 
-  void check_block(const VarInfo& v, int64_t t0, int64_t nt) const {
+  void check_block(const OutputVar& v, int64_t t0, int64_t nt) const {
     if (nt < 0 || t0 < 0) fail("{}: variable {}: negative time block {}+{}", where(), v.def.name, t0, nt);
     if (!v.has_time && !(t0 == 0 && nt <= 1))
       fail("{}: variable {} has no time dimension: write it as t0 = 0, nt = 1", where(), v.def.name);
@@ -589,12 +589,12 @@ struct CfWriter::Impl {
   }
 
   // Values of one step as callers give them (canonical), and as the file holds them.
-  size_t per_step(const VarInfo& v) const {
+  size_t per_step(const OutputVar& v) const {
     size_t n = 1;
     for (size_t k = v.has_time ? 1 : 0; k < v.canon.size(); ++k) n *= v.canon[k];
     return n;
   }
-  size_t file_per_step(const VarInfo& v) const {
+  size_t file_per_step(const OutputVar& v) const {
     size_t n = 1;
     for (size_t k = v.has_time ? 1 : 0; k < v.shape.size(); ++k) n *= v.shape[k];
     return n;
@@ -604,7 +604,7 @@ struct CfWriter::Impl {
   // A variable without a time dimension in a collective file: rank 0 writes it, the others take
   // part with an empty block.
   void write_block(const std::string& var, int64_t t0, int64_t nt, const double* values, size_t given) {
-    const VarInfo& v = info(var);
+    const OutputVar& v = info(var);
     check_block(v, t0, nt);
     if (given != per_step(v) * size_t(nt))
       fail("{}: variable {}: {} values given for {} step(s) of {}", where(), var, given, nt, per_step(v));
@@ -790,7 +790,7 @@ void CfWriter::write_time(int64_t t0, std::span<const double> values) {
 
 void CfWriter::write(const std::string& var, int64_t t0, int64_t nt, const float* data) {
   impl_->require_open();
-  const VarInfo& v = impl_->info(var);
+  const OutputVar& v = impl_->info(var);
   impl_->check_block(v, t0, nt);
   const size_t n = impl_->per_step(v) * size_t(nt);
   std::vector<double> values(data, data + n);
@@ -799,7 +799,7 @@ void CfWriter::write(const std::string& var, int64_t t0, int64_t nt, const float
 
 void CfWriter::write_rows(const std::string& var, int64_t t, int64_t row0, int64_t nrows, const float* data) {
   impl_->require_open();
-  const VarInfo& v = impl_->info(var);
+  const OutputVar& v = impl_->info(var);
   const auto& s = impl_->spec;
   const int64_t H = s.grid.height(), W = s.grid.width();
   if (!(v.has_time && v.shape.size() == 3 && v.lat_axis == 1 && v.lon_axis == 2))
