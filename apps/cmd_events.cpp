@@ -5,6 +5,7 @@
 #include <malloc.h>
 #endif
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -27,6 +28,7 @@
 #include "core/timer.hpp"
 #include "readers/archive.hpp"
 #include "readers/partition.hpp"
+#include "readers/run_key.hpp"
 #include "readers/writer.hpp"
 
 namespace climseg::app {
@@ -54,6 +56,7 @@ class EventsCommand : public Command {
   int order() const override { return 70; }
 
   void setup(CLI::App& app) override {
+    app_ = &app;
     app.add_option("--in", inputs_, "Class-map archive: files, directories, globs or @lists (climseg label / predict)")
         ->required();
     app.add_option("--out", out_, "Output directory (created if missing)")->required();
@@ -127,6 +130,12 @@ class EventsCommand : public Command {
     }
     const int64_t S = labels.size();
     const geo::Grid& grid = labels.grid();
+    // What made these outputs (they are rewritten on every run; the key records it in each).
+    std::vector<std::string> key_files;
+    for (const auto& f : labels.files()) key_files.push_back(f.path);
+    if (field_archive)
+      for (const auto& f : field_archive->files()) key_files.push_back(f.path);
+    run_key_ = io::make_run_key("events", option_values(*app_, {"--in", "--out", "--field-in"}), key_files).text();
     const std::vector<double> days = sample_days(labels, step_hours_);
     log::info("events: {} steps on a {} grid, {} rank(s)", S, grid.shape_str(), world.size());
 
@@ -226,6 +235,7 @@ class EventsCommand : public Command {
       }
       nlohmann::json js = summary.to_json();
       js["steps"] = S;
+      js["run_key"] = nlohmann::json::parse(run_key_);
       js["grid"] = grid.shape_str();
       js["events_started"] = linker.events_started();
       js["events_kept"] = linker.events_kept();
@@ -233,14 +243,33 @@ class EventsCommand : public Command {
           {"min_overlap_fraction", link_.min_overlap_fraction}, {"max_speed_km_per_day", link_.max_speed_km_per_day},
           {"distance_classes", link_.distance_classes},         {"min_steps", link_.min_steps},
           {"min_lifetime_days", link_.min_lifetime_days},       {"min_area_km2", link_.min_area_km2}};
-      write_file_atomically(outputs.add(fs::path(out_) / "events_summary.json"), js.dump(2) + "\n");
-      write_summary_netcdf(summary, fs::path(out_) / "events_summary.nc", outputs);
-      if (!no_plots_) analysis::write_summary_pictures(js, outputs.add_folder(out_));
+      // The summary names exactly the files of this run; the outputs of an earlier run that this one
+      // does not write (an id map before --no-ids, pictures of a class no longer found) are removed
+      // with the commit, so nothing beside the summary describes another run.
+      std::vector<std::string> written = {"events.csv", "event_points.csv", "events_summary.json"};
+      if (write_summary_netcdf(summary, fs::path(out_) / "events_summary.nc", outputs))
+        written.push_back("events_summary.nc");
       if (ids_out.is_open()) {
         ids_out.close();
         write_ids(labels, classes, linker, ids_tmp, outputs.add(fs::path(out_) / "event_ids.nc"), global);
+        written.push_back("event_ids.nc");
       }
+      if (!no_plots_) {
+        const fs::path pictures = outputs.add_folder(out_);
+        analysis::write_summary_pictures(js, pictures);
+        std::vector<std::string> names;
+        for (const auto& e : fs::directory_iterator(pictures)) names.push_back(e.path().filename().string());
+        std::sort(names.begin(), names.end());
+        written.insert(written.end(), names.begin(), names.end());
+      }
+      js["outputs"] = written;
+      const std::vector<fs::path> stale = earlier_outputs(written);
+      write_file_atomically(outputs.add(fs::path(out_) / "events_summary.json"), js.dump(2) + "\n");
       outputs.commit();
+      for (const auto& f : stale) {
+        std::error_code ec;
+        if (fs::remove(f, ec)) log::info("removed {} (an earlier run's; this run does not write it)", f.string());
+      }
       std::cout << fmt::format("{} events kept of {} found in {} steps ({:.1f} s)\n", linker.events_kept(),
                                linker.events_started(), S, clock.seconds());
     }
@@ -276,7 +305,35 @@ class EventsCommand : public Command {
     return analysis::label_classes(s.grid, map, classes);
   }
 
-  void write_summary_netcdf(const analysis::EventSummary& sum, const fs::path& path, OutputGroup& outputs) const {
+  // Files in --out that an earlier events run wrote and this run does not: those its summary names,
+  // and events' own names (for summaries from before the list).
+  std::vector<fs::path> earlier_outputs(const std::vector<std::string>& written) const {
+    std::set<std::string> names = {"events_summary.nc", "event_ids.nc"};
+    for (const auto& c : kClassNames)
+      for (const char* kind : {"lifetime", "speed", "genesis"}) names.insert(fmt::format("{}_{}.png", kind, c));
+    std::error_code ec;
+    const fs::path old_summary = fs::path(out_) / "events_summary.json";
+    if (fs::is_regular_file(old_summary, ec)) {
+      try {
+        const auto old = nlohmann::json::parse(read_file(old_summary));
+        if (old.contains("outputs"))
+          for (const auto& n : old["outputs"]) {
+            const std::string name = n.get<std::string>();
+            if (fs::path(name).filename() == name && name != ".." && name != ".") names.insert(name);
+          }
+      } catch (const std::exception&) {
+        // Not an events summary: only events' own names are candidates.
+      }
+    }
+    std::vector<fs::path> stale;
+    for (const auto& n : names)
+      if (std::find(written.begin(), written.end(), n) == written.end() && fs::is_regular_file(fs::path(out_) / n, ec))
+        stale.push_back(fs::path(out_) / n);
+    return stale;
+  }
+
+  // Writes the summary's NetCDF twin; false (nothing written) when no event was kept.
+  bool write_summary_netcdf(const analysis::EventSummary& sum, const fs::path& path, OutputGroup& outputs) const {
     io::OutputSpec spec;
     for (double v : sum.genesis_lat()) spec.grid.lat.push_back(v);
     for (double v : sum.genesis_lon()) spec.grid.lon.push_back(v);
@@ -287,7 +344,7 @@ class EventsCommand : public Command {
                   V = int64_t(summary_.speed_edges_m_s.size());
     if (C == 0) {
       log::info("no events: {} not written", path.string());
-      return;
+      return false;
     }
     // Genesis years present (numeric keys of per_year; "unknown" is counted apart).
     std::set<int> years;
@@ -334,6 +391,7 @@ class EventsCommand : public Command {
          {"class", io::kLatAxis, io::kLonAxis},
          {io::Attr::str("long_name", "events starting per 10^6 km2"), io::Attr::str("units", "1e-6 km-2")}});
     spec.global_attrs.push_back(io::Attr::str("title", "climseg events summary"));
+    spec.provenance.run_key = run_key_;
     io::CfWriter w(outputs.add(path), spec);
     std::vector<double> cv(cls.begin(), cls.end());
     w.write_values("class", cv);
@@ -371,6 +429,7 @@ class EventsCommand : public Command {
     w.write("genesis_count", 0, 1, count.data());
     w.write("genesis_density", 0, 1, dens.data());
     w.close();
+    return true;
   }
 
   // Pass 2 (root): the event id of every labelled cell, from the per-step component ids of pass 1.
@@ -412,6 +471,7 @@ class EventsCommand : public Command {
                  {io::Attr::str("long_name", "event id (rows of events.csv); 0: no event")}};
     spec.variables.push_back(v);
     spec.global_attrs.push_back(io::Attr::str("title", "climseg event ids"));
+    spec.provenance.run_key = run_key_;
     io::CfWriter w(path, spec);
     std::ifstream in(tmp, std::ios::binary);
     std::vector<float> plane(size_t(a.grid().size()));
@@ -450,6 +510,8 @@ class EventsCommand : public Command {
   double step_hours_ = 6.0;
   int64_t chunk_ = 16;
   bool no_ids_ = false, no_plots_ = false;
+  std::string run_key_;
+  CLI::App* app_ = nullptr;
 };
 
 }  // namespace

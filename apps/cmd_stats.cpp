@@ -18,6 +18,7 @@
 #include "readers/archive.hpp"
 #include "readers/partition.hpp"
 #include "readers/prefetch.hpp"
+#include "readers/run_key.hpp"
 #include "readers/stats.hpp"
 #include "readers/writer.hpp"
 
@@ -33,6 +34,7 @@ class StatsCommand : public Command {
   int order() const override { return 20; }
 
   void setup(CLI::App& app) override {
+    app_ = &app;
     app.add_option("--in", inputs_, "Files, directories, globs or @list files of the archive")->required();
     app.add_option("--vars", vars_,
                    "Channels, comma-separated: TMQ,U@850,V@850,PSL (see docs/formats.md); default: every 2-D field");
@@ -76,6 +78,9 @@ class StatsCommand : public Command {
       fail("--out {}: is a directory; give a file name (e.g. {}/stats.json)", out_, out_);
 
     io::Archive archive = io::Archive::open(inputs_, options);
+    std::vector<std::string> files;
+    for (const auto& f : archive.files()) files.push_back(f.path);
+    const io::RunKey key = io::make_run_key("stats", option_values(*app_, {"--in", "--out", "--out-map"}), files);
     const io::Block block = io::block_partition(archive.size(), world.rank(), world.size());
     std::vector<int64_t> mine(static_cast<size_t>(block.size()));
     std::iota(mine.begin(), mine.end(), block.begin);
@@ -119,13 +124,15 @@ class StatsCommand : public Command {
 
     // The statistics file and the map appear together at the end, or (on an error) neither.
     OutputGroup outputs;
-    if (!map_pct.empty()) percentile_map(archive, map_pct, world, global, outputs);
+    if (!map_pct.empty()) percentile_map(archive, map_pct, world, global, outputs, key);
 
     stats.provenance = {{"inputs", inputs_},
                         {"channels", archive.channel_names()},
                         {"files", archive.files().size()},
                         {"ranks", world.size()},
-                        {"climseg", fmt::format("{} ({})", build::version(), build::git_hash())}};
+                        {"climseg", fmt::format("{} ({})", build::version(), build::git_hash())},
+                        {"run_key", key.json},
+                        {"outputs", outputs_written()}};
     if (world.is_root()) {
       if (out_ == "-") {
         std::cout << io::to_json(stats).dump(2) << "\n";
@@ -148,7 +155,7 @@ class StatsCommand : public Command {
   // every cell is held in memory, so the archive must fit --map-memory-mb; the root rank reads the
   // whole archive for it (other ranks wait).
   void percentile_map(io::Archive& archive, const std::vector<double>& pct, Comm& world, const GlobalOptions& global,
-                      OutputGroup& outputs) {
+                      OutputGroup& outputs, const io::RunKey& key) {
     const int64_t S = archive.size(), n = archive.grid().size();
     const int64_t C = static_cast<int64_t>(archive.channel_names().size());
     const double mb = double(S) * double(n) * double(C) * 4.0 / (1024.0 * 1024.0);
@@ -197,6 +204,7 @@ class StatsCommand : public Command {
         }
       spec.global_attrs.push_back(io::Attr::str("title", "climseg per-cell percentiles"));
       spec.provenance.inputs = inputs_;
+      spec.provenance.run_key = key.text();
       io::CfWriter writer(outputs.add(out_map_), spec);
       const int64_t t0 = writer.append_time(archive.info(0).time_value);
       // Each cell's values sorted once, every requested percentile read from them.
@@ -231,9 +239,18 @@ class StatsCommand : public Command {
   }
 
   std::vector<std::string> inputs_;
+  // What this run writes (the statistics file and the map), for the statistics' provenance.
+  nlohmann::json outputs_written() const {
+    nlohmann::json o = nlohmann::json::array();
+    if (out_ != "-") o.push_back(out_);
+    if (!out_map_.empty()) o.push_back(out_map_);
+    return o;
+  }
+
   std::string vars_, out_, percentiles_, fill_ = "mask", map_percentiles_, out_map_;
   double map_memory_mb_ = 4096;
   bool area_weighted_ = false;
+  CLI::App* app_ = nullptr;
 };
 
 }  // namespace

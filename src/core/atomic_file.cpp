@@ -193,10 +193,10 @@ void write_file_atomically(const fs::path& path, std::string_view bytes) {
   AtomicOutput out(path);
   {
     std::ofstream f(out.temp_path(), std::ios::binary);
-    if (!f) fail("{}: cannot create: {}", out.temp_path().string(), std::strerror(errno));
+    if (!f) fail("{}: cannot create: {}", final_name(path).string(), std::strerror(errno));
     f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     f.flush();
-    if (!f) fail("{}: write failed (disk full?)", path.string());
+    if (!f) fail("{}: write failed (disk full?)", final_name(path).string());
   }
   out.commit();
 }

@@ -265,6 +265,17 @@ def xarray_open(path):
         return f"{type(e).__name__}: {str(e).splitlines()[0]}"
 
 
+def check_run_key(path, command):
+    """The output carries the run key of `command` naming its inputs (issue 16 item 4)."""
+    with netCDF4.Dataset(path) as d:
+        text = getattr(d, "climseg_run_key", None)
+    if text is None:
+        raise Failure(f"{os.path.basename(path)} has no climseg_run_key")
+    key = json.loads(text)
+    if key.get("command") != command or not key.get("inputs") or "climseg" not in key:
+        raise Failure(f"{os.path.basename(path)}: run key {text[:120]} lacks the command, inputs or version")
+
+
 def check_opens(path, source):
     """The output opens with cdo, and with xarray wherever xarray opens its input."""
     p = run(["cdo", "-s", "sinfon", path], check=False)
@@ -422,7 +433,10 @@ class Runner:
                                  check=want is None)
         if want is not None:
             return p
-        got = json.load(open(out))["channels"][0]
+        doc = json.load(open(out))
+        if doc["provenance"].get("run_key", {}).get("command") != "stats":
+            raise Failure("stats: the statistics file has no run key")
+        got = doc["channels"][0]
         parts = []
         for (a, dims), path in zip(self.field_values(), self.v.field_files):
             _, _, _, lon = coords_of(path)
@@ -454,6 +468,7 @@ class Runner:
         for (a, dims), path in zip(fields, self.v.field_files):
             o = output_for(out, path, ".labels.nc")
             check_layout(o, path, "LABELS", self.v.field, self.v)
+            check_run_key(o, "label")
             notes.add(check_opens(o, path))
             with netCDF4.Dataset(o) as d:
                 got = np.ma.filled(d.variables["LABELS"][:], 0)
@@ -484,6 +499,7 @@ class Runner:
         for path in self.v.files:
             o = output_for(out, path, ".climseg.nc")
             check_layout(o, path, "class_mask", "TMQ" if self.v.channels is None else self.v.field, self.v)
+            check_run_key(o, "predict")
             notes.add(check_opens(o, path))
             with netCDF4.Dataset(o) as d:
                 masks.append((path, np.ma.filled(d.variables["class_mask"][:], -1)))
@@ -550,6 +566,7 @@ class Runner:
                                   f"({'-180..180' if signed else '0..360'})")
         ids = os.path.join(out, "event_ids.nc")
         if os.path.exists(ids):
+            check_run_key(ids, "events")
             self.note("events", check_opens(ids, self.v.files[0]))
         return None
 

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <set>
 
 #include "bad_input_files.hpp"
 #include "models/nets/network.hpp"
@@ -153,6 +154,79 @@ TEST(Rerun, PredictRedoesOutputsOfAnotherModel) {
   // Another option (probabilities) is a difference too.
   auto probs = run_climseg(predict + (dir / "b.h5").string() + " --probabilities");
   EXPECT_NE(probs.err.find("2 files written, 0 already complete"), std::string::npos) << probs.err;
+}
+
+// The text of a global attribute ("" when absent).
+std::string global_text(const fs::path& path, const char* name) {
+  int id = -1;
+  if (nc_open(path.c_str(), NC_NOWRITE, &id) != NC_NOERR) return "";
+  size_t len = 0;
+  std::string text;
+  if (nc_inq_attlen(id, NC_GLOBAL, name, &len) == NC_NOERR) {
+    text.resize(len);
+    if (nc_get_att_text(id, NC_GLOBAL, name, text.data()) != NC_NOERR) text.clear();
+  }
+  nc_close(id);
+  return text;
+}
+
+// Issue 16 item 4 for events and stats: every output carries the run key, and the summary names
+// exactly the files of its run; a rerun that writes fewer (--no-ids, --no-plots) removes the earlier
+// run's id map and pictures. (Before: events_summary.nc, event_ids.nc and stats had no key, and an
+// earlier run's event_ids.nc stayed beside a summary of a run without ids.)
+TEST(Rerun, EventsAndStatsOutputsCarryTheirRunAndTheSummaryNamesThem) {
+  TempDir dir;
+  const fs::path archive = dir / "archive", out = dir / "events";
+  auto synth =
+      run_climseg("synth -q --out " + archive.string() + " --grid 96x144 --steps 4 --steps-per-file 2 --hours 6");
+  ASSERT_EQ(synth.exit_code, 0) << synth.err;
+  auto listed = [&] {
+    std::set<std::string> names;
+    for (const auto& e : fs::directory_iterator(out)) names.insert(e.path().filename().string());
+    return names;
+  };
+  auto summarised = [&] {
+    const auto js = nlohmann::json::parse(slurp(out / "events_summary.json"));
+    EXPECT_EQ(js.value("run_key", nlohmann::json::object()).value("command", ""), "events");
+    std::set<std::string> names;
+    for (const auto& n : js.value("outputs", nlohmann::json::array())) names.insert(n.get<std::string>());
+    return names;
+  };
+  const std::string events = "--no-progress events --in " + archive.string() + " --out " + out.string();
+  auto first = run_climseg(events);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  ASSERT_TRUE(fs::exists(out / "event_ids.nc"));
+  ASSERT_TRUE(fs::exists(out / "events_summary.nc")) << "the synth archive plants cyclones";
+  EXPECT_EQ(summarised(), listed());
+  for (const char* nc : {"event_ids.nc", "events_summary.nc"}) {
+    const auto key = nlohmann::json::parse(global_text(out / nc, "climseg_run_key").empty()
+                                               ? std::string("{}")
+                                               : global_text(out / nc, "climseg_run_key"));
+    EXPECT_EQ(key.value("command", ""), "events") << nc;
+    EXPECT_FALSE(key.value("inputs", nlohmann::json::array()).empty()) << nc;
+  }
+  bool pictures = false;
+  for (const auto& n : listed()) pictures = pictures || n.ends_with(".png");
+  EXPECT_TRUE(pictures);
+
+  auto second = run_climseg(events + " --no-ids --no-plots --min-steps 1");
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_FALSE(fs::exists(out / "event_ids.nc"));
+  for (const auto& n : listed()) EXPECT_FALSE(n.ends_with(".png")) << n;
+  EXPECT_EQ(summarised(), listed());
+  EXPECT_NE(global_text(out / "events_summary.nc", "climseg_run_key").find("\"--min-steps\":\"1\""), std::string::npos)
+      << global_text(out / "events_summary.nc", "climseg_run_key");
+
+  // stats: the statistics file and the map carry the key; the statistics name both files.
+  const fs::path js = dir / "stats.json", map = dir / "p50.nc";
+  auto stats = run_climseg("--no-progress stats --in " + archive.string() + " --vars TMQ --out " + js.string() +
+                           " --percentile-map 50 --out-map " + map.string());
+  ASSERT_EQ(stats.exit_code, 0) << stats.err;
+  const auto prov = nlohmann::json::parse(slurp(js))["provenance"];
+  EXPECT_EQ(prov.value("run_key", nlohmann::json::object()).value("command", ""), "stats");
+  EXPECT_EQ(prov.value("outputs", nlohmann::json::array()), nlohmann::json::array({js.string(), map.string()}));
+  EXPECT_NE(global_text(map, "climseg_run_key").find("\"command\":\"stats\""), std::string::npos)
+      << global_text(map, "climseg_run_key");
 }
 
 }  // namespace
