@@ -6,6 +6,7 @@
 #include "core/isa.hpp"
 #include "core/mpi.hpp"
 #include "models/training/bench.hpp"
+#include "nn/precision.hpp"
 
 namespace climseg::app {
 namespace {
@@ -62,9 +63,18 @@ class BenchPredictCommand : public Command {
   std::string name() const override { return "predict"; }
   std::string parent() const override { return "bench"; }
   std::string summary() const override { return "Prediction time and peak memory (vs PyTorch with --peer)"; }
-  void setup(CLI::App& app) override { add_common(app, o_, grid_); }
+  void setup(CLI::App& app) override {
+    add_common(app, o_, grid_);
+    app.add_option("--precision", precision_,
+                   "Convolution arithmetic: fp32, or bf16 (AVX512-BF16: bf16 inputs, fp32 sums)")
+        ->check(CLI::IsMember({"fp32", "bf16"}));
+  }
   int run(const GlobalOptions&) override {
     parse_grid(grid_, o_);
+    o_.precision = nn::parse_precision(precision_);
+    if (o_.precision == nn::Precision::bf16 && o_.peer)
+      fail_usage("bench predict --precision bf16 --peer: the PyTorch peer runs fp32; drop one of them");
+    nn::require_precision(o_.precision);
     nlohmann::json r = training::bench_predict(o_, Comm::world());
     r["isa"] = isa_name(active_isa());
     if (Comm::world().is_root()) std::cout << r.dump() << std::endl;
@@ -79,6 +89,7 @@ class BenchPredictCommand : public Command {
     return o;
   }();
   std::string grid_ = "768x1152";
+  std::string precision_ = "fp32";
 };
 
 }  // namespace

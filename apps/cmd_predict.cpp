@@ -7,6 +7,7 @@
 #include "core/log.hpp"
 #include "core/mpi.hpp"
 #include "models/training/predictor.hpp"
+#include "nn/precision.hpp"
 
 namespace climseg::app {
 namespace {
@@ -34,15 +35,21 @@ class PredictCommand : public Command {
     app.add_flag("--regrid", o_.regrid,
                  "Run the network at the resolution the model was trained at: inputs regridded to it (Fourier in "
                  "longitude, linear in latitude), class probabilities regridded back, masks on the input grid");
+    app.add_option("--precision", precision_,
+                   "Convolution arithmetic: fp32 (default), or bf16 (AVX512-BF16: bf16 inputs, fp32 sums)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"fp32", "bf16"}));
   }
 
   int run(const GlobalOptions&) override {
     o_.out_dir = out_;
-    check_output_folder(out_);  // made once the model and the archive are read
+    o_.precision = nn::parse_precision(precision_);
+    nn::require_precision(o_.precision);  // before anything is made
+    check_output_folder(out_);            // made once the model and the archive are read
     o_.rerun = overwrite_      ? io::Rerun::overwrite
                : no_overwrite_ ? io::Rerun::refuse_different
                                : io::Rerun::keep_matching;
-    // The model enters the key by its checksum, not its path.
+    // The model enters the key by its checksum, not its path; --precision by its value.
     o_.key_config = option_values(*app_, {"--model", "--in", "--out", "--overwrite", "--no-overwrite"});
     training::ModelBundle m = training::load_model(model_);
     if (o_.regrid && !m.training_grid)
@@ -58,7 +65,7 @@ class PredictCommand : public Command {
   }
 
  private:
-  std::string model_, out_;
+  std::string model_, out_, precision_ = "fp32";
   training::PredictOptions o_;
   bool overwrite_ = false, no_overwrite_ = false;
   CLI::App* app_ = nullptr;

@@ -183,6 +183,7 @@ json bench_predict(const BenchOptions& o, const Comm& comm) {
   auto net = make_net(o);
   nn::Parameters params(*net, 1);
   nn::Graph g(&params, nn::Graph::Mode::eval);
+  g.set_precision(o.precision);
   nn::Value x = g.input("x", {o.batch, o.channels, o.height, o.width});
   nn::Value prob = nn::softmax(net->forward(x));
   g.compile({prob});
@@ -195,6 +196,7 @@ json bench_predict(const BenchOptions& o, const Comm& comm) {
     if (s >= o.warmup) times.push_back(w.seconds());
   }
   json r = report("predict", o, comm, times, params, g);
+  r["precision"] = nn::precision_name(o.precision);
   if (o.peer && comm.is_root()) add_peer(r, run_peer(o, "predict"));
   return r;
 }

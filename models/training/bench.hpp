@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/mpi.hpp"
+#include "nn/precision.hpp"
 
 namespace climseg::training {
 
@@ -22,9 +23,11 @@ struct BenchOptions {
   std::string peer_script;    // default: scripts/peer/torch_cgnet.py in the source tree
   bool ranks_report = false;  // under MPI: per-step forward/backward/exposed-communication report
   double bucket_mb = 1.0;     // gradient allreduce bucket size under MPI (GradSync default)
+  // The convolutions' arithmetic (nn/precision.hpp); bf16 for bench_predict only.
+  nn::Precision precision = nn::Precision::fp32;
 };
 
-// One JSON object: bench, model, grid, batch, threads, steps, median_s, min_s, samples_per_s,
+// One JSON object: bench, model, grid, batch, threads, precision, steps, median_s, min_s, samples_per_s,
 // peak_rss_mb, arena_mb, and with peer: peer_median_s, peer_peak_rss_mb, speedup, memory_ratio.
 // Under MPI the gradients are averaged with parallel::GradSync (bucketed, overlapped with
 // backward); with ranks_report the object also has "ranks_report": per step forward_s,

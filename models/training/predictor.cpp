@@ -25,7 +25,8 @@ namespace {
 // are regridded back to the archive's grid, (K, H, W). out_rows()/out_cols() say which.
 class Runner {
  public:
-  Runner(const ModelBundle& m, const geo::Grid& grid, const geo::Grid* net_grid = nullptr)
+  Runner(const ModelBundle& m, const geo::Grid& grid, const geo::Grid* net_grid = nullptr,
+         nn::Precision precision = nn::Precision::fp32)
       : model_(m),
         H_(grid.height()),
         W_(grid.width()),
@@ -39,6 +40,7 @@ class Runner {
       to_net_ = std::make_unique<geo::Regridder>(grid, *net_grid);
       back_ = std::make_unique<geo::Regridder>(*net_grid, grid);
     }
+    graph_.set_precision(precision);
     x_ = graph_.input("x", {1, m.config.in_channels(), Hp_, Wp_});
     prob_ = nn::softmax(m.net->forward(x_));
     graph_.compile({prob_});
@@ -177,7 +179,7 @@ PredictReport predict(const ModelBundle& m, const PredictOptions& o, const Comm&
   };
   const io::Block mine = blocks[static_cast<size_t>(comm.rank())];
 
-  Runner runner(m, archive.grid(), net_grid);
+  Runner runner(m, archive.grid(), net_grid, o.precision);
   const int64_t K = m.config.num_classes(), H = runner.H(), W = runner.W(), Ho = runner.out_rows(),
                 Wo = runner.out_cols();
   const int64_t HW = H * W;

@@ -13,6 +13,7 @@
 #include "core/mpi.hpp"
 #include "models/training/metrics.hpp"
 #include "models/training/model_io.hpp"
+#include "nn/precision.hpp"
 #include "readers/run_key.hpp"
 
 namespace climseg::training {
@@ -32,6 +33,8 @@ struct PredictOptions {
   // A UsageError naming the model when it records no training grid.
   bool regrid = false;
   std::string suffix = ".climseg.nc";
+  // The convolutions' arithmetic (nn/precision.hpp): bf16 inputs with fp32 sums on AVX512-BF16.
+  nn::Precision precision = nn::Precision::fp32;
 };
 
 struct PredictReport {

@@ -117,6 +117,15 @@ Isa cpu_isa() {
   return isa;
 }
 
+bool cpu_has_avx512_bf16() {
+#if defined(__x86_64__)
+  static const bool has = cpu_isa() == Isa::avx512 && __builtin_cpu_supports("avx512bf16");
+  return has;
+#else
+  return false;
+#endif
+}
+
 std::vector<Isa> compiled_isas() {
   std::vector<Isa> v;
   for (Isa i : kAll)

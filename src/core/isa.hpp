@@ -20,6 +20,8 @@ const char* isa_name(Isa isa);
 std::string isa_description(Isa isa);
 // The highest level this CPU and its operating system support (CPUID, XSAVE state), detected once.
 Isa cpu_isa();
+// Whether this CPU has AVX512-BF16 (vdpbf16ps) on top of avx512: the bf16 convolutions need it.
+bool cpu_has_avx512_bf16();
 // The levels this build has kernels for, lowest first.
 std::vector<Isa> compiled_isas();
 // The compiled levels this CPU can run, lowest first: what the tests run the kernels at.

@@ -66,6 +66,13 @@ struct Graph::Buffer {
 };
 
 Graph::Graph(Parameters* params, Mode mode) : params_(params), mode_(mode) {}
+
+void Graph::set_precision(Precision p) {
+  if (p == Precision::bf16 && training())
+    fail_usage("--precision bf16: training in bf16 is not implemented (bf16 is for prediction); use fp32");
+  require_precision(p);
+  precision_ = p;
+}
 Graph::~Graph() = default;
 
 void Graph::check_building(const char* what) const {

@@ -12,6 +12,7 @@
 
 #include "core/tensor.hpp"
 #include "nn/module.hpp"
+#include "nn/precision.hpp"
 
 namespace climseg::nn {
 
@@ -131,6 +132,12 @@ class Graph {
 
   Mode mode() const { return mode_; }
   bool training() const { return mode_ == Mode::train; }
+  // The convolutions' arithmetic for ops added from now on (precision.hpp; fp32 by default). With
+  // bf16 the GEMM convolutions with a reduction of kBf16MinReduction or more run in bf16, the
+  // others in fp32. bf16 is for eval graphs (prediction): a train graph refuses it with
+  // UsageError, as does a machine without AVX512-BF16 or with CLIMSEG_ISA below avx512.
+  void set_precision(Precision p);
+  Precision precision() const { return precision_; }
   Parameters* parameters() const { return params_; }
 
   // ---- building
@@ -206,6 +213,7 @@ class Graph {
 
   Parameters* params_;
   Mode mode_;
+  Precision precision_ = Precision::fp32;
   std::vector<std::unique_ptr<ValueRec>> values_;
   std::vector<std::unique_ptr<Node>> nodes_;
   std::vector<int> outputs_;

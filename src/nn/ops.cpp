@@ -43,7 +43,7 @@ int64_t plane(const Shape& s) {
 
 class Conv2dOp : public KernelOp {
  public:
-  Conv2dOp(const ConvGeom& g, bool bias) : k_(g), bias_(bias) {}
+  Conv2dOp(const ConvGeom& g, bool bias, Precision precision) : k_(g, 0, active_isa(), precision), bias_(bias) {}
   std::string kind() const override { return "conv2d"; }
   std::string detail() const override {
     const ConvGeom& g = k_.geom();
@@ -789,7 +789,10 @@ Value conv2d(Value x, Value w, Value b, const Conv2dOptions& o) {
     if (b.shape() != Shape{g.cout}) fail("conv2d: bias '{}' {} must be ({})", b.name(), shape_str(b.shape()), g.cout);
     ins.push_back(b);
   }
-  return x.graph().add(std::make_unique<Conv2dOp>(g, b.valid()), ins, Shape{g.n, g.cout, g.oh(), g.ow()});
+  const Precision precision = x.graph().precision() == Precision::bf16 && g.cin_g() * g.kh * g.kw >= kBf16MinReduction
+                                  ? Precision::bf16
+                                  : Precision::fp32;
+  return x.graph().add(std::make_unique<Conv2dOp>(g, b.valid(), precision), ins, Shape{g.n, g.cout, g.oh(), g.ow()});
 }
 
 Value conv_transpose2d(Value x, Value w, Value b, const ConvTranspose2dOptions& o) {

@@ -5,6 +5,7 @@
 // and class_mask must be the argmax of those probabilities.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -45,12 +46,13 @@ struct Prediction {
   Tensor mask;  // (1, H, W) class_mask
 };
 
-Prediction predict(const test::TempDir& dir, int64_t H, int64_t W) {
+Prediction predict(const test::TempDir& dir, int64_t H, int64_t W, const std::string& options = "") {
   const std::string tag = std::to_string(H) + "x" + std::to_string(W);
   const fs::path in = dir / ("ref_" + tag + ".nc"), out = dir / ("pred_" + tag);
-  write_reference_input(in, H, W);
-  test::RunResult r = test::run_climseg("--threads 1 --no-progress predict --model '" + weights_file().string() +
-                                        "' --in '" + in.string() + "' --out '" + out.string() + "' --probabilities");
+  if (!fs::exists(in)) write_reference_input(in, H, W);
+  test::RunResult r =
+      test::run_climseg("--threads 1 --no-progress predict --model '" + weights_file().string() + "' --in '" +
+                        in.string() + "' --out '" + out.string() + "' --probabilities " + options);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   h5::File f = h5::File::open(out / ("ref_" + tag + ".climseg.nc"));
   Prediction p;
@@ -97,6 +99,49 @@ TEST(ClimateNetPredict, ProbabilitiesEqualPyTorchOnTheSmallGrid) {
   for (int64_t k = 0; k < 3 * H * W; ++k) max_diff = std::max(max_diff, double(std::abs(p.prob[k] - expect[k])));
   EXPECT_LE(max_diff, 1e-4);
   EXPECT_EQ(check_mask(p, g.read_tensor("argmax"), H, W), 0);
+}
+
+// --precision bf16 (bf16 convolutions with fp32 sums, AVX512-BF16): an fp32 output in the same
+// folder is redone, not kept (the precision is part of the run key), and the probabilities are
+// within 2e-2 of PyTorch's fp32 ones, the mask their argmax. Without AVX512-BF16 (or with
+// CLIMSEG_ISA below avx512): exit 2 and one line, the fp32 output untouched.
+TEST(ClimateNetPredict, Bf16PredictionRedoesFp32OutputsAndStaysNearPyTorch) {
+  CLIMSEG_REQUIRE_SHARED_DATA();
+  const int64_t H = 96, W = 144;
+  test::TempDir dir;
+  const Prediction p32 = predict(dir, H, W);
+  const fs::path in = dir / "ref_96x144.nc", out = dir / "pred_96x144";
+  const std::string args = "--no-progress predict --model '" + weights_file().string() + "' --in '" + in.string() +
+                           "' --out '" + out.string() + "' --probabilities --precision bf16";
+  const auto written = fs::last_write_time(out / "ref_96x144.climseg.nc");
+  test::RunResult low = test::run_command("env CLIMSEG_ISA=avx2 " + test::climseg_exe().string() + " " + args);
+  EXPECT_EQ(low.exit_code, 2) << low.err;
+  EXPECT_EQ(low.err.rfind("climseg: error: --precision bf16 needs ", 0), 0u) << low.err;
+  EXPECT_EQ(std::count(low.err.begin(), low.err.end(), '\n'), 1) << low.err;
+  EXPECT_EQ(fs::last_write_time(out / "ref_96x144.climseg.nc"), written);
+  test::RunResult r = test::run_climseg("--threads 1 " + args);
+  if (r.exit_code == 2 && r.err.find("AVX512-BF16") != std::string::npos) GTEST_SKIP() << r.err;
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  h5::File f = h5::File::open(out / "ref_96x144.climseg.nc");
+  const char* names[] = {"prob_Background", "prob_Tropical_Cyclone", "prob_Atmospheric_River"};
+  Prediction p;
+  p.prob = Tensor({3, H, W});
+  for (int64_t c = 0; c < 3; ++c) {
+    Tensor t = f.read_tensor(names[c]);
+    std::copy(t.begin(), t.end(), p.prob.data() + c * H * W);
+  }
+  p.mask = f.read_tensor("class_mask");
+  h5::File ref = h5::File::open(test::test_data() / "nets" / "cgnet_climatenet_ref.h5");
+  h5::Group g = ref.open_group("96x144");
+  Tensor expect = g.read_tensor("prob_strided");
+  double to_torch = 0, to_fp32 = 0;
+  for (int64_t k = 0; k < 3 * H * W; ++k) {
+    to_torch = std::max(to_torch, double(std::abs(p.prob[k] - expect[k])));
+    to_fp32 = std::max(to_fp32, double(std::abs(p.prob[k] - p32.prob[k])));
+  }
+  EXPECT_LE(to_torch, 2e-2);
+  EXPECT_GT(to_fp32, 1e-5) << "the fp32 output was kept, or the convolutions ran in fp32";
+  EXPECT_LE(check_mask(p, g.read_tensor("argmax"), H, W), H * W / 1000);
 }
 
 TEST(ClimateNetPredict, ProbabilitiesEqualPyTorchAtFullResolution) {

@@ -2,6 +2,7 @@
 // among them, CLIMSEG_ISA forcing a lower one), usage errors.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -75,6 +76,34 @@ TEST(BenchOpsCli, ClimsegIsaForcesAndNamesTheKernelLevel) {
             "climseg: error: CLIMSEG_ISA=avx1024: not a level; use baseline, avx2, avx512 (or unset it for this "
             "CPU's best)\n")
       << "(on a CPU without AVX-512 the list is shorter)";
+}
+
+// bench predict --precision: bf16 says so in the JSON where the CPU has AVX512-BF16; refused with
+// one line (exit 2) under CLIMSEG_ISA=avx2, with --peer (PyTorch runs fp32), and for an unknown value.
+TEST(BenchPredictCli, PrecisionIsReportedOrRefusedWithOneLine) {
+  const std::string cmd = "bench predict --grid 32x48 --steps 1 --precision bf16";
+  auto r = run_climseg("--threads 1 " + cmd);
+  if (r.exit_code == 2) {
+    EXPECT_NE(r.err.find("AVX512-BF16"), std::string::npos) << r.err;  // a CPU without it
+  } else {
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["precision"], "bf16") << r.out;
+    EXPECT_EQ(j["isa"], "avx512") << r.out;
+  }
+  auto fp32 = run_climseg("--threads 1 bench predict --grid 32x48 --steps 1");
+  ASSERT_EQ(fp32.exit_code, 0) << fp32.err;
+  EXPECT_EQ(nlohmann::json::parse(fp32.out)["precision"], "fp32") << fp32.out;
+  for (const std::string& bad :
+       {"env CLIMSEG_ISA=avx2 " + climseg::test::climseg_exe().string() + " " + cmd,
+        climseg::test::climseg_exe().string() + " " + cmd + " --peer",
+        climseg::test::climseg_exe().string() + " bench predict --grid 32x48 --steps 1 --precision fp16"}) {
+    auto b = climseg::test::run_command(bad);
+    EXPECT_EQ(b.exit_code, 2) << bad << ": " << b.err;
+    EXPECT_NE(b.err.find("--precision"), std::string::npos) << bad << ": " << b.err;
+    EXPECT_EQ(std::count(b.err.begin(), b.err.end(), '\n'), 1) << bad << ": " << b.err;
+    EXPECT_TRUE(b.out.empty()) << bad << ": " << b.out;
+  }
 }
 
 TEST(BenchOpsCli, UnknownFilterIsAUsageError) {

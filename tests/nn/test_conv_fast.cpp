@@ -227,6 +227,88 @@ void check_thread_independence(const Case& c, Isa isa) {
   EXPECT_EQ(std::memcmp(dw1.data(), dw3.data(), nw * 4), 0);
 }
 
+// x rounded to bf16 (nearest even), back as double.
+std::vector<double> bf16_rounded(const std::vector<float>& x) {
+  std::vector<double> r(x.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    uint32_t u;
+    std::memcpy(&u, &x[i], 4);
+    u = ((u + 0x7fffu + ((u >> 16) & 1u)) >> 16) << 16;
+    float f;
+    std::memcpy(&f, &u, 4);
+    r[i] = f;
+  }
+  return r;
+}
+
+// The bf16 forward (AVX512-BF16) of the GEMM convolutions: the convolution of x and w rounded to
+// bf16, summed in fp32: within 2e-6 of that convolution in double (the fp32 tolerance), and visibly
+// not the fp32 result (so the bf16 kernels ran).
+TEST(ConvFast, Bf16ForwardIsTheConvolutionOfBf16Inputs) {
+  if (!cpu_has_avx512_bf16()) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
+  double largest_rounding = 0;
+  for (const Case& c : cases()) {
+    if (c.algo == ConvKernel::Algo::depthwise) continue;
+    SCOPED_TRACE(c.name);
+    const ConvGeom& g = c.g;
+    ConvKernel k(g, 0, Isa::avx512, Precision::bf16);
+    EXPECT_NE(k.algo_name().find("bf16"), std::string::npos) << k.algo_name();
+    const size_t nx = size_t(g.n * g.cin * g.h * g.w), nw = size_t(g.cout * g.cin_g() * g.kh * g.kw),
+                 ny = size_t(g.n * g.cout * g.oh() * g.ow());
+    auto x = random_vec<float>(nx, 1), w = random_vec<float>(nw, 2), b = random_vec<float>(size_t(g.cout), 3);
+    std::vector<float> ws(size_t(std::max<int64_t>(k.workspace_floats(), 1)));
+    const float* bp = c.bias ? b.data() : nullptr;
+    Aligned y(ny, 7.0f);
+    k.forward(x.data(), w.data(), bp, y.data(), ws.data());
+    const std::vector<double> xb = bf16_rounded(x), wb = bf16_rounded(w), bd(b.begin(), b.end());
+    std::vector<double> yr(ny), y32(ny);
+    ref::conv2d_forward(g, xb.data(), wb.data(), c.bias ? bd.data() : nullptr, yr.data());
+    EXPECT_LE(test::rel_max_error(y.data(), yr.data(), int64_t(ny)), 2e-6);
+    const std::vector<double> xd(x.begin(), x.end()), wd(w.begin(), w.end());
+    ref::conv2d_forward(g, xd.data(), wd.data(), c.bias ? bd.data() : nullptr, y32.data());
+    largest_rounding = std::max(largest_rounding, test::rel_max_error(y.data(), y32.data(), int64_t(ny)));
+  }
+  EXPECT_GT(largest_rounding, 1e-4) << "as close to the fp32 convolution as fp32 is: the bf16 kernels did not run";
+  EXPECT_LT(largest_rounding, 2e-2);
+}
+
+// Worked by hand: bf16 keeps 8 significant bits and rounds to nearest, ties to even, so 1 + 2^-8
+// (halfway between 1 and 1 + 2^-7) becomes 1, 1 + 3 * 2^-8 becomes 1 + 2^-6, 1 + 2^-8 + 2^-16
+// becomes 1 + 2^-7; the products of bf16 values and their sums here are exact in fp32. Three input
+// channels (an odd k: the last pair is half zeros), 20 pixels (a masked vector at the end).
+TEST(ConvFast, Bf16ForwardRoundsToNearestEvenWorkedByHand) {
+  if (!cpu_has_avx512_bf16()) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
+  const ConvGeom g = geom(1, 3, 1, 20, 2, 1, 1, 1, 1, 1, Padding{});
+  ConvKernel k(g, 1, Isa::avx512, Precision::bf16);
+  ASSERT_EQ(k.algo_name(), "gemm1x1 bf16");
+  const float tie_down = 1.0f + 0x1p-8f, tie_up = 1.0f + 3 * 0x1p-8f, above = 1.0f + 0x1p-8f + 0x1p-16f;
+  const std::vector<float> w = {tie_down, 3.0f, 0.5f, tie_up, 0.0f, 0.0f};  // (cout 2, cin 3)
+  std::vector<float> x(60);
+  std::vector<double> v_rounded(20);
+  for (int p = 0; p < 20; ++p) {
+    const float sign = p % 4 == 3 ? -1.0f : 1.0f;
+    x[size_t(p)] = sign * (p % 2 ? tie_up : tie_down);
+    v_rounded[size_t(p)] = sign * (p % 2 ? 1.0 + 0x1p-6 : 1.0);
+    x[size_t(20 + p)] = float(p);
+    x[size_t(40 + p)] = above;
+  }
+  std::vector<float> ws(size_t(std::max<int64_t>(k.workspace_floats(), 1)));
+  Aligned y(40, 7.0f);
+  k.forward(x.data(), w.data(), nullptr, y.data(), ws.data());
+  for (int p = 0; p < 20; ++p) {
+    EXPECT_EQ(y[size_t(p)], float(v_rounded[size_t(p)] + 3.0 * p + 0.5 * (1.0 + 0x1p-7))) << "pixel " << p;
+    EXPECT_EQ(y[size_t(20 + p)], float((1.0 + 0x1p-6) * v_rounded[size_t(p)])) << "pixel " << p;
+  }
+}
+
+TEST(ConvFast, Bf16IsRefusedWithoutAvx512Bf16Kernels) {
+  const ConvGeom g = geom(1, 4, 8, 9, 5, 3, 3, 1, 1, 1, Padding::zeros(1));
+  for (const Isa isa : runnable_isas())
+    if (isa != Isa::avx512 || !cpu_has_avx512_bf16()) {
+      EXPECT_THROW(ConvKernel(g, 0, isa, Precision::bf16), UsageError) << isa_name(isa);
+    }
+}
+
 TEST(ConvFast, RejectsImpossibleGeometry) {
   EXPECT_THROW(ConvKernel(geom(1, 3, 5, 5, 4, 3, 3, 1, 1, 2, Padding{})), Error);  // 3 % 2
   EXPECT_THROW(ConvKernel(geom(1, 2, 2, 2, 4, 5, 5, 1, 1, 1, Padding{})), Error);  // kernel > input

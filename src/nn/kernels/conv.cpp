@@ -52,11 +52,15 @@ PadMaps::PadMaps(const ConvGeom& g) : oh(g.oh()), ow(g.ow()) {
 
 ConvKernel::~ConvKernel() = default;
 
-ConvKernel::ConvKernel(const ConvGeom& g, int threads, Isa isa)
-    : g_(g), k_(&kernel_set(isa)), threads_(threads > 0 ? threads : omp_get_max_threads()) {
+ConvKernel::ConvKernel(const ConvGeom& g, int threads, Isa isa, Precision precision)
+    : g_(g), k_(&kernel_set(isa)), precision_(precision), threads_(threads > 0 ? threads : omp_get_max_threads()) {
   check_conv_geom(g, "conv2d");
+  if (precision == Precision::bf16 && (!k_->gemm_bf16 || !cpu_has_avx512_bf16()))
+    fail_usage("bf16 convolutions need AVX512-BF16 and the avx512 kernels (this CPU: {}, kernels: {}); use fp32",
+               isa_description(cpu_isa()), isa_name(isa));
   if (is_depthwise(g)) {
     algo_ = Algo::depthwise;
+    precision_ = Precision::fp32;  // the depthwise kernels have no bf16 form (memory-bound)
     dw_ = std::make_unique<DepthwisePlan>(g, threads_);
     workspace_ = dw_->workspace_floats();
     if (k_->rowgroups) rows_ = RowGroupPlan::make(g, threads_, dw_->ahead);
@@ -67,6 +71,7 @@ ConvKernel::ConvKernel(const ConvGeom& g, int threads, Isa isa)
   algo_ = pointwise ? Algo::gemm1x1 : Algo::im2col;
   gemm_ = std::make_unique<GemmPlan>(g, threads_, pointwise, true);
   workspace_ = gemm_->workspace_floats();
+  if (precision_ == Precision::bf16) workspace_ = std::max(workspace_, gemm_->ws_forward_bf16);
 }
 
 Isa ConvKernel::isa() const { return k_->isa; }
@@ -74,9 +79,10 @@ Isa ConvKernel::isa() const { return k_->isa; }
 std::string ConvKernel::algo_name() const {
   switch (algo_) {
     case Algo::gemm1x1:
-      return "gemm1x1";
+      return precision_ == Precision::bf16 ? "gemm1x1 bf16" : "gemm1x1";
     case Algo::im2col:
-      return gemm_->adjoint ? "im2col-gemm, dx by adjoint conv" : "im2col-gemm, dx by col2im";
+      return std::string(precision_ == Precision::bf16 ? "im2col-gemm bf16" : "im2col-gemm") +
+             (gemm_->adjoint ? ", dx by adjoint conv" : ", dx by col2im");
     case Algo::depthwise:
       return rows_ ? "depthwise-rowgroups" : "depthwise-direct";
   }
@@ -86,6 +92,7 @@ std::string ConvKernel::algo_name() const {
 void ConvKernel::forward(const float* x, const float* w, const float* b, float* y, float* ws) const {
   if (rows_) return k_->rowgroups->forward(*rows_, x, w, b, y);
   if (dw_) return k_->depthwise->forward(*dw_, x, w, b, y, ws);
+  if (precision_ == Precision::bf16) return k_->gemm_bf16->forward(*gemm_, x, w, b, y, ws);
   k_->gemm->forward(*gemm_, x, w, b, y, false, ws);
 }
 

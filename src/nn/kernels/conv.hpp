@@ -14,6 +14,7 @@
 
 #include "core/isa.hpp"
 #include "nn/kernels/conv_ref.hpp"
+#include "nn/precision.hpp"
 
 namespace climseg::nn {
 
@@ -28,8 +29,11 @@ class ConvKernel {
 
   // Plans for `threads` OpenMP threads (<= 0: the current count) and the kernels of level `isa`
   // (which this build must have and this CPU run); buffers of index tables are built here so that
-  // running allocates nothing.
-  explicit ConvKernel(const ConvGeom& g, int threads = 0, Isa isa = active_isa());
+  // running allocates nothing. Precision::bf16 makes the forward of the GEMM convolutions (1x1 and
+  // im2col) take bf16 inputs with fp32 sums (AVX512-BF16, avx512 level; UsageError elsewhere);
+  // depthwise convolutions and every backward stay fp32.
+  explicit ConvKernel(const ConvGeom& g, int threads = 0, Isa isa = active_isa(),
+                      Precision precision = Precision::fp32);
   ~ConvKernel();
   ConvKernel(const ConvKernel&) = delete;
   ConvKernel& operator=(const ConvKernel&) = delete;
@@ -37,6 +41,7 @@ class ConvKernel {
   const ConvGeom& geom() const { return g_; }
   Algo algo() const { return algo_; }
   Isa isa() const;
+  Precision precision() const { return precision_; }
   std::string algo_name() const;
   // Scratch floats the calls below need (one buffer, reused by every call).
   int64_t workspace_floats() const { return workspace_; }
@@ -58,6 +63,7 @@ class ConvKernel {
   ConvGeom g_;
   Algo algo_ = Algo::im2col;
   const KernelSet* k_;
+  Precision precision_ = Precision::fp32;
   int threads_ = 1;
   int64_t workspace_ = 0;
   // The plan of the chosen algorithm (depthwise: the ring's, and the row groups' where they apply).

@@ -13,6 +13,11 @@ GemmPlan::GemmPlan(const ConvGeom& geom, int nthreads, bool is_pointwise, bool w
   tile_f = std::clamp<int64_t>(kTileFloats / k / kNrF * kNrF, kNrF, round_up(p, kNrF));
   const int64_t packed_w = g.groups * round_up(cog, kMrF) * k;
   ws_forward = round_up(packed_w, 16) + (pointwise ? 0 : nth * round_up(k * tile_f, 16));
+  // bf16: weights as pairs of k (half the floats), and per thread the fp32 tile (im2col) and its
+  // bf16 pairs (k/2 rounded up, the tile's pixels rounded up to the 48-column blocks).
+  const int64_t kp = (k + 1) / 2;
+  ws_forward_bf16 = round_up(g.groups * round_up(cog, kMrF) * kp, 16) +
+                    nth * ((pointwise ? 0 : round_up(k * tile_f, 16)) + round_up(kp * round_up(tile_f, kNrF), 16));
 
   // Weight gradient: per thread a block of im2col rows (whole 12-row blocks), its column tile, the
   // transposed dy tile and its accumulators.

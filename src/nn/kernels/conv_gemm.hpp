@@ -35,6 +35,7 @@ struct GemmPlan {
   int64_t rows_w = 0, rows_d = 0;  // per-thread rows of the weight-gradient / input-gradient GEMMs
   int64_t ld_c = 0;                // padded Cout/g for the weight-gradient scratch
   int64_t ws_forward = 0, ws_weight = 0, ws_input = 0;
+  int64_t ws_forward_bf16 = 0;  // the bf16 forward's workspace (GemmBf16Kernels)
   // Stride-1 "same" convolutions (zeros or circular): the input gradient is the forward conv of dy
   // with the flipped, transposed kernel; this is that conv (null: dx by col2im).
   std::unique_ptr<GemmPlan> adjoint;
@@ -51,6 +52,12 @@ struct GemmKernels {
   void (*backward_input)(const GemmPlan& plan, const float* dy, const float* w, float* dx, bool accumulate, float* ws);
   // dw (+)= the weight gradient.
   void (*backward_weight)(const GemmPlan& plan, const float* x, const float* dy, float* dw, bool accumulate, float* ws);
+};
+
+// The bf16 forward (AVX512-BF16: bf16 inputs, fp32 sums), at the avx512 level on CPUs that have it.
+struct GemmBf16Kernels {
+  // y = conv(x, w) (+ b: may be null), x and w rounded to bf16. Workspace: plan.ws_forward_bf16 floats.
+  void (*forward)(const GemmPlan& plan, const float* x, const float* w, const float* b, float* y, float* ws);
 };
 
 }  // namespace climseg::nn

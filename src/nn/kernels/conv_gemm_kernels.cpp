@@ -271,6 +271,144 @@ void backward_input(const GemmPlan& pl, const float* dy, const float* w, float* 
   forward(*pl.adjoint, dy, wt, nullptr, dx, accumulate, ws + round_up(g.cin * cog * khw, 16));
 }
 
+#if defined(__AVX512F__)
+// ------------------------------------------------------------------ bf16 forward (AVX512-BF16)
+// The forward GEMM with bf16 inputs and fp32 accumulation: vdpbf16ps adds the products of pairs of
+// bf16 values along k, so both operands are packed as pairs of consecutive k: the weights as
+// (k/2, 8 output channels) pairs broadcast per row, the pixels as (k/2, pixels, 2). Called only on
+// CPUs with AVX512-BF16 (ConvKernel checks), hence the target pragma rather than the level's flags.
+#pragma GCC push_options
+#pragma GCC target("avx512bf16")
+
+// fp32 -> bf16, rounded to nearest even (NaN kept a quiet NaN): what vcvtne2ps2bf16 does.
+inline uint32_t bf16_bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fc0u;
+  return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+}
+
+// Rows [0, k) of an fp32 matrix (row stride ld, t valid columns) as pairs of rows: out (k/2 rounded
+// up, tp) 32-bit lanes, lane c of pair kk holding rows 2kk and 2kk+1 of column c (bf16, low half
+// first); an odd last row is paired with zeros, columns [t, tp) are zeros.
+void pair_rows(const float* src, int64_t ld, int64_t k, int64_t t, int64_t tp, uint32_t* out) {
+  alignas(64) static constexpr int16_t kInterleave[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
+                                                          8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+  const __m512i inter = _mm512_load_si512(kInterleave);
+  for (int64_t kk = 0; 2 * kk < k; ++kk) {
+    const float* r0 = src + 2 * kk * ld;
+    const float* r1 = 2 * kk + 1 < k ? r0 + ld : nullptr;
+    uint32_t* o = out + kk * tp;
+    for (int64_t c = 0; c < tp; c += 16) {
+      const __mmask16 m = mk::lane_mask(int(t - c));
+      const __m512 lo = _mm512_maskz_loadu_ps(m, r0 + c);
+      const __m512 hi = r1 ? _mm512_maskz_loadu_ps(m, r1 + c) : _mm512_setzero_ps();
+      const __m512i v = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);  // lo in elements 0..15, hi in 16..31
+      _mm512_storeu_si512(o + c, _mm512_permutexvar_epi16(inter, v));
+    }
+  }
+}
+
+// C (MR x 16 NV) (+)= A B over kp pairs of k: a (kp, MR) bf16 pairs, b (kp, ldb) bf16 pairs with
+// 16 NV readable lanes per row; the C columns beyond nr_valid are neither read nor written.
+template <int MR, int NV>
+inline void kernel_bf16(int64_t kp, const uint32_t* a, const uint32_t* b, int64_t ldb, float* c, int64_t ldc,
+                        int mr_valid, int nr_valid, bool accumulate) {
+  __m512 acc[MR][NV];
+  __mmask16 m[NV];
+#pragma GCC unroll 4
+  for (int j = 0; j < NV; ++j) m[j] = mk::lane_mask(nr_valid - 16 * j);
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) acc[i][j] = _mm512_setzero_ps();
+  for (int64_t kk = 0; kk < kp; ++kk) {
+    __m512bh bv[NV];
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) bv[j] = (__m512bh)_mm512_loadu_si512(b + 16 * j);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const __m512bh av = (__m512bh)_mm512_set1_epi32(int(a[i]));
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], av, bv[j]);
+    }
+    a += MR;
+    b += ldb;
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    if (i >= mr_valid) break;
+    float* cr = c + i * ldc;
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) {
+      __m512 v = acc[i][j];
+      if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m[j], cr + j * 16));
+      _mm512_mask_storeu_ps(cr + j * 16, m[j], v);
+    }
+  }
+}
+
+// y = W x-columns (+ b) as forward(), in bf16 with fp32 sums. Workspace: plan.ws_forward_bf16.
+void forward_bf16(const GemmPlan& pl, const float* x, const float* w, const float* b, float* y, float* ws) {
+  const ConvGeom& g = pl.g;
+  const int64_t cog = g.cout_g(), cig = g.cin_g(), k = pl.k, kp = (k + 1) / 2, p = pl.p, hw = g.h * g.w;
+  const int64_t tile_f = pl.tile_f, tp = round_up(tile_f, kNrF), cob = round_up(cog, kMrF) / kMrF;
+  uint32_t* packed = reinterpret_cast<uint32_t*>(ws);  // [group][block][k/2][8]
+  float* tiles = ws + round_up(g.groups * cob * kMrF * kp, 16);
+  const int64_t col_floats = pl.pointwise ? 0 : round_up(k * tile_f, 16);
+  const int64_t per_thread = col_floats + round_up(kp * tp, 16);
+  const int64_t ntiles = (p + tile_f - 1) / tile_f, jobs = g.n * g.groups * ntiles;
+#pragma omp parallel num_threads(pl.threads)
+  {
+#pragma omp for schedule(static)
+    for (int64_t gb = 0; gb < g.groups * cob; ++gb) {
+      const int64_t grp = gb / cob, blk = gb % cob;
+      uint32_t* dst = packed + gb * kp * kMrF;
+      for (int i = 0; i < kMrF; ++i) {
+        const int64_t co = blk * kMrF + i;
+        const float* src = w + (grp * cog + std::min(co, cog - 1)) * k;
+        for (int64_t kk = 0; kk < kp; ++kk) {
+          const uint32_t lo = co < cog ? bf16_bits(src[2 * kk]) : 0;
+          const uint32_t hi = co < cog && 2 * kk + 1 < k ? bf16_bits(src[2 * kk + 1]) : 0;
+          dst[kk * kMrF + i] = lo | (hi << 16);
+        }
+      }
+    }
+    float* col = tiles + omp_get_thread_num() * per_thread;
+    uint32_t* pairs = reinterpret_cast<uint32_t*>(col + col_floats);
+#pragma omp for schedule(static)
+    for (int64_t job = 0; job < jobs; ++job) {
+      const int64_t n = job / (g.groups * ntiles), grp = (job / ntiles) % g.groups, tile = job % ntiles;
+      const int64_t p0 = tile * tile_f, p1 = std::min(p, p0 + tile_f), t = p1 - p0;
+      const float* xg = x + (n * g.cin + grp * cig) * hw;
+      if (pl.pointwise) {
+        pair_rows(xg + p0, p, k, t, round_up(t, kNrF), pairs);
+      } else {
+        pack_rows(pl, xg, 0, k, p0, p1, col);
+        pair_rows(col, t, k, t, round_up(t, kNrF), pairs);
+      }
+      const int64_t ldb = round_up(t, kNrF);
+      float* yg = y + (n * g.cout + grp * cog) * p + p0;
+      for (int64_t blk = 0; blk < cob; ++blk) {
+        const uint32_t* a = packed + (grp * cob + blk) * kp * kMrF;
+        const int mr = int(std::min<int64_t>(kMrF, cog - blk * kMrF));
+        for (int64_t j = 0; j < t; j += kNrF)
+          kernel_bf16<kMrF, kNvF>(kp, a, pairs + j, ldb, yg + blk * kMrF * p + j, p, mr,
+                                  int(std::min<int64_t>(kNrF, t - j)), false);
+      }
+      if (b != nullptr)
+        for (int64_t co = 0; co < cog; ++co) {
+          float* yr = yg + co * p;
+          const float bv = b[grp * cog + co];
+#pragma omp simd
+          for (int64_t i = 0; i < t; ++i) yr[i] += bv;
+        }
+    }
+  }
+}
+#pragma GCC pop_options
+#endif
+
 }  // namespace
 
 const GemmKernels gemm_kernels = {
@@ -278,5 +416,9 @@ const GemmKernels gemm_kernels = {
     .backward_input = &backward_input,
     .backward_weight = &backward_weight,
 };
+
+#if defined(__AVX512F__)
+const GemmBf16Kernels gemm_bf16_kernels = {.forward = &forward_bf16};
+#endif
 
 }  // namespace climseg::nn::CLIMSEG_KERNEL_NS

@@ -12,6 +12,7 @@
 namespace climseg::nn {
 
 struct GemmKernels;
+struct GemmBf16Kernels;
 struct DepthwiseKernels;
 struct RowGroupKernels;
 struct OpsKernels;
@@ -21,6 +22,7 @@ struct KernelSet {
   const GemmKernels* gemm;
   const DepthwiseKernels* depthwise;
   const RowGroupKernels* rowgroups;  // null below avx512
+  const GemmBf16Kernels* gemm_bf16;  // null below avx512; runs only where the CPU has AVX512-BF16
   const OpsKernels* ops;
 };
 
@@ -36,7 +38,8 @@ inline const KernelSet& kernel_set() { return kernel_set(active_isa()); }
 namespace climseg::nn::CLIMSEG_KERNEL_NS {
 extern const GemmKernels gemm_kernels;
 extern const DepthwiseKernels depthwise_kernels;
-extern const RowGroupKernels rowgroup_kernels;  // defined at avx512 only
+extern const RowGroupKernels rowgroup_kernels;   // defined at avx512 only
+extern const GemmBf16Kernels gemm_bf16_kernels;  // defined at avx512 only
 extern const OpsKernels ops_kernels;
 extern const KernelSet kernels;
 }  // namespace climseg::nn::CLIMSEG_KERNEL_NS

@@ -21,8 +21,10 @@ const KernelSet kernels = {
     .depthwise = &depthwise_kernels,
 #if defined(__AVX512F__)
     .rowgroups = &rowgroup_kernels,
+    .gemm_bf16 = &gemm_bf16_kernels,
 #else
     .rowgroups = nullptr,
+    .gemm_bf16 = nullptr,
 #endif
     .ops = &ops_kernels,
 };
