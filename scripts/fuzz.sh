@@ -107,6 +107,11 @@ for t in "${targets[@]}"; do
   if [ -z "$execs" ]; then
     execs=$(grep -o '^#[0-9]*' "$log" | tail -1 | tr -d '#' || true)
   fi
+  # With --runs (CI's smoke), every past finding is replayed too, under the same sanitizers.
+  if [ "$runs" != 0 ] && [ -d "$CLIMSEG_ROOT/tests/fuzz/regressions/$t" ] && [ "$rc" = 0 ]; then
+    "$exe" -runs=0 -timeout=60 -rss_limit_mb=2560 -malloc_limit_mb=1024 \
+      "$CLIMSEG_ROOT/tests/fuzz/regressions/$t" >>"$log" 2>&1 || rc=$?
+  fi
   after=$(find "$findings" -type f ! -name 'slow-unit-*' | wc -l)
   found=$((after - before))
   corpus=$(find "$work" -type f | wc -l)
