@@ -109,7 +109,7 @@ for t in "${targets[@]}"; do
   fi
   # With --runs (CI's smoke), every past finding is replayed too, under the same sanitizers.
   if [ "$runs" != 0 ] && [ -d "$CLIMSEG_ROOT/tests/fuzz/regressions/$t" ] && [ "$rc" = 0 ]; then
-    "$exe" -runs=0 -timeout=60 -rss_limit_mb=2560 -malloc_limit_mb=1024 \
+    "$exe" -runs=0 -timeout=60 -rss_limit_mb=2560 -malloc_limit_mb=1024 -artifact_prefix="$findings/" \
       "$CLIMSEG_ROOT/tests/fuzz/regressions/$t" >>"$log" 2>&1 || rc=$?
   fi
   after=$(find "$findings" -type f ! -name 'slow-unit-*' | wc -l)
