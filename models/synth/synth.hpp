@@ -10,6 +10,7 @@
 
 #include "core/tensor.hpp"
 #include "geo/grid.hpp"
+#include "geo/unstructured.hpp"
 
 namespace climseg::synth {
 
@@ -136,6 +137,11 @@ class World {
   std::vector<CycloneState> cyclones_at(double hours) const;
   std::vector<RiverState> rivers_at(double hours) const;
   void generate(int64_t step, StepFields& out) const;
+  // The same step sampled at unstructured columns (cubed-sphere nodes, cell centres): fields (16, N),
+  // labels and anchors (N), truth as on the lat-lon grid (river areas from the columns' cell areas).
+  // The world's own lat-lon grid (config height, width) still sets the resolution-dependent parts
+  // (the smallest radius of maximum wind), so give it the lat-lon grid of the columns' spacing.
+  void generate_columns(int64_t step, const geo::UnstructuredGrid& columns, StepFields& out) const;
 
   // Column model: q, u, v at pressures p (Pa) given per level; (L, H, W) each.
   void columns_at_pressure(const StepFields& s, const std::vector<double>& p_pa, Tensor& q, Tensor& u, Tensor& v) const;
@@ -145,6 +151,8 @@ class World {
   // IVT magnitude (kg m-1 s-1) of one cell from the column model on the configured pressure levels
   // (trapezoid in p from the highest pressure level to the lowest), as a detector would compute it.
   double ivt_at(const StepFields& s, int64_t i, int64_t j) const;
+  // The same for column n of a generate_columns step.
+  double ivt_at_column(const StepFields& s, int64_t n) const;
 
   struct Mode {
     int m = 4;                      // zonal wavenumber
@@ -175,6 +183,7 @@ class World {
 
  private:
   void plan();
+  const std::vector<double>& ivt_levels() const;  // hPa, surface first
   SynthConfig config_;
   geo::Grid grid_;
   std::vector<Mode> modes_;

@@ -95,6 +95,264 @@ double start_day_of_year(const SynthConfig& c) {
   return cum[std::clamp(c.start_month, 1, 12) - 1] + (c.start_day - 1) + c.start_hour / 24.0;
 }
 
+// The output planes of one step: (16, n) fields plus the column model's anchors, n cells in any
+// layout (a lat-lon grid row-major, or unstructured columns).
+struct Planes {
+  float* F[kChannelCount];
+  float* RH;  // relative humidity until derive_cell turns it into QREFHT (it is F[kQREFHT])
+  float *U200, *V200, *LAM, *LAB;
+  size_t n = 0;  // cells per plane
+};
+
+Planes planes_of(StepFields& out, size_t cells) {
+  Planes o;
+  for (int c = 0; c < kChannelCount; ++c) o.F[c] = out.fields.data() + size_t(c) * cells;
+  o.RH = o.F[kQREFHT];
+  o.U200 = out.u200.data();
+  o.V200 = out.v200.data();
+  o.LAM = out.lambda.data();
+  o.LAB = out.labels.data();
+  o.n = cells;
+  return o;
+}
+
+// What one latitude contributes to the travelling waves: P' = Σ A cos(mλ) − B sin(mλ) and its
+// derivatives, per mode (float, as the rows are summed).
+struct ModeRow {
+  std::vector<float> A, B, C, D, mk;
+  std::vector<char> live;
+};
+void mode_row(const std::vector<World::Mode>& modes, double lat, double seconds, ModeRow& r) {
+  const size_t K = modes.size();
+  r.A.resize(K), r.B.resize(K), r.C.resize(K), r.D.resize(K), r.mk.resize(K), r.live.resize(K);
+  const double phi = lat * kDegToRad;
+  for (size_t k = 0; k < K; ++k) {
+    const World::Mode& m = modes[k];
+    const double e = m.amp_pa * gauss(lat, m.lat_c, m.lat_w);
+    const double de = e * (-2.0 * (lat - m.lat_c) / (m.lat_w * m.lat_w)) / kDegToRad;  // per radian
+    const double ph = m.tilt * (phi - m.lat_c * kDegToRad) + m.phase - m.omega * seconds;
+    const double cp = std::cos(ph), sp = std::sin(ph);
+    r.A[k] = float(e * cp);
+    r.B[k] = float(e * sp);
+    r.C[k] = float(de * cp - e * m.tilt * sp);
+    r.D[k] = float(de * sp + e * m.tilt * cp);
+    r.mk[k] = float(m.m);
+    r.live[k] = gauss(lat, m.lat_c, m.lat_w) > 1e-7;  // a wave far from its band adds nothing here
+  }
+}
+
+// The geostrophic constants of one latitude.
+struct RowConstants {
+  Zonal z;
+  double hemi, gy, gx, cr, sr, polar;
+};
+RowConstants row_constants(double lat, double lat_s) {
+  RowConstants c;
+  c.z = zonal_mean(lat, lat_s);
+  const double phi = lat * kDegToRad;
+  const double coslat = std::max(std::cos(phi), 0.05);
+  c.hemi = lat >= 0 ? 1.0 : -1.0;
+  const double f_eff = c.hemi * std::max(std::abs(2 * kOmega * std::sin(phi)), 2 * kOmega * std::sin(12 * kDegToRad));
+  c.gy = -1.0 / (kRhoAir * f_eff * kEarthRadius);          // u_g = gy * dP/dphi
+  c.gx = 1.0 / (kRhoAir * f_eff * kEarthRadius * coslat);  // v_g = gx * dP/dlon
+  const double rot = c.hemi * 20.0 * kDegToRad;            // surface flow turns toward low pressure
+  c.cr = std::cos(rot);
+  c.sr = std::sin(rot);
+  c.polar = std::min(1.0, (90.0 - std::abs(lat)) / 8.0);
+  return c;
+}
+
+// Background climate and weather of one cell from the pressure anomaly and its derivatives.
+inline void background_cell(const RowConstants& rc, double p, double dpdl, double dpdp, Planes& o, size_t n) {
+  const Zonal& z = rc.z;
+  float* const* F = o.F;
+  const double ug = rc.polar * rc.gy * dpdp, vg = rc.polar * rc.gx * dpdl;
+  const double poleward = rc.hemi * vg;
+  F[kPSL][n] = float(z.psl + p);
+  F[kU850][n] = float(z.u850 + ug);
+  F[kV850][n] = float(z.v850 + vg);
+  F[kUBOT][n] = float(z.ubot + 0.7 * (ug * rc.cr - vg * rc.sr));
+  F[kVBOT][n] = float(z.vbot + 0.7 * (ug * rc.sr + vg * rc.cr));
+  o.U200[n] = float(z.u200 + 1.8 * ug);
+  o.V200[n] = float(z.v200 + 1.8 * vg);
+  F[kT500][n] = float(z.t500 + p / 250.0);  // ridges warm, troughs cold
+  F[kT200][n] = float(z.t200 - p / 800.0);
+  F[kTS][n] = float(z.ts);
+  F[kTREFHT][n] = float(z.ts - 1.0 + 0.1 * poleward);  // warm where the flow comes from the equator
+  const double x = poleward / 8.0;                     // saturating: x / sqrt(1 + x^2)
+  o.RH[n] = float(std::clamp(z.rh + 0.05 * x / std::sqrt(1.0 + x * x) - 0.04 * p / 1000.0, 0.3, 0.97));
+  o.LAM[n] = float(z.lambda);
+  const double lift = std::max(0.0, poleward / 10.0 - p / 2000.0);
+  F[kPRECT][n] = float(z.prect + 1.2e-7 * lift * lift);
+  o.LAB[n] = float(kBackground);
+}
+
+// A cyclone's contribution to one cell at r_km from its centre; dx_deg is the cell's longitude east
+// of the centre (unwrapped), coslat the cosine of the cell's latitude.
+inline void cyclone_cell(const CycloneState& cs, double lat, double dx_deg, double coslat, double r_km, Planes& o,
+                         size_t n) {
+  const double lat_c = cs.centre.lat;
+  const double dp_hpa = cs.dp_pa / 100.0, rmw_m = cs.rmw_km * 1000.0, b = cs.holland_b;
+  const double hemi = cs.north ? 1.0 : -1.0;
+  const double rw_km = std::max(300.0, 3.0 * cs.rmw_km);
+  float* const* F = o.F;
+  const double r = r_km * 1000.0;
+  const double taper = r_km < 0.6 * kCycloneOuterKm
+                           ? 1.0
+                           : 0.5 * (1 + std::cos(kPi * (r_km - 0.6 * kCycloneOuterKm) / (0.4 * kCycloneOuterKm)));
+  const double x = r > 0 ? std::pow(rmw_m / r, b) : 1e30;
+  const double deficit = cs.dp_pa * (1.0 - std::exp(-x)) * taper;
+  const double v = holland_wind(r, cs.dp_pa, rmw_m, b, lat_c) * taper;
+  // Local east/north unit vectors from the centre (radial) and the cyclonic tangent.
+  const double dx = dx_deg * kDegToRad * kEarthRadius * coslat;
+  const double dy = (lat - lat_c) * kDegToRad * kEarthRadius;
+  const double norm = std::hypot(dx, dy);
+  const double ex = norm > 0 ? dx / norm : 0.0, ey = norm > 0 ? dy / norm : 0.0;
+  const double tx = -hemi * ey, ty = hemi * ex;                    // counter-clockwise in the north
+  const double carry = 0.5 * std::exp(-r_km / (4.0 * cs.rmw_km));  // storm motion adds on one side
+  const double as = 20.0 * kDegToRad, a8 = 8.0 * kDegToRad;
+  const double vs = 0.85 * v, v8 = v;
+  F[kPSL][n] -= float(deficit);
+  F[kUBOT][n] += float(vs * (std::cos(as) * tx - std::sin(as) * ex) + carry * cs.move_east_ms);
+  F[kVBOT][n] += float(vs * (std::cos(as) * ty - std::sin(as) * ey) + carry * cs.move_north_ms);
+  F[kU850][n] += float(v8 * (std::cos(a8) * tx - std::sin(a8) * ex) + carry * cs.move_east_ms);
+  F[kV850][n] += float(v8 * (std::cos(a8) * ty - std::sin(a8) * ey) + carry * cs.move_north_ms);
+  o.U200[n] += float(-0.15 * v * tx + 0.1 * v * ex);  // weak anticyclonic outflow aloft
+  o.V200[n] += float(-0.15 * v * ty + 0.1 * v * ey);
+  const double wc = std::exp(-(r_km / rw_km) * (r_km / rw_km));
+  F[kT500][n] += float(0.17 * dp_hpa * wc);
+  F[kT200][n] += float(0.25 * dp_hpa * wc);
+  F[kTREFHT][n] += float(0.03 * dp_hpa * wc);
+  const double mw = std::exp(-(r_km / 450.0) * (r_km / 450.0));
+  o.RH[n] += float((0.95 - o.RH[n]) * mw);
+  o.LAM[n] += float((2.2 - o.LAM[n]) * mw);
+  const double rr = r_km / (2.5 * cs.rmw_km);
+  F[kPRECT][n] += float(4e-6 * (cs.dp_pa / 5000.0) * std::exp(-rr * rr) + 3e-7 * mw);
+  if (vs >= kLabelWindMs || r_km <= cs.rmw_km) o.LAB[n] = float(kCyclone);
+}
+
+// A river's geometry, as every cell sees it.
+struct RiverGeometry {
+  const RiverState* rs = nullptr;
+  std::vector<double> rel;  // axis longitudes made continuous and relative to its first point
+  int64_t nseg = 0;
+  double two_s2 = 0, reach = 0, lat_lo = 90, lat_hi = -90, west = 0, east = 0, pad = 0;
+};
+RiverGeometry river_geometry(const RiverState& rs) {
+  RiverGeometry g;
+  g.rs = &rs;
+  for (const auto& p : rs.axis) {
+    g.lat_lo = std::min(g.lat_lo, p.lat);
+    g.lat_hi = std::max(g.lat_hi, p.lat);
+  }
+  g.reach = 4.0 * rs.sigma_km / kKmPerDeg;
+  // Longitudes spanned by the axis (it may cross 0), measured from its first point.
+  for (const auto& p : rs.axis) {
+    const double d = wrap180(p.lon - rs.axis[0].lon);
+    g.west = std::min(g.west, d);
+    g.east = std::max(g.east, d);
+  }
+  const double cos_edge =
+      std::max(0.2, std::cos((std::max(std::abs(g.lat_lo), std::abs(g.lat_hi)) + g.reach) * kDegToRad));
+  g.pad = g.reach / cos_edge;
+  g.nseg = int64_t(rs.axis.size()) - 1;
+  g.two_s2 = 2.0 * rs.sigma_km * rs.sigma_km;
+  g.rel.assign(rs.axis.size(), 0.0);
+  for (size_t k = 1; k < rs.axis.size(); ++k) g.rel[k] = g.rel[k - 1] + wrap180(rs.axis[k].lon - rs.axis[k - 1].lon);
+  return g;
+}
+// Axis segments within reach of latitude `lat`.
+void river_segments_near(const RiverGeometry& g, double lat, std::vector<int64_t>& near) {
+  near.clear();
+  const auto& axis = g.rs->axis;
+  for (int64_t k = 0; k < g.nseg; ++k) {
+    const double lo = std::min(axis[size_t(k)].lat, axis[size_t(k + 1)].lat) - g.reach;
+    const double hi = std::max(axis[size_t(k)].lat, axis[size_t(k + 1)].lat) + g.reach;
+    if (lat >= lo && lat <= hi) near.push_back(k);
+  }
+}
+// A river's contribution to one cell at latitude `lat`, `x` degrees east of the axis start
+// (unwrapped); the strongest filament of each cell is kept in ar_w / ar_id for the label.
+inline void river_cell(const RiverGeometry& g, const std::vector<int64_t>& near, double lat, double x, Planes& o,
+                       size_t n, std::vector<float>& ar_w, std::vector<int>& ar_id) {
+  const RiverState& rs = *g.rs;
+  const double kx = kEarthRadius / 1000.0 * kDegToRad * std::max(std::cos(lat * kDegToRad), 1e-3);
+  const double ky = kEarthRadius / 1000.0 * kDegToRad;
+  // Nearest point of the axis in the local tangent plane of this cell (km).
+  double best = 1e300, s_best = 0, txb = 1, tyb = 0;
+  for (int64_t k : near) {
+    const double ax = (g.rel[size_t(k)] - x) * kx, ay = (rs.axis[size_t(k)].lat - lat) * ky;
+    const double cx = (g.rel[size_t(k + 1)] - x) * kx, cy = (rs.axis[size_t(k + 1)].lat - lat) * ky;
+    const double sx = cx - ax, sy = cy - ay;
+    const double len2 = sx * sx + sy * sy;
+    const double t = len2 > 0 ? std::clamp(-(ax * sx + ay * sy) / len2, 0.0, 1.0) : 0.0;
+    const double px = ax + t * sx, py = ay + t * sy;
+    const double d2 = px * px + py * py;
+    if (d2 < best) {
+      best = d2;
+      s_best = (double(k) + t) / double(g.nseg);
+      const double len = std::sqrt(len2);
+      txb = len > 0 ? sx / len : 1.0;
+      tyb = len > 0 ? sy / len : 0.0;
+    }
+  }
+  const double w = rs.strength * (1.0 - 0.3 * s_best) * std::exp(-best / g.two_s2);
+  if (w < 0.005) return;
+  float* const* F = o.F;
+  const double jet = rs.jet_ms * w;
+  F[kU850][n] += float(jet * txb);
+  F[kV850][n] += float(jet * tyb);
+  F[kUBOT][n] += float(0.6 * jet * txb);
+  F[kVBOT][n] += float(0.6 * jet * tyb);
+  o.U200[n] += float(0.5 * jet * txb);
+  o.V200[n] += float(0.5 * jet * tyb);
+  o.RH[n] += float((0.95 - o.RH[n]) * w);
+  o.LAM[n] += float((1.8 - o.LAM[n]) * w);
+  F[kTREFHT][n] += float(4.0 * w);
+  F[kT500][n] += float(1.0 * w);
+  F[kPRECT][n] += float(4e-7 * w * w);
+  if (w > ar_w[n]) {
+    ar_w[n] = float(w);
+    ar_id[n] = rs.id;
+  }
+}
+
+// What CAM5 writes, from the state of one cell: moisture, pressure and heights.
+inline void derive_cell(Planes& o, size_t n) {
+  float* const* F = o.F;
+  const double psl = F[kPSL][n], t2 = F[kTREFHT][n];
+  const double q0 = double(o.RH[n]) * qsat(t2, psl);
+  F[kPS][n] = float(psl);  // aquaplanet: the surface is at sea level
+  F[kQREFHT][n] = float(q0);
+  F[kTMQ][n] = float(q0 * psl / (kGravity * (double(o.LAM[n]) + 1.0)));
+  const double z1000 = kRdry * t2 / kGravity * std::log(psl / 100000.0);
+  const double tbar = 0.25 * (t2 + 2.0 * F[kT500][n] + F[kT200][n]);
+  F[kZ1000][n] = float(z1000);
+  F[kZ200][n] = float(z1000 + kRdry * tbar / kGravity * std::log(5.0));
+  F[kZBOT][n] = float(kRdry * t2 / kGravity * std::log(1.0 / 0.9925));  // lowest level at 0.9925 ps
+}
+
+// IVT magnitude (kg m-1 s-1) of cell n from the column model on pressure levels `plev` (hPa).
+double column_ivt(const StepFields& s, size_t cells, size_t n, const std::vector<double>& plev) {
+  const float* F = s.fields.data();
+  const double ps = F[kPS * cells + n], q0 = F[kQREFHT * cells + n], lam = s.lambda[int64_t(n)];
+  double fu = 0, fv = 0, prev_qu = 0, prev_qv = 0, prev_p = 0;
+  for (size_t k = 0; k < plev.size(); ++k) {
+    const double p = plev[k] * 100.0;
+    const double q = q_at(p, ps, q0, lam);
+    const double qu = q * wind_at(p, ps, F[kUBOT * cells + n], F[kU850 * cells + n], s.u200[int64_t(n)]);
+    const double qv = q * wind_at(p, ps, F[kVBOT * cells + n], F[kV850 * cells + n], s.v200[int64_t(n)]);
+    if (k > 0) {
+      fu += 0.5 * (qu + prev_qu) * (prev_p - p);
+      fv += 0.5 * (qv + prev_qv) * (prev_p - p);
+    }
+    prev_qu = qu;
+    prev_qv = qv;
+    prev_p = p;
+  }
+  return std::hypot(fu, fv) / kGravity;
+}
+
 }  // namespace
 
 const std::array<ChannelInfo, kChannelCount>& cam5_channels() {
@@ -361,85 +619,38 @@ void World::generate(int64_t step, StepFields& out) const {
   if (out.labels.numel() != H * W) out.labels = Tensor::empty({H, W});
   for (Tensor* t : {&out.u200, &out.v200, &out.lambda})
     if (t->numel() != H * W) *t = Tensor::empty({H, W});
-  float* F[kChannelCount];
-  for (int c = 0; c < kChannelCount; ++c) F[c] = out.fields.data() + size_t(c) * HW;
-  float* RH = F[kQREFHT];  // relative humidity until the derived pass turns it into QREFHT
-  float* U200 = out.u200.data();
-  float* V200 = out.v200.data();
-  float* LAM = out.lambda.data();
-  float* LAB = out.labels.data();
+  Planes o = planes_of(out, HW);
+  float* const* F = o.F;
+  float* LAB = o.LAB;
   const size_t K = modes_.size();
 
   // 1. Background climate and weather, row by row.
 #pragma omp parallel
   {
-    std::vector<float> A(K), B(K), C(K), D(K), mk(K);
-    std::vector<char> live(K);
+    ModeRow mr;
     std::vector<float> P(static_cast<size_t>(W)), dPdl(static_cast<size_t>(W)), dPdp(static_cast<size_t>(W));
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < H; ++i) {
       const double lat = grid_.lat[size_t(i)];
-      const Zonal z = zonal_mean(lat, lat_s);
-      const double phi = lat * kDegToRad;
-      const double coslat = std::max(std::cos(phi), 0.05);
-      const double hemi = lat >= 0 ? 1.0 : -1.0;
-      const double f_eff = hemi * std::max(std::abs(2 * kOmega * std::sin(phi)), 2 * kOmega * std::sin(12 * kDegToRad));
-      for (size_t k = 0; k < K; ++k) {
-        const Mode& m = modes_[k];
-        const double e = m.amp_pa * gauss(lat, m.lat_c, m.lat_w);
-        const double de = e * (-2.0 * (lat - m.lat_c) / (m.lat_w * m.lat_w)) / kDegToRad;  // per radian
-        const double ph = m.tilt * (phi - m.lat_c * kDegToRad) + m.phase - m.omega * seconds;
-        const double cp = std::cos(ph), sp = std::sin(ph);
-        A[k] = float(e * cp);
-        B[k] = float(e * sp);
-        C[k] = float(de * cp - e * m.tilt * sp);
-        D[k] = float(de * sp + e * m.tilt * cp);
-        mk[k] = float(m.m);
-        live[k] = gauss(lat, m.lat_c, m.lat_w) > 1e-7;  // a wave far from its band adds nothing here
-      }
+      const RowConstants rc = row_constants(lat, lat_s);
+      mode_row(modes_, lat, seconds, mr);
       std::fill(P.begin(), P.end(), 0.0f);
       std::fill(dPdl.begin(), dPdl.end(), 0.0f);
       std::fill(dPdp.begin(), dPdp.end(), 0.0f);
       // P' = sum_k E cos(m lon + ph): separable, so each mode is two row-by-column products.
       for (size_t k = 0; k < K; ++k) {
-        if (!live[k]) continue;
+        if (!mr.live[k]) continue;
         const float* cm = cos_m_.data() + k * size_t(W);
         const float* sm = sin_m_.data() + k * size_t(W);
-        const float a = A[k], b = B[k], c = C[k], d = D[k], m = mk[k];
+        const float a = mr.A[k], b = mr.B[k], c = mr.C[k], d = mr.D[k], m = mr.mk[k];
         for (int64_t j = 0; j < W; ++j) {
           P[size_t(j)] += a * cm[j] - b * sm[j];
           dPdl[size_t(j)] -= m * (a * sm[j] + b * cm[j]);
           dPdp[size_t(j)] += c * cm[j] - d * sm[j];
         }
       }
-      const double gy = -1.0 / (kRhoAir * f_eff * kEarthRadius);          // u_g = gy * dP/dphi
-      const double gx = 1.0 / (kRhoAir * f_eff * kEarthRadius * coslat);  // v_g = gx * dP/dlon
-      const double rot = hemi * 20.0 * kDegToRad;                         // surface flow turns toward low pressure
-      const double cr = std::cos(rot), sr = std::sin(rot);
-      const double polar = std::min(1.0, (90.0 - std::abs(lat)) / 8.0);
-      for (int64_t j = 0; j < W; ++j) {
-        const size_t n = size_t(i * W + j);
-        const double p = P[size_t(j)];
-        const double ug = polar * gy * dPdp[size_t(j)], vg = polar * gx * dPdl[size_t(j)];
-        const double poleward = hemi * vg;
-        F[kPSL][n] = float(z.psl + p);
-        F[kU850][n] = float(z.u850 + ug);
-        F[kV850][n] = float(z.v850 + vg);
-        F[kUBOT][n] = float(z.ubot + 0.7 * (ug * cr - vg * sr));
-        F[kVBOT][n] = float(z.vbot + 0.7 * (ug * sr + vg * cr));
-        U200[n] = float(z.u200 + 1.8 * ug);
-        V200[n] = float(z.v200 + 1.8 * vg);
-        F[kT500][n] = float(z.t500 + p / 250.0);  // ridges warm, troughs cold
-        F[kT200][n] = float(z.t200 - p / 800.0);
-        F[kTS][n] = float(z.ts);
-        F[kTREFHT][n] = float(z.ts - 1.0 + 0.1 * poleward);  // warm where the flow comes from the equator
-        const double x = poleward / 8.0;                     // saturating: x / sqrt(1 + x^2)
-        RH[n] = float(std::clamp(z.rh + 0.05 * x / std::sqrt(1.0 + x * x) - 0.04 * p / 1000.0, 0.3, 0.97));
-        LAM[n] = float(z.lambda);
-        const double lift = std::max(0.0, poleward / 10.0 - p / 2000.0);
-        F[kPRECT][n] = float(z.prect + 1.2e-7 * lift * lift);
-        LAB[n] = float(kBackground);
-      }
+      for (int64_t j = 0; j < W; ++j)
+        background_cell(rc, P[size_t(j)], dPdl[size_t(j)], dPdp[size_t(j)], o, size_t(i * W + j));
     }
   }
 
@@ -449,9 +660,6 @@ void World::generate(int64_t step, StepFields& out) const {
   out.cyclones.clear();
   for (const CycloneState& cs : cyclones_at(hours)) {
     const double lat_c = cs.centre.lat, lon_c = cs.centre.lon;
-    const double dp_hpa = cs.dp_pa / 100.0, rmw_m = cs.rmw_km * 1000.0, b = cs.holland_b;
-    const double hemi = cs.north ? 1.0 : -1.0;
-    const double rw_km = std::max(300.0, 3.0 * cs.rmw_km);
     const double reach_deg = kCycloneOuterKm / kKmPerDeg;
     const int64_t i0 = std::max<int64_t>(0, int64_t(std::floor((lat_c - reach_deg + 90.0) / row_deg)));
     const int64_t i1 = std::min<int64_t>(H - 1, int64_t(std::ceil((lat_c + reach_deg + 90.0) / row_deg)));
@@ -467,40 +675,7 @@ void World::generate(int64_t step, StepFields& out) const {
         const double lon = grid_.lon[size_t(j)];
         const double r_km = great_circle_km(lat_c, lon_c, lat, lon);
         if (r_km > kCycloneOuterKm) continue;
-        const size_t n = size_t(i * W + j);
-        const double r = r_km * 1000.0;
-        const double taper = r_km < 0.6 * kCycloneOuterKm
-                                 ? 1.0
-                                 : 0.5 * (1 + std::cos(kPi * (r_km - 0.6 * kCycloneOuterKm) / (0.4 * kCycloneOuterKm)));
-        const double x = r > 0 ? std::pow(rmw_m / r, b) : 1e30;
-        const double deficit = cs.dp_pa * (1.0 - std::exp(-x)) * taper;
-        const double v = holland_wind(r, cs.dp_pa, rmw_m, b, lat_c) * taper;
-        // Local east/north unit vectors from the centre (radial) and the cyclonic tangent.
-        const double dx = (double(jc + dj) * col_deg - lon_c) * kDegToRad * kEarthRadius * coslat;
-        const double dy = (lat - lat_c) * kDegToRad * kEarthRadius;
-        const double norm = std::hypot(dx, dy);
-        const double ex = norm > 0 ? dx / norm : 0.0, ey = norm > 0 ? dy / norm : 0.0;
-        const double tx = -hemi * ey, ty = hemi * ex;                    // counter-clockwise in the north
-        const double carry = 0.5 * std::exp(-r_km / (4.0 * cs.rmw_km));  // storm motion adds on one side
-        const double as = 20.0 * kDegToRad, a8 = 8.0 * kDegToRad;
-        const double vs = 0.85 * v, v8 = v;
-        F[kPSL][n] -= float(deficit);
-        F[kUBOT][n] += float(vs * (std::cos(as) * tx - std::sin(as) * ex) + carry * cs.move_east_ms);
-        F[kVBOT][n] += float(vs * (std::cos(as) * ty - std::sin(as) * ey) + carry * cs.move_north_ms);
-        F[kU850][n] += float(v8 * (std::cos(a8) * tx - std::sin(a8) * ex) + carry * cs.move_east_ms);
-        F[kV850][n] += float(v8 * (std::cos(a8) * ty - std::sin(a8) * ey) + carry * cs.move_north_ms);
-        U200[n] += float(-0.15 * v * tx + 0.1 * v * ex);  // weak anticyclonic outflow aloft
-        V200[n] += float(-0.15 * v * ty + 0.1 * v * ey);
-        const double wc = std::exp(-(r_km / rw_km) * (r_km / rw_km));
-        F[kT500][n] += float(0.17 * dp_hpa * wc);
-        F[kT200][n] += float(0.25 * dp_hpa * wc);
-        F[kTREFHT][n] += float(0.03 * dp_hpa * wc);
-        const double mw = std::exp(-(r_km / 450.0) * (r_km / 450.0));
-        RH[n] += float((0.95 - RH[n]) * mw);
-        LAM[n] += float((2.2 - LAM[n]) * mw);
-        const double rr = r_km / (2.5 * cs.rmw_km);
-        F[kPRECT][n] += float(4e-6 * (cs.dp_pa / 5000.0) * std::exp(-rr * rr) + 3e-7 * mw);
-        if (vs >= kLabelWindMs || r_km <= cs.rmw_km) LAB[n] = float(kCyclone);
+        cyclone_cell(cs, lat, double(jc + dj) * col_deg - lon_c, coslat, r_km, o, size_t(i * W + j));
       }
     }
     CycloneTruth t;
@@ -516,85 +691,23 @@ void World::generate(int64_t step, StepFields& out) const {
   ar_w.assign(HW, 0.0f);
   ar_id.assign(HW, 0);
   for (const RiverState& rs : rivers_at(hours)) {
-    double lat_lo = 90, lat_hi = -90;
-    for (const auto& p : rs.axis) {
-      lat_lo = std::min(lat_lo, p.lat);
-      lat_hi = std::max(lat_hi, p.lat);
-    }
-    const double reach = 4.0 * rs.sigma_km / kKmPerDeg;
-    const int64_t i0 = std::max<int64_t>(0, int64_t(std::floor((lat_lo - reach + 90.0) / row_deg)));
-    const int64_t i1 = std::min<int64_t>(H - 1, int64_t(std::ceil((lat_hi + reach + 90.0) / row_deg)));
-    // Longitudes spanned by the axis (it may cross 0), measured from its first point.
-    double west = 0, east = 0;
-    for (const auto& p : rs.axis) {
-      const double d = wrap180(p.lon - rs.axis[0].lon);
-      west = std::min(west, d);
-      east = std::max(east, d);
-    }
-    const double cos_edge = std::max(0.2, std::cos((std::max(std::abs(lat_lo), std::abs(lat_hi)) + reach) * kDegToRad));
-    const double pad = reach / cos_edge;
-    const int64_t j0 = int64_t(std::floor((rs.axis[0].lon + west - pad) / col_deg));
-    const int64_t j1 = int64_t(std::ceil((rs.axis[0].lon + east + pad) / col_deg));
-    const int64_t nseg = int64_t(rs.axis.size()) - 1;
-    const double two_s2 = 2.0 * rs.sigma_km * rs.sigma_km;
-    // Axis longitudes made continuous and relative to its first point, so no cell needs a wrap.
-    std::vector<double> rel(rs.axis.size(), 0.0);
-    for (size_t k = 1; k < rs.axis.size(); ++k) rel[k] = rel[k - 1] + wrap180(rs.axis[k].lon - rs.axis[k - 1].lon);
+    const RiverGeometry geo = river_geometry(rs);
+    const int64_t i0 = std::max<int64_t>(0, int64_t(std::floor((geo.lat_lo - geo.reach + 90.0) / row_deg)));
+    const int64_t i1 = std::min<int64_t>(H - 1, int64_t(std::ceil((geo.lat_hi + geo.reach + 90.0) / row_deg)));
+    const int64_t j0 = int64_t(std::floor((rs.axis[0].lon + geo.west - geo.pad) / col_deg));
+    const int64_t j1 = int64_t(std::ceil((rs.axis[0].lon + geo.east + geo.pad) / col_deg));
 #pragma omp parallel
     {
       std::vector<int64_t> near;  // segments within reach of this row
 #pragma omp for schedule(static)
       for (int64_t i = i0; i <= i1; ++i) {
         const double lat = grid_.lat[size_t(i)];
-        const double kx = kEarthRadius / 1000.0 * kDegToRad * std::max(std::cos(lat * kDegToRad), 1e-3);
-        const double ky = kEarthRadius / 1000.0 * kDegToRad;
-        near.clear();
-        for (int64_t k = 0; k < nseg; ++k) {
-          const double lo = std::min(rs.axis[size_t(k)].lat, rs.axis[size_t(k + 1)].lat) - reach;
-          const double hi = std::max(rs.axis[size_t(k)].lat, rs.axis[size_t(k + 1)].lat) + reach;
-          if (lat >= lo && lat <= hi) near.push_back(k);
-        }
+        river_segments_near(geo, lat, near);
         if (near.empty()) continue;
         for (int64_t jj = j0; jj <= std::min(j1, j0 + W - 1); ++jj) {
           const int64_t j = ((jj % W) + W) % W;
           const double x = double(jj) * col_deg - rs.axis[0].lon;  // the cell, east of the axis start
-          // Nearest point of the axis in the local tangent plane of this cell (km).
-          double best = 1e300, s_best = 0, txb = 1, tyb = 0;
-          for (int64_t k : near) {
-            const double ax = (rel[size_t(k)] - x) * kx, ay = (rs.axis[size_t(k)].lat - lat) * ky;
-            const double cx = (rel[size_t(k + 1)] - x) * kx, cy = (rs.axis[size_t(k + 1)].lat - lat) * ky;
-            const double sx = cx - ax, sy = cy - ay;
-            const double len2 = sx * sx + sy * sy;
-            const double t = len2 > 0 ? std::clamp(-(ax * sx + ay * sy) / len2, 0.0, 1.0) : 0.0;
-            const double px = ax + t * sx, py = ay + t * sy;
-            const double d2 = px * px + py * py;
-            if (d2 < best) {
-              best = d2;
-              s_best = (double(k) + t) / double(nseg);
-              const double len = std::sqrt(len2);
-              txb = len > 0 ? sx / len : 1.0;
-              tyb = len > 0 ? sy / len : 0.0;
-            }
-          }
-          const double w = rs.strength * (1.0 - 0.3 * s_best) * std::exp(-best / two_s2);
-          if (w < 0.005) continue;
-          const size_t n = size_t(i * W + j);
-          const double jet = rs.jet_ms * w;
-          F[kU850][n] += float(jet * txb);
-          F[kV850][n] += float(jet * tyb);
-          F[kUBOT][n] += float(0.6 * jet * txb);
-          F[kVBOT][n] += float(0.6 * jet * tyb);
-          U200[n] += float(0.5 * jet * txb);
-          V200[n] += float(0.5 * jet * tyb);
-          RH[n] += float((0.95 - RH[n]) * w);
-          LAM[n] += float((1.8 - LAM[n]) * w);
-          F[kTREFHT][n] += float(4.0 * w);
-          F[kT500][n] += float(1.0 * w);
-          F[kPRECT][n] += float(4e-7 * w * w);
-          if (w > ar_w[n]) {
-            ar_w[n] = float(w);
-            ar_id[n] = rs.id;
-          }
+          river_cell(geo, near, lat, x, o, size_t(i * W + j), ar_w, ar_id);
         }
       }
     }
@@ -605,23 +718,9 @@ void World::generate(int64_t step, StepFields& out) const {
 
   // 4. What CAM5 writes, from the state: moisture, pressure and heights.
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < H; ++i) {
-    for (int64_t j = 0; j < W; ++j) {
-      const size_t n = size_t(i * W + j);
-      const double psl = F[kPSL][n], t2 = F[kTREFHT][n];
-      const double q0 = double(RH[n]) * qsat(t2, psl);
-      F[kPS][n] = float(psl);  // aquaplanet: the surface is at sea level
-      F[kQREFHT][n] = float(q0);
-      F[kTMQ][n] = float(q0 * psl / (kGravity * (double(LAM[n]) + 1.0)));
-      const double z1000 = kRdry * t2 / kGravity * std::log(psl / 100000.0);
-      const double tbar = 0.25 * (t2 + 2.0 * F[kT500][n] + F[kT200][n]);
-      F[kZ1000][n] = float(z1000);
-      F[kZ200][n] = float(z1000 + kRdry * tbar / kGravity * std::log(5.0));
-      F[kZBOT][n] = float(kRdry * t2 / kGravity * std::log(1.0 / 0.9925));  // lowest level at 0.9925 ps
-    }
-  }
+  for (int64_t n = 0; n < H * W; ++n) derive_cell(o, size_t(n));
 
-  // 5. River labels: inside a filament's footprint, where its vapour transport is that of a river.
+    // 5. River labels: inside a filament's footprint, where its vapour transport is that of a river.
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < H; ++i)
     for (int64_t j = 0; j < W; ++j) {
@@ -685,6 +784,138 @@ void World::generate(int64_t step, StepFields& out) const {
   }
 }
 
+void World::generate_columns(int64_t step, const geo::UnstructuredGrid& cols, StepFields& out) const {
+  const int64_t N = cols.size();
+  const size_t NN = size_t(N);
+  const double hours = hours_at(step);
+  const double seconds = hours * 3600.0;
+  const double doy = std::fmod(start_day_of_year(config_) + hours / 24.0, 365.0);
+  const double lat_s = 4.0 * std::sin(2 * kPi * (doy - 80.0) / 365.0);
+  if (out.fields.numel() != int64_t(kChannelCount) * N) out.fields = Tensor::empty({kChannelCount, N});
+  if (out.labels.numel() != N) out.labels = Tensor::empty({N});
+  for (Tensor* t : {&out.u200, &out.v200, &out.lambda})
+    if (t->numel() != N) *t = Tensor::empty({N});
+  Planes o = planes_of(out, NN);
+  float* const* F = o.F;
+  float* LAB = o.LAB;
+  const size_t K = modes_.size();
+
+  // 1. Background: the same waves, summed at each column's own position.
+#pragma omp parallel
+  {
+    ModeRow mr;
+#pragma omp for schedule(static)
+    for (int64_t n = 0; n < N; ++n) {
+      const double lat = cols.lat[size_t(n)], lon = cols.lon[size_t(n)];
+      const RowConstants rc = row_constants(lat, lat_s);
+      mode_row(modes_, lat, seconds, mr);
+      float p = 0, dpdl = 0, dpdp = 0;
+      for (size_t k = 0; k < K; ++k) {
+        if (!mr.live[k]) continue;
+        const double a = modes_[k].m * lon * kDegToRad;
+        const float cm = float(std::cos(a)), sm = float(std::sin(a));
+        p += mr.A[k] * cm - mr.B[k] * sm;
+        dpdl -= mr.mk[k] * (mr.A[k] * sm + mr.B[k] * cm);
+        dpdp += mr.C[k] * cm - mr.D[k] * sm;
+      }
+      background_cell(rc, p, dpdl, dpdp, o, size_t(n));
+    }
+  }
+
+  // 2. Cyclones.
+  out.cyclones.clear();
+  for (const CycloneState& cs : cyclones_at(hours)) {
+    const double lat_c = cs.centre.lat, lon_c = cs.centre.lon;
+    const double reach_deg = kCycloneOuterKm / kKmPerDeg;
+#pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < N; ++n) {
+      const double lat = cols.lat[size_t(n)], lon = cols.lon[size_t(n)];
+      if (std::abs(lat - lat_c) > reach_deg) continue;
+      const double r_km = great_circle_km(lat_c, lon_c, lat, lon);
+      if (r_km > kCycloneOuterKm) continue;
+      cyclone_cell(cs, lat, wrap180(lon - lon_c), std::cos(lat * kDegToRad), r_km, o, size_t(n));
+    }
+    CycloneTruth t;
+    t.state = cs;
+    out.cyclones.push_back(t);
+  }
+
+  // 3. Rivers.
+  out.rivers.clear();
+  std::vector<float>& ar_w = out.river_weight;
+  std::vector<int>& ar_id = out.river_id;
+  ar_w.assign(NN, 0.0f);
+  ar_id.assign(NN, 0);
+  for (const RiverState& rs : rivers_at(hours)) {
+    const RiverGeometry geo = river_geometry(rs);
+#pragma omp parallel
+    {
+      std::vector<int64_t> near;
+#pragma omp for schedule(static)
+      for (int64_t n = 0; n < N; ++n) {
+        const double lat = cols.lat[size_t(n)];
+        if (lat < geo.lat_lo - geo.reach || lat > geo.lat_hi + geo.reach) continue;
+        // East of the axis start, in the window the lat-lon sweep covers.
+        const double lo = geo.west - geo.pad;
+        const double x = lo + wrap360(cols.lon[size_t(n)] - rs.axis[0].lon - lo);
+        if (x > geo.east + geo.pad) continue;
+        river_segments_near(geo, lat, near);
+        if (near.empty()) continue;
+        river_cell(geo, near, lat, x, o, size_t(n), ar_w, ar_id);
+      }
+    }
+    RiverTruth t;
+    t.state = rs;
+    out.rivers.push_back(t);
+  }
+
+  // 4. Derived fields; 5. river labels.
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < N; ++n) derive_cell(o, size_t(n));
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < N; ++n)
+    if (ar_w[size_t(n)] >= kRiverFootprintWeight && LAB[n] != float(kCyclone) &&
+        column_ivt(out, NN, size_t(n), ivt_levels()) >= kRiverIvtThreshold)
+      LAB[n] = float(-ar_id[size_t(n)]);
+
+  // 6. Truth, as on the lat-lon grid (radii in km, the same row spacing for the PSL minimum).
+  const double row_deg = 180.0 / double(config_.height - 1);
+  for (CycloneTruth& t : out.cyclones) {
+    t.psl_min_pa = 1e30;
+    const double lat_c = t.state.centre.lat, lon_c = t.state.centre.lon;
+    for (int64_t n = 0; n < N; ++n) {
+      if (std::abs(cols.lat[size_t(n)] - lat_c) > kCycloneOuterKm / kKmPerDeg) continue;
+      const double r = great_circle_km(lat_c, lon_c, cols.lat[size_t(n)], cols.lon[size_t(n)]);
+      if (r <= std::max(300.0, 1.5 * row_deg * kKmPerDeg)) t.psl_min_pa = std::min(t.psl_min_pa, double(F[kPSL][n]));
+      if (r <= 500.0) t.wind_max_ms = std::max(t.wind_max_ms, std::hypot(double(F[kUBOT][n]), double(F[kVBOT][n])));
+      if (r <= kCycloneOuterKm && LAB[n] == float(kCyclone)) ++t.cells;
+    }
+  }
+  std::vector<std::array<double, 3>> xyz(out.rivers.size(), {0.0, 0.0, 0.0});
+  for (int64_t n = 0; n < N; ++n) {
+    if (LAB[n] >= 0) continue;
+    size_t r = 0;
+    while (r < out.rivers.size() && out.rivers[r].state.id != int(-LAB[n])) ++r;
+    LAB[n] = float(kRiver);
+    if (r == out.rivers.size()) continue;
+    RiverTruth& t = out.rivers[r];
+    const double a = cols.area_m2[size_t(n)];
+    const double la = cols.lat[size_t(n)] * kDegToRad, lo = cols.lon[size_t(n)] * kDegToRad;
+    ++t.cells;
+    t.area_km2 += a / 1e6;
+    xyz[r][0] += a * std::cos(la) * std::cos(lo);
+    xyz[r][1] += a * std::cos(la) * std::sin(lo);
+    xyz[r][2] += a * std::sin(la);
+    t.ivt_max = std::max(t.ivt_max, column_ivt(out, NN, size_t(n), ivt_levels()));
+  }
+  for (size_t r = 0; r < out.rivers.size(); ++r) {
+    RiverTruth& t = out.rivers[r];
+    if (t.cells == 0) continue;
+    t.centroid.lat = std::atan2(xyz[r][2], std::hypot(xyz[r][0], xyz[r][1])) / kDegToRad;
+    t.centroid.lon = wrap360(std::atan2(xyz[r][1], xyz[r][0]) / kDegToRad);
+  }
+}
+
 void World::columns_at_pressure(const StepFields& s, const std::vector<double>& p_pa, Tensor& q, Tensor& u,
                                 Tensor& v) const {
   const int64_t H = grid_.height(), W = grid_.width(), L = int64_t(p_pa.size());
@@ -726,28 +957,17 @@ void World::columns_at_hybrid(const StepFields& s, const std::vector<double>& hy
       }
 }
 
-double World::ivt_at(const StepFields& s, int64_t i, int64_t j) const {
+const std::vector<double>& World::ivt_levels() const {
   static const std::vector<double> kDefault = {1000, 925, 850, 700, 600, 500, 400, 300, 250, 200};
-  const std::vector<double>& plev = config_.levels == Levels::pressure ? config_.plev_hpa : kDefault;
-  const int64_t W = grid_.width();
-  const size_t HW = size_t(grid_.size()), n = size_t(i * W + j);
-  const float* F = s.fields.data();
-  const double ps = F[kPS * HW + n], q0 = F[kQREFHT * HW + n], lam = s.lambda[int64_t(n)];
-  double fu = 0, fv = 0, prev_qu = 0, prev_qv = 0, prev_p = 0;
-  for (size_t k = 0; k < plev.size(); ++k) {
-    const double p = plev[k] * 100.0;
-    const double q = q_at(p, ps, q0, lam);
-    const double qu = q * wind_at(p, ps, F[kUBOT * HW + n], F[kU850 * HW + n], s.u200[int64_t(n)]);
-    const double qv = q * wind_at(p, ps, F[kVBOT * HW + n], F[kV850 * HW + n], s.v200[int64_t(n)]);
-    if (k > 0) {
-      fu += 0.5 * (qu + prev_qu) * (prev_p - p);
-      fv += 0.5 * (qv + prev_qv) * (prev_p - p);
-    }
-    prev_qu = qu;
-    prev_qv = qv;
-    prev_p = p;
-  }
-  return std::hypot(fu, fv) / kGravity;
+  return config_.levels == Levels::pressure ? config_.plev_hpa : kDefault;
+}
+
+double World::ivt_at_column(const StepFields& s, int64_t n) const {
+  return column_ivt(s, size_t(s.labels.numel()), size_t(n), ivt_levels());
+}
+
+double World::ivt_at(const StepFields& s, int64_t i, int64_t j) const {
+  return column_ivt(s, size_t(grid_.size()), size_t(i * grid_.width() + j), ivt_levels());
 }
 
 }  // namespace climseg::synth
