@@ -1,6 +1,7 @@
 // Equiangular cubed-sphere grids: GLL nodes of the spectral elements and finite-volume physics cells.
 #include "geo/cubed_sphere.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <regex>
 
@@ -105,28 +106,73 @@ std::vector<double> gll_points(int np) {
 void cubed_sphere_nodes(int ne, int np, std::vector<double>& lat, std::vector<double>& lon) {
   const std::vector<double> xi = gll_points(np);
   const double d = (kPi / 2) / ne;
-  std::vector<Vec3> all;
-  all.reserve(size_t(6) * size_t(ne) * size_t(ne) * size_t(np) * size_t(np));
+  // The distinct central angles along a face edge, symmetric: angle[M - k] = -angle[k].
+  const int M = ne * (np - 1);
+  std::vector<double> angle(size_t(M) + 1);
+  for (int e = 0; e < ne; ++e)
+    for (int i = 0; i < np; ++i) angle[size_t(e * (np - 1) + i)] = -kPi / 4 + (e + 0.5 * (1 + xi[size_t(i)])) * d;
+  for (int k = 0; k <= M / 2; ++k) angle[size_t(M - k)] = -angle[size_t(k)];  // exactly symmetric
+  // A node is a point (X, Y, Z) of the cube surface whose coordinates are ±1 or ±tan(angle): as
+  // integers, ±1 is M or 0 and ±tan(angle[k]) is k or M - k, so nodes shared by faces get one key.
+  struct Node {
+    int32_t key[3];
+    int32_t face, a, b;
+  };
+  std::vector<Node> nodes;
+  nodes.reserve(size_t(6) * size_t(M + 1) * size_t(M + 1));
   for (int f = 0; f < 6; ++f)
-    for (int ej = 0; ej < ne; ++ej)
-      for (int ei = 0; ei < ne; ++ei)
-        for (int j = 0; j < np; ++j)
-          for (int i = 0; i < np; ++i) {
-            const double a = -kPi / 4 + (ei + 0.5 * (1 + xi[size_t(i)])) * d;
-            const double b = -kPi / 4 + (ej + 0.5 * (1 + xi[size_t(j)])) * d;
-            all.push_back(normalized(face_point(f, a, b)));
-          }
-  // Shared nodes once: the closest distinct GLL nodes are far more than 1e-9 apart.
-  const std::vector<int64_t> id = merge_close_points(all, 1e-9);
+    for (int b = 0; b <= M; ++b)
+      for (int a = 0; a <= M; ++a) {
+        const int32_t ta = a, tb = b, na = M - a, nb = M - b, one = M, minus = 0;
+        Node n{{0, 0, 0}, f, a, b};
+        switch (f) {  // as face_point: (1, x, y), (-x, 1, y), (-1, -x, y), (x, -1, y), (-y, x, 1), (y, x, -1)
+          case 0:
+            n.key[0] = one, n.key[1] = ta, n.key[2] = tb;
+            break;
+          case 1:
+            n.key[0] = na, n.key[1] = one, n.key[2] = tb;
+            break;
+          case 2:
+            n.key[0] = minus, n.key[1] = na, n.key[2] = tb;
+            break;
+          case 3:
+            n.key[0] = ta, n.key[1] = minus, n.key[2] = tb;
+            break;
+          case 4:
+            n.key[0] = nb, n.key[1] = ta, n.key[2] = one;
+            break;
+          default:
+            n.key[0] = tb, n.key[1] = ta, n.key[2] = minus;
+            break;
+        }
+        nodes.push_back(n);
+      }
+  // First appearance of each key, in generation order.
+  std::vector<int64_t> order(nodes.size());
+  for (size_t k = 0; k < order.size(); ++k) order[k] = int64_t(k);
+  auto key_less = [&](int64_t x, int64_t y) {
+    const Node &p = nodes[size_t(x)], &q = nodes[size_t(y)];
+    for (int c = 0; c < 3; ++c)
+      if (p.key[c] != q.key[c]) return p.key[c] < q.key[c];
+    return x < y;
+  };
+  std::sort(order.begin(), order.end(), key_less);
+  std::vector<char> first(nodes.size(), 0);
+  for (size_t k = 0; k < order.size(); ++k) {
+    const Node& p = nodes[size_t(order[k])];
+    const bool same = k > 0 && std::equal(p.key, p.key + 3, nodes[size_t(order[k - 1])].key);
+    if (!same) first[size_t(order[k])] = 1;
+  }
   lat.clear();
   lon.clear();
-  for (size_t k = 0; k < all.size(); ++k)
-    if (id[k] == int64_t(k)) {
-      double la, lo;
-      to_lat_lon(all[k], la, lo);
-      lat.push_back(la);
-      lon.push_back(lo);
-    }
+  for (size_t k = 0; k < nodes.size(); ++k) {
+    if (!first[k]) continue;
+    const Node& n = nodes[k];
+    double la, lo;
+    to_lat_lon(face_point(n.face, angle[size_t(n.a)], angle[size_t(n.b)]), la, lo);
+    lat.push_back(la);
+    lon.push_back(lo);
+  }
 }
 
 void cubed_sphere_cells(int ne, int pg, std::vector<double>& lat, std::vector<double>& lon,

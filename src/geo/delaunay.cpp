@@ -57,7 +57,7 @@ class Hull {
     Face& f = faces_[size_t(id)];
     f.alive = false;
     ++f.gen;
-    if (f.conflicts.capacity() > 64) std::vector<int32_t>().swap(f.conflicts);
+    if (f.conflicts.capacity() > 16) std::vector<int32_t>().swap(f.conflicts);
     f.conflicts.clear();
     free_.push_back(id);
   }

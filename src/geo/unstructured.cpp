@@ -51,31 +51,42 @@ std::vector<Vec3> circumcentres(const UnstructuredGrid& g) {
   return cc;
 }
 
-// Neighbours from the triangulation's edges, counter-clockwise; the Voronoi cells when global.
+// Neighbours from the triangulation's edges, counter-clockwise; the Voronoi cells when global. Two
+// passes over the vertex rings (sizes, then contents) keep the memory to the CSR arrays themselves.
 void nodal_topology(UnstructuredGrid& g) {
   const int64_t n = g.size();
   g.neighbour_start.assign(size_t(n) + 1, 0);
-  std::vector<std::vector<int32_t>> rings(static_cast<size_t>(n)), fans(static_cast<size_t>(n));
-#pragma omp parallel for schedule(dynamic, 1024)
-  for (int64_t i = 0; i < n; ++i) g.triangulation.vertex_ring(int32_t(i), rings[size_t(i)], &fans[size_t(i)]);
-  for (int64_t i = 0; i < n; ++i)
-    g.neighbour_start[size_t(i) + 1] = g.neighbour_start[size_t(i)] + int64_t(rings[size_t(i)].size());
+#pragma omp parallel
+  {
+    std::vector<int32_t> ring;
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+      g.triangulation.vertex_ring(int32_t(i), ring);
+      g.neighbour_start[size_t(i) + 1] = int64_t(ring.size());
+    }
+  }
+  for (int64_t i = 0; i < n; ++i) g.neighbour_start[size_t(i) + 1] += g.neighbour_start[size_t(i)];
   g.neighbours.resize(size_t(g.neighbour_start.back()));
-  for (int64_t i = 0; i < n; ++i)
-    std::copy(rings[size_t(i)].begin(), rings[size_t(i)].end(), g.neighbours.begin() + g.neighbour_start[size_t(i)]);
-
   g.area_m2.assign(size_t(n), 0.0);
   const double r2 = kEarthRadius * kEarthRadius;
-  if (g.global()) {
-    const std::vector<Vec3> cc = circumcentres(g);
+  const bool global = g.global();
+  std::vector<Vec3> cc;
+  if (global) {
+    cc = circumcentres(g);
     g.cells = UnstructuredGrid::Cells::voronoi;
-    g.cell_start.assign(size_t(n) + 1, 0);
-    for (int64_t i = 0; i < n; ++i)
-      g.cell_start[size_t(i) + 1] = g.cell_start[size_t(i)] + int64_t(fans[size_t(i)].size());
+    g.cell_start = g.neighbour_start;  // a closed ring: as many Voronoi corners as neighbours
     g.cell_corners.resize(size_t(g.cell_start.back()));
-#pragma omp parallel for schedule(static)
+  } else {
+    g.cells = UnstructuredGrid::Cells::none;
+  }
+#pragma omp parallel
+  {
+    std::vector<int32_t> ring, fan;
+#pragma omp for schedule(static)
     for (int64_t i = 0; i < n; ++i) {
-      const auto& fan = fans[size_t(i)];
+      g.triangulation.vertex_ring(int32_t(i), ring, &fan);
+      std::copy(ring.begin(), ring.end(), g.neighbours.begin() + g.neighbour_start[size_t(i)]);
+      if (!global) continue;
       Vec3* out = g.cell_corners.data() + g.cell_start[size_t(i)];
       for (size_t k = 0; k < fan.size(); ++k) out[k] = cc[size_t(fan[k])];
       double a = 0;
@@ -83,13 +94,12 @@ void nodal_topology(UnstructuredGrid& g) {
         a += spherical_triangle_area(g.xyz[size_t(i)], out[k], out[(k + 1) % fan.size()]);
       g.area_m2[size_t(i)] = a * r2;
     }
-  } else {
-    g.cells = UnstructuredGrid::Cells::none;
+  }
+  if (!global)
     for (const auto& t : g.triangulation.triangles) {
       const double a = spherical_triangle_area(g.xyz[size_t(t[0])], g.xyz[size_t(t[1])], g.xyz[size_t(t[2])]) * r2;
       for (int32_t v : t) g.area_m2[size_t(v)] += a / 3.0;
     }
-  }
 }
 
 template <class T>
