@@ -4,12 +4,14 @@
 
 #include <iostream>
 #include <regex>
+#include <tuple>
 
 #include "apps/command.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/mpi.hpp"
 #include "core/timer.hpp"
+#include "geo/cubed_sphere.hpp"
 #include "models/synth/archive.hpp"
 
 namespace climseg::app {
@@ -25,7 +27,10 @@ class SynthCommand : public Command {
 
   void setup(CLI::App& app) override {
     app.add_option("--out", out_, "Output folder (created when missing)")->required();
-    app.add_option("--grid", grid_, "HxW: latitudes (-90..90 inclusive) x longitudes (from 0)")->default_val("192x288");
+    app.add_option("--grid", grid_,
+                   "HxW: latitudes (-90..90 inclusive) x longitudes (from 0); or a cubed sphere (ne30np4, ne30pg2): "
+                   "CAM-SE column files")
+        ->default_val("192x288");
     app.add_option("--steps", c_.steps, "Time steps in all")->default_val(16);
     app.add_option("--steps-per-file", c_.steps_per_file, "Time steps per file")->default_val(8);
     app.add_option("--hours", c_.hours, "Hours between steps (CAM5 h2: 3)")->default_val(3.0);
@@ -50,10 +55,15 @@ class SynthCommand : public Command {
 
   int run(const GlobalOptions& global) override {
     std::smatch m;
-    if (!std::regex_match(grid_, m, std::regex(R"((\d+)x(\d+))")))
-      fail_usage("--grid {}: expected HxW, e.g. 192x288", grid_);
-    c_.height = std::stoll(m[1]);
-    c_.width = std::stoll(m[2]);
+    if (geo::parse_cubed_sphere(grid_)) {
+      c_.columns = grid_;
+      std::tie(c_.height, c_.width) = synth::latlon_size_of(grid_);
+    } else if (std::regex_match(grid_, m, std::regex(R"((\d+)x(\d+))"))) {
+      c_.height = std::stoll(m[1]);
+      c_.width = std::stoll(m[2]);
+    } else {
+      fail_usage("--grid {}: expected HxW (e.g. 192x288) or a cubed sphere (e.g. ne30np4, ne30pg2)", grid_);
+    }
     if (!std::regex_match(start_, m, std::regex(R"((\d{4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2}))?)")))
       fail_usage("--start {}: expected YYYY-MM-DD or YYYY-MM-DDTHH", start_);
     c_.start_year = std::stoi(m[1]);
@@ -77,8 +87,9 @@ class SynthCommand : public Command {
     const synth::ArchiveFiles files = synth::write_archive(c_, out_, world, !global.no_progress);
     const double seconds = sw.seconds();
     if (world.is_root()) {
-      log::info("wrote {} file(s) of {} step(s) at {}x{} in {:.2f} s ({:.3f} s per step on {} rank(s))",
-                files.cam.size(), c_.steps, c_.height, c_.width, seconds, seconds / double(c_.steps), world.size());
+      log::info("wrote {} file(s) of {} step(s) at {} in {:.2f} s ({:.3f} s per step on {} rank(s))", files.cam.size(),
+                c_.steps, c_.columns.empty() ? fmt::format("{}x{}", c_.height, c_.width) : c_.columns, seconds,
+                seconds / double(c_.steps), world.size());
       std::cout << fmt::format("{}\n{}\n{}\n", files.manifest, files.cyclones_csv, files.rivers_csv);
       if (c_.waves) std::cout << files.waves_csv << "\n";
       for (const auto& f : files.cam) std::cout << f << "\n";

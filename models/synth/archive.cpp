@@ -13,7 +13,9 @@
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/progress.hpp"
+#include "geo/cubed_sphere.hpp"
 #include "geo/smooth.hpp"
+#include "readers/column_file.hpp"
 #include "readers/writer.hpp"
 
 namespace climseg::synth {
@@ -222,6 +224,125 @@ io::OutputSpec waves_spec(const SynthConfig& c, const World& world, const SynthC
   return s;
 }
 
+std::string cyclone_row(const std::string& head, const CycloneTruth& c) {
+  return fmt::format("{},{},{},{:.4f},{:.4f},{:.1f},{:.2f},{:.1f},{:.1f},{:.2f},{:.3f},{}\n", head, c.state.id,
+                     c.state.north ? "N" : "S", c.state.centre.lat, c.state.centre.lon, c.psl_min_pa, c.wind_max_ms,
+                     c.state.dp_pa, c.state.rmw_km, c.state.vmax_ms, c.state.holland_b, c.cells);
+}
+
+std::string river_row(const std::string& head, const RiverTruth& r) {
+  if (r.cells == 0) return {};  // too weak to be labelled at this step
+  std::string axis;
+  for (size_t p = 0; p < r.state.axis.size(); p += 4)
+    axis += fmt::format("{}{:.2f}:{:.2f}", axis.empty() ? "" : " ", r.state.axis[p].lat, r.state.axis[p].lon);
+  const double width = r.area_km2 / std::max(r.state.length_km, 1.0);  // mean labelled width
+  return fmt::format("{},{},{},{:.4f},{:.4f},{:.1f},{:.1f},{:.1f},{:.3f},{:.1f},{},{:.0f},\"{}\"\n", head, r.state.id,
+                     r.state.north ? "N" : "S", r.centroid.lat, r.centroid.lon, r.state.length_km, width,
+                     r.state.sigma_km, r.state.strength, r.ivt_max, r.cells, r.area_km2, axis);
+}
+
+constexpr const char* kCycloneHeader =
+    "step,time,date,file,time_index,id,hemisphere,lat,lon,psl_min_pa,wind_max_ms,dp_pa,rmw_km,vmax_ms,holland_b,"
+    "cells\n";
+constexpr const char* kRiverHeader =
+    "step,time,date,file,time_index,id,hemisphere,centroid_lat,centroid_lon,length_km,width_km,sigma_km,strength,"
+    "ivt_max,cells,area_km2,axis\n";
+
+// The archive on a cubed sphere's columns: CAM-SE-like files (lat(ncol), lon(ncol), area(ncol),
+// (time, ncol) fields and LABELS), the same truth tables and manifest.
+ArchiveFiles write_column_archive(const SynthConfig& config, const fs::path& dir, const Comm& comm, bool progress,
+                                  const World& world, const SynthClock& clock, ArchiveFiles out) {
+  const geo::CubedSphereSpec spec = *geo::parse_cubed_sphere(config.columns);
+  geo::UnstructuredGrid grid;
+  if (comm.is_root()) grid = geo::cubed_sphere_grid(spec);
+  grid.broadcast(comm);  // built once
+  const int64_t N = grid.size();
+  const int64_t nfiles = int64_t(out.cam.size());
+  const auto [f0, fn] = block(nfiles, comm.rank(), comm.size());
+  int64_t my_steps = 0;
+  for (int64_t k = f0; k < f0 + fn; ++k)
+    my_steps += std::min(config.steps_per_file, config.steps - k * config.steps_per_file);
+  io::ColumnFileSpec fs_spec = io::column_spec(grid);
+  fs_spec.time_units = clock.time_units();
+  fs_spec.calendar = config.calendar;
+  fs_spec.deflate_level = config.deflate_level;
+  for (const auto& ch : cam5_channels())
+    fs_spec.variables.push_back({ch.name,
+                                 NC_FLOAT,
+                                 true,
+                                 {io::Attr::str("units", ch.units), io::Attr::str("long_name", ch.long_name),
+                                  io::Attr::str("standard_name", ch.standard_name)},
+                                 std::nullopt});
+  fs_spec.variables.push_back({"LABELS",
+                               NC_BYTE,
+                               true,
+                               {io::Attr::str("long_name", "planted truth: 0 background, 1 tropical cyclone, 2 river"),
+                                io::Attr::str("units", "1"), io::Attr::num("flag_values", NC_BYTE, {0, 1, 2}),
+                                io::Attr::str("flag_meanings", "Background Tropical_Cyclone Atmospheric_River")},
+                               -1.0});
+  fs_spec.global_attrs = {io::Attr::str("title", "climseg synthetic CAM-SE-like columns (" + spec.name() + ")"),
+                          io::Attr::str("source", "climseg synth"), io::Attr::str("grid", spec.name()),
+                          io::Attr::str("history", synth_command(config))};
+  if (spec.pg == 0) {
+    fs_spec.global_attrs.push_back(io::Attr::i32("ne", spec.ne));
+    fs_spec.global_attrs.push_back(io::Attr::i32("np", spec.np));
+  }
+  std::string cyclone_rows, river_rows;
+  Progress bar("synth", my_steps, progress);
+  StepFields s;
+  for (int64_t k = f0; k < f0 + fn; ++k) {
+    const int64_t t0 = k * config.steps_per_file;
+    const int64_t nt = std::min(config.steps_per_file, config.steps - t0);
+    io::ColumnWriter w(out.cam[size_t(k)], fs_spec);
+    const std::string name = fs::path(out.cam[size_t(k)]).filename().string();
+    for (int64_t t = t0; t < t0 + nt; ++t) {
+      world.generate_columns(t, grid, s);
+      const int64_t ti = t - t0;
+      w.write_time(ti, clock.time_value(t));
+      for (int c = 0; c < kChannelCount; ++c)
+        w.write(cam5_channels()[size_t(c)].name, ti, std::span<const float>(s.fields.data() + c * N, size_t(N)));
+      w.write("LABELS", ti, std::span<const float>(s.labels.data(), size_t(N)));
+      const std::string head = fmt::format("{},{},{},{},{}", t, fmt_g(clock.time_value(t)), clock.iso(t), name, ti);
+      for (const CycloneTruth& c : s.cyclones) cyclone_rows += cyclone_row(head, c);
+      for (const RiverTruth& r : s.rivers) river_rows += river_row(head, r);
+      bar.advance(1);
+    }
+    w.close();
+  }
+  bar.finish();
+  const auto all_c = comm.allgather(cyclone_rows);
+  const auto all_r = comm.allgather(river_rows);
+  out.cyclones_csv = (dir / (config.prefix + "_cyclones.csv")).string();
+  out.rivers_csv = (dir / (config.prefix + "_rivers.csv")).string();
+  out.manifest = (dir / (config.prefix + ".json")).string();
+  if (comm.is_root()) {
+    std::string csv = kCycloneHeader;
+    for (const auto& part : all_c) csv += part;
+    write_file_atomically(out.cyclones_csv, csv);
+    csv = kRiverHeader;
+    for (const auto& part : all_r) csv += part;
+    write_file_atomically(out.rivers_csv, csv);
+    nlohmann::ordered_json m;
+    m["command"] = synth_command(config);
+    m["grid"] = {
+        {"cubed_sphere", spec.name()}, {"columns", N}, {"world_height", config.height}, {"world_width", config.width}};
+    m["time"] = {{"units", clock.time_units()}, {"calendar", config.calendar}, {"hours_per_step", config.hours},
+                 {"steps", config.steps},       {"first", clock.iso(0)},       {"last", clock.iso(config.steps - 1)}};
+    m["channels"] = nlohmann::json::array();
+    for (const auto& ch : cam5_channels()) m["channels"].push_back(ch.name);
+    m["labels"] = {{"0", "Background"}, {"1", "Tropical Cyclone"}, {"2", "Atmospheric River"}};
+    auto rel = [&](const std::string& p) { return fs::path(p).lexically_relative(dir).string(); };
+    m["files"] = nlohmann::json::array();
+    for (const auto& f : out.cam) m["files"].push_back(rel(f));
+    m["cyclones_truth"] = rel(out.cyclones_csv);
+    m["rivers_truth"] = rel(out.rivers_csv);
+    m["planted"] = {{"cyclones", world.planned_cyclones().size()}, {"rivers", world.planned_rivers().size()}};
+    write_file_atomically(out.manifest, m.dump(2) + "\n");
+  }
+  comm.barrier();
+  return out;
+}
+
 }  // namespace
 
 SynthClock::SynthClock(const SynthConfig& c) : config_(c) {
@@ -266,10 +387,11 @@ std::string SynthClock::stamp(int64_t step) const {
 
 std::string synth_command(const SynthConfig& c) {
   std::string cmd = fmt::format(
-      "climseg synth --grid {}x{} --steps {} --steps-per-file {} --hours {} --seed {} --start "
+      "climseg synth --grid {} --steps {} --steps-per-file {} --hours {} --seed {} --start "
       "{:04d}-{:02d}-{:02d}T{:02d} --calendar {} --cyclones {} --rivers {} --deflate {} --prefix {}",
-      c.height, c.width, c.steps, c.steps_per_file, fmt_g(c.hours), c.seed, c.start_year, c.start_month, c.start_day,
-      c.start_hour, c.calendar, fmt_g(c.cyclones), fmt_g(c.rivers), c.deflate_level, c.prefix);
+      c.columns.empty() ? fmt::format("{}x{}", c.height, c.width) : c.columns, c.steps, c.steps_per_file,
+      fmt_g(c.hours), c.seed, c.start_year, c.start_month, c.start_day, c.start_hour, c.calendar, fmt_g(c.cyclones),
+      fmt_g(c.rivers), c.deflate_level, c.prefix);
   if (c.lat_descending) cmd += " --lat-descending";
   if (c.levels == Levels::pressure) {
     cmd += " --levels pressure --plev ";
@@ -328,6 +450,7 @@ ArchiveFiles write_archive(const SynthConfig& config, const fs::path& dir, const
     out.cam.push_back((dir / cam_file_name(config, clock, k)).string());
     if (config.waves) out.waves.push_back((dir / "waves" / waves_file_name(config, clock, k)).string());
   }
+  if (!config.columns.empty()) return write_column_archive(config, dir, comm, progress, world, clock, std::move(out));
   const auto [f0, fn] = block(nfiles, comm.rank(), comm.size());
   int64_t my_steps = 0;
   for (int64_t k = f0; k < f0 + fn; ++k)
@@ -401,22 +524,8 @@ ArchiveFiles write_archive(const SynthConfig& config, const fs::path& dir, const
         cam.write("V", ti, v.data());
       }
       const std::string head = fmt::format("{},{},{},{},{}", t, fmt_g(clock.time_value(t)), clock.iso(t), cam_name, ti);
-      for (const CycloneTruth& c : s.cyclones)
-        cyclone_rows +=
-            fmt::format("{},{},{},{:.4f},{:.4f},{:.1f},{:.2f},{:.1f},{:.1f},{:.2f},{:.3f},{}\n", head, c.state.id,
-                        c.state.north ? "N" : "S", c.state.centre.lat, c.state.centre.lon, c.psl_min_pa, c.wind_max_ms,
-                        c.state.dp_pa, c.state.rmw_km, c.state.vmax_ms, c.state.holland_b, c.cells);
-      for (const RiverTruth& r : s.rivers) {
-        if (r.cells == 0) continue;  // too weak to be labelled at this step
-        std::string axis;
-        for (size_t p = 0; p < r.state.axis.size(); p += 4)
-          axis += fmt::format("{}{:.2f}:{:.2f}", axis.empty() ? "" : " ", r.state.axis[p].lat, r.state.axis[p].lon);
-        const double width = r.area_km2 / std::max(r.state.length_km, 1.0);  // mean labelled width
-        river_rows +=
-            fmt::format("{},{},{},{:.4f},{:.4f},{:.1f},{:.1f},{:.1f},{:.3f},{:.1f},{},{:.0f},\"{}\"\n", head,
-                        r.state.id, r.state.north ? "N" : "S", r.centroid.lat, r.centroid.lon, r.state.length_km, width,
-                        r.state.sigma_km, r.state.strength, r.ivt_max, r.cells, r.area_km2, axis);
-      }
+      for (const CycloneTruth& c : s.cyclones) cyclone_rows += cyclone_row(head, c);
+      for (const RiverTruth& r : s.rivers) river_rows += river_row(head, r);
       if (waves) {
         std::vector<float> hs(HW), lab(HW);
         for (size_t n = 0; n < HW; ++n)
@@ -465,11 +574,10 @@ ArchiveFiles write_archive(const SynthConfig& config, const fs::path& dir, const
   if (config.waves) out.waves_csv = (dir / (config.prefix + "_waves.csv")).string();
   if (comm.is_root()) {
     const std::string key = "step,time,date,file,time_index,";
-    std::string csv = key + "id,hemisphere,lat,lon,psl_min_pa,wind_max_ms,dp_pa,rmw_km,vmax_ms,holland_b,cells\n";
+    std::string csv = kCycloneHeader;
     for (const auto& part : all_c) csv += part;
     write_file_atomically(out.cyclones_csv, csv);
-    csv = key +
-          "id,hemisphere,centroid_lat,centroid_lon,length_km,width_km,sigma_km,strength,ivt_max,cells,area_km2,axis\n";
+    csv = kRiverHeader;
     for (const auto& part : all_r) csv += part;
     write_file_atomically(out.rivers_csv, csv);
     if (config.waves) {

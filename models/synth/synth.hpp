@@ -66,7 +66,13 @@ struct SynthConfig {
   double rivers = 4.0;    // mean number of rivers alive at any time
   int deflate_level = 1;
   std::string prefix = "synth";
+  // A cubed sphere ("ne30np4", "ne30pg2"): the world is sampled at its columns and written as CAM-SE
+  // column files (lat(ncol), lon(ncol)); height x width is then the lat-lon grid of the same spacing.
+  std::string columns;
 };
+
+// The lat-lon size (height, width) whose spacing matches a cubed sphere's (ne30np4: 181x360).
+std::pair<int64_t, int64_t> latlon_size_of(const std::string& cubed_sphere);
 
 // Checks ranges; throws UsageError naming the option.
 void validate(const SynthConfig& config);

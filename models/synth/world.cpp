@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "core/error.hpp"
+#include "geo/cubed_sphere.hpp"
 #include "models/synth/rng.hpp"
 #include "models/synth/synth.hpp"
 
@@ -382,7 +383,23 @@ double qsat(double t_k, double p_pa) {
   return 0.622 * es / std::max(p_pa - 0.378 * es, 1.0);
 }
 
+std::pair<int64_t, int64_t> latlon_size_of(const std::string& name) {
+  const auto spec = geo::parse_cubed_sphere(name);
+  if (!spec) fail_usage("--grid {}: not a cubed sphere (neXnpY or neXpgY)", name);
+  const double per_edge = spec->pg > 0 ? double(spec->ne) * spec->pg : double(spec->ne) * (spec->np - 1);
+  const double spacing = 90.0 / per_edge;  // degrees between columns along the equator
+  return {int64_t(std::lround(180.0 / spacing)) + 1, int64_t(std::lround(360.0 / spacing))};
+}
+
 void validate(const SynthConfig& c) {
+  if (!c.columns.empty()) {
+    const auto spec = geo::parse_cubed_sphere(c.columns);
+    if (!spec) fail_usage("--grid {}: not a cubed sphere (neXnpY or neXpgY)", c.columns);
+    if (spec->columns() > 50'000'000)
+      fail_usage("--grid {}: {} columns is more than synth writes", c.columns, spec->columns());
+    if (c.waves || c.levels != Levels::none || c.lat_descending)
+      fail_usage("--grid {}: --waves, --levels and --lat-descending are for lat-lon archives", c.columns);
+  }
   if (c.height < 16 || c.width < 32 || c.height > 4096 || c.width > 8192)
     fail_usage("--grid {}x{}: needs 16..4096 latitudes and 32..8192 longitudes", c.height, c.width);
   if (c.steps < 1) fail_usage("--steps {}: must be at least 1", c.steps);
