@@ -7,6 +7,7 @@
 #include "core/log.hpp"
 #include "core/mpi.hpp"
 #include "readers/cf_file.hpp"
+#include "readers/column_file.hpp"
 #include "readers/describe.hpp"
 #include "readers/inspect.hpp"
 
@@ -39,12 +40,14 @@ class InspectCommand : public Command {
     for (const std::string& f : files_) {
       try {
         nlohmann::json r = io::inspect_raw(f);
-        if (!raw_) r["semantic"] = io::describe_semantic(io::scan_file(f));
+        // Unstructured columns (CAM-SE ncol, SCRIP, UGRID) have their own semantic view.
+        const bool columns = !raw_ && io::detect_column_layout(f).has_value();
+        if (!raw_) r["semantic"] = columns ? io::describe_columns(f) : io::describe_semantic(io::scan_file(f));
         if (json_) {
           all.push_back(std::move(r));
         } else {
           std::string text = io::format_raw(r);
-          if (!raw_) text += io::format_semantic(r["semantic"]);
+          if (!raw_) text += columns ? io::format_columns(r["semantic"]) : io::format_semantic(r["semantic"]);
           std::cout << text << (files_.size() > 1 ? "\n" : "") << std::flush;
         }
       } catch (const Error& e) {

@@ -1,13 +1,16 @@
 // `climseg predict --model CKPT --in ARCHIVE --out DIR`: class masks (and probabilities) per time step.
 #include <iostream>
+#include <regex>
 
 #include "apps/command.hpp"
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/mpi.hpp"
+#include "models/training/column_predict.hpp"
 #include "models/training/predictor.hpp"
 #include "nn/precision.hpp"
+#include "readers/column_file.hpp"
 
 namespace climseg::app {
 namespace {
@@ -32,6 +35,12 @@ class PredictCommand : public Command {
     app.add_flag("--no-overwrite", no_overwrite_,
                  "Stop, naming the difference, rather than redo an output made otherwise")
         ->excludes(overwrite);
+    app.add_option("--remap", remap_,
+                   "Unstructured inputs (CAM-SE ncol, SCRIP, UGRID): the lat-lon grid HxW the network runs on "
+                   "(default: the model's training grid); outputs on the native columns");
+    app.add_option("--remap-method", remap_method_, "Columns to the grid: bilinear or conservative (back: bilinear)")
+        ->check(CLI::IsMember({"bilinear", "conservative"}))
+        ->default_val("bilinear");
     app.add_flag("--regrid", o_.regrid,
                  "Run the network at the resolution the model was trained at: inputs regridded to it (Fourier in "
                  "longitude, linear in latitude), class probabilities regridded back, masks on the input grid");
@@ -58,14 +67,50 @@ class PredictCommand : public Command {
     Comm world = Comm::world();
     log::info("{} {} ({}, channels {}) on {} rank(s)", m.kind, model_, m.config.type, fmt::join(m.config.channels, ","),
               world.size());
-    training::PredictReport r = training::predict(m, o_, world);
+    training::PredictReport r;
+    if (io::ColumnArchive::is_columns(o_.inputs)) {
+      if (o_.precision != nn::Precision::fp32)
+        fail_usage("--precision {}: fp32 only for unstructured inputs (predict --remap)", precision_);
+      r = training::predict_columns(m, column_options(m), world);
+    } else {
+      if (!remap_.empty())
+        fail_usage("--remap: for unstructured inputs (the input is on a lat-lon grid; see --regrid)");
+      r = training::predict(m, o_, world);
+    }
     int64_t written = world.sum(r.files_written), skipped = world.sum(r.files_skipped), samples = world.sum(r.samples);
     log::info("predicted {} time steps: {} files written, {} already complete, in {}", samples, written, skipped, out_);
     return 0;
   }
 
  private:
-  std::string model_, out_, precision_ = "fp32";
+  training::ColumnPredictOptions column_options(const training::ModelBundle& m) const {
+    training::ColumnPredictOptions c;
+    c.inputs = o_.inputs;
+    c.out_dir = out_;
+    c.probabilities = o_.probabilities;
+    c.rerun = o_.rerun;
+    c.key_config = o_.key_config;
+    c.suffix = o_.suffix;
+    c.method = remap_method_ == "conservative" ? geo::RemapMethod::conservative : geo::RemapMethod::bilinear;
+    for (size_t a = 0, b; a <= o_.channels.size() && !o_.channels.empty(); a = b + 1) {
+      b = std::min(o_.channels.find(',', a), o_.channels.size());
+      c.channels.push_back(o_.channels.substr(a, b - a));
+    }
+    std::smatch hw;
+    if (!remap_.empty()) {
+      if (!std::regex_match(remap_, hw, std::regex(R"((\d+)x(\d+))"))) fail_usage("--remap {}: expected HxW", remap_);
+      c.grid = geo::Grid::cam(std::stoll(hw[1]), std::stoll(hw[2]));
+    } else if (m.training_grid) {
+      c.grid = *m.training_grid;
+    } else {
+      fail_usage("{}: the input has unstructured columns: give --remap HxW (the model records no training grid)",
+                 model_);
+    }
+    if (c.grid.height() < 3 || c.grid.width() < 3) fail_usage("--remap {}: too small a grid", remap_);
+    return c;
+  }
+
+  std::string model_, out_, remap_, remap_method_, precision_ = "fp32";
   training::PredictOptions o_;
   bool overwrite_ = false, no_overwrite_ = false;
   CLI::App* app_ = nullptr;

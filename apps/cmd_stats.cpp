@@ -16,6 +16,7 @@
 #include "core/mpi.hpp"
 #include "core/progress.hpp"
 #include "readers/archive.hpp"
+#include "readers/column_file.hpp"
 #include "readers/partition.hpp"
 #include "readers/prefetch.hpp"
 #include "readers/run_key.hpp"
@@ -77,6 +78,10 @@ class StatsCommand : public Command {
     if (out_ != "-" && std::filesystem::is_directory(out_))
       fail("--out {}: is a directory; give a file name (e.g. {}/stats.json)", out_, out_);
 
+    if (io::ColumnArchive::is_columns(inputs_)) {  // unstructured columns (CAM-SE ncol, SCRIP, UGRID)
+      if (!map_pct.empty()) fail_usage("--percentile-map: lat-lon archives only (the input has unstructured columns)");
+      return column_stats(pct, world);
+    }
     io::Archive archive = io::Archive::open(inputs_, options);
     std::vector<std::string> files;
     for (const auto& f : archive.files()) files.push_back(f.path);
@@ -150,6 +155,47 @@ class StatsCommand : public Command {
   }
 
  private:
+  int column_stats(const std::vector<double>& pct, const Comm& world) {
+    std::vector<std::string> names;
+    for (size_t a = 0, b; a <= vars_.size() && !vars_.empty(); a = b + 1) {
+      b = std::min(vars_.find(',', a), vars_.size());
+      names.push_back(vars_.substr(a, b - a));
+    }
+    const io::ColumnArchive archive = io::ColumnArchive::open(inputs_, names);
+    std::vector<double> weights;
+    if (area_weighted_) {
+      geo::UnstructuredGrid grid;
+      if (world.is_root()) grid = io::read_unstructured_grid(archive.files().front());
+      grid.broadcast(world);  // built once
+      weights = grid.area_m2;
+    }
+    log::info("stats: {} steps of {} channels on {} ({} columns), {} rank(s)", archive.size(),
+              archive.channel_names().size(), archive.layout().description, archive.layout().columns, world.size());
+    io::ChannelStats stats = io::column_statistics(archive, pct, weights, world);
+    stats.area_weighted = area_weighted_;
+    stats.provenance = {{"inputs", inputs_},
+                        {"channels", archive.channel_names()},
+                        {"files", archive.files().size()},
+                        {"grid", archive.layout().description},
+                        {"ranks", world.size()},
+                        {"climseg", fmt::format("{} ({})", build::version(), build::git_hash())}};
+    report(stats, world);
+    return 0;
+  }
+
+  void report(const io::ChannelStats& stats, const Comm& world) const {
+    if (!world.is_root()) return;
+    if (out_ == "-") {
+      std::cout << io::to_json(stats).dump(2) << "\n";
+      return;
+    }
+    io::save_stats(out_, stats);
+    for (const io::ChannelStat& c : stats.channels)
+      std::cout << fmt::format("{:<10} count {:>12}  mean {:>12.6g}  std {:>12.6g}  min {:>12.6g}  max {:>12.6g}{}\n",
+                               c.name, c.count, c.mean, c.std, c.min, c.max, c.units.empty() ? "" : "  " + c.units);
+    log::info("wrote {}", out_);
+  }
+
   // Exact per-cell percentiles over all steps (numpy's default linear interpolation between order
   // statistics; missing values left out, a cell without any valid value is a fill value). Every value of
   // every cell is held in memory, so the archive must fit --map-memory-mb; the root rank reads the

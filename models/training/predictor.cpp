@@ -132,6 +132,29 @@ fs::path part_path(const fs::path& out, int rank) {
 
 }  // namespace
 
+struct GridPredictor::Impl {
+  Impl(const ModelBundle& m, const geo::Grid& g) : model(m), runner(m, g) {}
+  const ModelBundle& model;
+  Runner runner;
+};
+
+GridPredictor::GridPredictor(const ModelBundle& model, const geo::Grid& grid)
+    : impl_(std::make_unique<Impl>(model, grid)) {}
+GridPredictor::~GridPredictor() = default;
+
+Tensor GridPredictor::probabilities(const io::Sample& s) {
+  Runner& r = impl_->runner;
+  const int64_t K = impl_->model.config.num_classes(), H = r.H(), W = r.W(), Hp = r.Hp(), Wp = r.Wp();
+  if (s.grid.height() != H || s.grid.width() != W)
+    fail("prediction: a {} sample for a network compiled for {}x{}", s.grid.shape_str(), H, W);
+  const float* p = r.run(s, nullptr);
+  Tensor out({K, H, W});
+  for (int64_t c = 0; c < K; ++c)
+    for (int64_t i = 0; i < H; ++i)
+      std::copy(p + (c * Hp + i) * Wp, p + (c * Hp + i) * Wp + W, out.data() + (c * H + i) * W);
+  return out;
+}
+
 PredictReport predict(const ModelBundle& m, const PredictOptions& o, const Comm& comm) {
   io::Archive archive = open_for(m, o.inputs, o.channels, "", comm);
   const geo::Grid* net_grid = nullptr;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "models/training/model_io.hpp"
 #include "nn/precision.hpp"
 #include "readers/run_key.hpp"
+#include "readers/sample.hpp"
 
 namespace climseg::training {
 
@@ -45,6 +47,24 @@ struct PredictReport {
 };
 
 PredictReport predict(const ModelBundle& model, const PredictOptions& options, const Comm& comm);
+
+// Class probabilities of lat-lon samples on one grid, one sample at a time: (K, H, W) after softmax,
+// the network compiled once for the grid (padded to its size multiple). For callers that bring their
+// own samples: prediction on unstructured columns remaps them to a grid first (column_predict.hpp).
+class GridPredictor {
+ public:
+  GridPredictor(const ModelBundle& model, const geo::Grid& grid);
+  ~GridPredictor();
+  GridPredictor(const GridPredictor&) = delete;
+  GridPredictor& operator=(const GridPredictor&) = delete;
+  // `s`: the model's channels (C, H, W) on the grid, physical values (normalised here), with its
+  // valid mask when some are missing.
+  Tensor probabilities(const io::Sample& s);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 struct EvaluateOptions {
   std::vector<std::string> inputs;
