@@ -250,8 +250,10 @@ std::string grid_refusal(const VarInfo* lat, const VarInfo* lon, const std::vect
       for (const std::string& d : v.dims)
         if (one_of(lower(d),
                    {"ncol", "ncells", "ncell", "cell", "cells", "nod2", "node", "nodes", "nface", "nmesh2d_face"}))
-          return fmt::format("unstructured grid: regrid to latitude-longitude first (variable {} is over dimension {})",
-                             v.name, d);
+          return fmt::format(
+              "unstructured grid (variable {} is over dimension {}): this command reads latitude-longitude "
+              "grids; climseg remap --to HxW makes one",
+              v.name, d);
     return "no latitude/longitude coordinates (looked for standard_name, units degrees_north/east, axis Y/X and "
            "the names lat/latitude, lon/longitude): not a latitude-longitude grid";
   }
@@ -259,8 +261,8 @@ std::string grid_refusal(const VarInfo* lat, const VarInfo* lon, const std::vect
     return fmt::format("{} and {} are scalars: a single point, not a latitude-longitude grid", lat->name, lon->name);
   if (lat->dims.size() == 1 && lon->dims.size() == 1 && lat->dims[0] == lon->dims[0])
     return fmt::format(
-        "unstructured grid: regrid to latitude-longitude first ({} and {} are both over dimension {}, "
-        "{} columns)",
+        "unstructured grid ({} and {} are both over dimension {}, {} columns): this command reads "
+        "latitude-longitude grids; climseg remap --to HxW makes one",
         lat->name, lon->name, lat->dims[0], lat->shape[0]);
   if (lat->dims.size() >= 2 || lon->dims.size() >= 2) {
     for (const std::string& d : lat->dims) {

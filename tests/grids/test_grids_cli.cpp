@@ -111,14 +111,15 @@ TEST(GridsCli, PredictRemapEqualsPredictingTheRemappedFieldAndRemappingBack) {
     EXPECT_EQ(r.exit_code, 0) << args << "\n" << r.err;
     return r.exit_code == 0;
   };
-  ASSERT_TRUE(run(fmt::format("synth --out {} --grid ne30np4 --steps 2 --hours 6 --seed 5", cols.string())));
+  ASSERT_TRUE(run(fmt::format("synth --out {} --grid ne30np4 --steps 1 --hours 6 --seed 5", cols.string())));
   const fs::path input = cols / "synth.cam.h2.2000-01-01-00000.nc";
-  // One way: ClimateNet's CGNet on the columns through a 768x1152 grid and back.
-  ASSERT_TRUE(run(fmt::format("predict -m {} --in {} --out {} --remap 768x1152 --probabilities", weights.string(),
+  // One way: ClimateNet's CGNet on the columns through a 384x576 grid and back (768x1152, its
+  // training grid, gives the same equality at four times the cost).
+  ASSERT_TRUE(run(fmt::format("predict -m {} --in {} --out {} --remap 384x576 --probabilities", weights.string(),
                               input.string(), a.string())));
   // The other: remap the fields, predict on the lat-lon files, remap the probabilities back.
   ASSERT_TRUE(
-      run(fmt::format("remap --in {} --to 768x1152 --vars TMQ,U850,V850,PSL --out {}", input.string(), ll.string())));
+      run(fmt::format("remap --in {} --to 384x576 --vars TMQ,U850,V850,PSL --out {}", input.string(), ll.string())));
   ASSERT_TRUE(
       run(fmt::format("predict -m {} --in {} --out {} --probabilities", weights.string(), ll.string(), pll.string())));
   const std::string probs = "prob_Background,prob_Tropical_Cyclone,prob_Atmospheric_River";
@@ -133,7 +134,7 @@ TEST(GridsCli, PredictRemapEqualsPredictingTheRemappedFieldAndRemappingBack) {
     return s;
   }();
   int64_t cyclone = 0, river = 0;
-  for (int64_t t = 0; t < 2; ++t) {
+  for (int64_t t = 0; t < 1; ++t) {
     const std::vector<float> mask = io::read_column_step(pa, "class_mask", "ncol", t);
     std::vector<std::vector<float>> pa_k, pb_k;
     for (const char* p : {"prob_Background", "prob_Tropical_Cyclone", "prob_Atmospheric_River"}) {
@@ -152,7 +153,8 @@ TEST(GridsCli, PredictRemapEqualsPredictingTheRemappedFieldAndRemappingBack) {
       river += best == 2;
     }
   }
-  std::printf("predict --remap on ne30np4 (2 steps): %lld cyclone and %lld river columns, equal both ways\n",
+  std::printf("predict --remap on ne30np4 through 384x576: %lld cyclone and %lld river columns, equal both ways\n",
               (long long)cyclone, (long long)river);
-  EXPECT_GT(cyclone + river, 0);
+  EXPECT_GT(cyclone, 0);  // both classes occur: the comparison is not of empty masks
+  EXPECT_GT(river, 0);
 }

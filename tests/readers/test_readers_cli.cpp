@@ -149,10 +149,10 @@ TEST(InspectCli, SemanticViewOfRealFiles) {
   EXPECT_EQ(s["time"]["last"], "1996-01-20T18:00:00");
   EXPECT_EQ(s["time"]["step"], "6 hours");
 
-  // The unstructured grid is described, not refused: inspect says why it cannot be read.
+  // The unstructured grid is described as columns (docs/grids.md).
   r = run_climseg("inspect " + real_file("geocat_camse_unstructured_grid.nc").string());
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("grid: not usable: unstructured grid: regrid to latitude-longitude first"), std::string::npos)
+  EXPECT_NE(r.out.find("grid: unstructured, cubed sphere ne30np4: 48602 columns over ncol"), std::string::npos)
       << r.out;
   r = run_climseg("inspect --raw --json " + storm("P"));
   EXPECT_FALSE(json::parse(r.out).contains("semantic"));
@@ -195,8 +195,8 @@ TEST(ReadersCli, EveryBadInputGivesOneLineAndNoOutput) {
     cases.push_back(
         {"--in " + (dir / "cut.nc").string() + " --vars HGT", 1, "cut.nc: the file is truncated or damaged"});
     cases.push_back({"--in " + ncep + " --vars U@800", 1, "variable 'U' has no level 800 (levels: 1000, 925, 850"});
-    cases.push_back({"--in " + real_file("geocat_camse_unstructured_grid.nc").string() + " --vars T850", 1,
-                     "unstructured grid: regrid to latitude-longitude first"});
+    cases.push_back({"--in " + real_file("geocat_camse_unstructured_grid.nc").string() + " --vars T999", 1,
+                     "no field 'T999' over the columns (fields: T850)"});
     cases.push_back({"--in " + storm("T") + " --vars t --fill error", 1,
                      "geocat_Tstorm.cdf: variable t (channel t) at 1996-01-09T06:00:00 is entirely fill values"});
   }

@@ -258,7 +258,9 @@ TEST(RealFiles, EveryRealFileIsReadOrRefusedWithTheRightMessage) {
       {"geocat_nc4uvt.nc", "U@850,V@850", 1, ""},
       {"headscratcher_sresa1b_ncar_ccsm3-example.nc", "tas,pr,ua@500", 1, ""},
       {"xrdata_eraint_uvz.nc", "z@500,u@200,v@850", 2, ""},
-      {"geocat_camse_unstructured_grid.nc", "", 0, "unstructured grid: regrid to latitude-longitude first"},
+      {"geocat_camse_unstructured_grid.nc", "", 0,
+       "unstructured grid (lat and lon are both over dimension ncol, 48602 columns): this command reads "
+       "latitude-longitude grids; climseg remap --to HxW makes one"},
       {"wavespectra_ww3file.nc", "", 0, "point or station data, not a latitude-longitude grid"},
   };
   for (const Case& c : cases) {

@@ -68,6 +68,12 @@ void make_fixtures(const fs::path& d) {
         "140, "
         "210, 280 ;\n TMQ = 1, 2, 3, 4, 5 ;\n}\n");
   ncgen(
+      d / "curvilinear.nc",
+      "netcdf c {\ndimensions:\n y = 2 ; x = 3 ; time = 1 ;\nvariables:\n double time(time) ; time:units = \"days "
+      "since 2000-01-01\" ;\n double lat(y, x) ; lat:units = \"degrees_north\" ;\n double lon(y, x) ; lon:units = "
+      "\"degrees_east\" ;\n float TMQ(time, y, x) ;\ndata:\n time = 0 ; lat = 10, 10.5, 11, 20, 20.5, 21 ;\n lon = 0, "
+      "10, 20, 1, 11, 21 ;\n TMQ = 1, 2, 3, 4, 5, 6 ;\n}\n");
+  ncgen(
       d / "zero_lat.nc",
       "netcdf z {\ndimensions:\n lat = 0 ; lon = 4 ;\nvariables:\n double lat(lat) ; lat:units = \"degrees_north\" ;\n"
       " double lon(lon) ; lon:units = \"degrees_east\" ;\n float TMQ(lat, lon) ;\ndata:\n lon = 0, 90, 180, 270 ;\n}\n",
@@ -169,8 +175,14 @@ const std::vector<Case>& cases() {
        R"(\{D\}/overlap/b.nc: time steps overlap with \{D\}/overlap/a.nc .+)"},
       {"TimeBackwards", "#3", "time going backwards inside a file", "stats --in {D}/backwards.nc --vars TMQ --out -", 1,
        R"(\{D\}/backwards.nc: .*time.*)"},
-      {"UnstructuredGrid", "#3", "an unstructured (non lat-lon) grid", "stats --in {D}/unstructured.nc --out -", 1,
-       R"(\{D\}/unstructured.nc: unstructured grid: regrid to latitude-longitude first .+)"},
+      {"UnstructuredGrid", "#3", "unstructured columns given to a command that reads lat-lon grids only",
+       "events --in {D}/unstructured.nc --out {D}/events_unstructured", 1,
+       R"(\{D\}/unstructured.nc: unstructured grid \(lat and lon are both over dimension ncol, 5 columns\): this )"
+       R"(command reads latitude-longitude grids; climseg remap --to HxW makes one)"},
+      {"CurvilinearGrid", "#3", "a grid neither lat-lon nor unstructured columns (2-D lat and lon)",
+       "stats --in {D}/curvilinear.nc --out -", 1,
+       R"(\{D\}/curvilinear.nc: curvilinear grid \(lat and lon are 2-D over \(y, x\)\): regrid to )"
+       R"(latitude-longitude first)"},
       {"AllFillWarns", "#3", "a field that is entirely fill values (default: warn and mask)",
        "stats --in {D}/allfill.nc --vars TMQ --out -", 0,
        R"(\{D\}/allfill.nc: variable TMQ \(channel TMQ\) at 2000-01-01T00:00:00 is entirely fill values: masked)"},
