@@ -167,13 +167,13 @@ void fill_rows(RemapWeights& w, std::vector<Overlap>& ov, bool rows_are_latlon, 
 }
 
 template <class T>
-void put(std::string& s, const std::vector<T>& v) {
+void put_bytes(std::string& s, const std::vector<T>& v) {
   const uint64_t n = v.size();
   s.append(reinterpret_cast<const char*>(&n), sizeof n);
   s.append(reinterpret_cast<const char*>(v.data()), n * sizeof(T));
 }
 template <class T>
-void get(const std::string& s, size_t& at, std::vector<T>& v) {
+void get_bytes(const std::string& s, size_t& at, std::vector<T>& v) {
   uint64_t n = 0;
   if (at + sizeof n > s.size()) fail("remap weights: truncated image");
   std::memcpy(&n, s.data() + at, sizeof n);
@@ -184,23 +184,23 @@ void get(const std::string& s, size_t& at, std::vector<T>& v) {
   at += n * sizeof(T);
 }
 void put_grid(std::string& s, const RemapGrid& g) {
-  put(s, g.lat);
-  put(s, g.lon);
-  put(s, std::vector<int64_t>{g.corners});
-  put(s, g.corner_lat);
-  put(s, g.corner_lon);
-  put(s, g.area);
-  put(s, g.dims);
+  put_bytes(s, g.lat);
+  put_bytes(s, g.lon);
+  put_bytes(s, std::vector<int64_t>{g.corners});
+  put_bytes(s, g.corner_lat);
+  put_bytes(s, g.corner_lon);
+  put_bytes(s, g.area);
+  put_bytes(s, g.dims);
 }
 void get_grid(const std::string& s, size_t& at, RemapGrid& g) {
   std::vector<int64_t> c;
-  get(s, at, g.lat);
-  get(s, at, g.lon);
-  get(s, at, c);
-  get(s, at, g.corner_lat);
-  get(s, at, g.corner_lon);
-  get(s, at, g.area);
-  get(s, at, g.dims);
+  get_bytes(s, at, g.lat);
+  get_bytes(s, at, g.lon);
+  get_bytes(s, at, c);
+  get_bytes(s, at, g.corner_lat);
+  get_bytes(s, at, g.corner_lon);
+  get_bytes(s, at, g.area);
+  get_bytes(s, at, g.dims);
   if (c.size() != 1) fail("remap weights: malformed image");
   g.corners = c[0];
 }
@@ -319,14 +319,14 @@ Tensor RemapWeights::apply(const Tensor& in) const {
 
 std::string RemapWeights::serialize() const {
   std::string s;
-  put(s, std::vector<int32_t>{int32_t(method)});
+  put_bytes(s, std::vector<int32_t>{int32_t(method)});
   put_grid(s, source);
   put_grid(s, target);
-  put(s, source_frac);
-  put(s, target_frac);
-  put(s, row_start);
-  put(s, col);
-  put(s, weight);
+  put_bytes(s, source_frac);
+  put_bytes(s, target_frac);
+  put_bytes(s, row_start);
+  put_bytes(s, col);
+  put_bytes(s, weight);
   return s;
 }
 
@@ -334,14 +334,14 @@ RemapWeights RemapWeights::deserialize(const std::string& s) {
   RemapWeights w;
   size_t at = 0;
   std::vector<int32_t> m;
-  get(s, at, m);
+  get_bytes(s, at, m);
   get_grid(s, at, w.source);
   get_grid(s, at, w.target);
-  get(s, at, w.source_frac);
-  get(s, at, w.target_frac);
-  get(s, at, w.row_start);
-  get(s, at, w.col);
-  get(s, at, w.weight);
+  get_bytes(s, at, w.source_frac);
+  get_bytes(s, at, w.target_frac);
+  get_bytes(s, at, w.row_start);
+  get_bytes(s, at, w.col);
+  get_bytes(s, at, w.weight);
   if (m.size() != 1 || at != s.size()) fail("remap weights: malformed image");
   w.method = RemapMethod(m[0]);
   return w;
