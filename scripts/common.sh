@@ -19,8 +19,14 @@ TEST_PACKAGES=(python3 python3-xarray python3-netcdf4 cdo clang-format gmt-gshhg
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
-# install_missing PKG...: apt-get installs whichever are not installed yet (nothing if all are).
+# install_missing PKG...: apt-get installs whichever Debian packages are not installed yet. Nothing
+# happens, and no root is needed, when all are there. Not a Debian system (no dpkg-query), or
+# CLIMSEG_NO_INSTALL=1 (the dependencies come from modules or Spack): nothing is checked here, and
+# CMake's configuration names any dependency it cannot find and how to provide it.
 install_missing() {
+  if [ "${CLIMSEG_NO_INSTALL:-0}" = 1 ] || ! command -v dpkg-query >/dev/null 2>&1; then
+    return 0
+  fi
   local missing=()
   for p in "$@"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -30,14 +36,16 @@ install_missing() {
   if [ ${#missing[@]} -eq 0 ]; then
     return 0
   fi
-  say "installing: ${missing[*]}"
   local sudo=""
   if [ "$(id -u)" -ne 0 ]; then
     if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
-      echo "climseg: error: need root or sudo to install: ${missing[*]}" >&2
+      echo "climseg: error: missing Debian packages: ${missing[*]}; install them as root" \
+        "(apt-get install ${missing[*]}), or provide the dependencies otherwise (modules, Spack) and run with" \
+        "CLIMSEG_NO_INSTALL=1 (docs/development.md#dependencies)" >&2
       exit 1
     fi
   fi
+  say "installing: ${missing[*]}"
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }

@@ -9,10 +9,17 @@
 #include <cstdlib>
 #include <string>
 
+// OpenBLAS keeps a thread pool of its own; another BLAS (CLIMSEG_BLAS_IS_OPENBLAS=0, cmake/Dependencies.cmake)
+// follows OpenMP's thread count or its own environment variable (MKL_NUM_THREADS, ...).
+#ifndef CLIMSEG_BLAS_IS_OPENBLAS
+#error "CLIMSEG_BLAS_IS_OPENBLAS comes with the climseg_blas target (cmake/Dependencies.cmake)"
+#endif
+#if CLIMSEG_BLAS_IS_OPENBLAS
 extern "C" {
 void openblas_set_num_threads(int num_threads);
 char* openblas_get_corename(void);
 }
+#endif
 
 namespace climseg {
 namespace {
@@ -58,11 +65,19 @@ int default_threads() {
 void set_num_threads(int n) {
   if (n <= 0) n = default_threads();
   omp_set_num_threads(n);
+#if CLIMSEG_BLAS_IS_OPENBLAS
   openblas_set_num_threads(n);
+#endif
 }
 
 int num_threads() { return omp_get_max_threads(); }
 
-const char* blas_core_name() { return openblas_get_corename(); }
+const char* blas_core_name() {
+#if CLIMSEG_BLAS_IS_OPENBLAS
+  return openblas_get_corename();
+#else
+  return "unknown (not OpenBLAS)";
+#endif
+}
 
 }  // namespace climseg
