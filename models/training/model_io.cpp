@@ -3,6 +3,7 @@
 
 #include <cctype>
 
+#include "core/build_info.hpp"
 #include "core/error.hpp"
 #include "core/h5.hpp"
 #include "core/log.hpp"
@@ -59,10 +60,25 @@ geo::Grid grid_from_attribute(const std::string& text, const std::string& source
   return g;
 }
 
-ModelBundle load_model(const fs::path& path) {
+fs::path resolve_model_path(const fs::path& given) {
+  std::error_code ec;
+  if (fs::exists(given, ec) || given.has_parent_path()) return given;
+  // A bare file name that is not in the working folder names a bundled model.
+  const std::string data = build::data_dir();
+  if (!data.empty() && fs::exists(fs::path(data) / "models" / given, ec)) return fs::path(data) / "models" / given;
+  return given;
+}
+
+ModelBundle load_model(const fs::path& given) {
+  const fs::path path = resolve_model_path(given);
   const std::string p = path.string();
   std::error_code ec;
-  if (!fs::exists(path, ec)) fail("{}: no such model file", p);
+  if (!fs::exists(path, ec)) {
+    const std::string data = build::data_dir();
+    if (!given.has_parent_path() && !data.empty())
+      fail("{}: no such model file (nor a bundled model in {}/models)", p, data);
+    fail("{}: no such model file", p);
+  }
   ModelBundle b;
   b.source = p;
   std::string architecture, fields, classes, normalization, model, training_grid;

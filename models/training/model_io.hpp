@@ -36,8 +36,10 @@ struct ModelBundle {
 };
 
 // Throws Error (one line naming the file) when it is neither, or when tensors are missing or
-// mis-shaped.
+// mis-shaped. A bare file name that is not in the working folder names a bundled model
+// (resolve_model_path: build::data_dir()/models, e.g. "cgnet_synth_96x144.h5").
 ModelBundle load_model(const std::filesystem::path& path);
+std::filesystem::path resolve_model_path(const std::filesystem::path& given);
 
 // The attributes a climseg checkpoint carries for load_model (architecture, model, fields, classes,
 // normalization and, when given, training_grid), to merge into nn::CheckpointInfo::attributes.

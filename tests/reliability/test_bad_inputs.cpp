@@ -217,6 +217,10 @@ const std::vector<Case>& cases() {
       {"MissingModel", "#5", "a model file that does not exist",
        "predict --model {D}/nosuch.h5 --in {D}/ok --out {D}/pred_missing", 1, R"(\{D\}/nosuch.h5: no such model file)",
        "", "pred_missing"},
+      {"MissingBundledModel", "#18", "a bare model name that is neither in the working folder nor bundled",
+       "predict --model nosuch_model.h5 --in {D}/ok --out {D}/pred_bare", 1,
+       R"(nosuch_model.h5: no such model file \(nor a bundled model in \{D\}/bundled/models\))",
+       "CLIMSEG_DATA_DIR={D}/bundled", "pred_bare"},
       {"NotAModel", "#5", "a NetCDF file given as the model",
        "predict --model {D}/nc4.nc --in {D}/ok --out {D}/pred_nm", 1,
        R"(\{D\}/nc4.nc: not a model: no state_dict group .+)", "", "pred_nm"},
@@ -308,7 +312,8 @@ TEST_P(BadInput, OneClearLine) {
   const Case& c = GetParam();
   const std::string d = fixture_dir().string();
   const std::string args = replace_all(c.args, "{D}", d);
-  std::string command = (c.env.empty() ? "" : "env " + c.env + " ") + climseg_exe().string() + " " + args;
+  const std::string env = replace_all(c.env, "{D}", d);
+  std::string command = (env.empty() ? "" : "env " + env + " ") + climseg_exe().string() + " " + args;
   if (!c.wrap.empty()) command = replace_all(c.wrap, "{CMD}", command);
   const RunResult r = run_command(command);
   // (DiskFull used to end with 139 from HDF5's exit handler; climseg now leaves without it.)

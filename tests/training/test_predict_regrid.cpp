@@ -7,6 +7,7 @@
 
 #include <cstdio>
 
+#include "core/build_info.hpp"
 #include "core/h5.hpp"
 #include "models/training/model_io.hpp"
 #include "models/training/trainer.hpp"
@@ -180,4 +181,28 @@ TEST(PredictRegrid, ClimateNetWeightsAssume768x1152) {
   EXPECT_EQ(m.training_grid->lat.back(), 90.0);
   EXPECT_EQ(m.training_grid->lon.front(), 0.0);
   EXPECT_EQ(m.training_grid->lon[1], 0.3125);  // 360 / 1152
+}
+
+// A bare model name that is not in the working folder is a bundled model, read from
+// build::data_dir()/models: in a build tree the source tree's data/, replaced by CLIMSEG_DATA_DIR (an
+// installed binary's share/climseg: build.install_and_consume).
+TEST(BundledModel, ABareNameIsReadFromTheDataFolder) {
+  ASSERT_EQ(std::getenv("CLIMSEG_DATA_DIR"), nullptr) << "the test sets CLIMSEG_DATA_DIR itself";
+  EXPECT_TRUE(fs::equivalent(build::data_dir(), bundled_model().parent_path().parent_path()));
+  test::TempDir cwd;
+  const fs::path old = fs::current_path();
+  fs::current_path(cwd.path());
+  const ModelBundle m = load_model("cgnet_synth_96x144.h5");
+  EXPECT_TRUE(fs::equivalent(m.source, bundled_model())) << m.source;
+  EXPECT_EQ(m.config.type, "cgnet");
+  fs::create_directories(cwd / "d/models");
+  fs::copy_file(bundled_model(), cwd / "d/models/other.h5");
+  fs::copy_file(bundled_model(), cwd / "here.h5");
+  setenv("CLIMSEG_DATA_DIR", (cwd / "d").c_str(), 1);
+  EXPECT_TRUE(fs::equivalent(resolve_model_path("other.h5"), cwd / "d/models/other.h5"));
+  EXPECT_EQ(resolve_model_path("here.h5"), fs::path("here.h5"));  // the working folder's first
+  EXPECT_EQ(resolve_model_path("cgnet_synth_96x144.h5"), fs::path("cgnet_synth_96x144.h5"));  // not in d/models
+  EXPECT_EQ(resolve_model_path("sub/other.h5"), fs::path("sub/other.h5"));  // a path is never looked up
+  unsetenv("CLIMSEG_DATA_DIR");
+  fs::current_path(old);
 }
