@@ -21,7 +21,7 @@ done
 echo "ok: installed layout"
 
 # The installed binary, run from elsewhere, finds share/climseg next to its own folder.
-line=$(cd / && env -u CLIMSEG_DATA_DIR "$prefix/bin/climseg" --version | grep '^  data:')
+line=$(cd / && env -u CLIMSEG_DATA_DIR "$prefix/bin/climseg" --version | grep '^  data:' || true)
 [ "$line" = "  data:             $prefix/share/climseg" ] || fail "the installed binary's data folder: '$line'"
 echo "ok: $line"
 
@@ -29,7 +29,7 @@ expected="netCDF-4 96 144"
 cmake -S "$src/tests/build/consumer" -B "$work/consumer" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_CXX_COMPILER="$cxx" \
   -DCMAKE_BUILD_TYPE=Debug >"$work/consumer.log" 2>&1 || fail "find_package(climseg): $(grep -A5 'CMake Error' "$work/consumer.log" | head -12)"
 cmake --build "$work/consumer" >>"$work/consumer.log" 2>&1 || fail "the consumer did not build: $(tail -15 "$work/consumer.log")"
-out=$("$work/consumer/consumer")
+out=$("$work/consumer/consumer" 2>&1) || fail "the find_package consumer failed: $out"
 [ "$out" = "$expected" ] || fail "the find_package consumer printed '$out', not '$expected'"
 echo "ok: find_package(climseg) consumer: $out"
 
@@ -39,7 +39,7 @@ flags=$(pkg-config --cflags --libs climseg) || fail "pkg-config climseg"
 # shellcheck disable=SC2086
 "$cxx" -std=c++20 "$src/tests/build/consumer/main.cpp" -o "$work/consumer_pc" -DCLIMSEG_DATA="\"$(pkg-config --variable=datadir climseg)\"" \
   $flags >"$work/pc.log" 2>&1 || fail "building with pkg-config's flags: $(tail -15 "$work/pc.log")"
-out=$("$work/consumer_pc")
+out=$("$work/consumer_pc" 2>&1) || fail "the pkg-config consumer failed: $out"
 [ "$out" = "$expected" ] || fail "the pkg-config consumer printed '$out', not '$expected'"
 echo "ok: pkg-config consumer: $out"
 rm -rf "$work"
