@@ -1,5 +1,5 @@
 // Wiring shared by `climseg label`, `events` and `bench label`: which archive variable plays each
-// role the detectors need (U850, PSL, TMQ, ...), unit conversion to SI, and time in days.
+// role the detectors need (U850, PSL, TMQ, ...), the units each role takes, and time in days.
 #pragma once
 
 #include <fmt/format.h>
@@ -15,31 +15,19 @@
 #include "geo/sphere.hpp"
 #include "readers/archive.hpp"
 #include "readers/calendar.hpp"
+#include "readers/quantities.hpp"
 
 namespace climseg::app {
 
 // Default variable names for each role, tried in order (CAM5 h2 / ClimateNet names first, then
-// CMIP and ERA5 names). "VAR@LEVEL" selects a pressure level of a 3-D variable.
+// CMIP, ERA5, MERRA-2 and NCEP names): the quantity table of readers/quantities.hpp. "VAR@LEVEL"
+// selects a pressure level of a 3-D variable.
 inline const std::map<std::string, std::vector<std::string>>& role_defaults() {
-  static const std::map<std::string, std::vector<std::string>> d = {
-      {"u850", {"U850", "U@850", "ua@850", "u@850"}},
-      {"v850", {"V850", "V@850", "va@850", "v@850"}},
-      {"psl", {"PSL", "psl", "msl", "slp", "SLP"}},
-      {"ubot", {"UBOT", "uas", "u10", "U10"}},
-      {"vbot", {"VBOT", "vas", "v10", "V10"}},
-      {"t200", {"T200", "T@200", "ta@200", "t@200"}},
-      {"t500", {"T500", "T@500", "ta@500", "t@500"}},
-      {"z200", {"Z200", "Z@200", "zg@200", "z@200", "Z3@200"}},
-      {"z1000", {"Z1000", "Z@1000", "zg@1000", "z@1000", "Z3@1000"}},
-      {"tmq", {"TMQ", "IWV", "tcwv", "prw", "PREH2O"}},
-      {"prect", {"PRECT", "pr", "tp"}},
-      {"ivt", {"IVT", "ivt"}},
-      {"hs", {"hs", "HS", "swh", "VHM0"}},
-      // 3-D fields for IVT when the archive has no IVT variable: specific humidity and winds on levels.
-      {"q3d", {"Q", "hus", "q"}},
-      {"u3d", {"U", "ua", "u"}},
-      {"v3d", {"V", "va", "v"}},
-  };
+  static const std::map<std::string, std::vector<std::string>> d = [] {
+    std::map<std::string, std::vector<std::string>> m;
+    for (const io::Quantity& q : io::quantities()) m[q.role] = q.names;
+    return m;
+  }();
   return d;
 }
 
@@ -96,7 +84,8 @@ inline std::map<std::string, std::string> parse_role_overrides(const std::vector
 }
 
 // Resolves roles to channel specs: explicit overrides first, then the defaults that exist in the
-// archive. Roles not found are left out.
+// archive, then a variable with the role's CF standard name (at its level). Roles not found are
+// left out; a standard name that several variables carry is refused, naming them.
 inline std::map<std::string, std::string> resolve_roles(const std::vector<io::FileMeta>& files,
                                                         const std::vector<std::string>& wanted,
                                                         const std::vector<std::string>& overrides) {
@@ -116,27 +105,31 @@ inline std::map<std::string, std::string> resolve_roles(const std::vector<io::Fi
         out[role] = cand;
         break;
       }
+    const io::Quantity* q = io::quantity_of_role(role);
+    if (out.count(role) || q == nullptr || q->standard_names.empty()) continue;
+    const std::vector<std::string> found = io::find_by_standard_name(files, q->standard_names, q->level, three_d);
+    if (found.size() > 1)
+      fail_usage("role {}: several variables have standard_name {}{} ({}): choose one with --var {}={}", role,
+                 fmt::join(q->standard_names, " or "), q->level.empty() ? "" : " at " + q->level,
+                 fmt::join(found, ", "), role, found.front());
+    if (found.size() == 1) out[role] = found.front();
   }
   return out;
 }
 
+// The channel spec that reads a role: `text` (as resolved) asking for the role's units, across
+// the role's bridge (hPa -> Pa, degC -> K, geopotential m2 s-2 -> height m, mm -> kg m-2).
+inline io::ChannelSpec role_spec(const std::string& role, const std::string& text) {
+  io::ChannelSpec s = io::ChannelSpec::parse(text);
+  if (const io::Quantity* q = io::quantity_of_role(role)) {
+    s.units = q->units;
+    s.bridge = q->bridge;
+  }
+  return s;
+}
+
 // The name a spec gets as a sample channel ("U@850" -> "U850", "u500=u[U500]" -> "u500").
 inline std::string channel_name_of(const std::string& spec) { return io::ChannelSpec::parse(spec).name; }
-
-// Converts a channel to the SI unit its role expects, in place: pressure hPa -> Pa, geopotential
-// m2 s-2 -> geopotential height m, temperature degC -> K. Other units are left as they are.
-inline void to_si(const std::string& role, const std::string& units, float* data, int64_t n) {
-  std::string u = units;
-  u.erase(std::remove(u.begin(), u.end(), ' '), u.end());
-  std::transform(u.begin(), u.end(), u.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-  double scale = 1.0, offset = 0.0;
-  if (role == "psl" && (u == "hpa" || u == "mb" || u == "mbar" || u == "millibars" || u == "millibar")) scale = 100.0;
-  if ((role == "z200" || role == "z1000") && (u == "m2s-2" || u == "m**2s**-2" || u == "m^2/s^2" || u == "m2/s2"))
-    scale = 1.0 / geo::kGravity;
-  if ((role == "t200" || role == "t500") && (u == "degc" || u == "c" || u == "celsius")) offset = 273.15;
-  if (scale == 1.0 && offset == 0.0) return;
-  for (int64_t k = 0; k < n; ++k) data[k] = float(data[k] * scale + offset);
-}
 
 // Times of the archive's samples in days from the first sample, calendar-aware. Without a
 // decodable time axis, samples are taken `fallback_hours` apart (with a warning).

@@ -6,6 +6,7 @@
 #endif
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -116,6 +117,7 @@ class EventsCommand : public Command {
     if (!labels.has_labels())
       fail("{}: no class map found (variable {}; name it with --labels-var)", inputs_.front(),
            labels_var_ == "auto" ? "LABELS" : labels_var_);
+    check_class_map(labels);
     std::unique_ptr<io::Archive> field_archive;
     if (!field_.empty() && !field_in_.empty()) {
       io::ArchiveOptions fo;
@@ -295,8 +297,43 @@ class EventsCommand : public Command {
     return out;
   }
 
+  // Why a sample's labels are not a class map ("" when they are): class ids are integers 0..255,
+  // negative or missing values being fill.
+  static std::string class_map_problem(const io::Sample& s) {
+    for (float v : s.labels)
+      if (std::isfinite(v) && v >= 0 && (v != std::floor(v) || v > 255))
+        return fmt::format("values such as {:g} are not class ids (integers 0..255)", v);
+    return {};
+  }
+
+  // Refuses a labels variable that is not an integer class map (events --labels-var TMQ would
+  // otherwise turn a float field into thousands of "events"), suggesting the class maps the
+  // files hold.
+  void check_class_map(const io::Archive& a) const {
+    const std::string var = labels_var_ == "auto" ? std::string("LABELS") : io::ChannelSpec::parse(labels_var_).var;
+    const io::Sample s = a.load(0);
+    const std::string problem = class_map_problem(s);
+    if (problem.empty()) return;
+    std::vector<std::string> maps;
+    const io::VarMeta* v = nullptr;
+    for (const io::FileMeta& f : a.files()) {
+      if (v == nullptr) v = f.find_var(var);
+      for (const char* name : {"class_mask", "LABELS", "climate/labels_0"})
+        if (f.find_var(name) != nullptr && name != var &&
+            std::find(maps.begin(), maps.end(), std::string(name)) == maps.end())
+          maps.emplace_back(name);
+    }
+    fail("{}: --labels-var {}: variable {} ({}{}) is not an integer class map: {}; {}", s.file, labels_var_, var,
+         v != nullptr ? v->type : std::string("?"), v != nullptr && !v->units.empty() ? ", units " + v->units : "",
+         problem,
+         maps.empty() ? std::string("events reads the class maps climseg label (LABELS) and predict (class_mask) write")
+                      : fmt::format("try --labels-var {}", maps.front()));
+  }
+
   static analysis::ClassComponents label_step(const io::Archive& a, int64_t i, const std::vector<uint8_t>& classes) {
     const io::Sample s = a.load(i);
+    if (const std::string problem = class_map_problem(s); !problem.empty())
+      fail("{}: step {}: the class map holds {}", s.file, i, problem);
     std::vector<uint8_t> map(size_t(s.grid.size()), 0);
     for (int64_t k = 0; k < s.grid.size(); ++k) {
       const float v = s.labels[k];

@@ -111,6 +111,9 @@ class LabelCommand : public Command {
                    "ROLE=VARIABLE, repeatable: which variable plays a role (u850, v850, psl, ubot, vbot, t200, t500,\n"
                    "z200, z1000, tmq, prect, ivt, hs, q3d, u3d, v3d); ROLE= drops it. Defaults: CAM5 names, then\n"
                    "CMIP/ERA5 names (docs/detectors.md)");
+    app.add_option("--units", units_,
+                   "VAR=UNITS, repeatable: the units of a variable whose units attribute is missing or wrong (each "
+                   "role's values are converted to the units its detector takes, docs/detectors.md)");
     app.add_option("--with-data", data_vars_, "Also write these channels (e.g. TMQ,U850,V850,PSL) beside LABELS");
     auto* overwrite = app.add_flag("--overwrite", overwrite_,
                                    "Redo every label file that exists (by default one is kept when it was made from "
@@ -213,6 +216,7 @@ class LabelCommand : public Command {
     config_.tc_mask.validate();
     if (!(step_hours_ > 0)) fail_usage("--step-hours must be positive");
     const auto overrides = parse_role_overrides(vars_);  // usage errors before any file is opened
+    units_override_ = io::parse_units_overrides(units_);
     make_output_folder(out_);
 
     // Which variables play which role.
@@ -220,6 +224,7 @@ class LabelCommand : public Command {
     // when a name is in several files of a time step (u in geocat_Ustorm and geocat_U500storm): a
     // variable named with --var is enough to lay out the samples.
     io::ArchiveOptions probe_options;
+    probe_options.units_override = units_override_;
     for (const auto& [role, spec] : overrides)
       if (!spec.empty() && role != "q3d" && role != "u3d" && role != "v3d" && probe_options.channels.empty())
         probe_options.channels.push_back(io::ChannelSpec::parse(spec));
@@ -433,7 +438,7 @@ class LabelCommand : public Command {
  private:
   struct Loaded {
     heuristics::StepFields fields;
-    std::map<std::string, std::vector<float>> owned;  // converted copies
+    std::map<std::string, std::vector<float>> owned;  // IVT computed from 3-D fields
   };
 
   void parse_detect() {
@@ -508,11 +513,12 @@ class LabelCommand : public Command {
 
   io::Archive open_with(const std::vector<std::string>& roles, const std::string& extra) {
     io::ArchiveOptions o;
+    o.units_override = units_override_;
     std::set<std::string> seen;
     for (const auto& r : roles) {
       auto it = roles_.find(r);
       if (it == roles_.end() || r == "q3d" || r == "u3d" || r == "v3d") continue;
-      if (seen.insert(it->second).second) o.channels.push_back(io::ChannelSpec::parse(it->second));
+      if (seen.insert(it->second).second) o.channels.push_back(role_spec(r, it->second));
     }
     if (!extra.empty())
       for (const auto& spec : io::parse_channels(extra))
@@ -536,22 +542,16 @@ class LabelCommand : public Command {
       const std::string ch = channel_name_of(it->second);
       const int c = s.channel_index(ch);
       if (c < 0) fail("{}: channel {} missing from the sample", s.file, ch);
-      auto& buf = l.owned[r];
-      buf.assign(s.data.data() + c * n, s.data.data() + (c + 1) * n);
-      to_si(r, a.channel_units()[size_t(c)], buf.data(), n);
-      l.fields.planes[r] = buf;
-      if (s.valid.numel() > 0) {
-        auto& vb = l.owned[r + ":valid"];
-        vb.assign(s.valid.data() + c * n, s.valid.data() + (c + 1) * n);
-        l.fields.valid[r] = vb;
-      }
+      // Already in the role's units: the archive converted them (role_spec).
+      l.fields.planes[r] = {s.data.data() + c * n, size_t(n)};
+      if (s.valid.numel() > 0) l.fields.valid[r] = {s.valid.data() + c * n, size_t(n)};
     }
     const bool want_ivt = std::find(roles.begin(), roles.end(), "q3d") != roles.end() && !roles_.count("ivt") &&
                           roles_.count("q3d") && roles_.count("u3d") && roles_.count("v3d");
     if (want_ivt) {
-      const auto q = a.load_field(s.index, roles_["q3d"]);
-      const auto u = a.load_field(s.index, roles_["u3d"]);
-      const auto v = a.load_field(s.index, roles_["v3d"]);
+      const auto q = a.load_field(s.index, roles_["q3d"], io::quantity_of_role("q3d")->units);
+      const auto u = a.load_field(s.index, roles_["u3d"], io::quantity_of_role("u3d")->units);
+      const auto v = a.load_field(s.index, roles_["v3d"], io::quantity_of_role("v3d")->units);
       geo::VerticalLevels lv;
       if (q.hybrid()) {
         lv = geo::VerticalLevels::cam_hybrid(q.hyam, q.hybm, q.p0);
@@ -720,7 +720,8 @@ class LabelCommand : public Command {
     return r;
   }
 
-  std::vector<std::string> inputs_, vars_;
+  std::vector<std::string> inputs_, vars_, units_;
+  std::map<std::string, std::string> units_override_;
   std::string out_, detect_ = "tc,ar", data_vars_, ar_method_ = "auto", stats_;
   std::string ivt_threshold_ = "250", waves_threshold_ = "8", ivt_field_, waves_field_;
   std::vector<float> ivt_threshold_field_, waves_threshold_field_;

@@ -27,7 +27,10 @@ class PredictCommand : public Command {
     app.add_option("-i,--in", o_.inputs, "Input files, directories, globs or @lists")->required();
     app.add_option("-o,--out", out_, "Output directory (one <input stem>.climseg.nc per input file)")->required();
     app.add_option("--channels", o_.channels,
-                   "Channel specs in the model's order (default: the model's, e.g. TMQ,U@850,V@850,PSL)");
+                   "Variables of some or all of the model's channels, matched by channel name in any order (e.g. "
+                   "TMQ=IWV,PSL=SLP); the others are found by name, CF standard name and level, or a known name");
+    app.add_option("--units", units_,
+                   "VAR=UNITS, repeatable: the units of a variable whose units attribute is missing or wrong");
     app.add_flag("--probabilities", o_.probabilities, "Also write prob_<class> float variables");
     auto* overwrite = app.add_flag("--overwrite", overwrite_,
                                    "Redo every output that exists (by default one is kept when it was made from the "
@@ -41,6 +44,16 @@ class PredictCommand : public Command {
     app.add_option("--remap-method", remap_method_, "Columns to the grid: bilinear or conservative (back: bilinear)")
         ->check(CLI::IsMember({"bilinear", "conservative"}))
         ->default_val("bilinear");
+    app.add_option("--batchnorm", batchnorm_,
+                   "BatchNorm statistics: running (the checkpoint's, PyTorch's eval mode) or batch (each sample's "
+                   "own, PyTorch's train-mode forward; for ClimateNet's published weights, docs/training.md)")
+        ->check(CLI::IsMember({"running", "batch"}))
+        ->capture_default_str();
+    app.add_option("--fill-policy", fill_policy_,
+                   "Cells where an input value is missing: mask (_FillValue in class_mask and the probabilities), "
+                   "mean (filled with the model's training mean and classified), error (refused)")
+        ->check(CLI::IsMember({"mask", "mean", "error"}))
+        ->capture_default_str();
     app.add_flag("--regrid", o_.regrid,
                  "Run the network at the resolution the model was trained at: inputs regridded to it (Fourier in "
                  "longitude, linear in latitude), class probabilities regridded back, masks on the input grid");
@@ -60,17 +73,27 @@ class PredictCommand : public Command {
                                : io::Rerun::keep_matching;
     // The model enters the key by its checksum, not its path; --precision by its value.
     o_.key_config = option_values(*app_, {"--model", "--in", "--out", "--overwrite", "--no-overwrite"});
+    o_.units = io::parse_units_overrides(units_);
+    o_.batchnorm = training::parse_batchnorm(batchnorm_);
+    o_.missing = training::parse_missing_policy(fill_policy_);
     training::ModelBundle m = training::load_model(model_);
     if (o_.regrid && !m.training_grid)
       fail_usage("{}: --regrid: the model records no training grid (a checkpoint from before climseg stored it)",
                  model_);
     Comm world = Comm::world();
-    log::info("{} {} ({}, channels {}) on {} rank(s)", m.kind, model_, m.config.type, fmt::join(m.config.channels, ","),
-              world.size());
+    log::info("{} {} ({}, channels {}, BatchNorm {} statistics) on {} rank(s)", m.kind, model_, m.config.type,
+              fmt::join(m.config.channels, ","), training::batchnorm_name(o_.batchnorm), world.size());
     training::PredictReport r;
     if (io::ColumnArchive::is_columns(o_.inputs)) {
       if (o_.precision != nn::Precision::fp32)
         fail_usage("--precision {}: fp32 only for unstructured inputs (predict --remap)", precision_);
+      // The column path (predict --remap) feeds the channels as the files hold them, with the
+      // checkpoint's running statistics: options it would ignore are refused, not dropped.
+      if (o_.batchnorm != training::BatchNormStats::running)
+        fail_usage("--batchnorm {}: running only for unstructured inputs (predict --remap)", batchnorm_);
+      if (!units_.empty()) fail_usage("--units: not supported for unstructured inputs (predict --remap)");
+      if (o_.missing != training::MissingPolicy::mask)
+        fail_usage("--fill-policy {}: mask only for unstructured inputs (predict --remap)", fill_policy_);
       r = training::predict_columns(m, column_options(m), world);
     } else {
       if (!remap_.empty())
@@ -78,7 +101,12 @@ class PredictCommand : public Command {
       r = training::predict(m, o_, world);
     }
     int64_t written = world.sum(r.files_written), skipped = world.sum(r.files_skipped), samples = world.sum(r.samples);
+    const int64_t missing = world.sum(r.missing_cells), missing_steps = world.sum(r.steps_with_missing);
     log::info("predicted {} time steps: {} files written, {} already complete, in {}", samples, written, skipped, out_);
+    if (missing > 0)
+      log::info("{} cells of {} time steps had a missing input value: {}", missing, missing_steps,
+                o_.missing == training::MissingPolicy::mask ? "_FillValue in class_mask and the probabilities"
+                                                            : "filled with the model's training mean and classified");
     return 0;
   }
 
@@ -111,6 +139,8 @@ class PredictCommand : public Command {
   }
 
   std::string model_, out_, remap_, remap_method_, precision_ = "fp32";
+  std::vector<std::string> units_;
+  std::string batchnorm_ = "running", fill_policy_ = "mask";
   training::PredictOptions o_;
   bool overwrite_ = false, no_overwrite_ = false;
   CLI::App* app_ = nullptr;
@@ -128,17 +158,37 @@ class EvaluateCommand : public Command {
     app.add_option("-m,--model", model_, "climseg checkpoint (.h5) or ClimateNet's weights file")->required();
     app.add_option("-i,--in", o_.inputs, "Input files, directories, globs or @lists (with labels)")->required();
     app.add_option("--labels", o_.labels, "Label source: auto (LABELS or DeepCAM labels_0) or a variable spec");
-    app.add_option("--channels", o_.channels, "Channel specs in the model's order (default: the model's)");
+    app.add_option("--channels", o_.channels,
+                   "Variables of some or all of the model's channels, matched by channel name (as for predict)");
+    app.add_option("--units", units_, "VAR=UNITS, repeatable: the units of a variable (as for predict)");
+    app.add_option("--batchnorm", batchnorm_, "BatchNorm statistics: running or batch (as for predict)")
+        ->check(CLI::IsMember({"running", "batch"}))
+        ->capture_default_str();
+    app.add_option("--fill-policy", fill_policy_,
+                   "Cells where an input value is missing: mask (left out of the scores), mean (filled with the "
+                   "model's training mean and scored), error (refused)")
+        ->check(CLI::IsMember({"mask", "mean", "error"}))
+        ->capture_default_str();
     app.add_option("--json", json_out_, "Also write the scores as JSON to this file ('-' for stdout)");
   }
 
   int run(const GlobalOptions&) override {
+    o_.units = io::parse_units_overrides(units_);
+    o_.batchnorm = training::parse_batchnorm(batchnorm_);
+    o_.missing = training::parse_missing_policy(fill_policy_);
     training::ModelBundle m = training::load_model(model_);
     Comm world = Comm::world();
-    training::ConfusionMatrix cm = training::evaluate(m, o_, world);
+    int64_t missing = 0;
+    training::ConfusionMatrix cm = training::evaluate(m, o_, world, &missing);
     if (!world.is_root()) return 0;
     nlohmann::json j = cm.to_json(m.config.classes);
     j["model"] = model_;
+    j["batchnorm"] = training::batchnorm_name(o_.batchnorm);
+    j["fill_policy"] = training::missing_policy_name(o_.missing);
+    j["missing_input_cells"] = missing;
+    if (missing > 0)
+      log::info("{} cells had a missing input value: {}", missing,
+                o_.missing == training::MissingPolicy::mask ? "left out of the scores" : "scored");
     std::cout << fmt::format("{:<24} {:>8} {:>8} {:>8} {:>8} {:>10}\n", "class", "IoU", "prec", "recall", "F1",
                              "IoU(area)");
     for (int64_t c = 0; c < cm.classes(); ++c)
@@ -157,6 +207,8 @@ class EvaluateCommand : public Command {
 
  private:
   std::string model_, json_out_;
+  std::vector<std::string> units_;
+  std::string batchnorm_ = "running", fill_policy_ = "mask";
   training::EvaluateOptions o_;
 };
 

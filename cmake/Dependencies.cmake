@@ -274,6 +274,22 @@ add_library(climseg_libdeflate INTERFACE)
 target_include_directories(climseg_libdeflate SYSTEM INTERFACE ${CLIMSEG_LIBDEFLATE_INCLUDE})
 target_link_libraries(climseg_libdeflate INTERFACE ${CLIMSEG_LIBDEFLATE_LIB})
 
+# --- UDUNITS-2: units of CF files parsed and converted (readers/units.cpp). Found in the system
+# paths, or under UDUNITS2_ROOT (a CMake or environment variable) for a build of its own; headers
+# as include/udunits2.h (Debian) or include/udunits2/udunits2.h (Fedora, conda).
+find_path(CLIMSEG_UDUNITS2_INCLUDE udunits2.h
+  HINTS ${UDUNITS2_ROOT} $ENV{UDUNITS2_ROOT} PATH_SUFFIXES include include/udunits2 udunits2)
+find_library(CLIMSEG_UDUNITS2_LIB NAMES udunits2
+  HINTS ${UDUNITS2_ROOT} $ENV{UDUNITS2_ROOT} PATH_SUFFIXES lib lib64)
+if(NOT CLIMSEG_UDUNITS2_INCLUDE OR NOT CLIMSEG_UDUNITS2_LIB)
+  message(FATAL_ERROR "climseg: UDUNITS-2 (udunits2.h, libudunits2) not found. Install it with: "
+    "apt-get install libudunits2-dev (Fedora: udunits2-devel; conda: udunits2), or point UDUNITS2_ROOT "
+    "at its installation prefix")
+endif()
+add_library(climseg_udunits2 INTERFACE)
+target_include_directories(climseg_udunits2 SYSTEM INTERFACE ${CLIMSEG_UDUNITS2_INCLUDE})
+target_link_libraries(climseg_udunits2 INTERFACE ${CLIMSEG_UDUNITS2_LIB})
+
 if(CLIMSEG_BUILD_TESTS)
   if(NOT MPIEXEC_EXECUTABLE)
     climseg_missing("mpiexec (the tests start ranks with it)" "openmpi-bin" ""

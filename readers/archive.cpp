@@ -106,6 +106,19 @@ std::vector<ChannelSpec> parse_channels(const std::string& list) {
   return out;
 }
 
+std::map<std::string, std::string> parse_units_overrides(const std::vector<std::string>& items) {
+  std::map<std::string, std::string> out;
+  for (const std::string& item : items) {
+    const auto eq = item.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == item.size())
+      fail_usage("--units {}: expected VARIABLE=UNITS (e.g. --units 'PSL=hPa')", item);
+    const std::string units = item.substr(eq + 1);
+    if (!units_understood(units)) fail_usage("--units {}: UDUNITS-2 does not understand '{}'", item, units);
+    out[item.substr(0, eq)] = units;
+  }
+  return out;
+}
+
 FillPolicy parse_fill_policy(const std::string& name) {
   if (name == "mask") return FillPolicy::mask;
   if (name == "skip") return FillPolicy::skip;
@@ -186,6 +199,9 @@ struct Resolved {
   int file = -1;  // index into Impl::files
   int var = -1;   // index into files[file].vars
   int64_t level = 0;
+  std::string spec, how;   // the spec that found it and how ("by name", ...)
+  UnitConversion conv;     // file units -> the spec's units
+  std::string file_units;  // as in the file (or ArchiveOptions::units_override)
 };
 
 struct Group {
@@ -226,6 +242,13 @@ std::string basenames(const std::vector<FileMeta>& files, const std::vector<int>
   for (int i : idx) names.push_back(fs::path(files[static_cast<size_t>(i)].path).filename().string());
   return fmt::format("{}", fmt::join(names, ", "));
 }
+
+// A channel that a spec with fallbacks (standard names, aliases) finds nowhere: gathered over all
+// channels into one message by Archive::open.
+class MissingChannel : public Error {
+ public:
+  using Error::Error;
+};
 
 // Scans this rank's block of files; returns JSON [{meta}|{error}] in file order.
 std::string scan_block(const std::vector<std::string>& paths, Block block, int64_t& scanned) {
@@ -272,6 +295,8 @@ struct Archive::Impl {
   std::vector<Group> groups;
   geo::Grid grid;
   std::vector<std::string> names, units;
+  std::vector<ChannelSpec> specs;
+  std::vector<ChannelSource> sources;
   std::string calendar;
   bool labels = false;
   int64_t total = 0;
@@ -281,6 +306,45 @@ struct Archive::Impl {
   mutable std::list<std::pair<int, std::unique_ptr<FieldReader>>> cache;  // most recent first
   mutable std::vector<std::string> opened;
   mutable std::set<std::string> nonfinite_warned;  // "file\nvariable" already warned about NaN/Inf
+  std::set<std::string> units_warned;              // variables already warned about their units
+
+  // The units of a variable: ArchiveOptions::units_override, else its attribute.
+  std::string units_of(const VarMeta& v) const {
+    auto it = options.units_override.find(v.name);
+    return it != options.units_override.end() ? it->second : v.units;
+  }
+
+  // The conversion of a resolved channel from its file's units to the spec's. A variable without
+  // units is taken to be in the spec's units (with a warning); units UDUNITS-2 cannot convert are
+  // refused, naming the fix, unless they are a known mislabel (with a warning).
+  void plan_units(Resolved& r, const ChannelSpec& spec) {
+    const FileMeta& m = files[static_cast<size_t>(r.file)];
+    const VarMeta& v = m.vars[static_cast<size_t>(r.var)];
+    r.file_units = units_of(v);
+    if (spec.units.empty()) return;
+    const std::string what = fmt::format("{}: variable {} (channel {})", m.path, v.name, spec.name);
+    if (normalize_units(r.file_units).empty()) {
+      if (units_warned.insert(v.name).second)
+        log::warn("{} has no units attribute: taken to be {} (say otherwise with --units {}=UNITS)", what, spec.units,
+                  v.name);
+      return;
+    }
+    std::string why;
+    if (convertible(r.file_units, spec.units, spec.bridge, &why)) {
+      r.conv = unit_conversion(r.file_units, spec.units, spec.bridge, what);
+      return;
+    }
+    const std::string meant = known_mislabel(r.file_units);
+    if (!meant.empty() && convertible(meant, spec.units, spec.bridge)) {
+      if (units_warned.insert(v.name).second)
+        log::warn("{}: {}; taken as '{}', which such files hold (say otherwise with --units {}=UNITS)", what, why,
+                  meant, v.name);
+      r.file_units = meant;
+      r.conv = unit_conversion(meant, spec.units, spec.bridge, what);
+      return;
+    }
+    fail("{}: {}; if its values are in {}, say so with --units {}='{}'", what, why, spec.units, v.name, spec.units);
+  }
 
   // The reader of a file, opened on first use; at most max(keep, options.open_files) stay open.
   FieldReader& reader(int file, int keep = 0) const {
@@ -304,8 +368,90 @@ struct Archive::Impl {
     return static_cast<int64_t>(it - groups.begin()) - 1;
   }
 
-  // Finds the variable of a spec among the files of a group.
+  // Finds the variable of a spec among the files of a group: by name, then (for a spec that
+  // carries them) by standard name and level, then by its aliases. Throws Error naming the file.
   Resolved resolve(const Group& g, const ChannelSpec& spec, bool required_field = true) const {
+    if (spec.standard_names.empty() && spec.aliases.empty()) {
+      if (options.missing_option.empty()) return resolve_by_name(g, spec, required_field);
+      try {
+        return resolve_by_name(g, spec, required_field);
+      } catch (const Error& e) {
+        // Gathered with the other channels into one message that ends with the hint.
+        std::string text = e.what();
+        const std::string prefix = where(g) + ": ";
+        if (text.rfind(prefix, 0) == 0) text = text.substr(prefix.size());
+        throw MissingChannel(fmt::format("{}: {}", spec.name, text));
+      }
+    }
+    try {
+      return resolve_by_name(g, spec, required_field);
+    } catch (const Error&) {
+    }
+    std::vector<FileMeta> here;
+    for (int f : g.files)
+      if (matches_file(files[static_cast<size_t>(f)].path, spec.file)) here.push_back(files[static_cast<size_t>(f)]);
+    const std::string sn_level = spec.standard_level.empty() ? spec.level : spec.standard_level;
+    if (!spec.standard_names.empty()) {
+      const std::vector<std::string> found = find_by_standard_name(here, spec.standard_names, sn_level);
+      if (found.size() > 1)
+        fail("{}: channel {}: several variables have standard_name {}{} ({}): name one, e.g. {}={}", where(g),
+             spec.name, spec.standard_names.front(), sn_level.empty() ? "" : " at " + level_text(sn_level),
+             fmt::join(found, ", "), spec.name, found.front());
+      if (found.size() == 1) {
+        ChannelSpec s = ChannelSpec::parse(found.front());
+        s.name = spec.name;
+        s.file = spec.file;
+        Resolved r = resolve_by_name(g, s, required_field);
+        const VarMeta& v = files[static_cast<size_t>(r.file)].vars[static_cast<size_t>(r.var)];
+        r.spec = found.front();
+        r.how = "by standard_name " + v.standard_name;
+        return r;
+      }
+    }
+    for (const std::string& alias : spec.aliases) {
+      ChannelSpec s = ChannelSpec::parse(alias);
+      s.name = spec.name;
+      if (s.file.empty()) s.file = spec.file;
+      try {
+        Resolved r = resolve_by_name(g, s, required_field);
+        r.spec = alias;
+        r.how = "by known name";
+        return r;
+      } catch (const Error&) {
+      }
+    }
+    std::vector<std::string> tried = {fmt::format("no variable {}", spec.text)};
+    if (!spec.standard_names.empty())
+      tried.push_back(fmt::format("none with standard_name {}{}", fmt::join(spec.standard_names, " or "),
+                                  sn_level.empty() ? "" : " at " + level_text(sn_level)));
+    if (!spec.aliases.empty()) tried.push_back(fmt::format("none of {}", fmt::join(spec.aliases, ", ")));
+    throw MissingChannel(fmt::format("{}: {}", describe_wanted(spec), fmt::join(tried, ", ")));
+  }
+
+  // "TMQ (kg m-2, atmosphere_mass_content_of_water_vapor)"
+  static std::string describe_wanted(const ChannelSpec& spec) {
+    ChannelMeta m;
+    m.name = spec.name;
+    m.units = spec.units;
+    m.standard_name = spec.standard_names.empty() ? std::string() : spec.standard_names.front();
+    const std::string lv = spec.standard_level.empty() ? spec.level : spec.standard_level;
+    m.level = lv.empty() ? std::string() : level_text(lv);
+    return m.describe();
+  }
+  // "850" -> "850 hPa"
+  static std::string level_text(const std::string& level) {
+    std::string l = level_spec(level);
+    const size_t k = l.find_first_not_of("0123456789.-+eE");
+    return k == std::string::npos || k == 0 ? l : l.substr(0, k) + " " + l.substr(k);
+  }
+
+  std::string where(const Group& g) const {
+    const FileMeta& first = files[static_cast<size_t>(g.files.front())];
+    return g.files.size() == 1 ? first.path : fmt::format("time step files ({})", basenames(files, g.files));
+  }
+
+  // Finds the variable of a spec by its name among the files of a group.
+  Resolved resolve_by_name(const Group& g, const ChannelSpec& spec, bool required_field = true) const {
     std::vector<Resolved> found;
     auto search = [&](const std::string& var, bool want_level) {
       for (int f : g.files) {
@@ -335,13 +481,13 @@ struct Archive::Impl {
       if (!digits.empty()) search(spec.var + digits, true);
       if (!found.empty()) {
         found.resize(1);
+        found[0].spec = spec.text;
+        found[0].how = "by name";
         return found[0];
       }
       found = std::move(as_3d);
     }
-    const FileMeta& first = files[static_cast<size_t>(g.files.front())];
-    std::string where =
-        g.files.size() == 1 ? first.path : fmt::format("time step files ({})", basenames(files, g.files));
+    const std::string where = this->where(g);
     if (found.empty()) {
       std::vector<std::string> avail;
       for (int f : g.files)
@@ -360,6 +506,8 @@ struct Archive::Impl {
            basenames(files, in), spec.var, fs::path(files[static_cast<size_t>(in[1])].path).stem().string());
     }
     Resolved r = found[0];
+    r.spec = spec.text;
+    r.how = "by name";
     const FileMeta& m = files[static_cast<size_t>(r.file)];
     const VarMeta& v = m.vars[static_cast<size_t>(r.var)];
     if (required_field && !v.field) fail("{}: variable '{}' cannot be a channel: {}", m.path, v.name, v.why_not);
@@ -513,9 +661,37 @@ Archive Archive::open(const std::vector<std::string>& inputs, ArchiveOptions opt
     if (specs.empty()) fail("{}: no 2-D fields to read as channels", a.files.front().path);
   }
   for (const ChannelSpec& s : specs) a.names.push_back(s.name);
+  a.specs = specs;
+  {
+    // Every channel the first group lacks, in one message.
+    std::vector<std::string> missing, fix;
+    Group& g = a.groups.front();
+    for (const ChannelSpec& s : specs) try {
+        g.channels.push_back(a.resolve(g, s));
+      } catch (const MissingChannel& e) {
+        missing.push_back(e.what());
+        fix.push_back(s.name + "=VAR");
+      }
+    if (!missing.empty()) {
+      std::vector<std::string> avail;
+      for (int f : g.files)
+        for (const VarMeta& v : a.files[static_cast<size_t>(f)].vars)
+          if (v.field)
+            avail.push_back(v.standard_name.empty() ? v.name : fmt::format("{} ({})", v.name, v.standard_name));
+      fail("{}: {} of the {} channels {}: {}; the file{} {}{}", a.where(g), missing.size(), specs.size(),
+           missing.size() == 1 ? "is missing" : "are missing", fmt::join(missing, "; "),
+           g.files.size() == 1 ? " has" : "s have",
+           avail.empty() ? "no fields" : fmt::format("{}", fmt::join(avail, ", ")),
+           options.missing_option.empty()
+               ? std::string()
+               : fmt::format("; name the variable of each with {} {}", options.missing_option, fmt::join(fix, ",")));
+    }
+  }
   int64_t offset = 0;
   for (Group& g : a.groups) {
-    for (const ChannelSpec& s : specs) g.channels.push_back(a.resolve(g, s));
+    if (&g != &a.groups.front())
+      for (const ChannelSpec& s : specs) g.channels.push_back(a.resolve(g, s));
+    for (size_t c = 0; c < specs.size(); ++c) a.plan_units(g.channels[c], specs[c]);
     if (!options.labels.empty()) {
       if (options.labels == "auto") {
         for (int f : g.files)
@@ -538,8 +714,27 @@ Archive Archive::open(const std::vector<std::string>& inputs, ArchiveOptions opt
   a.labels = std::all_of(a.groups.begin(), a.groups.end(), [](const Group& g) { return g.labels.file >= 0; });
   if (!a.labels && options.labels == "auto")
     for (Group& g : a.groups) g.labels = Resolved{};
-  for (const Resolved& r : a.groups.front().channels)
-    a.units.push_back(a.files[static_cast<size_t>(r.file)].vars[static_cast<size_t>(r.var)].units);
+  for (size_t c = 0; c < specs.size(); ++c) {
+    const Resolved& r = a.groups.front().channels[c];
+    const FileMeta& m = a.files[static_cast<size_t>(r.file)];
+    const VarMeta& v = m.vars[static_cast<size_t>(r.var)];
+    ChannelSource src;
+    src.name = specs[c].name;
+    src.spec = r.spec;
+    src.how = r.how;
+    src.var = v.name;
+    src.file = m.path;
+    src.file_units = r.file_units;
+    src.units = specs[c].units.empty() ? r.file_units : specs[c].units;
+    src.standard_name = v.standard_name;
+    if (v.level_dim >= 0 && v.levels() > 1)
+      if (const LevelAxis* axis = m.find_level(v.level_axis))
+        src.level = fmt::format("{:g}{}{}", axis->values[static_cast<size_t>(r.level)], axis->units.empty() ? "" : " ",
+                                axis->units);
+    src.conversion = r.conv;
+    a.units.push_back(src.units);
+    a.sources.push_back(std::move(src));
+  }
   // A sample holds data and validity (C, H, W) and labels (H, W): refuse a grid that cannot fit
   // before anyone allocates it.
   {
@@ -558,6 +753,35 @@ int64_t Archive::size() const { return impl_->total; }
 const geo::Grid& Archive::grid() const { return impl_->grid; }
 const std::vector<std::string>& Archive::channel_names() const { return impl_->names; }
 const std::vector<std::string>& Archive::channel_units() const { return impl_->units; }
+const std::vector<ChannelSource>& Archive::channel_sources() const { return impl_->sources; }
+
+std::vector<ChannelMeta> Archive::channel_meta() const {
+  std::vector<ChannelMeta> out;
+  for (const ChannelSource& s : impl_->sources) {
+    ChannelMeta m;
+    m.name = s.name;
+    m.units = s.units;
+    m.standard_name = s.standard_name;
+    m.level = s.level.empty() ? std::string() : level_spec(s.level);
+    // Fill what the file does not say from the quantity the channel's name is (U850: eastward
+    // wind at 850 hPa), when the two agree.
+    if (const Quantity* q = quantity_of(s.name)) {
+      const bool agrees = m.standard_name.empty() || std::find(q->standard_names.begin(), q->standard_names.end(),
+                                                               m.standard_name) != q->standard_names.end();
+      if (agrees) {
+        if (m.standard_name.empty() && !q->standard_names.empty()) m.standard_name = q->standard_names.front();
+        if (m.level.empty()) m.level = q->level;
+      }
+    }
+    if (!m.level.empty() && m.level.find(' ') == std::string::npos) {
+      // level_spec gives "850hPa": keep "850 hPa" in checkpoints
+      const size_t k = m.level.find_first_not_of("0123456789.-+eE");
+      if (k != std::string::npos && k > 0) m.level = m.level.substr(0, k) + " " + m.level.substr(k);
+    }
+    out.push_back(std::move(m));
+  }
+  return out;
+}
 bool Archive::has_labels() const { return impl_->labels; }
 const std::vector<FileMeta>& Archive::files() const { return impl_->files; }
 std::string Archive::calendar() const { return impl_->calendar; }
@@ -642,7 +866,8 @@ void Archive::load_into(int64_t i, Sample& s) const {
     const Resolved& r = g.channels[static_cast<size_t>(c)];
     const FileMeta& m = a.files[static_cast<size_t>(r.file)];
     const VarMeta& v = m.vars[static_cast<size_t>(r.var)];
-    s.units.push_back(v.units);
+    const std::string& want = a.specs[static_cast<size_t>(c)].units;
+    s.units.push_back(want.empty() ? r.file_units : want);
     float* out = s.data.data() + c * n;
     FieldReader& reader = a.reader(r.file, keep_open);
     Job job{c, {}, {}, &m};
@@ -684,6 +909,8 @@ void Archive::load_into(int64_t i, Sample& s) const {
     }
     if (!error.empty()) fail("{}", error);
   }
+  // Units the consumer asked for (invalid values are NaN here and stay so).
+  for (int64_t c = 0; c < C; ++c) g.channels[static_cast<size_t>(c)].conv.apply(s.data.data() + c * n, n);
   for (int64_t c = 0; c < C; ++c) {
     const int64_t bad = invalid[static_cast<size_t>(c)];
     if (bad == 0) continue;
@@ -731,7 +958,7 @@ void Archive::load_into(int64_t i, Sample& s) const {
   }
 }
 
-Field3D Archive::load_field(int64_t i, const std::string& var) const {
+Field3D Archive::load_field(int64_t i, const std::string& var, const std::string& units) const {
   const Impl& a = *impl_;
   const SampleInfo inf = info(i);
   const Group& g = a.groups[static_cast<size_t>(inf.group)];
@@ -745,8 +972,19 @@ Field3D Archive::load_field(int64_t i, const std::string& var) const {
   const int64_t H = a.grid.height(), W = a.grid.width(), n = H * W, L = v.levels();
   Field3D f;
   f.var = v.name;
-  f.units = v.units;
+  f.units = a.units_of(v);
   f.file = m.path;
+  UnitConversion conv;
+  if (!units.empty() && !normalize_units(f.units).empty()) {
+    std::string file_units = f.units, why;
+    if (!convertible(file_units, units, UnitBridge::none, &why) && !known_mislabel(file_units).empty())
+      file_units = known_mislabel(file_units);
+    if (!convertible(file_units, units))
+      fail("{}: variable {}: {}; if its values are in {}, say so with --units {}='{}'", m.path, v.name, why, units,
+           v.name, units);
+    conv = unit_conversion(file_units, units, UnitBridge::none, m.path + ": variable " + v.name);
+    f.units = units;
+  }
   if (const LevelAxis* axis = m.find_level(v.level_axis)) {
     f.levels = *axis;
     if (axis->is_pressure())
@@ -758,7 +996,9 @@ Field3D Archive::load_field(int64_t i, const std::string& var) const {
   FieldReader& reader = a.reader(r.file);
   for (int64_t l = 0; l < L; ++l) {
     float* out = f.data.data() + l * n;
-    if (reader.read(m, v, inf.time_index, l, out) > 0) {
+    const int64_t bad = reader.read(m, v, inf.time_index, l, out);
+    conv.apply(out, n);
+    if (bad > 0) {
       if (f.valid.numel() == 0) f.valid = Tensor::full({L, H, W}, 1.0f);
       finish_mask(out, f.valid.data() + l * n, n);
     }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,7 +13,9 @@
 #include "core/tensor.hpp"
 #include "readers/calendar.hpp"
 #include "readers/cf_file.hpp"
+#include "readers/quantities.hpp"
 #include "readers/sample.hpp"
+#include "readers/units.hpp"
 
 namespace climseg::io {
 
@@ -30,11 +33,25 @@ struct ChannelSpec {
   std::string file;   // "" for any file of the time step
   std::string text;   // as written
 
+  // What the consumer needs, set by code (a model's channel, a detector's role), not by the syntax:
+  // values converted to `units` ("" keeps the file's) with UDUNITS-2, across `bridge` if needed...
+  std::string units;
+  UnitBridge bridge = UnitBridge::none;
+  // ...and, when no variable `var` is found, a variable with one of these CF standard names (on
+  // `level` when set), else the first of these other specs found by name ("IWV", "ua@850").
+  std::vector<std::string> standard_names;
+  std::string standard_level;  // the level of that search ("850 hPa"); "" takes `level`
+  std::vector<std::string> aliases;
+
   // Throws UsageError for a malformed spec.
   static ChannelSpec parse(const std::string& text);
 };
 // Comma-separated specs ("TMQ,U@850,V@850,PSL"); empty items are refused.
 std::vector<ChannelSpec> parse_channels(const std::string& list);
+
+// "VAR=UNITS" items (--units) as ArchiveOptions::units_override; throws UsageError for a malformed
+// item or units UDUNITS-2 does not understand.
+std::map<std::string, std::string> parse_units_overrides(const std::vector<std::string>& items);
 
 // What to do with a sample whose channel is entirely fill values.
 enum class FillPolicy { mask, skip, error };
@@ -50,6 +67,12 @@ struct ArchiveOptions {
   // default is Comm::world(), which is a serial stand-in of size 1 without a launcher.
   Comm comm = Comm::world();
   int open_files = 8;  // how many files a loader keeps open
+  // Units of variables that override (or supply) their files' units attribute, by variable name.
+  std::map<std::string, std::string> units_override;
+  // The option that names a channel's variable ("--channels"): when set, every channel that is
+  // missing (by name, and by the spec's fallbacks) is reported in one message ending with
+  // "name the variable of each with --channels U850=VAR,...".
+  std::string missing_option;
   // Read netCDF-4 float channels as raw chunks inflated on all threads (direct_read.hpp) rather
   // than through the library one call at a time. Same values either way.
   bool direct_read = true;
@@ -66,6 +89,18 @@ struct SampleInfo {
   bool has_date = false;
   DateTime date;          // when has_date
   double time_value = 0;  // raw value in the file's units
+};
+
+// Where a channel of an archive comes from (its first time-step group).
+struct ChannelSource {
+  std::string name;                  // in the sample
+  std::string spec;                  // the spec that found it: as given, or the standard-name / alias match
+  std::string how;                   // "by name", "by standard_name X", "by known name"
+  std::string var, file;             // the variable and its file
+  std::string file_units;            // as in the file (or --units)
+  std::string units;                 // as delivered: ChannelSpec::units when set, else file_units
+  std::string standard_name, level;  // of the variable ("850 hPa" when a level was selected)
+  UnitConversion conversion;
 };
 
 // A field on all the levels of its file, for column computations (IVT, hybrid pressure).
@@ -99,8 +134,13 @@ class Archive {
   int64_t size() const;  // samples
   const geo::Grid& grid() const;
   const std::vector<std::string>& channel_names() const;
-  // Units of each channel as written in its file.
+  // Units of each channel as delivered: the spec's units when it asks for some, else as in its file.
   const std::vector<std::string>& channel_units() const;
+  // Where each channel comes from and how its values are converted.
+  const std::vector<ChannelSource>& channel_sources() const;
+  // Each channel described for a checkpoint: name, units as delivered, standard name, level (from
+  // the file, else from the quantity table by name: U850 is at 850 hPa).
+  std::vector<ChannelMeta> channel_meta() const;
   bool has_labels() const;
   const std::vector<FileMeta>& files() const;  // time order
   // "standard", "noleap", ... ; "" when the archive has no decodable time.
@@ -116,8 +156,9 @@ class Archive {
   // The same into `into`, reusing its data/valid/labels storage when the shapes match (a loop
   // that recycles its samples allocates nothing). Views of the old tensors see the new values.
   void load_into(int64_t i, Sample& into) const;
-  // Reads every level of `var` (VAR or VAR[FILE]) at sample i, with hybrid coefficients when present.
-  Field3D load_field(int64_t i, const std::string& var) const;
+  // Reads every level of `var` (VAR or VAR[FILE]) at sample i, with hybrid coefficients when present;
+  // values converted to `units` when given (throws Error naming the variable when they cannot be).
+  Field3D load_field(int64_t i, const std::string& var, const std::string& units = {}) const;
 
   // Files this process has opened to read samples (not for the metadata scan), in first-use order.
   std::vector<std::string> files_opened() const;

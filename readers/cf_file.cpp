@@ -17,6 +17,7 @@
 #include "readers/limits.hpp"
 #include "readers/netcdf_file.hpp"
 #include "readers/orientation.hpp"
+#include "readers/units.hpp"
 
 namespace climseg::io {
 namespace {
@@ -286,14 +287,7 @@ const std::vector<std::string>& deepcam_channels() {
   return names;
 }
 
-double LevelAxis::pa_per_unit() const {
-  std::string u = lower(units);
-  if (u == "pa" || u == "pascal" || u == "pascals") return 1.0;
-  if (one_of(u, {"hpa", "mb", "mbar", "millibar", "millibars", "hectopascal", "hectopascals"})) return 100.0;
-  if (u == "kpa") return 1000.0;
-  if (u == "atm") return 101325.0;
-  return 0.0;
-}
+double LevelAxis::pa_per_unit() const { return pascals_per_unit(units); }
 
 std::string LevelAxis::describe() const {
   std::vector<std::string> parts;

@@ -87,6 +87,7 @@ VarDef probability_field(std::string name, std::string long_name, std::vector<st
   v.dims = std::move(dims);
   v.attrs = {Attr::str("long_name", std::move(long_name)), Attr::str("units", "1"),
              Attr::num("valid_range", NC_FLOAT, {0.0, 1.0})};
+  v.fill_value = static_cast<double>(NC_FILL_FLOAT);  // cells with a missing input (predict)
   return v;
 }
 

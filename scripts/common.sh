@@ -10,7 +10,7 @@ BUILD_PACKAGES=(
   libopenmpi-dev openmpi-bin
   libnetcdf-mpi-dev libhdf5-openmpi-dev netcdf-bin
   libopenblas-dev libfftw3-dev
-  libcli11-dev nlohmann-json3-dev libfmt-dev libpng-dev zlib1g-dev libdeflate-dev
+  libcli11-dev nlohmann-json3-dev libfmt-dev libpng-dev zlib1g-dev libdeflate-dev libudunits2-dev
   libgtest-dev libbenchmark-dev
 )
 # Extra packages the test suite uses to check outputs with other tools (xarray, cdo) and style.

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "core/error.hpp"
 #include "readers/partition.hpp"
@@ -128,8 +129,28 @@ void fill_input(const io::Sample& s, const Normalizer& norm, int64_t Hp, int64_t
   }
 }
 
-std::vector<double> class_frequencies(const io::Archive& archive, const std::vector<int64_t>& indices, int64_t classes,
-                                      int64_t max_samples, const Comm& comm) {
+int64_t check_label_classes(const io::Sample& s, const std::vector<std::string>& classes, bool ignore) {
+  const auto K = static_cast<float>(classes.size());
+  int64_t foreign = 0;
+  for (float v : s.labels) foreign += (v >= K || (v >= 0 && v != std::floor(v)));
+  if (foreign == 0 || ignore) return foreign;
+  std::map<float, int64_t> by_value;
+  for (float v : s.labels)
+    if (v >= K || (v >= 0 && v != std::floor(v))) ++by_value[v];
+  std::vector<std::string> found, model;
+  for (const auto& [v, n] : by_value) found.push_back(fmt::format("class {:g} at {} cells", v, n));
+  for (size_t k = 0; k < classes.size(); ++k) model.push_back(fmt::format("{} {}", k, classes[k]));
+  fail(
+      "{}: {}: the labels hold {}, which the model does not have (its classes: {}); set data.unknown_classes to "
+      "ignore to leave those cells out of the loss, or give the model those classes (model.classes)",
+      s.file, s.time_iso.empty() ? fmt::format("step {}", s.time_index) : s.time_iso, fmt::join(found, ", "),
+      fmt::join(model, ", "));
+}
+
+std::vector<double> class_frequencies(const io::Archive& archive, const std::vector<int64_t>& indices,
+                                      const std::vector<std::string>& class_names, int64_t max_samples,
+                                      const Comm& comm, bool ignore_unknown) {
+  const auto classes = static_cast<int64_t>(class_names.size());
   std::vector<double> counts(static_cast<size_t>(classes), 0.0);
   const int64_t n = static_cast<int64_t>(indices.size());
   const int64_t take = std::min(n, max_samples);
@@ -139,6 +160,7 @@ std::vector<double> class_frequencies(const io::Archive& archive, const std::vec
   for (int64_t k = mine.begin; k < mine.end; ++k) {
     io::Sample s = archive.load(chosen[static_cast<size_t>(k)]);
     if (s.labels.numel() == 0) fail("{}: no labels in this sample; training needs labels", s.file);
+    check_label_classes(s, class_names, ignore_unknown);
     for (float v : s.labels)
       if (std::isfinite(v) && v >= 0 && v < float(classes)) counts[static_cast<size_t>(std::lround(v))] += 1;
   }

@@ -66,13 +66,22 @@ inline void crop_labels(const int32_t* labels, int64_t Wp, int64_t H, int64_t W,
     for (int64_t j = 0; j < W; ++j) out[i * W + j] = labels[i * Wp + j];
 }
 
+// Checks that a sample's labels hold only classes of the model: integers in [0, classes) or
+// negative (fill, -1). Otherwise throws Error naming the sample, each foreign class and its cell
+// count, the model's classes and data.unknown_classes; with `ignore` it only returns the count of
+// foreign cells (fill_input leaves them out of the loss).
+int64_t check_label_classes(const io::Sample& s, const std::vector<std::string>& classes, bool ignore);
+
 // The smallest multiple of m that is >= n.
 int64_t round_up(int64_t n, int64_t m);
 
 // Fraction of labelled pixels in each class over up to max_samples samples spread over `indices`
 // (summed over the ranks of comm, each reading its share).
-std::vector<double> class_frequencies(const io::Archive& archive, const std::vector<int64_t>& indices, int64_t classes,
-                                      int64_t max_samples, const Comm& comm);
+// Labels are checked with check_label_classes (`class_names` the model's; foreign ones refused
+// unless `ignore_unknown`).
+std::vector<double> class_frequencies(const io::Archive& archive, const std::vector<int64_t>& indices,
+                                      const std::vector<std::string>& class_names, int64_t max_samples,
+                                      const Comm& comm, bool ignore_unknown = false);
 // Class weights for a loss: "none" (ones), "frequency^-0.125" (DeepCAM), "inverse", or a list. Named
 // rules are normalised so that the frequency-weighted mean weight is 1; absent classes get weight 0.
 std::vector<float> class_weights(const nlohmann::json& rule, const std::vector<double>& frequencies);

@@ -1,7 +1,10 @@
 // Loading trained models.
 #include "models/training/model_io.hpp"
 
+#include <algorithm>
 #include <cctype>
+#include <map>
+#include <set>
 
 #include "core/build_info.hpp"
 #include "core/error.hpp"
@@ -24,15 +27,99 @@ std::string ModelBundle::channel_specs() const {
   return out;
 }
 
+bool ModelBundle::described() const {
+  return !inputs.empty() &&
+         std::all_of(inputs.begin(), inputs.end(), [](const io::ChannelMeta& m) { return m.described(); });
+}
+
+std::string ModelBundle::channels_hint() const {
+  std::vector<std::string> parts;
+  for (const std::string& c : config.channels) parts.push_back(c + "=VAR");
+  return fmt::format("--channels {}", fmt::join(parts, ","));
+}
+
+std::vector<io::ChannelSpec> ModelBundle::input_specs(const std::string& given) const {
+  std::vector<io::ChannelSpec> out;
+  std::map<std::string, io::ChannelSpec> by_name;
+  if (!given.empty()) {
+    std::vector<std::string> strangers;
+    for (const io::ChannelSpec& s : io::parse_channels(given)) {
+      if (std::find(config.channels.begin(), config.channels.end(), s.name) == config.channels.end())
+        strangers.push_back(s.text == s.name ? s.name : fmt::format("{} (channel {})", s.text, s.name));
+      by_name[s.name] = s;
+    }
+    if (!strangers.empty()) {
+      std::vector<std::string> described;
+      for (const io::ChannelMeta& m : inputs) described.push_back(m.describe());
+      fail_usage(
+          "--channels {}: {} {} not among the model's channels, which are {}: channels are matched by name, not by "
+          "position; name the model's channel each variable feeds, e.g. {}",
+          given, fmt::join(strangers, ", "), strangers.size() == 1 ? "is" : "are", fmt::join(described, "; "),
+          channels_hint());
+    }
+  }
+  const std::vector<std::string> defaults = [&] {
+    std::vector<std::string> v;
+    for (const io::ChannelSpec& s : io::parse_channels(channel_specs())) v.push_back(s.text);
+    return v;
+  }();
+  for (size_t c = 0; c < config.channels.size(); ++c) {
+    const std::string& name = config.channels[c];
+    const io::ChannelMeta& meta = inputs[c];
+    io::ChannelSpec spec;
+    if (auto it = by_name.find(name); it != by_name.end()) {
+      spec = it->second;  // as the user named it: no fallbacks
+    } else {
+      spec = io::ChannelSpec::parse(defaults[c]);
+      spec.name = name;
+      if (meta.described()) {
+        const io::Quantity* q = io::quantity_of(name, meta.standard_name, meta.level);
+        if (!meta.standard_name.empty()) spec.standard_names = {meta.standard_name};
+        if (q != nullptr)
+          for (const std::string& sn : q->standard_names)
+            if (std::find(spec.standard_names.begin(), spec.standard_names.end(), sn) == spec.standard_names.end())
+              spec.standard_names.push_back(sn);
+        spec.standard_level = io::level_spec(meta.level);
+        if (q != nullptr)
+          for (const std::string& alias : q->names)
+            if (alias != spec.text && alias != name) spec.aliases.push_back(alias);
+      }
+    }
+    spec.units = meta.units;
+    if (const io::Quantity* q = io::quantity_of(name, meta.standard_name, meta.level)) spec.bridge = q->bridge;
+    out.push_back(std::move(spec));
+  }
+  return out;
+}
+
 std::map<std::string, std::string> model_attributes(const nets::NetConfig& config, const Normalizer& norm,
-                                                    const geo::Grid* training_grid) {
+                                                    const geo::Grid* training_grid,
+                                                    const std::vector<io::ChannelMeta>& inputs) {
   std::map<std::string, std::string> a = {{"architecture", config.type},
                                           {"model", config.to_json().dump()},
                                           {"fields", json(config.channels).dump()},
                                           {"classes", json(config.classes).dump()},
                                           {"normalization", norm.to_json().dump()}};
   if (training_grid != nullptr) a["training_grid"] = grid_attribute(*training_grid);
+  if (!inputs.empty()) a["channel_meta"] = json(inputs).dump();
   return a;
+}
+
+std::string model_difference(const json& checkpoint_model, const nets::NetConfig& run) {
+  const json mine = run.to_json();
+  std::vector<std::string> parts;
+  auto text = [](const json& j) { return j.is_string() ? j.get<std::string>() : j.dump(); };
+  std::set<std::string> keys;
+  for (auto it = checkpoint_model.begin(); it != checkpoint_model.end(); ++it) keys.insert(it.key());
+  for (auto it = mine.begin(); it != mine.end(); ++it) keys.insert(it.key());
+  for (const std::string& k : keys) {
+    const bool a = checkpoint_model.contains(k), b = mine.contains(k);
+    if (a && b && checkpoint_model.at(k) == mine.at(k)) continue;
+    parts.push_back(fmt::format("checkpoint has model.{}={}, this run asks model.{}={}", k,
+                                a ? text(checkpoint_model.at(k)) : "(unset: the default)", k,
+                                b ? text(mine.at(k)) : "(unset: the default)"));
+  }
+  return fmt::format("{}", fmt::join(parts, "; "));
 }
 
 std::string grid_attribute(const geo::Grid& grid) {
@@ -81,7 +168,7 @@ ModelBundle load_model(const fs::path& given) {
   }
   ModelBundle b;
   b.source = p;
-  std::string architecture, fields, classes, normalization, model, training_grid;
+  std::string architecture, fields, classes, normalization, model, training_grid, channel_meta;
   bool is_checkpoint = false;
   {
     h5::File f = h5::File::open_verified(path);
@@ -95,6 +182,7 @@ ModelBundle load_model(const fs::path& given) {
     normalization = text("normalization");
     model = text("model");
     training_grid = text("training_grid");
+    channel_meta = text("channel_meta");
   }
   try {
     if (!model.empty()) {
@@ -108,6 +196,27 @@ ModelBundle load_model(const fs::path& given) {
     }
     if (normalization.empty()) fail("{}: no normalization attribute; inputs cannot be normalised", p);
     b.normalizer = Normalizer::from_json(json::parse(normalization), b.config.channels, p);
+    if (!channel_meta.empty()) {
+      b.inputs = json::parse(channel_meta).get<std::vector<io::ChannelMeta>>();
+      if (b.inputs.size() != b.config.channels.size())
+        fail("{}: channel_meta describes {} channels, the model has {}", p, b.inputs.size(), b.config.channels.size());
+      for (size_t c = 0; c < b.inputs.size(); ++c)
+        if (b.inputs[c].name != b.config.channels[c])
+          fail("{}: channel_meta names channel {} '{}', the model '{}'", p, c, b.inputs[c].name, b.config.channels[c]);
+    } else {
+      for (const std::string& c : b.config.channels) {
+        io::ChannelMeta m;
+        m.name = c;
+        // ClimateNet's channels are CAM5's: the quantity table says what they are.
+        const io::Quantity* q = is_checkpoint ? nullptr : io::quantity_of(c);
+        if (q != nullptr) {
+          m.units = q->units;
+          m.standard_name = q->standard_names.empty() ? std::string() : q->standard_names.front();
+          m.level = q->level;
+        }
+        b.inputs.push_back(m);
+      }
+    }
   } catch (const json::exception& e) {
     fail("{}: malformed model attributes: {}", p, e.what());
   } catch (const UsageError& e) {

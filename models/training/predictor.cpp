@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <memory>
 
@@ -25,7 +26,7 @@ namespace {
 // are regridded back to the archive's grid, (K, H, W). out_rows()/out_cols() say which.
 class Runner {
  public:
-  Runner(const ModelBundle& m, const geo::Grid& grid, const geo::Grid* net_grid = nullptr,
+  Runner(const ModelBundle& m, const geo::Grid& grid, const geo::Grid* net_grid, BatchNormStats bn,
          nn::Precision precision = nn::Precision::fp32)
       : model_(m),
         H_(grid.height()),
@@ -41,6 +42,7 @@ class Runner {
       back_ = std::make_unique<geo::Regridder>(*net_grid, grid);
     }
     graph_.set_precision(precision);
+    graph_.set_batch_norm_batch_stats(bn == BatchNormStats::batch);
     x_ = graph_.input("x", {1, m.config.in_channels(), Hp_, Wp_});
     prob_ = nn::softmax(m.net->forward(x_));
     graph_.compile({prob_});
@@ -103,16 +105,77 @@ class Runner {
 };
 
 io::Archive open_for(const ModelBundle& m, const std::vector<std::string>& inputs, const std::string& channels,
-                     const std::string& labels, const Comm& comm) {
+                     const std::map<std::string, std::string>& units, const std::string& labels, const Comm& comm) {
   io::ArchiveOptions o;
-  o.channels = io::parse_channels(channels.empty() ? m.channel_specs() : channels);
+  o.channels = m.input_specs(channels);
+  o.units_override = units;
+  o.missing_option = "--channels";
   o.labels = labels;
   o.comm = comm;
   io::Archive a = io::Archive::open(inputs, o);
-  if (a.channel_names().size() != m.config.channels.size())
-    fail_usage("the archive gives {} channels, the model expects {} ({})", a.channel_names().size(),
-               m.config.channels.size(), fmt::join(m.config.channels, ","));
+  if (a.channel_names() != m.config.channels)
+    fail("internal: the archive gives channels {}, the model expects {}", fmt::join(a.channel_names(), ","),
+         fmt::join(m.config.channels, ","));
+  if (!m.described()) {
+    log::info(
+        "{}: the model records channel names only (a checkpoint from before climseg recorded units and standard "
+        "names): channels are found by name, and their values are fed as the files hold them, unchecked",
+        m.source);
+    // Units that differ from what the channel's name usually means (PSL in hPa where CAM5 and
+    // ClimateNet write Pa) are likely not what such a model was trained on: say so.
+    for (const io::ChannelSource& src : a.channel_sources())
+      if (const io::Quantity* q = io::quantity_of(src.name))
+        if (!q->units.empty() && !src.file_units.empty() && !io::same_units(src.file_units, q->units))
+          log::warn(
+              "{}: channel {} is in {}; {} is usually in {}, and this model records no units, so the values are fed "
+              "unconverted: if it was trained on {}, convert the file (or retrain: checkpoints record units now)",
+              src.file, src.name, src.file_units, src.name, q->units, q->units);
+  }
+  for (const io::ChannelSource& src : a.channel_sources())
+    log::info("channel {} <- {} {}{}", src.name, src.spec, src.how,
+              src.conversion.identity() && src.conversion.note.empty()
+                  ? fmt::format(" [{}]", src.file_units)
+                  : fmt::format(" [{} -> {}: x {:g}{}{}]", src.file_units, src.units, src.conversion.scale,
+                                src.conversion.offset != 0 ? fmt::format(" + {:g}", src.conversion.offset) : "",
+                                src.conversion.note.empty() ? "" : ", " + src.conversion.note));
   return a;
+}
+
+// What each channel was read from, for the outputs: "TMQ=IWV [kg m-2], PSL=SLP [hPa -> Pa]".
+std::string input_description(const io::Archive& a) {
+  std::vector<std::string> parts;
+  for (const io::ChannelSource& src : a.channel_sources())
+    parts.push_back(fmt::format("{}={} [{}]", src.name, src.spec,
+                                src.conversion.identity() && src.conversion.note.empty()
+                                    ? src.file_units
+                                    : src.file_units + " -> " + src.units));
+  return fmt::format("{}", fmt::join(parts, ", "));
+}
+
+// Cells of a sample where any channel is missing (1 in `out`, H*W); returns how many. With
+// MissingPolicy::error a sample with any is refused, naming its file, step and channels.
+int64_t missing_cells(const io::Sample& s, MissingPolicy policy, std::vector<uint8_t>& out) {
+  const int64_t HW = s.grid.size(), C = s.channels_count();
+  out.assign(static_cast<size_t>(HW), 0);
+  if (s.valid.numel() == 0) return 0;
+  std::vector<std::string> which;
+  for (int64_t c = 0; c < C; ++c) {
+    const float* v = s.valid.data() + c * HW;
+    int64_t bad = 0;
+    for (int64_t k = 0; k < HW; ++k)
+      if (v[k] <= 0.5f) {
+        out[static_cast<size_t>(k)] = 1;
+        ++bad;
+      }
+    if (bad > 0) which.push_back(fmt::format("{} ({} cells)", s.channels[static_cast<size_t>(c)], bad));
+  }
+  const int64_t n = std::count(out.begin(), out.end(), uint8_t{1});
+  if (n > 0 && policy == MissingPolicy::error)
+    fail(
+        "{}: {}: {} cells have a missing input value ({}) and --fill-policy is error; mask (the default) gives them "
+        "_FillValue, mean fills them with the model's training mean",
+        s.file, s.time_iso.empty() ? fmt::format("step {}", s.time_index) : s.time_iso, n, fmt::join(which, ", "));
+  return n;
 }
 
 // Samples grouped by input file group, in time order.
@@ -133,7 +196,7 @@ fs::path part_path(const fs::path& out, int rank) {
 }  // namespace
 
 struct GridPredictor::Impl {
-  Impl(const ModelBundle& m, const geo::Grid& g) : model(m), runner(m, g) {}
+  Impl(const ModelBundle& m, const geo::Grid& g) : model(m), runner(m, g, nullptr, BatchNormStats::running) {}
   const ModelBundle& model;
   Runner runner;
 };
@@ -155,9 +218,55 @@ Tensor GridPredictor::probabilities(const io::Sample& s) {
   return out;
 }
 
+MissingPolicy parse_missing_policy(const std::string& name) {
+  if (name == "mask") return MissingPolicy::mask;
+  if (name == "mean") return MissingPolicy::mean;
+  if (name == "error") return MissingPolicy::error;
+  fail_usage("--fill-policy {}: expected mask, mean or error", name);
+}
+
+const char* missing_policy_name(MissingPolicy p) {
+  return p == MissingPolicy::mean ? "mean" : p == MissingPolicy::error ? "error" : "mask";
+}
+
+namespace {
+std::string missing_policy_description(MissingPolicy p) {
+  switch (p) {
+    case MissingPolicy::mean:
+      return "mean: cells with a missing input value were given the model's training mean of the channel and "
+             "classified like any other";
+    case MissingPolicy::error:
+      return "error: no input value was missing";
+    case MissingPolicy::mask:
+      break;
+  }
+  return "mask: cells with a missing input value are _FillValue in class_mask and the probabilities";
+}
+}  // namespace
+
+BatchNormStats parse_batchnorm(const std::string& name) {
+  if (name == "running") return BatchNormStats::running;
+  if (name == "batch") return BatchNormStats::batch;
+  fail_usage("--batchnorm {}: expected running or batch", name);
+}
+
+const char* batchnorm_name(BatchNormStats b) { return b == BatchNormStats::batch ? "batch" : "running"; }
+
+std::string batchnorm_description(BatchNormStats b) {
+  return b == BatchNormStats::batch
+             ? "batch: BatchNorm normalised each sample with its own statistics (PyTorch's train-mode forward)"
+             : "running: BatchNorm used the checkpoint's running statistics (PyTorch's eval mode)";
+}
+
 PredictReport predict(const ModelBundle& m, const PredictOptions& o, const Comm& comm) {
-  io::Archive archive = open_for(m, o.inputs, o.channels, "", comm);
+  io::Archive archive = open_for(m, o.inputs, o.channels, o.units, "", comm);
   const geo::Grid* net_grid = nullptr;
+  if (!o.regrid && m.training_grid && !m.training_grid->same_as(archive.grid(), 1e-3))
+    log::warn(
+        "{}: the model was trained on a {} grid and this archive is {}: its features (cyclones, rivers) are seen at "
+        "another scale than in training; --regrid runs the network on the training grid and maps the "
+        "probabilities back",
+        m.source, m.training_grid->shape_str(), archive.grid().shape_str());
   if (o.regrid) {
     if (!m.training_grid)
       fail_usage("{}: --regrid: the model records no training grid (a checkpoint from before climseg stored it)",
@@ -202,7 +311,7 @@ PredictReport predict(const ModelBundle& m, const PredictOptions& o, const Comm&
   };
   const io::Block mine = blocks[static_cast<size_t>(comm.rank())];
 
-  Runner runner(m, archive.grid(), net_grid, o.precision);
+  Runner runner(m, archive.grid(), net_grid, o.batchnorm, o.precision);
   const int64_t K = m.config.num_classes(), H = runner.H(), W = runner.W(), Ho = runner.out_rows(),
                 Wo = runner.out_cols();
   const int64_t HW = H * W;
@@ -212,6 +321,7 @@ PredictReport predict(const ModelBundle& m, const PredictOptions& o, const Comm&
     std::replace(name.begin(), name.end(), ' ', '_');
     prob_names.push_back(name);
   }
+  const std::string inputs_read = input_description(archive);
   auto output_of = [&](size_t g) {
     return o.out_dir / (fs::path(archive.info(groups[g].front()).file).stem().string() + o.suffix);
   };
@@ -238,6 +348,9 @@ PredictReport predict(const ModelBundle& m, const PredictOptions& o, const Comm&
     spec.global_attrs.push_back(io::Attr::str("model_kind", m.kind));
     spec.global_attrs.push_back(io::Attr::str("model_architecture", m.config.type));
     spec.global_attrs.push_back(io::Attr::str("model_channels", fmt::format("{}", fmt::join(m.config.channels, ","))));
+    spec.global_attrs.push_back(io::Attr::str("input_channels", inputs_read));
+    spec.global_attrs.push_back(io::Attr::str("batchnorm", batchnorm_description(o.batchnorm)));
+    spec.global_attrs.push_back(io::Attr::str("fill_policy", missing_policy_description(o.missing)));
     if (net_grid != nullptr)
       spec.global_attrs.push_back(io::Attr::str(
           "model_grid", fmt::format("{} (inputs regridded to it, probabilities back)", net_grid->shape_str())));
@@ -251,20 +364,34 @@ PredictReport predict(const ModelBundle& m, const PredictOptions& o, const Comm&
     if (spec.has_time()) writer->write_time(0, times);
     return writer;
   };
-  // One step's mask and probabilities on the (H, W) grid: into a writer or a part file.
+  // One step's mask and probabilities on the (H, W) grid: into a writer or a part file. Cells with
+  // a missing input are NaN (the writer's _FillValue) unless the policy is `mean`.
+  PredictReport report;
   std::vector<float> mask(static_cast<size_t>(HW)), prob(static_cast<size_t>(HW));
-  auto emit = [&](const float* p, const std::function<void(const std::string&, const float*)>& put) {
+  std::vector<uint8_t> missing;
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  auto emit = [&](const io::Sample& s, const std::function<void(const std::string&, const float*)>& put) {
+    const int64_t n_missing = missing_cells(s, o.missing, missing);
+    report.missing_cells += n_missing;
+    report.steps_with_missing += n_missing > 0;
+    const bool blank = n_missing > 0 && o.missing == MissingPolicy::mask;
+    const float* p = runner.run(s, nullptr);
     argmax_classes(p, K, Ho, Wo, H, W, mask.data());
+    if (blank)
+      for (int64_t k = 0; k < HW; ++k)
+        if (missing[static_cast<size_t>(k)]) mask[static_cast<size_t>(k)] = nan;
     put("class_mask", mask.data());
     if (o.probabilities)
       for (int64_t c = 0; c < K; ++c) {
         for (int64_t i = 0; i < H; ++i)
           std::copy(p + (c * Ho + i) * Wo, p + (c * Ho + i) * Wo + W, prob.data() + i * W);
+        if (blank)
+          for (int64_t k = 0; k < HW; ++k)
+            if (missing[static_cast<size_t>(k)]) prob[static_cast<size_t>(k)] = nan;
         put(prob_names[static_cast<size_t>(c)], prob.data());
       }
   };
 
-  PredictReport report;
   Progress progress("predict", mine.size());
   std::vector<size_t> shared;  // groups split over ranks, not already complete
   for (size_t g = 0; g < groups.size(); ++g) {
@@ -286,13 +413,16 @@ PredictReport predict(const ModelBundle& m, const PredictOptions& o, const Comm&
     io::Prefetcher samples(archive, steps, 2);
     if (!split) {
       std::unique_ptr<io::CfWriter> writer = open_writer(g);
+      const int64_t missing_before = report.missing_cells;
       for (int64_t t = 0; t < n; ++t) {
         std::optional<io::Sample> s = samples.next();
         if (!s) fail("internal: missing sample {} of {}", t, archive.info(idx.front()).file);
-        emit(runner.run(*s, nullptr), [&](const std::string& var, const float* d) { writer->write(var, t, d); });
+        emit(*s, [&](const std::string& var, const float* d) { writer->write(var, t, d); });
         ++report.samples;
         progress.advance(1);
       }
+      if (o.missing == MissingPolicy::mask)  // the _FillValue cells of class_mask
+        writer->set_global_attr("missing_input_cells", std::to_string(report.missing_cells - missing_before));
       writer->close();
       ++report.files_written;
       report.outputs.push_back(out.string());
@@ -304,7 +434,7 @@ PredictReport predict(const ModelBundle& m, const PredictOptions& o, const Comm&
     for (int64_t t = lo; t < hi; ++t) {
       std::optional<io::Sample> s = samples.next();
       if (!s) fail("internal: missing sample {} of {}", t, archive.info(idx.front()).file);
-      emit(runner.run(*s, nullptr), [&](const std::string&, const float* d) {
+      emit(*s, [&](const std::string&, const float* d) {
         f.write(reinterpret_cast<const char*>(d), static_cast<std::streamsize>(HW * sizeof(float)));
       });
       ++report.samples;
@@ -325,6 +455,7 @@ PredictReport predict(const ModelBundle& m, const PredictOptions& o, const Comm&
     const fs::path out = output_of(g);
     std::unique_ptr<io::CfWriter> writer = open_writer(g);
     std::map<int, std::ifstream> parts;
+    int64_t file_missing = 0;  // missing-input cells of this output, from its parts
     for (int64_t t = 0; t < n; ++t) {
       const int r = owner(offset[g] + t);
       auto it = parts.find(r);
@@ -335,9 +466,12 @@ PredictReport predict(const ModelBundle& m, const PredictOptions& o, const Comm&
       for (int64_t v = 0; v < per_step; ++v) {
         it->second.read(reinterpret_cast<char*>(buf.data()), static_cast<std::streamsize>(HW * sizeof(float)));
         if (!it->second) fail("{}: truncated part of {}", part_path(out, r).string(), out.string());
+        if (v == 0 && o.missing == MissingPolicy::mask)
+          file_missing += std::count_if(buf.begin(), buf.end(), [](float x) { return x != x; });
         writer->write(v == 0 ? std::string("class_mask") : prob_names[static_cast<size_t>(v - 1)], t, buf.data());
       }
     }
+    if (o.missing == MissingPolicy::mask) writer->set_global_attr("missing_input_cells", std::to_string(file_missing));
     writer->close();
     for (auto& [r, in] : parts) {
       in.close();
@@ -350,10 +484,10 @@ PredictReport predict(const ModelBundle& m, const PredictOptions& o, const Comm&
   return report;
 }
 
-ConfusionMatrix evaluate(const ModelBundle& m, const EvaluateOptions& o, const Comm& comm) {
-  io::Archive archive = open_for(m, o.inputs, o.channels, o.labels, comm);
+ConfusionMatrix evaluate(const ModelBundle& m, const EvaluateOptions& o, const Comm& comm, int64_t* missing_total) {
+  io::Archive archive = open_for(m, o.inputs, o.channels, o.units, o.labels, comm);
   if (!archive.has_labels()) fail("{}: no labels to evaluate against (set --labels)", o.inputs.front());
-  Runner runner(m, archive.grid());
+  Runner runner(m, archive.grid(), nullptr, o.batchnorm);
   const int64_t K = m.config.num_classes(), H = runner.H(), W = runner.W(), Hp = runner.Hp(), Wp = runner.Wp();
   io::Block mine = io::block_partition(archive.size(), comm.rank(), comm.size());
   std::vector<int64_t> idx;
@@ -364,15 +498,24 @@ ConfusionMatrix evaluate(const ModelBundle& m, const EvaluateOptions& o, const C
   const std::vector<double> area = archive.grid().row_areas();
   io::Prefetcher samples(archive, idx, 2);
   Progress progress("evaluate", static_cast<int64_t>(idx.size()));
+  std::vector<uint8_t> missing;
+  int64_t missing_count = 0;
   while (std::optional<io::Sample> s = samples.next()) {
+    const int64_t n_missing = missing_cells(*s, o.missing, missing);
+    missing_count += n_missing;
     const float* p = runner.run(*s, labels.data());
     argmax_classes(p, K, Hp, Wp, H, W, pred.data());
     crop_labels(labels.data(), Wp, H, W, truth.data());
+    if (n_missing > 0 && o.missing == MissingPolicy::mask)
+      for (int64_t k = 0; k < H * W; ++k)
+        if (missing[static_cast<size_t>(k)]) truth[static_cast<size_t>(k)] = kIgnoreLabel;  // not scored
     cm.add(pred.data(), truth.data(), H, W, area);
     progress.advance(1);
   }
   progress.finish();
   cm.allreduce(comm);
+  missing_count = comm.sum(missing_count);
+  if (missing_total != nullptr) *missing_total = missing_count;
   return cm;
 }
 

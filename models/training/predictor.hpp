@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,11 +21,31 @@
 
 namespace climseg::training {
 
+// BatchNorm statistics at inference. `running`: the stored running averages (PyTorch's eval mode,
+// what a checkpoint's BatchNorm was meant for). `batch`: each sample's own statistics, as
+// PyTorch's train-mode forward computes them (nothing is updated): for checkpoints whose running
+// statistics do not match their weights, as ClimateNet's published one (docs/training.md).
+enum class BatchNormStats { running, batch };
+BatchNormStats parse_batchnorm(const std::string& name);  // "running", "batch"; UsageError otherwise
+const char* batchnorm_name(BatchNormStats b);
+// What the outputs record: "running statistics (eval mode)" or "batch statistics of each sample ...".
+std::string batchnorm_description(BatchNormStats b);
+
+// Cells where an input value is missing (fill value, NaN, outside valid_range). `mask`: the
+// network sees the channel's training mean there (0 once normalised) and the cell gets _FillValue
+// in class_mask and the probabilities. `mean`: the same input, but the cell gets a class like any
+// other (what climseg did before --fill-policy: a guess, recorded in the output). `error`: refused, naming the file,
+// variable, step and count.
+enum class MissingPolicy { mask, mean, error };
+MissingPolicy parse_missing_policy(const std::string& name);  // "mask", "mean", "error"
+const char* missing_policy_name(MissingPolicy p);
+
 struct PredictOptions {
   std::vector<std::string> inputs;
   std::filesystem::path out_dir;
-  std::string channels;        // archive channel specs; empty: from the model (ModelBundle::channel_specs)
-  bool probabilities = false;  // also write prob_<class> variables
+  std::string channels;  // --channels: specs of some or all model channels by name (ModelBundle::input_specs)
+  std::map<std::string, std::string> units;  // --units VAR=UNITS: overrides files' units attributes
+  bool probabilities = false;                // also write prob_<class> variables
   // An output that exists is kept when its rerun key (readers/run_key.hpp: `key_config`, the model's
   // SHA-256, its input files, climseg's version) equals this run's; otherwise `rerun` says.
   io::Rerun rerun = io::Rerun::keep_matching;
@@ -34,6 +55,8 @@ struct PredictOptions {
   // the class probabilities regridded back to the archive's grid and clamped to [0, 1], then argmax.
   // A UsageError naming the model when it records no training grid.
   bool regrid = false;
+  BatchNormStats batchnorm = BatchNormStats::running;
+  MissingPolicy missing = MissingPolicy::mask;
   std::string suffix = ".climseg.nc";
   // The convolutions' arithmetic (nn/precision.hpp): bf16 inputs with fp32 sums on AVX512-BF16.
   nn::Precision precision = nn::Precision::fp32;
@@ -43,6 +66,8 @@ struct PredictReport {
   int64_t samples = 0;               // predicted by this rank
   int64_t files_written = 0;         // by this rank
   int64_t files_skipped = 0;         // already complete
+  int64_t missing_cells = 0;         // cells (over this rank's steps) with a missing input value
+  int64_t steps_with_missing = 0;    // this rank's steps with any
   std::vector<std::string> outputs;  // this rank's output paths
 };
 
@@ -68,11 +93,17 @@ class GridPredictor {
 
 struct EvaluateOptions {
   std::vector<std::string> inputs;
-  std::string channels;         // as in PredictOptions
+  std::string channels;  // as in PredictOptions
+  std::map<std::string, std::string> units;
   std::string labels = "auto";  // label source (archive syntax)
+  BatchNormStats batchnorm = BatchNormStats::running;
+  // mask: cells with a missing input are left out of the scores (ConfusionMatrix counts them).
+  MissingPolicy missing = MissingPolicy::mask;
 };
 
-// The confusion matrix over the whole archive, reduced over the ranks of comm.
-ConfusionMatrix evaluate(const ModelBundle& model, const EvaluateOptions& options, const Comm& comm);
+// The confusion matrix over the whole archive, reduced over the ranks of comm; `missing_cells`
+// (when not null) gets the number of cells with a missing input value, over every rank.
+ConfusionMatrix evaluate(const ModelBundle& model, const EvaluateOptions& options, const Comm& comm,
+                         int64_t* missing_cells = nullptr);
 
 }  // namespace climseg::training

@@ -85,7 +85,8 @@ json TrainConfig::to_json() const {
                {"normalization", data.normalization},
                {"val_fraction", data.val_fraction},
                {"val_time", data.val_time},
-               {"fill", data.fill}};
+               {"fill", data.fill},
+               {"unknown_classes", data.unknown_classes}};
   j["model"] = model.to_json();
   j["loss"] = {{"type", loss.type}, {"class_weights", loss.class_weights}, {"area_weighted", loss.area_weighted}};
   j["optimizer"] = {{"type", optimizer.type},
@@ -135,6 +136,7 @@ TrainConfig TrainConfig::from_json(const json& j) {
     r.get("val_fraction", c.data.val_fraction);
     r.get("val_time", c.data.val_time);
     r.get("fill", c.data.fill);
+    r.get("unknown_classes", c.data.unknown_classes);
     r.finish(defaults.at("data"));
   }
   top.mark("data");
@@ -209,6 +211,7 @@ TrainConfig TrainConfig::from_json(const json& j) {
   if (c.data.train.empty()) fail_usage("train config: 'data.train' is required (files, directories or globs)");
   check_choice("data.normalization", c.data.normalization, {"zscore", "minmax", "none"});
   check_choice("data.fill", c.data.fill, {"mask", "skip", "error"});
+  check_choice("data.unknown_classes", c.data.unknown_classes, {"error", "ignore"});
   if (c.data.val_fraction < 0 || c.data.val_fraction >= 1)
     fail_usage("train config: 'data.val_fraction' must be in [0, 1), got {}", c.data.val_fraction);
   if (!c.data.val_time.empty()) {

@@ -26,6 +26,9 @@ struct DataConfig {
   // inclusive, end exclusive); empty: unused. Excludes `val` and `val_fraction`.
   std::vector<std::string> val_time;
   std::string fill = "mask";  // channels entirely fill: mask, skip, error
+  // Labels holding a class the model does not have (wave labels, 3, for a 3-class model): "error"
+  // refuses them naming class and count; "ignore" leaves those cells out of the loss and scores.
+  std::string unknown_classes = "error";
 };
 
 struct LossConfig {

@@ -9,6 +9,7 @@
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "core/h5.hpp"
 #include "core/log.hpp"
 #include "core/progress.hpp"
 #include "core/timer.hpp"
@@ -124,6 +125,8 @@ TrainResult train(const TrainConfig& cfg, const Comm& comm, const TrainHooks& ho
 
   nets::NetConfig mcfg = cfg.model;
   mcfg.channels = archive.channel_names();
+  // What each channel is (units, standard name, level), so predict can find and convert it.
+  const std::vector<io::ChannelMeta> inputs = archive.channel_meta();
   const int64_t K = mcfg.num_classes(), C = mcfg.in_channels();
 
   // ---- normalization
@@ -148,7 +151,8 @@ TrainResult train(const TrainConfig& cfg, const Comm& comm, const TrainHooks& ho
   auto net = nets::make_network(mcfg);
   nn::Parameters params(*net, cfg.seed);
   const int64_t Hp = round_up(H, net->size_multiple()), Wp = round_up(W, net->size_multiple());
-  std::vector<double> freq = class_frequencies(archive, train_idx, K, 32, comm);
+  const bool ignore_unknown = cfg.data.unknown_classes == "ignore";
+  std::vector<double> freq = class_frequencies(archive, train_idx, mcfg.classes, 32, comm, ignore_unknown);
   nn::LossOptions lo;
   lo.class_weights = class_weights(cfg.loss.class_weights, freq);
   lo.ignore_index = kIgnoreLabel;
@@ -212,6 +216,22 @@ TrainResult train(const TrainConfig& cfg, const Comm& comm, const TrainHooks& ho
     if (!fs::exists(resume_from)) fail("{}: no such checkpoint to resume from", cfg.resume);
   }
   if (!resume_from.empty()) {
+    {
+      // A checkpoint of another network: say which settings differ, not which tensors.
+      h5::File f = h5::File::open_verified(resume_from);
+      if (f.has_attr("model")) {
+        std::string diff;
+        try {
+          diff = model_difference(json::parse(f.attr_string("model")), mcfg);
+        } catch (const json::exception&) {
+        }
+        if (!diff.empty())
+          fail_usage(
+              "{}: resuming another network: {} (resume with the checkpoint's settings, or start a new "
+              "checkpoint_dir)",
+              resume_from.string(), diff);
+      }
+    }
     nn::CheckpointInfo info = nn::load_checkpoint(resume_from, params, opt.get());
     json loader = json::parse(info.loader.empty() ? "{}" : info.loader);
     step = info.step;
@@ -258,7 +278,7 @@ TrainResult train(const TrainConfig& cfg, const Comm& comm, const TrainHooks& ho
              {"batch_size", B}, {"best_metric", best_metric},      {"graph_step", graph.step()}}
             .dump();
     info.rng = json{{"seed", cfg.seed}, {"augment", "hash(seed, step, slot)"}}.dump();
-    info.attributes = model_attributes(mcfg, norm, &grid);
+    info.attributes = model_attributes(mcfg, norm, &grid, inputs);
     if (comm.is_root()) nn::save_checkpoint(path, params, opt.get(), info);
     parallel::CollectiveScope scope("checkpoint barrier");
     comm.barrier();
@@ -279,6 +299,7 @@ TrainResult train(const TrainConfig& cfg, const Comm& comm, const TrainHooks& ho
     for (int64_t k = mine.begin; k < mine.end; ++k) {
       io::Sample s = varch.load(val_idx[static_cast<size_t>(k)]);
       if (s.skip) continue;
+      check_label_classes(s, mcfg.classes, ignore_unknown);
       fill_input(s, norm, Hp, Wp, {}, negate, K, vgraph.tensor(vx).data(), labels.data());
       vgraph.forward();
       argmax_classes(vgraph.tensor(vlogits).data(), K, Hp, Wp, H, W, pred.data());
@@ -332,6 +353,7 @@ TrainResult train(const TrainConfig& cfg, const Comm& comm, const TrainHooks& ho
       Augment aug;
       if (cfg.augment_roll && periodic) aug.roll = static_cast<int64_t>(h % static_cast<uint64_t>(W));
       aug.flip = cfg.augment_flip && ((h >> 40) & 1);
+      check_label_classes(*s, mcfg.classes, ignore_unknown);  // every sample, not only the frequency sample
       fill_input(*s, norm, Hp, Wp, aug, negate, K, xd + k * C * Hp * Wp, yd + k * Hp * Wp);
     }
     prefetch_next = in_epoch + 1;

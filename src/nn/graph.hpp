@@ -138,6 +138,11 @@ class Graph {
   // UsageError, as does a machine without AVX512-BF16 or with CLIMSEG_ISA below avx512.
   void set_precision(Precision p);
   Precision precision() const { return precision_; }
+  // BatchNorm of an eval graph normalising each forward's input with its own statistics, as
+  // PyTorch's train-mode forward does, without updating the running ones (predict --batchnorm
+  // batch). Set before building; train graphs use batch statistics anyway.
+  void set_batch_norm_batch_stats(bool on) { bn_batch_stats_ = on; }
+  bool batch_norm_batch_stats() const { return bn_batch_stats_ || training(); }
   Parameters* parameters() const { return params_; }
 
   // ---- building
@@ -214,6 +219,7 @@ class Graph {
   Parameters* params_;
   Mode mode_;
   Precision precision_ = Precision::fp32;
+  bool bn_batch_stats_ = false;
   std::vector<std::unique_ptr<ValueRec>> values_;
   std::vector<std::unique_ptr<Node>> nodes_;
   std::vector<int> outputs_;

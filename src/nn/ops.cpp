@@ -139,9 +139,18 @@ class ConvTranspose2dOp : public KernelOp {
 
 class BatchNormOp : public KernelOp {
  public:
-  BatchNormOp(int64_t n, int64_t c, int64_t hw, int64_t na, bool prelu, bool batch_stats, const BatchNormOptions& o,
-              Param& rm, Param& rv)
-      : n_(n), c_(c), hw_(hw), na_(na), prelu_(prelu), batch_stats_(batch_stats), o_(o), rm_(rm), rv_(rv) {}
+  BatchNormOp(int64_t n, int64_t c, int64_t hw, int64_t na, bool prelu, bool batch_stats, bool update_running,
+              const BatchNormOptions& o, Param& rm, Param& rv)
+      : n_(n),
+        c_(c),
+        hw_(hw),
+        na_(na),
+        prelu_(prelu),
+        batch_stats_(batch_stats),
+        update_running_(update_running),
+        o_(o),
+        rm_(rm),
+        rv_(rv) {}
   std::string kind() const override { return prelu_ ? "batch_norm_prelu" : "batch_norm2d"; }
   std::string detail() const override {
     return fmt::format("eps {:g}{}", o_.eps, batch_stats_ ? " batch stats" : " running stats");
@@ -283,16 +292,18 @@ class BatchNormOp : public KernelOp {
     const double var = std::max(0.0, sumsq / m - mu * mu);
     mean[ch] = float(mu);
     invstd[ch] = float(1.0 / std::sqrt(var + o_.eps));
-    const float mom = float(o_.momentum);
-    rm_.data[ch] = (1.0f - mom) * rm_.data[ch] + mom * float(mu);
-    rv_.data[ch] = (1.0f - mom) * rv_.data[ch] + mom * float(m > 1 ? var * m / (m - 1) : var);
+    if (update_running_) {
+      const float mom = float(o_.momentum);
+      rm_.data[ch] = (1.0f - mom) * rm_.data[ch] + mom * float(mu);
+      rv_.data[ch] = (1.0f - mom) * rv_.data[ch] + mom * float(m > 1 ? var * m / (m - 1) : var);
+    }
     scale[ch] = gamma[ch] * invstd[ch];
     shift[ch] = beta[ch] - mean[ch] * scale[ch];
   }
 
  private:
   int64_t n_, c_, hw_, na_;
-  bool prelu_, batch_stats_;
+  bool prelu_, batch_stats_, update_running_;
   BatchNormOptions o_;
   Param& rm_;
   Param& rv_;
@@ -743,7 +754,9 @@ Value bn_common(Value x, Value gamma, Value beta, Value alpha, Param& rm, Param&
          rv.name, shape_str(rv.shape), c);
   if (!(o.eps > 0) || o.momentum < 0 || o.momentum > 1) fail("{}: eps must be > 0 and momentum in [0, 1]", name);
   Graph& g = x.graph();
-  const bool batch_stats = g.training() && !o.frozen;
+  // Train graphs: batch statistics (and running-stat updates) unless frozen. Eval graphs: the
+  // running statistics, or batch statistics without updates (Graph::set_batch_norm_batch_stats).
+  const bool batch_stats = g.training() ? !o.frozen : g.batch_norm_batch_stats();
   int64_t na = 1;
   std::vector<Value> ins = {x, gamma, beta};
   if (alpha.valid()) {
@@ -755,9 +768,9 @@ Value bn_common(Value x, Value gamma, Value beta, Value alpha, Param& rm, Param&
   }
   if (batch_stats && x.dim(0) * x.dim(2) * x.dim(3) < 2 && g.stats_reducer() == nullptr)
     fail("{}: batch statistics need more than one value per channel, got input {}", name, shape_str(x.shape()));
-  return g.add(
-      std::make_unique<BatchNormOp>(x.dim(0), c, x.dim(2) * x.dim(3), na, alpha.valid(), batch_stats, o, rm, rv), ins,
-      x.shape());
+  return g.add(std::make_unique<BatchNormOp>(x.dim(0), c, x.dim(2) * x.dim(3), na, alpha.valid(), batch_stats,
+                                             g.training(), o, rm, rv),
+               ins, x.shape());
 }
 
 Value activation(Value x, Act a, double slope) {

@@ -6,6 +6,7 @@
 #include <netcdf.h>
 #include <png.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -273,4 +274,27 @@ TEST(EventsCliYears, SummaryNetcdfCountsPerClassAndYearAndPlotDrawsEventTracks) 
   }
   EXPECT_GT(red, 20) << "event " << id << " at step " << step;
   EXPECT_GT(white_new, 10);
+}
+
+// Issue 16: a labels variable that is not an integer class map is refused (it used to turn TMQ
+// into thousands of "events"), naming the variable and suggesting the class map the files hold.
+TEST(EventsCliLabels, RefusesAFieldThatIsNotAClassMap) {
+  test::TempDir dir;
+  auto r = test::run_climseg(fmt::format("--no-progress -q synth --out {} --grid 24x36 --steps 4 --steps-per-file 4",
+                                         (dir.path() / "synth").string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = test::run_climseg(fmt::format("--no-progress events --in {} --labels-var TMQ --out {}",
+                                    (dir.path() / "synth").string(), (dir.path() / "ev").string()));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("--labels-var TMQ: variable TMQ (float, units kg/m2) is not an integer class map: values such "
+                       "as "),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("are not class ids (integers 0..255); try --labels-var LABELS"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("climseg: error:"), r.err.rfind("climseg: error:")) << r.err;
+  EXPECT_FALSE(fs::exists(dir.path() / "ev" / "events.csv"));
+  // The class map itself is accepted.
+  r = test::run_climseg(fmt::format("--no-progress events --in {} --labels-var LABELS --out {}",
+                                    (dir.path() / "synth").string(), (dir.path() / "ev2").string()));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
 }

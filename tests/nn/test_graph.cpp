@@ -2,6 +2,7 @@
 // accumulation over several consumers, the grad-ready hook, aliases, dropout, errors.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <map>
 
@@ -422,6 +423,38 @@ TEST(Graph, LossReportsBadLabels) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("label 7 at sample 0, row 1, column 0"), std::string::npos) << e.what();
   }
+}
+
+// An eval graph with batch statistics (predict --batchnorm batch) normalises as a train graph does,
+// worked by hand on a (1, 2, 2, 2) input, and leaves the running statistics as they were; a plain
+// eval graph uses the running ones.
+TEST(Graph, EvalGraphWithBatchStatisticsNormalisesByTheInput) {
+  BatchNorm2d bn(2, 1e-5);
+  Parameters params(bn);
+  bn.running_mean().data[0] = 5.0f;
+  bn.running_var().data[0] = 4.0f;
+  const std::vector<float> xv = {1, 2, 3, 4, 10, 10, 10, 30};  // channel 0: mean 2.5, var 1.25
+  auto run = [&](Graph::Mode mode, bool batch) {
+    Graph g(&params, mode);
+    g.set_batch_norm_batch_stats(batch);
+    Value x = g.input("x", {1, 2, 2, 2});
+    Value y = bn(x);
+    g.compile({y});
+    std::copy(xv.begin(), xv.end(), g.tensor(x).data());
+    g.forward();
+    Tensor t = g.tensor(y);
+    return std::vector<float>(t.data(), t.data() + t.numel());
+  };
+  const std::vector<float> eval_batch = run(Graph::Mode::eval, true);
+  EXPECT_NEAR(eval_batch[0], (1 - 2.5) / std::sqrt(1.25 + 1e-5), 1e-5);
+  EXPECT_NEAR(eval_batch[7], (30 - 15) / std::sqrt(75 + 1e-5), 1e-5);  // channel 1: mean 15, var 75
+  EXPECT_EQ(bn.running_mean().data[0], 5.0f);                          // untouched
+  EXPECT_EQ(bn.running_var().data[0], 4.0f);
+  const std::vector<float> eval_running = run(Graph::Mode::eval, false);
+  EXPECT_NEAR(eval_running[0], (1 - 5) / std::sqrt(4 + 1e-5), 1e-5);
+  const std::vector<float> train = run(Graph::Mode::train, false);
+  for (size_t k = 0; k < xv.size(); ++k) EXPECT_NEAR(eval_batch[k], train[k], 1e-6) << k;
+  EXPECT_NE(bn.running_mean().data[0], 5.0f);  // a train graph updates them
 }
 
 }  // namespace

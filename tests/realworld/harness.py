@@ -84,11 +84,17 @@ class Variant:
     time_units: the units outputs must carry ("" : as the input's time coordinate).
     history_note: a text the outputs' history must hold (a rewritten time, ...).
     label_args, predict_args: extra arguments.
+    model_path: the model of predict/evaluate (None: the driver's --model, a names-only CGNet);
+      layout_var: the input variable the outputs' layout is compared with (None: TMQ, or the
+      field with --channels).
+    missing: boxes (t0, t1, r0, r1, c0, c1), in file order, of cells with a missing input: predict
+      must write _FillValue in class_mask and every probability exactly there.
     """
 
     def __init__(self, files, field, level=None, threshold=None, channels=None, model=True, source=None,
                  same_values=True, agreement=1.0, expect=None, time_units="", history_note="", label_args=(),
-                 predict_args=(), labels=True, note="", field_files=None):
+                 predict_args=(), labels=True, note="", field_files=None, model_path=None, layout_var=None,
+                 missing=None):
         self.files = list(files)
         # The files that hold the field, one output each (an archive with one variable per file
         # has its outputs named after the file of the first variable).
@@ -101,6 +107,7 @@ class Variant:
         self.label_args, self.predict_args = list(label_args), list(predict_args)
         self.labels = labels  # the files hold LABELS (evaluate can score)
         self.note = note
+        self.model_path, self.layout_var, self.missing = model_path, layout_var, missing
 
 
 class Case:
@@ -164,6 +171,14 @@ class Context:
             waves = sorted(glob.glob(os.path.join(out, "waves", "*.nc")))
             self._sources[key] = (files, waves)
         return self._sources[key]
+
+    def climatenet(self):
+        """ClimateNet's published weights (../shared/data/climatenet), whose channels carry units,
+        standard names and levels."""
+        path = os.path.join(os.path.dirname(os.path.abspath(self.data)), "climatenet", "cgnet_climatenet.h5")
+        if not os.path.exists(path):
+            raise FileNotFoundError(path)
+        return path
 
     def synth_variant(self, key="base"):
         """The synthetic archive itself as a Variant (one object per key: its predictions are made
@@ -348,6 +363,28 @@ def level_dims(d, v):
     return out
 
 
+def check_missing(d, boxes):
+    """class_mask and every prob_ variable of a prediction are _FillValue exactly in the boxes."""
+    want = None
+    for name in ["class_mask"] + [n for n in d.variables if n.startswith("prob_")]:
+        v = d.variables[name]
+        v.set_auto_maskandscale(False)
+        a = np.asarray(v[:])
+        fill = v.getncattr("_FillValue")
+        if want is None:
+            want = np.zeros(a.shape, dtype=bool)
+            for (t0, t1, r0, r1, c0, c1) in boxes:
+                want[t0:t1, r0:r1, c0:c1] = True
+        got = a == fill
+        if not np.array_equal(got, want):
+            raise Failure(f"predict: {name} is _FillValue at {int(got.sum())} cells, {int((got != want).sum())} "
+                          f"differ from the {int(want.sum())} cells with a missing input")
+    n = int(want.sum())
+    if d.getncattr("missing_input_cells") != str(n):
+        raise Failure(f"predict: missing_input_cells {d.getncattr('missing_input_cells')}, expected {n}")
+    return f"_FillValue at the {n} cells with a missing input"
+
+
 def output_for(folder, input_path, suffix):
     stem = os.path.splitext(os.path.basename(input_path))[0]
     hits = sorted(glob.glob(os.path.join(folder, stem + "*" + suffix)))
@@ -460,7 +497,9 @@ class Runner:
         out = os.path.join(self.out, "labels")
         p = self.ctx.climseg_run(["label", "--in"] + self.inputs() +
                                  ["--out", out, "--detect", "waves", "--var", f"hs={self.spec}",
-                                  "--waves-threshold", repr(thr), "--waves-min-area", "0"] + self.v.label_args,
+                                  "--waves-threshold", repr(thr), "--waves-min-area", "0",
+                                  # the wave detector takes metres: any field is thresholded as it is
+                                  "--units", f"{self.v.field}=m"] + self.v.label_args,
                                  check=want is None)
         if want is not None:
             return p
@@ -488,7 +527,8 @@ class Runner:
             self.results["predict"] = ("ok", "n/a")
             return None
         out = os.path.join(self.out, "pred")
-        args = ["predict", "--model", self.ctx.model, "--in"] + self.inputs() + ["--out", out] + self.v.predict_args
+        args = (["predict", "--model", self.v.model_path or self.ctx.model, "--in"] + self.inputs() + ["--out", out] +
+                self.v.predict_args + (["--probabilities"] if self.v.missing else []))
         if self.v.channels:
             args += ["--channels", self.v.channels]
         p = self.ctx.climseg_run(args, check=want is None)
@@ -498,11 +538,14 @@ class Runner:
         masks = []
         for path in self.v.files:
             o = output_for(out, path, ".climseg.nc")
-            check_layout(o, path, "class_mask", "TMQ" if self.v.channels is None else self.v.field, self.v)
+            check_layout(o, path, "class_mask",
+                         self.v.layout_var or ("TMQ" if self.v.channels is None else self.v.field), self.v)
             check_run_key(o, "predict")
             notes.add(check_opens(o, path))
             with netCDF4.Dataset(o) as d:
                 masks.append((path, np.ma.filled(d.variables["class_mask"][:], -1)))
+                if self.v.missing:
+                    notes.add(check_missing(d, self.v.missing))
         self.predicted = masks
         src = self.v.source
         if src is not None and getattr(src, "predicted", None) is not None:
@@ -528,7 +571,7 @@ class Runner:
         if (not self.v.model or not self.v.labels) and want is None:
             self.results["evaluate"] = ("ok", "n/a")
             return None
-        args = ["evaluate", "--model", self.ctx.model, "--in"] + self.inputs() + ["--json", "-"]
+        args = ["evaluate", "--model", self.v.model_path or self.ctx.model, "--in"] + self.inputs() + ["--json", "-"]
         if self.v.channels:
             args += ["--channels", self.v.channels]
         p = self.ctx.climseg_run(args, check=want is None)

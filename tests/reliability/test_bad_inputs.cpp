@@ -227,9 +227,17 @@ const std::vector<Case>& cases() {
       {"TruncatedModel", "#5 #8", "a checkpoint cut in half",
        "predict --model {D}/truncated_model.h5 --in {D}/ok --out {D}/pred_tm", 1, R"(\{D\}/truncated_model.h5: .+)", "",
        "pred_tm"},
-      {"WrongChannels", "#5", "an archive that lacks a channel the model needs",
-       "predict --model {D}/model.h5 --in {D}/ok --out {D}/pred_wc --channels TMQ", 2,
-       R"(the archive gives 1 channels, the model expects 2 \(TMQ,U850\))", "", "pred_wc/a.climseg.nc"},
+      {"WrongChannels", "#5 #16", "an archive that lacks a channel the model needs",
+       "predict --model {D}/model.h5 --in {D}/ok --out {D}/pred_wc --channels TMQ", 1,
+       R"(\{D\}/ok/a.nc: 1 of the 2 channels is missing: U850: variable 'U' has no level 850 \(levels: 1000, 500 )"
+       R"(hPa\); the file has TMQ, U; name the variable of each with --channels U850=VAR)",
+       "", "pred_wc/a.climseg.nc"},
+      {"ChannelsByPosition", "#16", "--channels naming variables instead of the model's channels",
+       "predict --model {D}/model.h5 --in {D}/ok --out {D}/pred_cp --channels TMQ,UWIND", 2,
+       R"(--channels TMQ,UWIND: UWIND is not among the model's channels, which are TMQ; U850: channels are )"
+       R"(matched by name, not by position; name the model's channel each variable feeds, e.g. )"
+       R"(--channels TMQ=VAR,U850=VAR)",
+       "", "pred_cp/a.climseg.nc"},
       {"BadJson", "#5", "a training config that is not JSON", "train --config {D}/bad_json.json", 2,
        R"(\{D\}/bad_json.json: not valid JSON: .+)"},
       {"UnknownConfigKey", "#5", "an unknown key in the training config", "train --config {D}/unknown_key.json", 2,
@@ -257,7 +265,7 @@ const std::vector<Case>& cases() {
        1, R"(\{D\}/bad_stats.json: .+)", "", "lab_bs/a.labels.nc"},
       // Issue 8: outputs.
       {"PredictOverwritesInput", "#8", "a predict output that would replace an input",
-       "predict --model {D}/model.h5 --in {D}/collide --out {D}/collide --channels TMQ,U@500", 2,
+       "predict --model {D}/model.h5 --in {D}/collide --out {D}/collide --channels TMQ,U850=U@500", 2,
        R"(\{D\}/collide/a.climseg.nc: an input would be overwritten by an output; choose another --out)"},
       {"LabelOverwritesInput", "#8", "a label output that would replace an input",
        "label --in {D}/collide_label --out {D}/collide_label --detect ar --ar-method tmq", 2,

@@ -1,16 +1,19 @@
 // The main job through the climseg executable, checked against values computed here independently:
 // the bundled model scores a fresh synthetic archive above a floor; evaluate's pixel and
 // cell-area confusion matrices equal a count made here from predict's class_mask and the LABELS;
+// cells with a missing input are _FillValue in predict's outputs and left out of evaluate's scores;
 // evaluate under mpiexec -n 2 gives the one-rank scores; bench train/predict print one JSON line;
 // and the train options (minmax normalization, data.val files, dice and cross-entropy, area
 // weighting, flips, best.h5, max_minutes) change what the trainer does.
 #include <gtest/gtest.h>
+#include <netcdf.h>
 
 #include <cmath>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <numbers>
+#include <set>
 #include <sstream>
 
 #include "core/atomic_file.hpp"
@@ -160,6 +163,91 @@ TEST_F(BundledModel, ConfusionMatricesEqualACountOfPredictedMasksAgainstLabels) 
   // Cyclones sit in the tropics and subtropics, so weighting by area moves their scores little,
   // but it does move them: the two matrices are not proportional.
   EXPECT_NE(s["area_weighted"]["iou"]["Background"].get<double>(), s["pixels"]["iou"]["Background"].get<double>());
+}
+
+// Issue 16 item 5: a hole of missing values (netCDF's default fill, 9.97e36, in PSL over 10x20
+// cells of step 0 and TMQ over 5 cells of step 1) gives _FillValue in class_mask and every
+// probability at exactly those cells, counted in the file; --fill-policy mean classifies them
+// (climseg's old behaviour), error refuses; evaluate leaves them out of the scores.
+TEST_F(BundledModel, CellsWithAMissingInputAreFillValueInTheOutputs) {
+  const fs::path hole = dir_->path() / "hole";
+  fs::create_directories(hole);
+  const fs::path in = hole / "a.nc";
+  fs::copy_file(nc_files(archive()).front(), in);
+  const int64_t H = 96, W = 144;
+  std::set<int64_t> missing0, missing1;  // cell indices (i * W + j) in canonical (= file) order
+  {
+    int nc = -1, psl = -1, tmq = -1;
+    ASSERT_EQ(nc_open(in.c_str(), NC_WRITE, &nc), NC_NOERR);
+    ASSERT_EQ(nc_inq_varid(nc, "PSL", &psl), NC_NOERR);
+    ASSERT_EQ(nc_inq_varid(nc, "TMQ", &tmq), NC_NOERR);
+    std::vector<float> fill(200, NC_FILL_FLOAT);
+    const size_t start[3] = {0, 40, 60}, count[3] = {1, 10, 20};
+    ASSERT_EQ(nc_put_vara_float(nc, psl, start, count, fill.data()), NC_NOERR);
+    const size_t start1[3] = {1, 70, 10}, count1[3] = {1, 1, 5};
+    ASSERT_EQ(nc_put_vara_float(nc, tmq, start1, count1, fill.data()), NC_NOERR);
+    nc_close(nc);
+    for (int64_t i = 40; i < 50; ++i)
+      for (int64_t j = 60; j < 80; ++j) missing0.insert(i * W + j);
+    for (int64_t j = 10; j < 15; ++j) missing1.insert(70 * W + j);
+  }
+  auto run = [&](const std::string& policy, const std::string& tag) {
+    return test::run_climseg("--threads 1 --no-progress predict --model " + q(kBundled) + " --in " + q(hole) +
+                             " --out " + q(dir_->path() / tag) + " --probabilities" +
+                             (policy.empty() ? "" : " --fill-policy " + policy));
+  };
+  auto r = run("", "pred_hole");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("205 cells of 2 time steps had a missing input value: _FillValue in class_mask"),
+            std::string::npos)
+      << r.err;
+  {
+    h5::File f = h5::File::open(dir_->path() / "pred_hole" / "a.climseg.nc");
+    EXPECT_EQ(f.attr_string("missing_input_cells"), "205");
+    EXPECT_EQ(f.attr_string("fill_policy").rfind("mask:", 0), 0u);
+    Tensor mask = f.read_tensor("class_mask");  // byte, _FillValue -1
+    Tensor prob = f.read_tensor("prob_Tropical_Cyclone");
+    for (int64_t t = 0; t < 3; ++t)
+      for (int64_t k = 0; k < H * W; ++k) {
+        const bool hole_cell = (t == 0 && missing0.count(k)) || (t == 1 && missing1.count(k));
+        const float m = mask[t * H * W + k], p = prob[t * H * W + k];
+        if (hole_cell) {
+          ASSERT_EQ(m, -1.0f) << t << " " << k;
+          ASSERT_EQ(p, NC_FILL_FLOAT) << t << " " << k;
+        } else {
+          ASSERT_TRUE(m >= 0 && m <= 2) << t << " " << k;
+          ASSERT_TRUE(p >= 0 && p <= 1) << t << " " << k;
+        }
+      }
+  }
+  // mean: every cell classified, as before.
+  r = run("mean", "pred_mean");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  {
+    h5::File f = h5::File::open(dir_->path() / "pred_mean" / "a.climseg.nc");
+    Tensor mask = f.read_tensor("class_mask");
+    for (int64_t k : missing0) ASSERT_GE(mask[k], 0.0f) << k;
+    EXPECT_EQ(f.attr_string("fill_policy").rfind("mean:", 0), 0u);
+  }
+  // error: refused, naming the file, the step and the channel.
+  r = run("error", "pred_error");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("a.nc: 2003-08-01T00:00:00: 200 cells have a missing input value (PSL (200 cells)) and "
+                       "--fill-policy is error"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(dir_->path() / "pred_error" / "a.climseg.nc"));
+  // evaluate: the 205 cells are left out of the pixel counts.
+  const fs::path scores = dir_->path() / "hole_scores.json";
+  r = test::run_climseg("--threads 1 --no-progress evaluate --model " + q(kBundled) + " --in " + q(hole) + " --json " +
+                        q(scores));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json s = json::parse(read_file(scores));
+  EXPECT_EQ(s.at("missing_input_cells"), 205);
+  double counted = 0;
+  for (const auto& row : s["pixels"]["confusion"])
+    for (const auto& v : row) counted += v.get<double>();
+  EXPECT_EQ(counted, double(16 * H * W - 205));
 }
 
 TEST(EvaluateMpi, TwoRanksGiveTheOneRankScores) {
