@@ -130,6 +130,7 @@ struct Prediction {
   Tensor prob;            // (3, H, W) as written: prob_Background, prob_Tropical_Cyclone, prob_Atmospheric_River
   Tensor mask;            // (1, H, W) class_mask
   std::string batchnorm;  // the global attribute
+  std::string err;        // predict's stderr
 };
 
 Prediction predict(const test::TempDir& dir, int64_t H, int64_t W, const std::string& options = "") {
@@ -143,6 +144,7 @@ Prediction predict(const test::TempDir& dir, int64_t H, int64_t W, const std::st
   h5::File f = h5::File::open(out / ("ref_" + tag + ".climseg.nc"));
   Prediction p;
   p.batchnorm = f.attr_string("batchnorm");
+  p.err = r.err;
   p.prob = Tensor({3, H, W});
   const char* names[] = {"prob_Background", "prob_Tropical_Cyclone", "prob_Atmospheric_River"};
   for (int64_t c = 0; c < 3; ++c) {
@@ -186,6 +188,10 @@ TEST(ClimateNetPredict, ProbabilitiesEqualPyTorchOnTheSmallGrid) {
   for (int64_t k = 0; k < 3 * H * W; ++k) max_diff = std::max(max_diff, double(std::abs(p.prob[k] - expect[k])));
   EXPECT_LE(max_diff, 1e-4);
   EXPECT_EQ(check_mask(p, g.read_tensor("argmax"), H, W), 0);
+  // ClimateNet trained at 768x1152: on another grid predict says so and suggests --regrid.
+  EXPECT_NE(p.err.find("the model was trained on a 768x1152 grid and this archive is 96x144"), std::string::npos)
+      << p.err;
+  EXPECT_NE(p.err.find("--regrid runs the network on the training grid"), std::string::npos) << p.err;
 }
 
 // --precision bf16 (bf16 convolutions with fp32 sums, AVX512-BF16): an fp32 output in the same
