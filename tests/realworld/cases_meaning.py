@@ -106,7 +106,7 @@ def psl_hpa(ctx):
     return Variant(files, "TMQ", model_path=ctx.climatenet(), source=src, same_values=False, agreement=0.999)
 
 
-@case("meaning", "ncatted PSL:units = K (incompatible: refused)")
+@case("meaning", "netCDF4: PSL:units = K (incompatible: refused)")
 def psl_kelvin(ctx):
     src = climatenet_source(ctx)
 
