@@ -165,6 +165,14 @@ def merra2_real_climatenet(ctx):
                    model_path=ctx.climatenet(), expect={"predict": refusal, "evaluate": refusal})
 
 
+@case("meaning", "xrdata_eraint_uvz.nc with ClimateNet's weights (u/v at 850 hPa by standard name; no TMQ, PSL)")
+def eraint_real_climatenet(ctx):
+    # U850/V850 are found (eastward_wind/northward_wind on the millibars level axis): only two are named missing.
+    refusal = Refusal(1, "2 of the 4 channels are missing: TMQ (kg m-2, atmosphere_mass_content_of_water_vapor)")
+    return Variant([ctx.real("xrdata_eraint_uvz.nc")], "z", level="500", labels=False, model_path=ctx.climatenet(),
+                   expect={"predict": refusal, "evaluate": refusal})
+
+
 @case("meaning", "geocat_NCEP_06_climo.nc with ClimateNet's weights (PREH2O mm, PSL millibars, U/V on lev)")
 def ncep_real_climatenet(ctx):
     return Variant([ctx.real("geocat_NCEP_06_climo.nc")], "PSL", labels=False, model_path=ctx.climatenet(),
