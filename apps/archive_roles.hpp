@@ -15,6 +15,7 @@
 #include "geo/sphere.hpp"
 #include "readers/archive.hpp"
 #include "readers/calendar.hpp"
+#include "readers/cf_file.hpp"
 #include "readers/quantities.hpp"
 
 namespace climseg::app {
@@ -153,6 +154,21 @@ inline std::vector<double> sample_days(const io::Archive& a, double fallback_hou
 inline std::string sample_iso(const io::Archive& a, int64_t i) {
   const io::SampleInfo info = a.info(i);
   return info.has_date ? info.date.iso() : fmt::format("step{}", i);
+}
+
+// The class-map variable of an archive for --labels-var auto: LABELS (climseg label), else
+// class_mask (climseg predict), looked up in its first file. Neither: an Error naming the option and,
+// when the file has one, an integer field to give it.
+inline std::string class_map_variable(const std::vector<std::string>& inputs, const std::string& option) {
+  const std::string first = io::expand_inputs(inputs).front();
+  const io::FileMeta meta = io::scan_file(first);
+  for (const char* name : {"LABELS", "climate/labels_0", "class_mask"})
+    if (const io::VarMeta* v = meta.find_var(name); v != nullptr && v->field) return name;
+  std::string example;
+  for (const io::VarMeta& v : meta.vars)
+    if (v.field && example.empty() && v.type != "float" && v.type != "double") example = v.name;
+  fail("{}: no class map (LABELS from climseg label, class_mask from climseg predict); name it with {}{}", first,
+       option, example.empty() ? std::string(" VARIABLE") : " " + example);
 }
 
 }  // namespace climseg::app

@@ -61,7 +61,7 @@ class EventsCommand : public Command {
     app.add_option("--in", inputs_, "Class-map archive: files, directories, globs or @lists (climseg label / predict)")
         ->required();
     app.add_option("--out", out_, "Output directory (created if missing)")->required();
-    app.add_option("--labels-var", labels_var_, "Class-map variable: auto (LABELS), or e.g. class_mask")
+    app.add_option("--labels-var", labels_var_, "Class-map variable: auto (LABELS, else class_mask), or a name")
         ->capture_default_str();
     app.add_option("--classes", classes_, "Classes to follow, comma-separated (default: every nonzero class)");
     app.add_option("--field", field_, "Field whose peak each component reports (e.g. PSL, TMQ, IVT)");
@@ -105,18 +105,17 @@ class EventsCommand : public Command {
     summary_.validate();
     make_output_folder(out_);
 
+    // auto: LABELS (label's), else class_mask (predict's).
+    const std::string labels_var = labels_var_ == "auto" ? class_map_variable(inputs_, "--labels-var") : labels_var_;
     io::ArchiveOptions lo;
-    lo.labels = labels_var_;
+    lo.labels = labels_var;
     lo.open_files = 2;  // steps are read in order: the file of this step and of the one before
     // One channel indexes the archive (the class map comes as the labels): the peak field when it
     // lives in the same files, else the class-map variable itself, so nothing else is read.
-    lo.channels = {io::ChannelSpec::parse(!field_.empty() && field_in_.empty() ? field_
-                                          : labels_var_ == "auto"              ? std::string("LABELS")
-                                                                               : labels_var_)};
+    lo.channels = {io::ChannelSpec::parse(!field_.empty() && field_in_.empty() ? field_ : labels_var)};
     io::Archive labels = io::Archive::open(inputs_, lo);
     if (!labels.has_labels())
-      fail("{}: no class map found (variable {}; name it with --labels-var)", inputs_.front(),
-           labels_var_ == "auto" ? "LABELS" : labels_var_);
+      fail("{}: no class map found (variable {}; name it with --labels-var)", inputs_.front(), labels_var);
     check_class_map(labels);
     std::unique_ptr<io::Archive> field_archive;
     if (!field_.empty() && !field_in_.empty()) {

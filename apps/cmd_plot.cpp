@@ -12,6 +12,7 @@
 
 #include "analysis/plot.hpp"
 #include "analysis/summary.hpp"
+#include "apps/archive_roles.hpp"
 #include "apps/command.hpp"
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
@@ -103,7 +104,8 @@ class PlotCommand : public Command {
                    "Archive of class maps to outline (LABELS or class_mask, e.g. from climseg label or predict);\n"
                    "'auto' uses LABELS in the input files themselves")
         ->capture_default_str();
-    app.add_option("--labels-var", labels_var_, "Name of the class-map variable in --labels files")
+    app.add_option("--labels-var", labels_var_,
+                   "Class-map variable of --labels files: auto (LABELS, else class_mask), or a name")
         ->capture_default_str();
     app.add_option("--tracks", tracks_,
                    "tc_tracks.csv from climseg label, or event_points.csv from climseg events: the tracks\n"
@@ -136,9 +138,12 @@ class PlotCommand : public Command {
     std::unique_ptr<io::Archive> lab;
     if (!labels_.empty() && labels_ != "auto") {
       io::ArchiveOptions lo;
-      lo.labels = labels_var_;
+      // auto: LABELS (label's), else class_mask (predict's).
+      const std::string labels_var =
+          labels_var_ == "auto" ? class_map_variable({labels_}, "--labels-var") : labels_var_;
+      lo.labels = labels_var;
       // The class map itself indexes the archive (nothing else is read).
-      lo.channels = {io::ChannelSpec::parse(labels_var_ == "auto" ? std::string("LABELS") : labels_var_)};
+      lo.channels = {io::ChannelSpec::parse(labels_var)};
       lab = std::make_unique<io::Archive>(io::Archive::open({labels_}, lo));
       if (lab->size() != a.size())
         fail("{}: the label archive has {} steps but {} has {}", labels_, lab->size(), inputs_.front(), a.size());

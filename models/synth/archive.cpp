@@ -442,7 +442,10 @@ ArchiveFiles write_archive(const SynthConfig& config, const fs::path& dir, const
     if (config.waves) fs::create_directories(dir / "waves", ec);
   }
   comm.barrier();
-  if (!fs::is_directory(dir)) fail("{}: cannot create the output folder", dir.string());
+  if (!fs::is_directory(dir)) {
+    check_output_folder(dir);  // a file in the way is named
+    fail("--out {}: cannot create the directory", dir.string());
+  }
 
   const int64_t nfiles = (config.steps + config.steps_per_file - 1) / config.steps_per_file;
   ArchiveFiles out;

@@ -1,6 +1,9 @@
 // Loading trained models.
 #include "models/training/model_io.hpp"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <cctype>
 #include <map>

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 
+#include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/progress.hpp"
@@ -282,7 +283,10 @@ PredictReport predict(const ModelBundle& m, const PredictOptions& o, const Comm&
   std::error_code ec;
   if (comm.is_root()) fs::create_directories(o.out_dir, ec);
   comm.barrier();
-  if (!fs::is_directory(o.out_dir)) fail("{}: cannot create the output directory", o.out_dir.string());
+  if (!fs::is_directory(o.out_dir)) {
+    check_output_folder(o.out_dir);  // a file in the way is named
+    fail("--out {}: cannot create the directory", o.out_dir.string());
+  }
   // Inputs are never overwritten.
   for (const io::FileMeta& f : archive.files())
     for (const std::string& name : {fs::path(f.path).filename().string()})

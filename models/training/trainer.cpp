@@ -198,13 +198,15 @@ TrainResult train(const TrainConfig& cfg, const Comm& comm, const TrainHooks& ho
 
   // ---- checkpoints and resumption
   const fs::path ckdir = cfg.checkpoint_dir;
+  check_output_folder(ckdir, "--checkpoint_dir");
   if (comm.is_root()) {
-    fs::create_directories(ckdir);
-    // A previous run's heartbeat files would read as silent ranks in a stall report (see below).
     std::error_code ec;
+    fs::create_directories(ckdir, ec);
+    // A previous run's heartbeat files would read as silent ranks in a stall report (see below).
     fs::remove_all(ckdir / ".watchdog", ec);
   }
   comm.barrier();
+  if (!fs::is_directory(ckdir)) fail("--checkpoint_dir {}: cannot create the directory", ckdir.string());
   const fs::path last_path = ckdir / "last.h5", best_path = ckdir / "best.h5", log_path = ckdir / "metrics.jsonl";
   int64_t step = 0;
   double best_metric = -1;

@@ -70,8 +70,8 @@ AtomicOutput::AtomicOutput(fs::path final_path) : final_(std::move(final_path)) 
   if (dir.empty()) dir = ".";
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
-    if (fs::exists(dir, ec))
-      fail("{}: is a file, not a directory: cannot write {} in it", dir.string(), final_.filename().string());
+    const fs::path in_the_way = file_in_the_way(dir);
+    if (!in_the_way.empty()) fail("{}: {} is a file, not a directory", final_.string(), in_the_way.string());
     fail("{}: output directory does not exist", dir.string());
   }
   temp_ = dir / ("." + final_.filename().string() + ".tmp." + random_suffix());
@@ -175,10 +175,20 @@ fs::path final_name(const fs::path& path) {
   return path.parent_path() / name.substr(1, tmp - 1);
 }
 
-void check_output_folder(const fs::path& folder, const char* option) {
+fs::path file_in_the_way(const fs::path& folder) {
   std::error_code ec;
-  if (fs::exists(folder, ec) && !fs::is_directory(folder, ec))
-    fail("{} {}: is a file, not a directory", option, folder.string());
+  for (fs::path p = folder; !p.empty(); p = p.parent_path()) {
+    if (fs::exists(p, ec)) return fs::is_directory(p, ec) ? fs::path() : p;
+    if (p == p.parent_path()) break;
+  }
+  return {};
+}
+
+void check_output_folder(const fs::path& folder, const char* option) {
+  const fs::path in_the_way = file_in_the_way(folder);
+  if (in_the_way.empty()) return;
+  if (in_the_way == folder) fail("{} {}: is a file, not a directory", option, folder.string());
+  fail("{} {}: {} is a file, not a directory", option, folder.string(), in_the_way.string());
 }
 
 void make_output_folder(const fs::path& folder, const char* option) {

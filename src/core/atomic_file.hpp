@@ -62,8 +62,12 @@ class OutputGroup {
 // -> NAME in the same folder), for messages; any other path as it is.
 std::filesystem::path final_name(const std::filesystem::path& path);
 
+// The nearest of `folder` and its parents that exists and is not a directory (a file where a folder
+// must be made), or an empty path.
+std::filesystem::path file_in_the_way(const std::filesystem::path& folder);
+
 // Makes the output folder named by `option` (and its parents). A path that is a file, or that
-// cannot be made, is an Error (exit 1) naming the option.
+// cannot be made, is an Error (exit 1) naming the option (and the parent that is a file).
 void make_output_folder(const std::filesystem::path& folder, const char* option = "--out");
 // The same check without making the folder (an Error when it is a file).
 void check_output_folder(const std::filesystem::path& folder, const char* option = "--out");

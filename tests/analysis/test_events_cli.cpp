@@ -180,6 +180,51 @@ TEST_F(EventsCli, PlotNamesSeveralMapsAfterAPngName) {
   EXPECT_FALSE(fs::exists(dir_->path() / "v.png"));
 }
 
+// Issue 16: events on predict's outputs finds their class_mask without --labels-var (it said
+// "unknown variable 'LABELS' (available: class_mask)"); a file with no class map is refused naming
+// the option.
+TEST_F(EventsCli, FindsPredictionsClassMaskAndNamesTheOptionWithout) {
+  const fs::path dir = dir_->path() / "class_mask";
+  fs::create_directories(dir);
+  fs::path first;
+  for (const auto& e : fs::directory_iterator(synth()))
+    if (e.path().extension() == ".nc" && (first.empty() || e.path() < first)) first = e.path();
+  const fs::path copy = dir / first.filename();
+  fs::copy_file(first, copy);
+  {
+    int nc = -1, var = -1;
+    ASSERT_EQ(nc_open(copy.c_str(), NC_WRITE, &nc), NC_NOERR);
+    ASSERT_EQ(nc_redef(nc), NC_NOERR);
+    ASSERT_EQ(nc_inq_varid(nc, "LABELS", &var), NC_NOERR);
+    ASSERT_EQ(nc_rename_var(nc, var, "class_mask"), NC_NOERR);
+    ASSERT_EQ(nc_close(nc), NC_NOERR);
+  }
+  const std::string events = "--no-progress -q events --no-plots --no-ids --min-steps 1 --in ";
+  auto r = test::run_climseg(events + first.string() + " --out " + (dir / "from_labels").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = test::run_climseg(events + copy.string() + " --out " + (dir / "from_class_mask").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string table = climseg::read_file(dir / "from_labels" / "events.csv");
+  EXPECT_GT(std::count(table.begin(), table.end(), '\n'), 1) << table;
+  EXPECT_EQ(climseg::read_file(dir / "from_class_mask" / "events.csv"), table);
+  // Neither LABELS nor class_mask: the option is named.
+  {
+    int nc = -1, var = -1;
+    ASSERT_EQ(nc_open(copy.c_str(), NC_WRITE, &nc), NC_NOERR);
+    ASSERT_EQ(nc_redef(nc), NC_NOERR);
+    ASSERT_EQ(nc_inq_varid(nc, "class_mask", &var), NC_NOERR);
+    ASSERT_EQ(nc_rename_var(nc, var, "classes"), NC_NOERR);
+    ASSERT_EQ(nc_close(nc), NC_NOERR);
+  }
+  r = test::run_climseg(events + copy.string() + " --out " + (dir / "none").string());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(copy.string() + ": no class map (LABELS from climseg label, class_mask from climseg predict); "
+                                       "name it with --labels-var classes"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(dir / "none" / "events.csv"));
+}
+
 namespace {
 
 std::vector<uint8_t> read_png_rgb(const fs::path& path, unsigned* width = nullptr) {

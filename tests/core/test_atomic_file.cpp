@@ -54,6 +54,23 @@ TEST(AtomicOutput, MissingDirectoryIsAClearError) {
   }
 }
 
+// Issue 16: a file where a folder of the path should be is named (it said "output directory does
+// not exist" for a path under a file).
+TEST(AtomicOutput, AFileInThePathIsNamed) {
+  TempDir dir;
+  { std::ofstream(dir / "plain") << "x"; }
+  try {
+    climseg::AtomicOutput out(dir / "plain" / "sub" / "x.png");
+    FAIL() << "expected an error";
+  } catch (const climseg::Error& e) {
+    EXPECT_EQ(std::string(e.what()), (dir / "plain" / "sub" / "x.png").string() + ": " + (dir / "plain").string() +
+                                         " is a file, not a directory");
+  }
+  EXPECT_EQ(climseg::file_in_the_way(dir / "plain" / "a" / "b"), dir / "plain");
+  EXPECT_EQ(climseg::file_in_the_way(dir / "no" / "such"), fs::path());
+  EXPECT_EQ(climseg::file_in_the_way(dir.path()), fs::path());
+}
+
 TEST(ReadFile, NamesTheMissingFile) {
   try {
     climseg::read_file("/nonexistent/config.json");

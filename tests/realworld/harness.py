@@ -504,6 +504,7 @@ class Runner:
         if want is not None:
             return p
         notes = set()
+        self.label_masks = []
         for (a, dims), path in zip(fields, self.v.field_files):
             o = output_for(out, path, ".labels.nc")
             check_layout(o, path, "LABELS", self.v.field, self.v)
@@ -519,6 +520,7 @@ class Runner:
             bad = int(np.sum(got != want_mask))
             if bad:
                 raise Failure(f"label: {bad} of {got.size} cells differ from numpy's threshold {thr}")
+            self.label_masks.append(want_mask)
         self.note("label", "; ".join(sorted(n for n in notes if n)))
         return None
 
@@ -608,9 +610,22 @@ class Runner:
                     raise Failure(f"events: longitude {x} is not in the input's convention "
                                   f"({'-180..180' if signed else '0..360'})")
         ids = os.path.join(out, "event_ids.nc")
-        if os.path.exists(ids):
-            check_run_key(ids, "events")
-            self.note("events", check_opens(ids, self.v.files[0]))
+        if not os.path.exists(ids):
+            raise Failure("events: no event_ids.nc")
+        check_run_key(ids, "events")
+        # Every component is an event (no filter by default): a cell has an event id exactly where
+        # numpy's threshold labelled it, step by step over the whole archive.
+        with netCDF4.Dataset(ids) as d:
+            got = np.ma.filled(d.variables["event_id"][:], 0)
+        want = np.concatenate(getattr(self, "label_masks", []) or [np.zeros((0,) + got.shape[-2:])])
+        if got.ndim == 2:
+            got = got[None]
+        if got.shape != want.shape:
+            raise Failure(f"events: event_id {got.shape}, the labels {want.shape}")
+        bad = int(np.sum((got > 0) != (want > 0)))
+        if bad:
+            raise Failure(f"events: {bad} of {got.size} cells have an event id where numpy's labels differ")
+        self.note("events", check_opens(ids, self.v.files[0]))
         return None
 
     def plot(self, want):

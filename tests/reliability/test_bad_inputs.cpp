@@ -129,6 +129,21 @@ void make_fixtures(const fs::path& d) {
         run_climseg("synth -q --out " + (d / "synth").string() + " --grid 16x32 --steps 2 --steps-per-file 2");
     if (r.exit_code != 0) throw std::runtime_error("synth failed: " + r.err);
   }
+  // A CGNet checkpoint with N=1, M=1 (train --resume with other settings is refused naming them).
+  {
+    nets::NetConfig c;
+    c.type = "cgnet";
+    c.params = {{"N", 1}, {"M", 1}};
+    auto net = nets::make_network(c);
+    nn::Parameters params(*net, 1);
+    training::Normalizer norm;
+    norm.channels = c.channels;
+    norm.shift = {0, 0, 0, 0};
+    norm.scale = {1, 1, 1, 1};
+    nn::CheckpointInfo info;
+    info.attributes = training::model_attributes(c, norm);
+    nn::save_checkpoint(d / "cgnet_n1.h5", params, nullptr, info);
+  }
   // Training configurations.
   std::ofstream(d / "bad_json.json") << "{\"data\": {\"train\": [\"x.nc\"]},";
   std::ofstream(d / "unknown_key.json") << R"({"data": {"train": ["x.nc"]}, "epochz": 3})";
@@ -297,6 +312,25 @@ const std::vector<Case>& cases() {
       {"PlotVminNotBelowVmax", "#16", "--vmin not below --vmax",
        "plot --in {D}/ok/a.nc --var TMQ --out {D}/v.png --vmin 10 --vmax 5", 2,
        R"(--vmin 10 --vmax 5: the colour bar needs --vmin below --vmax)", "", "v.png"},
+      {"LabelOutUnderAFile", "#16", "label --out inside a path that is a file",
+       "label --in {D}/ok --out {D}/text.nc/labels --detect ar --ar-method tmq", 1,
+       R"(--out \{D\}/text.nc/labels: \{D\}/text.nc is a file, not a directory)"},
+      {"PredictOutUnderAFile", "#16", "predict --out inside a path that is a file",
+       "predict --model {D}/model.h5 --in {D}/ok --out {D}/text.nc/pred --channels TMQ,U@500", 1,
+       R"(--out \{D\}/text.nc/pred: \{D\}/text.nc is a file, not a directory)"},
+      {"PlotPngUnderAFile", "#16", "plot --out FILE.png inside a path that is a file",
+       "plot --in {D}/ok/a.nc --var TMQ --out {D}/text.nc/p.png --no-coastlines", 1,
+       R"(\{D\}/text.nc/p.png: \{D\}/text.nc is a file, not a directory)"},
+      {"SynthOutIsAFile", "#16", "synth --out naming a file", "synth -q --out {D}/text.nc --grid 16x32 --steps 1", 1,
+       R"(--out \{D\}/text.nc: is a file, not a directory)"},
+      {"CheckpointDirIsAFile", "#16", "train --checkpoint_dir naming a file",
+       "train --data.train {D}/synth --batch_size 1 --max_steps 1 --validate_every 0 --checkpoint_dir {D}/text.nc", 1,
+       R"(--checkpoint_dir \{D\}/text.nc: is a file, not a directory)"},
+      {"ResumeWithOtherModelSettings", "#16", "train --resume from a checkpoint made with other model settings",
+       "train --data.train {D}/synth --model.N 3 --model.M 1 --batch_size 1 --max_steps 1 --validate_every 0 "
+       "--checkpoint_dir {D}/ck_other --resume {D}/cgnet_n1.h5",
+       2,
+       R"(\{D\}/cgnet_n1.h5: resuming another network: checkpoint has model.N=1, this run asks model.N=3 \(resume with the checkpoint's settings, or start a new checkpoint_dir\))"},
   };
   return all;
 }
