@@ -162,6 +162,7 @@ inline std::string sample_iso(const io::Archive& a, int64_t i) {
 inline std::string class_map_variable(const std::vector<std::string>& inputs, const std::string& option) {
   const std::string first = io::expand_inputs(inputs).front();
   const io::FileMeta meta = io::scan_file(first);
+  if (!meta.grid_error.empty()) return "LABELS";  // opening the archive refuses the grid, naming it
   for (const char* name : {"LABELS", "climate/labels_0", "class_mask"})
     if (const io::VarMeta* v = meta.find_var(name); v != nullptr && v->field) return name;
   std::string example;
