@@ -277,8 +277,12 @@ void backward_input(const GemmPlan& pl, const float* dy, const float* w, float* 
 // bf16 values along k, so both operands are packed as pairs of consecutive k: the weights as
 // (k/2, 8 output channels) pairs broadcast per row, the pixels as (k/2, pixels, 2). Called only on
 // CPUs with AVX512-BF16 (ConvKernel checks), hence the target pragma rather than the level's flags.
+#if defined(__clang__)  // clang ignores GCC's target pragma
+#pragma clang attribute push(__attribute__((target("avx512bf16"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx512bf16")
+#endif
 
 // fp32 -> bf16, rounded to nearest even (NaN kept a quiet NaN): what vcvtne2ps2bf16 does.
 inline uint32_t bf16_bits(float f) {
@@ -406,7 +410,11 @@ void forward_bf16(const GemmPlan& pl, const float* x, const float* w, const floa
     }
   }
 }
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 #endif
 
 }  // namespace
