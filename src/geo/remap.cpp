@@ -170,7 +170,7 @@ template <class T>
 void put_bytes(std::string& s, const std::vector<T>& v) {
   const uint64_t n = v.size();
   s.append(reinterpret_cast<const char*>(&n), sizeof n);
-  s.append(reinterpret_cast<const char*>(v.data()), n * sizeof(T));
+  if (n > 0) s.append(reinterpret_cast<const char*>(v.data()), n * sizeof(T));
 }
 template <class T>
 void get_bytes(const std::string& s, size_t& at, std::vector<T>& v) {
@@ -180,7 +180,7 @@ void get_bytes(const std::string& s, size_t& at, std::vector<T>& v) {
   at += sizeof n;
   if (n > (s.size() - at) / sizeof(T)) fail("remap weights: truncated image");
   v.resize(n);
-  std::memcpy(v.data(), s.data() + at, n * sizeof(T));
+  if (n > 0) std::memcpy(v.data(), s.data() + at, n * sizeof(T));  // an empty vector's data() may be null
   at += n * sizeof(T);
 }
 void put_grid(std::string& s, const RemapGrid& g) {
