@@ -36,7 +36,7 @@ if [ "$sanitize" = 1 ]; then
   dir="$CLIMSEG_ROOT/build/sanitize"
   # -O1 -g1: the optimisation level ASan recommends, and line tables only (smaller objects, faster
   # links); the reports still name file and line.
-  configure_and_build "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLIMSEG_WERROR=ON -DCLIMSEG_ASSERTS=ON \
+  configure_and_build "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLIMSEG_WERROR=ON -DCLIMSEG_ASSERTS=ON -DCLIMSEG_NATIVE=OFF \
     -DCLIMSEG_SANITIZE=address,undefined "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1" \
     "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g1"
   # Open MPI and HDF5 keep some allocations until exit: report only leaks of our own code.
@@ -48,7 +48,7 @@ if [ "$sanitize" = 1 ]; then
   export CLIMSEG_SANITIZED=1
 else
   dir="$CLIMSEG_ROOT/build/test"
-  configure_and_build "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLIMSEG_WERROR=ON -DCLIMSEG_ASSERTS=ON
+  configure_and_build "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLIMSEG_WERROR=ON -DCLIMSEG_ASSERTS=ON -DCLIMSEG_NATIVE=OFF
 fi
 say "running the test suite"
 cd "$dir"

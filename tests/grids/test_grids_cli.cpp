@@ -101,7 +101,7 @@ TEST(GridsCli, ColumnInputsAreRefusedInOneLineWhereUnsupported) {
   // predict on columns (--remap) does not yet honour issue 16's --batchnorm batch, --units and
   // --fill-policy: each is refused, naming the option, rather than silently ignored.
   const fs::path model = test::test_data().parent_path().parent_path() / "data" / "models" / "cgnet_synth_96x144.h5";
-  for (const std::string& opt : {"--batchnorm batch", "--units T850=K", "--fill-policy mean"}) {
+  for (const std::string opt : {"--batchnorm batch", "--units T850=K", "--fill-policy mean"}) {
     r = test::run_climseg(fmt::format("--no-progress predict -m {} --in {} --out {} --remap 48x72 {}", model.string(),
                                       path.string(), (dir / "p").string(), opt));
     EXPECT_EQ(r.exit_code, 2) << opt << "\n" << r.err;

@@ -207,11 +207,13 @@ TEST(ClimateNetPredict, Bf16PredictionRedoesFp32OutputsAndStaysNearPyTorch) {
   const std::string args = "--no-progress predict --model '" + weights_file().string() + "' --in '" + in.string() +
                            "' --out '" + out.string() + "' --probabilities --precision bf16";
   const auto written = fs::last_write_time(out / "ref_96x144.climseg.nc");
-  test::RunResult low = test::run_command("env CLIMSEG_ISA=avx2 " + test::climseg_exe().string() + " " + args);
-  EXPECT_EQ(low.exit_code, 2) << low.err;
-  EXPECT_EQ(low.err.rfind("climseg: error: --precision bf16 needs ", 0), 0u) << low.err;
-  EXPECT_EQ(std::count(low.err.begin(), low.err.end(), '\n'), 1) << low.err;
-  EXPECT_EQ(fs::last_write_time(out / "ref_96x144.climseg.nc"), written);
+  if (CLIMSEG_HAS_KERNEL_DISPATCH) {  // a native build refuses CLIMSEG_ISA=avx2 itself
+    test::RunResult low = test::run_command("env CLIMSEG_ISA=avx2 " + test::climseg_exe().string() + " " + args);
+    EXPECT_EQ(low.exit_code, 2) << low.err;
+    EXPECT_EQ(low.err.rfind("climseg: error: --precision bf16 needs ", 0), 0u) << low.err;
+    EXPECT_EQ(std::count(low.err.begin(), low.err.end(), '\n'), 1) << low.err;
+    EXPECT_EQ(fs::last_write_time(out / "ref_96x144.climseg.nc"), written);
+  }
   test::RunResult r = test::run_climseg("--threads 1 " + args);
   if (r.exit_code == 2 && r.err.find("AVX512-BF16") != std::string::npos) GTEST_SKIP() << r.err;
   ASSERT_EQ(r.exit_code, 0) << r.err;

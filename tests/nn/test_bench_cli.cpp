@@ -48,6 +48,7 @@ TEST(BenchOpsCli, PrintsOneJsonObjectPerOpAndPass) {
 // CLIMSEG_ISA forces the kernels' level: the JSON says which, and the depthwise convolutions leave
 // the AVX-512 row groups for the ring of padded rows below avx512.
 TEST(BenchOpsCli, ClimsegIsaForcesAndNamesTheKernelLevel) {
+  CLIMSEG_REQUIRE_KERNEL_DISPATCH();
   const std::string filter = "--threads 1 bench ops --filter '4x128x96x144 k3 s1 d2' --repeat 1 --quick --no-progress";
   for (const char* level : {"avx2", "baseline"}) {
     auto r = climseg::test::run_command(std::string("env CLIMSEG_ISA=") + level + " " +
@@ -81,6 +82,7 @@ TEST(BenchOpsCli, ClimsegIsaForcesAndNamesTheKernelLevel) {
 // bench predict --precision: bf16 says so in the JSON where the CPU has AVX512-BF16; refused with
 // one line (exit 2) under CLIMSEG_ISA=avx2, with --peer (PyTorch runs fp32), and for an unknown value.
 TEST(BenchPredictCli, PrecisionIsReportedOrRefusedWithOneLine) {
+  CLIMSEG_REQUIRE_KERNEL_DISPATCH();
   const std::string cmd = "bench predict --grid 32x48 --steps 1 --precision bf16";
   auto r = run_climseg("--threads 1 " + cmd);
   if (r.exit_code == 2) {

@@ -211,7 +211,7 @@ const std::vector<Case>& cases() {
        "stats --in {D}/huge_grid.nc --out -", 1,
        R"(\{D\}/huge_grid.nc: one sample \(1 channels on a 1000000x1000000 grid\) would need [0-9.]+ TiB .+ more than the memory budget of .+ \(set CLIMSEG_MEMORY_BUDGET to allow more\))"},
       {"IsaUnknown", "#18", "CLIMSEG_ISA=sse5 in the environment, naming no kernel level", "--version", 2,
-       R"(CLIMSEG_ISA=sse5: not a level; use baseline(, avx2)?(, avx512)? \(or unset it for this CPU's best\))",
+       R"(CLIMSEG_ISA=sse5: not a level; use (baseline(, avx2)?(, avx512)?|avx2|avx512) \(or unset it for this CPU's best\))",
        "CLIMSEG_ISA=sse5"},
       {"MemoryBudget", "#8", "an ordinary archive under a tiny CLIMSEG_MEMORY_BUDGET",
        "stats --in {D}/ok/a.nc --vars TMQ --out -", 1,

@@ -54,3 +54,16 @@ std::vector<std::map<std::string, std::string>> read_csv(const std::filesystem::
     if (::climseg::test::shared_data().empty())                                                     \
       GTEST_SKIP() << "../shared/data not found (set CLIMSEG_SHARED_DATA): real-data test skipped"; \
   } while (0)
+
+// Tests that force a lower kernel level with CLIMSEG_ISA need the run-time dispatch build: one
+// configured with -DCLIMSEG_NATIVE=ON has this machine's level only and refuses the others.
+#if defined(CLIMSEG_KERNEL_DISPATCH)
+#define CLIMSEG_HAS_KERNEL_DISPATCH 1
+#else
+#define CLIMSEG_HAS_KERNEL_DISPATCH 0
+#endif
+#define CLIMSEG_REQUIRE_KERNEL_DISPATCH()                                                           \
+  do {                                                                                              \
+    if (!CLIMSEG_HAS_KERNEL_DISPATCH)                                                               \
+      GTEST_SKIP() << "a -DCLIMSEG_NATIVE=ON build has one kernel level: CLIMSEG_ISA test skipped"; \
+  } while (0)
