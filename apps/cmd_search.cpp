@@ -4,6 +4,7 @@
 
 #include "apps/command.hpp"
 #include "core/atomic_file.hpp"
+#include "core/config.hpp"
 #include "core/error.hpp"
 #include "core/mpi.hpp"
 #include "models/search/search.hpp"
@@ -42,7 +43,7 @@ class SearchCommand : public Command {
     } catch (const nlohmann::json::exception& e) {
       fail_usage("{}: not valid JSON: {}", config_, e.what());
     }
-    training::apply_overrides(doc, training::parse_override_args(global.extra_args));
+    config::apply_overrides(doc, config::parse_override_args(global.extra_args), nlohmann::json::object());
     const std::filesystem::path base = std::filesystem::path(config_).parent_path();
     search::SearchConfig cfg = search::SearchConfig::from_json(doc, base.empty() ? "." : base);
     const Comm world = Comm::world();

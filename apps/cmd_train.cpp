@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "apps/command.hpp"
+#include "apps/config_options.hpp"
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
@@ -21,9 +22,7 @@ class TrainCommand : public Command {
   bool accepts_extra_args() const override { return true; }
 
   void setup(CLI::App& app) override {
-    app.add_option("-c,--config", config_, "Training configuration (JSON); see docs/training.md")
-        ->check(CLI::ExistingFile);
-    app.add_flag("--print-config", print_, "Print the effective configuration (defaults, file, overrides) and exit");
+    options_.setup(app, {}, training::TrainConfig{}.to_json(), "-c,--config");
     app.footer(
         "Every configuration key can be set on the command line: --epochs 5, --optimizer.lr 3e-4,\n"
         "--data.train 'archive/*.nc', --model.type unet, --resume auto, ...\n"
@@ -31,17 +30,9 @@ class TrainCommand : public Command {
   }
 
   int run(const GlobalOptions& global) override {
-    nlohmann::json doc = nlohmann::json::object();
-    if (!config_.empty()) {
-      try {
-        doc = nlohmann::json::parse(read_file(config_));
-      } catch (const nlohmann::json::exception& e) {
-        fail_usage("{}: not valid JSON: {}", config_, e.what());
-      }
-    }
-    training::apply_overrides(doc, training::parse_override_args(global.extra_args));
+    const nlohmann::json doc = options_.resolve(global.extra_args);
     training::TrainConfig cfg = training::TrainConfig::from_json(doc);
-    if (print_) {
+    if (options_.print()) {
       if (Comm::world().is_root()) std::cout << cfg.to_json().dump(2) << "\n";
       return 0;
     }
@@ -61,8 +52,7 @@ class TrainCommand : public Command {
   }
 
  private:
-  std::string config_;
-  bool print_ = false;
+  ConfigOptions options_;
 };
 
 }  // namespace

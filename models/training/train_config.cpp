@@ -3,6 +3,7 @@
 
 #include <set>
 
+#include "core/config.hpp"
 #include "core/error.hpp"
 #include "readers/calendar.hpp"
 
@@ -11,58 +12,7 @@ using nlohmann::json;
 
 namespace {
 
-std::string known_keys(const json& obj) {
-  std::string s;
-  for (auto it = obj.begin(); it != obj.end(); ++it) s += (s.empty() ? "" : ", ") + it.key();
-  return s;
-}
-
-// Reads keys of `j` into fields, refusing unknown keys; `section` prefixes messages.
-class Reader {
- public:
-  Reader(const json& j, std::string section) : j_(j), section_(std::move(section)) {
-    if (!j_.is_object())
-      fail_usage("train config: '{}' must be an object, got {}", section_,
-                 j_.dump(-1, ' ', false, json::error_handler_t::replace));
-  }
-  template <class T>
-  void get(const char* key, T& out) {
-    seen_.insert(key);
-    if (!j_.contains(key)) return;
-    try {
-      out = j_.at(key).get<T>();
-    } catch (const json::exception&) {
-      fail_usage("train config: '{}{}' has the wrong type: {}", prefix(), key,
-                 j_.at(key).dump(-1, ' ', false, json::error_handler_t::replace));
-    }
-  }
-  void mark(const char* key) { seen_.insert(key); }
-  void get_json(const char* key, json& out) {
-    seen_.insert(key);
-    if (j_.contains(key)) out = j_.at(key);
-  }
-  // Files may be a single string or a list.
-  void get_files(const char* key, std::vector<std::string>& out) {
-    seen_.insert(key);
-    if (!j_.contains(key)) return;
-    const json& v = j_.at(key);
-    if (v.is_string())
-      out = {v.get<std::string>()};
-    else
-      get(key, out);
-  }
-  void finish(const json& defaults) const {
-    for (auto it = j_.begin(); it != j_.end(); ++it)
-      if (!seen_.count(it.key()))
-        fail_usage("train config: unknown key '{}{}' (known: {})", prefix(), it.key(), known_keys(defaults));
-  }
-
- private:
-  std::string prefix() const { return section_.empty() ? "" : section_ + "."; }
-  const json& j_;
-  std::string section_;
-  std::set<std::string> seen_;
-};
+using Reader = config::Reader;
 
 void check_choice(const std::string& key, const std::string& value, std::initializer_list<const char*> choices) {
   std::string all;
@@ -124,11 +74,11 @@ json TrainConfig::to_json() const {
 TrainConfig TrainConfig::from_json(const json& j) {
   TrainConfig c;
   const json defaults = c.to_json();
-  Reader top(j, "");
+  Reader top(j, "train config");
   if (j.contains("data")) {
-    Reader r(j.at("data"), "data");
-    r.get_files("train", c.data.train);
-    r.get_files("val", c.data.val);
+    Reader r(j.at("data"), "train config", "data");
+    r.get_list("train", c.data.train);
+    r.get_list("val", c.data.val);
     r.get("channels", c.data.channels);
     r.get("labels", c.data.labels);
     r.get("stats", c.data.stats);
@@ -146,7 +96,7 @@ TrainConfig TrainConfig::from_json(const json& j) {
   }
   top.mark("model");
   if (j.contains("loss")) {
-    Reader r(j.at("loss"), "loss");
+    Reader r(j.at("loss"), "train config", "loss");
     r.get("type", c.loss.type);
     r.get_json("class_weights", c.loss.class_weights);
     r.get("area_weighted", c.loss.area_weighted);
@@ -154,7 +104,7 @@ TrainConfig TrainConfig::from_json(const json& j) {
   }
   top.mark("loss");
   if (j.contains("optimizer")) {
-    Reader r(j.at("optimizer"), "optimizer");
+    Reader r(j.at("optimizer"), "train config", "optimizer");
     r.get("type", c.optimizer.type);
     r.get("lr", c.optimizer.lr);
     r.get("weight_decay", c.optimizer.weight_decay);
@@ -168,7 +118,7 @@ TrainConfig TrainConfig::from_json(const json& j) {
   }
   top.mark("optimizer");
   if (j.contains("schedule")) {
-    Reader r(j.at("schedule"), "schedule");
+    Reader r(j.at("schedule"), "train config", "schedule");
     r.get("kind", c.schedule.kind);
     r.get("warmup_steps", c.schedule.warmup_steps);
     r.get("step_size", c.schedule.step_size);
@@ -179,7 +129,7 @@ TrainConfig TrainConfig::from_json(const json& j) {
   }
   top.mark("schedule");
   if (j.contains("distributed")) {
-    Reader r(j.at("distributed"), "distributed");
+    Reader r(j.at("distributed"), "train config", "distributed");
     r.get("bucket_mb", c.distributed.bucket_mb);
     r.get("lr_scaling", c.distributed.lr_scaling);
     r.get("sync_batchnorm", c.distributed.sync_batchnorm);
@@ -189,7 +139,7 @@ TrainConfig TrainConfig::from_json(const json& j) {
   }
   top.mark("distributed");
   if (j.contains("augment")) {
-    Reader r(j.at("augment"), "augment");
+    Reader r(j.at("augment"), "train config", "augment");
     r.get("roll", c.augment_roll);
     r.get("flip", c.augment_flip);
     r.finish(defaults.at("augment"));
@@ -256,57 +206,6 @@ TrainConfig TrainConfig::from_json(const json& j) {
         "train config: max_steps, max_minutes, checkpoint_every, validate_every and max_bad_steps must not be "
         "negative, log_every at least 1");
   return c;
-}
-
-void apply_overrides(json& doc, const std::vector<std::pair<std::string, std::string>>& overrides) {
-  for (const auto& [key, text] : overrides) {
-    json* node = &doc;
-    size_t start = 0;
-    while (true) {
-      size_t dot = key.find('.', start);
-      std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-      if (part.empty()) fail_usage("bad option --{}", key);
-      if (!node->is_object()) fail_usage("option --{}: '{}' is not a section", key, key.substr(0, start - 1));
-      if (dot == std::string::npos) {
-        json value;
-        try {
-          value = json::parse(text);
-        } catch (const json::exception&) {
-          value = text;  // plain words are strings
-        }
-        // Lists of files given as one word on the command line.
-        if ((key == "data.train" || key == "data.val") && value.is_string()) value = json::array({text});
-        // A time range as START,END.
-        if (key == "data.val_time" && value.is_string()) {
-          const size_t comma = text.find(',');
-          value = comma == std::string::npos ? json::array({text})
-                                             : json::array({text.substr(0, comma), text.substr(comma + 1)});
-        }
-        (*node)[part] = value;
-        break;
-      }
-      node = &(*node)[part];
-      if (node->is_null()) *node = json::object();
-      start = dot + 1;
-    }
-  }
-}
-
-std::vector<std::pair<std::string, std::string>> parse_override_args(const std::vector<std::string>& args) {
-  std::vector<std::pair<std::string, std::string>> out;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a.rfind("--", 0) != 0 || a.size() < 3)
-      fail_usage("unexpected argument '{}' (config keys go as --key value)", a);
-    auto eq = a.find('=');
-    if (eq != std::string::npos) {
-      out.emplace_back(a.substr(2, eq - 2), a.substr(eq + 1));
-    } else {
-      if (i + 1 >= args.size()) fail_usage("option {} needs a value", a);
-      out.emplace_back(a.substr(2), args[++i]);
-    }
-  }
-  return out;
 }
 
 }  // namespace climseg::training

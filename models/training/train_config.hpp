@@ -91,11 +91,4 @@ struct TrainConfig {
   static TrainConfig from_json(const nlohmann::json& j);
 };
 
-// Applies "--a.b value" pairs to a JSON document (values parsed as JSON when they are valid JSON,
-// else taken as strings; "a,b" lists for keys that hold lists of strings).
-void apply_overrides(nlohmann::json& doc, const std::vector<std::pair<std::string, std::string>>& overrides);
-// Pairs from leftover command-line arguments ("--key value" or "--key=value"); throws UsageError
-// for anything else.
-std::vector<std::pair<std::string, std::string>> parse_override_args(const std::vector<std::string>& args);
-
 }  // namespace climseg::training

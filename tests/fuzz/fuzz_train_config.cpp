@@ -2,6 +2,7 @@
 // network config inside) and as "--key value" overrides applied to a valid configuration.
 #include <nlohmann/json.hpp>
 
+#include "core/config.hpp"
 #include "fuzz_support.hpp"
 #include "models/training/train_config.hpp"
 
@@ -24,7 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const size_t cut = text.find('\n');
     const std::string key = cut == std::string::npos ? "epochs" : text.substr(0, cut);
     const std::string value = cut == std::string::npos ? text : text.substr(cut + 1);
-    training::apply_overrides(doc, {{key, value}});
+    config::apply_overrides(doc, {{key, value}}, training::TrainConfig{}.to_json());
     (void)training::TrainConfig::from_json(doc);
   });
   return 0;

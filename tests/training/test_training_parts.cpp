@@ -7,6 +7,7 @@
 #include <numeric>
 #include <set>
 
+#include "core/config.hpp"
 #include "core/error.hpp"
 #include "models/training/data.hpp"
 #include "models/training/metrics.hpp"
@@ -18,8 +19,11 @@ using nlohmann::json;
 
 TEST(TrainConfig, DefaultsOverridesAndErrors) {
   json doc = json::parse(R"({"data": {"train": "a/*.nc"}, "epochs": 2, "optimizer": {"lr": 0.01}})");
-  apply_overrides(doc, parse_override_args({"--optimizer.lr", "3e-4", "--model.type=unet", "--augment.flip", "true",
-                                            "--data.val", "b.nc", "--loss.class_weights", "[1, 2, 3]"}));
+  config::apply_overrides(
+      doc,
+      config::parse_override_args({"--optimizer.lr", "3e-4", "--model.type=unet", "--augment.flip", "true",
+                                   "--data.val", "b.nc", "--loss.class_weights", "[1, 2, 3]"}),
+      TrainConfig{}.to_json());
   TrainConfig c = TrainConfig::from_json(doc);
   EXPECT_EQ(c.data.train, std::vector<std::string>{"a/*.nc"});
   EXPECT_EQ(c.data.val, std::vector<std::string>{"b.nc"});
@@ -47,8 +51,6 @@ TEST(TrainConfig, DefaultsOverridesAndErrors) {
   usage(R"({"data": {"train": ["x"]}, "loss": {"class_weights": "sqrt"}})", "loss.class_weights");
   usage(R"({"epochs": 1})", "'data.train' is required");
   usage(R"({"data": {"train": ["x"]}, "batch_size": 0})", "'batch_size' must be at least 1");
-  EXPECT_THROW(parse_override_args({"--epochs"}), UsageError);
-  EXPECT_THROW(parse_override_args({"stray"}), UsageError);
 }
 
 TEST(ConfusionMatrix, ScoresByHand) {

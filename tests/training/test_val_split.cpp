@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "core/config.hpp"
 #include "core/error.hpp"
 #include "models/training/data.hpp"
 #include "models/training/train_config.hpp"
@@ -46,7 +47,8 @@ TEST(ValTime, ConfigReadsWritesAndRefuses) {
 
   // --data.val_time START,END on the command line.
   json d2 = json::object();
-  apply_overrides(d2, {{"data.train", "x.nc"}, {"data.val_time", "2000-03-01,2000-04-01"}});
+  config::apply_overrides(d2, {{"data.train", "x.nc"}, {"data.val_time", "2000-03-01,2000-04-01"}},
+                          TrainConfig{}.to_json());
   EXPECT_EQ(TrainConfig::from_json(d2).data.val_time, (std::vector<std::string>{"2000-03-01", "2000-04-01"}));
 
   auto bad = [](json v, json extra = json::object()) {
@@ -121,6 +123,7 @@ TEST(DefaultPadding, UNetSphericalCGNetCircular) {
   EXPECT_EQ(TrainConfig::from_json({{"data", {{"train", "x.nc"}}}}).model.padding, "circular");
   // As `climseg train --model.type unet --print-config` builds it.
   json doc = json::object();
-  apply_overrides(doc, parse_override_args({"--data.train", "x.nc", "--model.type", "unet"}));
+  config::apply_overrides(doc, config::parse_override_args({"--data.train", "x.nc", "--model.type", "unet"}),
+                          TrainConfig{}.to_json());
   EXPECT_EQ(TrainConfig::from_json(doc).to_json().at("model").at("padding"), "spherical");
 }

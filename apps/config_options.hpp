@@ -1,0 +1,84 @@
+// Wires a configuration type into a subcommand: --config FILE, --print-config, today's flags as
+// aliases of configuration keys, and free "--a.b value" overrides (src/core/config.hpp).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+#include <vector>
+
+#include "core/config.hpp"
+
+namespace climseg::app {
+
+class ConfigOptions {
+ public:
+  // `defaults` is the config type's to_json() of a default-constructed config: it types the
+  // values given on the command line and shows the defaults in --help.
+  void setup(CLI::App& app, const std::vector<config::Alias>& aliases, nlohmann::json defaults,
+             const std::string& config_flags = "--config") {
+    defaults_ = std::move(defaults);
+    app.add_option(config_flags, file_, "Configuration (JSON): a summary of an earlier run, or keys set by hand")
+        ->check(CLI::ExistingFile);
+    app.add_flag("--print-config", print_, "Print the resolved configuration (defaults, file, options) and exit");
+    for (const config::Alias& a : aliases) {
+      const std::string key = a.key;
+      const nlohmann::json* d = config::find(defaults_, key);
+      CLI::Option* o = nullptr;
+      switch (a.kind) {
+        case config::Alias::Kind::value:
+          o = app.add_option_function<std::string>(
+              a.flags,
+              [this, key](const std::string& v) {
+                given_.push_back({key, v});
+              },
+              a.help);
+          break;
+        case config::Alias::Kind::list:
+          o = app.add_option_function<std::vector<std::string>>(
+              a.flags,
+              [this, key](const std::vector<std::string>& v) {
+                given_.push_back({key, nlohmann::json(v).dump()});
+              },
+              a.help);
+          break;
+        case config::Alias::Kind::flag:
+          app.add_flag_callback(
+              a.flags,
+              [this, key] {
+                given_.push_back({key, "true"});
+              },
+              a.help);
+          break;
+        case config::Alias::Kind::flag_off:
+          app.add_flag_callback(
+              a.flags,
+              [this, key] {
+                given_.push_back({key, "false"});
+              },
+              a.help);
+          break;
+      }
+      if (o && d && !d->is_null() && !(d->is_string() && d->get<std::string>().empty()))
+        o->default_str(d->is_string() ? d->get<std::string>() : d->dump());
+    }
+  }
+
+  // defaults < --config file < aliases < "--a.b value" overrides (`extra_args`).
+  nlohmann::json resolve(const std::vector<std::string>& extra_args) const {
+    nlohmann::json doc = file_.empty() ? nlohmann::json::object() : config::load_file(file_);
+    if (!doc.is_object()) fail_usage("{}: the configuration must be a JSON object", file_);
+    config::apply_overrides(doc, given_, defaults_);
+    config::apply_overrides(doc, config::parse_override_args(extra_args), defaults_);
+    return doc;
+  }
+  bool print() const { return print_; }
+  const std::string& file() const { return file_; }
+
+ private:
+  nlohmann::json defaults_;
+  std::string file_;
+  bool print_ = false;
+  std::vector<config::Override> given_;
+};
+
+}  // namespace climseg::app
