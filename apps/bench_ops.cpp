@@ -1,11 +1,18 @@
 // `climseg bench ops`: the engine's layers against this machine's SGEMM and memory-bandwidth roofs
-// measured in the same run, and optionally against PyTorch (JSON lines on stdout).
+// measured in the same run (nn/bench_ops.hpp), and optionally against PyTorch (JSON lines on stdout).
 #include "nn/bench_ops.hpp"
 
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
+#include "apps/bench_peer.hpp"
 #include "apps/command.hpp"
 #include "core/error.hpp"
 #include "core/isa.hpp"
@@ -16,6 +23,40 @@
 
 namespace climseg::app {
 namespace {
+
+// Runs scripts/peer/torch_ops.py (PyTorch, the same shapes, `threads` threads) with `python`: its
+// median seconds by "op|shape|pass". Error when the interpreter or torch is missing.
+std::map<std::string, double> torch_ops_peer(const nn::OpBenchCase& c, int threads, int repeats,
+                                             const std::string& python) {
+  namespace fs = std::filesystem;
+  const std::string script = peer_script("torch_ops.py");
+  if (!fs::exists(script)) fail("{}: the PyTorch peer script is missing", script);
+  const fs::path spec = fs::temp_directory_path() / fmt::format("climseg-bench-ops-{}.json", ::getpid());
+  {
+    std::ofstream f(spec);
+    f << nlohmann::json::array({nn::op_case_json(c)}).dump();
+    if (!f) fail("{}: cannot write the peer's case list", spec.string());
+  }
+  const std::string cmd =
+      fmt::format("'{}' '{}' '{}' --threads {} --repeats {}", python, script, spec.string(), threads, repeats);
+  int rc = 0;
+  std::istringstream lines(run_peer_command(cmd, rc));
+  std::error_code ec;
+  fs::remove(spec, ec);
+  if (rc == -1) fail("cannot run the PyTorch peer: {}", cmd);
+  if (rc != 0) fail("the PyTorch peer failed (exit status {}): {} (is python3-torch installed?)", rc, cmd);
+  std::map<std::string, double> out;
+  for (std::string line; std::getline(lines, line);) {
+    try {
+      auto j = nlohmann::json::parse(line);
+      out[j.at("op").get<std::string>() + "|" + j.at("shape").get<std::string>() + "|" +
+          j.at("pass").get<std::string>()] = j.at("seconds").get<double>();
+    } catch (const std::exception&) {
+      // not a result line (warnings); ignored
+    }
+  }
+  return out;
+}
 
 class BenchOpsCommand : public Command {
  public:
@@ -41,21 +82,7 @@ class BenchOpsCommand : public Command {
 
   int run(const GlobalOptions& global) override {
     if (!Comm::world().is_root()) return 0;  // a single-process benchmark
-    std::vector<std::string> words;
-    for (size_t b = 0; b <= filter_.size();) {
-      size_t e = filter_.find(',', b);
-      if (e == std::string::npos) e = filter_.size();
-      if (e > b) words.push_back(filter_.substr(b, e - b));
-      b = e + 1;
-    }
-    std::vector<nn::OpBenchCase> cases;
-    for (const auto& c : nn::default_op_cases()) {
-      bool keep = words.empty();
-      for (const auto& w : words)
-        keep = keep || c.op.find(w) != std::string::npos || c.shape().find(w) != std::string::npos;
-      if (keep) cases.push_back(c);
-    }
-    if (cases.empty()) fail_usage("no op matches --filter '{}'", filter_);
+    const std::vector<nn::OpBenchCase> cases = nn::select_op_cases(filter_);
     if (list_) {
       for (const auto& c : cases) std::cout << c.op << "  " << c.shape() << "\n";
       return 0;
@@ -69,36 +96,10 @@ class BenchOpsCommand : public Command {
       const double sgemm = nn::sgemm_gflops(quick_ ? 512 : 2048);
       const double copy = nn::copy_bandwidth_gbs(quick_ ? 16 : 256);
       // The peer runs each case right before ours, so both see the same machine state.
-      std::map<std::string, double> peer;
-      if (peer_)
-        for (auto& [k, v] : nn::run_torch_peer({c}, threads, repeats_, python_)) peer[k] = v;
+      const std::map<std::string, double> peer =
+          peer_ ? torch_ops_peer(c, threads, repeats_, python_) : std::map<std::string, double>{};
       for (const nn::OpBenchResult& r : nn::bench_op(c, repeats_)) {
-        nlohmann::json j = {{"bench", "ops"},
-                            {"op", c.op},
-                            {"shape", c.shape()},
-                            {"pass", r.pass},
-                            {"algo", r.algo},
-                            {"threads", threads},
-                            {"blas_core", blas_core_name()},
-                            {"seconds", r.seconds}};
-        if (!c.memory_bound()) {
-          const double gf = r.flops / r.seconds / 1e9;
-          j["gflops"] = gf;
-          j["sgemm_gflops"] = sgemm;
-          j["roof_fraction"] = gf / sgemm;
-        } else {
-          const double gb = r.bytes / r.seconds / 1e9;
-          j["gbytes_per_s"] = gb;
-          j["copy_gbs"] = copy;
-          j["roof_fraction"] = gb / copy;
-          if (r.flops > 0) j["gflops"] = r.flops / r.seconds / 1e9, j["sgemm_gflops"] = sgemm;
-        }
-        // The roofline: the op cannot take less than its bytes at the copy bandwidth nor its flops at
-        // the SGEMM rate, whichever is longer ("bound" names it). A depthwise 3x3 does 4.5 flops per
-        // byte, more than this machine's balance (~3), so it is compute-bound here.
-        const double t_mem = r.bytes > 0 ? r.bytes / (copy * 1e9) : 0.0, t_flop = r.flops / (sgemm * 1e9);
-        j["bound"] = t_flop >= t_mem ? "compute" : "memory";
-        j["roofline_fraction"] = std::max(t_mem, t_flop) / r.seconds;
+        nlohmann::json j = nn::op_result_json(r, sgemm, copy, threads);
         if (auto it = peer.find(c.op + "|" + c.shape() + "|" + r.pass); it != peer.end()) {
           j["peer_seconds"] = it->second;
           j["speedup"] = it->second / r.seconds;

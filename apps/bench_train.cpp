@@ -1,25 +1,69 @@
 // `climseg bench train` and `climseg bench predict`: a network's step time and peak memory against PyTorch.
+#include <fmt/format.h>
+
+#include <filesystem>
 #include <iostream>
 
+#include "apps/bench_peer.hpp"
 #include "apps/command.hpp"
 #include "core/error.hpp"
 #include "core/isa.hpp"
+#include "core/log.hpp"
 #include "core/mpi.hpp"
+#include "core/threads.hpp"
 #include "models/training/bench.hpp"
 #include "nn/precision.hpp"
 
 namespace climseg::app {
 namespace {
 
-void add_common(CLI::App& app, training::BenchOptions& o, std::string& grid) {
+// What `--peer` and `--python` ask for.
+struct PeerOptions {
+  bool on = false;
+  std::string python = "/usr/bin/python3";
+};
+
+// Runs scripts/peer/torch_cgnet.py (`mode`: train or predict) on the same workload and parses its one
+// JSON line; null when Python or torch is missing.
+nlohmann::json torch_cgnet_peer(const training::BenchOptions& o, const std::string& python, const std::string& mode) {
+  const std::string script = peer_script("torch_cgnet.py");
+  if (!std::filesystem::exists(python) || !std::filesystem::exists(script)) {
+    log::warn("peer skipped: {} or {} not found", python, script);
+    return nullptr;
+  }
+  int status = 0;
+  const std::string out =
+      run_peer_command(fmt::format("{} {} {} --grid {}x{} --batch {} --steps {} --warmup {} --threads {} --channels {} "
+                                   "--classes {} 2>/dev/null",
+                                   python, script, mode, o.height, o.width, o.batch, o.steps, o.warmup, num_threads(),
+                                   o.channels, o.classes),
+                       status);
+  if (status == -1) return nullptr;
+  try {
+    return nlohmann::json::parse(out);
+  } catch (const nlohmann::json::exception&) {
+    log::warn("peer gave no result (is python3-torch installed?): {}", out.substr(0, 200));
+    return nullptr;
+  }
+}
+
+// Prints rank 0's result, with the peer's figures when asked for.
+void print_bench(nlohmann::json r, const training::BenchOptions& o, const PeerOptions& peer, const char* mode) {
+  if (!Comm::world().is_root()) return;
+  if (peer.on) training::add_peer(r, torch_cgnet_peer(o, peer.python, mode));
+  r["isa"] = isa_name(active_isa());
+  std::cout << r.dump() << std::endl;
+}
+
+void add_common(CLI::App& app, training::BenchOptions& o, PeerOptions& peer, std::string& grid) {
   app.add_option("--model", o.model, "cgnet, unet or deeplabv3plus (default hyper-parameters)")
       ->check(CLI::IsMember({"cgnet", "unet", "deeplabv3plus"}));
   app.add_option("--grid", grid, "HxW, e.g. 192x288 or 768x1152");
   app.add_option("--batch", o.batch, "Samples per step")->check(CLI::PositiveNumber);
   app.add_option("--steps", o.steps, "Timed steps (after one warm-up step)")->check(CLI::PositiveNumber);
   app.add_option("--channels", o.channels, "Input channels")->check(CLI::PositiveNumber);
-  app.add_flag("--peer", o.peer, "Also run the same workload in PyTorch (/usr/bin/python3 with python3-torch)");
-  app.add_option("--python", o.python, "Python interpreter for --peer");
+  app.add_flag("--peer", peer.on, "Also run the same workload in PyTorch (/usr/bin/python3 with python3-torch)");
+  app.add_option("--python", peer.python, "Python interpreter for --peer");
 }
 
 void parse_grid(const std::string& grid, training::BenchOptions& o) {
@@ -40,21 +84,20 @@ class BenchTrainCommand : public Command {
   std::string parent() const override { return "bench"; }
   std::string summary() const override { return "Training step time and peak memory (vs PyTorch with --peer)"; }
   void setup(CLI::App& app) override {
-    add_common(app, o_, grid_);
+    add_common(app, o_, peer_, grid_);
     app.add_flag("--ranks-report", o_.ranks_report,
                  "Under mpirun: per-step compute, exposed allreduce and overlap (hidden fraction)");
     app.add_option("--bucket-mb", o_.bucket_mb, "Gradient allreduce bucket size under MPI")->check(CLI::PositiveNumber);
   }
   int run(const GlobalOptions&) override {
     parse_grid(grid_, o_);
-    nlohmann::json r = training::bench_train(o_, Comm::world());
-    r["isa"] = isa_name(active_isa());
-    if (Comm::world().is_root()) std::cout << r.dump() << std::endl;
+    print_bench(training::bench_train(o_, Comm::world()), o_, peer_, "train");
     return 0;
   }
 
  private:
   training::BenchOptions o_;
+  PeerOptions peer_;
   std::string grid_ = "192x288";
 };
 
@@ -64,7 +107,7 @@ class BenchPredictCommand : public Command {
   std::string parent() const override { return "bench"; }
   std::string summary() const override { return "Prediction time and peak memory (vs PyTorch with --peer)"; }
   void setup(CLI::App& app) override {
-    add_common(app, o_, grid_);
+    add_common(app, o_, peer_, grid_);
     app.add_option("--precision", precision_,
                    "Convolution arithmetic: fp32, or bf16 (AVX512-BF16: bf16 inputs, fp32 sums)")
         ->check(CLI::IsMember({"fp32", "bf16"}));
@@ -72,12 +115,10 @@ class BenchPredictCommand : public Command {
   int run(const GlobalOptions&) override {
     parse_grid(grid_, o_);
     o_.precision = nn::parse_precision(precision_);
-    if (o_.precision == nn::Precision::bf16 && o_.peer)
+    if (o_.precision == nn::Precision::bf16 && peer_.on)
       fail_usage("bench predict --precision bf16 --peer: the PyTorch peer runs fp32; drop one of them");
     nn::require_precision(o_.precision);
-    nlohmann::json r = training::bench_predict(o_, Comm::world());
-    r["isa"] = isa_name(active_isa());
-    if (Comm::world().is_root()) std::cout << r.dump() << std::endl;
+    print_bench(training::bench_predict(o_, Comm::world()), o_, peer_, "predict");
     return 0;
   }
 
@@ -88,6 +129,7 @@ class BenchPredictCommand : public Command {
     o.steps = 3;
     return o;
   }();
+  PeerOptions peer_;
   std::string grid_ = "768x1152";
   std::string precision_ = "fp32";
 };

@@ -1,11 +1,9 @@
-// Training-step and prediction benchmarks against PyTorch.
+// Training-step and prediction benchmarks (the PyTorch peer is started by apps/bench_train.cpp).
 #include "models/training/bench.hpp"
 
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <cstdio>
-#include <filesystem>
 #include <memory>
 
 #include "core/error.hpp"
@@ -44,40 +42,6 @@ double median(std::vector<double> v) {
   return n == 0 ? 0.0 : (n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]));
 }
 
-// Runs the PyTorch side and parses its one JSON line; null when Python or torch is missing.
-json run_peer(const BenchOptions& o, const std::string& mode) {
-  std::string script =
-      o.peer_script.empty() ? std::string(CLIMSEG_SOURCE_DIR) + "/scripts/peer/torch_cgnet.py" : o.peer_script;
-  if (!std::filesystem::exists(o.python) || !std::filesystem::exists(script)) {
-    log::warn("peer skipped: {} or {} not found", o.python, script);
-    return nullptr;
-  }
-  std::string cmd = fmt::format(
-      "{} {} {} --grid {}x{} --batch {} --steps {} --warmup {} --threads {} --channels {} "
-      "--classes {} 2>/dev/null",
-      o.python, script, mode, o.height, o.width, o.batch, o.steps, o.warmup, num_threads(), o.channels, o.classes);
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
-  if (!pipe) return nullptr;
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, pipe.get())) out.append(buf, n);
-  try {
-    return json::parse(out);
-  } catch (const json::exception&) {
-    log::warn("peer gave no result (is python3-torch installed?): {}", out.substr(0, 200));
-    return nullptr;
-  }
-}
-
-void add_peer(json& r, const json& peer) {
-  if (peer.is_null()) return;
-  r["peer"] = peer.value("peer", "pytorch");
-  r["peer_median_s"] = peer["median_s"];
-  r["peer_peak_rss_mb"] = peer["peak_rss_mb"];
-  r["speedup"] = peer["median_s"].get<double>() / r["median_s"].get<double>();
-  r["memory_ratio"] = r["peak_rss_mb"].get<double>() / peer["peak_rss_mb"].get<double>();
-}
-
 void fill_random(float* x, int64_t n, uint64_t seed) {
   uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
   for (int64_t i = 0; i < n; ++i) {
@@ -108,6 +72,15 @@ json report(const char* kind, const BenchOptions& o, const Comm& comm, const std
 }
 
 }  // namespace
+
+void add_peer(json& r, const json& peer) {
+  if (peer.is_null()) return;
+  r["peer"] = peer.value("peer", "pytorch");
+  r["peer_median_s"] = peer["median_s"];
+  r["peer_peak_rss_mb"] = peer["peak_rss_mb"];
+  r["speedup"] = peer["median_s"].get<double>() / r["median_s"].get<double>();
+  r["memory_ratio"] = r["peak_rss_mb"].get<double>() / peer["peak_rss_mb"].get<double>();
+}
 
 json bench_train(const BenchOptions& o, const Comm& comm) {
   auto net = make_net(o);
@@ -175,7 +148,6 @@ json bench_train(const BenchOptions& o, const Comm& comm) {
                            {"median_hidden_fraction", median(hidden)}};
     }
   }
-  if (o.peer && comm.is_root()) add_peer(r, run_peer(o, "train"));
   return r;
 }
 
@@ -197,7 +169,6 @@ json bench_predict(const BenchOptions& o, const Comm& comm) {
   }
   json r = report("predict", o, comm, times, params, g);
   r["precision"] = nn::precision_name(o.precision);
-  if (o.peer && comm.is_root()) add_peer(r, run_peer(o, "predict"));
   return r;
 }
 

@@ -1,6 +1,7 @@
 // `climseg bench train` and `climseg bench predict`: a network's training step (forward, weighted
 // cross-entropy, backward, Adam) and prediction (forward + softmax) timed on random inputs, with
-// peak memory, and the same workload in PyTorch (scripts/peer/torch_cgnet.py) run in a subprocess.
+// peak memory; apps/bench_train.cpp runs the same workload in PyTorch (scripts/peer/torch_cgnet.py)
+// and merges its figures with add_peer.
 #pragma once
 
 #include <cstdint>
@@ -18,9 +19,6 @@ struct BenchOptions {
   int64_t batch = 4;
   int64_t channels = 4, classes = 3;
   int64_t steps = 5, warmup = 1;
-  bool peer = false;  // also run PyTorch in a subprocess (cgnet only)
-  std::string python = "/usr/bin/python3";
-  std::string peer_script;    // default: scripts/peer/torch_cgnet.py in the source tree
   bool ranks_report = false;  // under MPI: per-step forward/backward/exposed-communication report
   double bucket_mb = 1.0;     // gradient allreduce bucket size under MPI (GradSync default)
   // The convolutions' arithmetic (nn/precision.hpp); bf16 for bench_predict only.
@@ -28,13 +26,17 @@ struct BenchOptions {
 };
 
 // One JSON object: bench, model, grid, batch, threads, precision, steps, median_s, min_s, samples_per_s,
-// peak_rss_mb, arena_mb, and with peer: peer_median_s, peer_peak_rss_mb, speedup, memory_ratio.
+// peak_rss_mb, arena_mb.
 // Under MPI the gradients are averaged with parallel::GradSync (bucketed, overlapped with
 // backward); with ranks_report the object also has "ranks_report": per step forward_s,
 // backward_s, exposed_comm_s (communication left after backward, min over ranks), imbalance_s,
 // comm_s (the reduction alone), hidden_fraction, and their medians.
 nlohmann::json bench_train(const BenchOptions& o, const Comm& comm);
 nlohmann::json bench_predict(const BenchOptions& o, const Comm& comm);
+
+// Adds a peer's figures (its JSON object: median_s, peak_rss_mb, optionally peer) to a bench_train or
+// bench_predict object: peer, peer_median_s, peer_peak_rss_mb, speedup, memory_ratio. Nothing for null.
+void add_peer(nlohmann::json& report, const nlohmann::json& peer);
 
 // Peak resident memory of this process so far, in MB.
 double peak_rss_mb();

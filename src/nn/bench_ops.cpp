@@ -3,18 +3,14 @@
 
 #include <cblas.h>
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <memory>
-#include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
 #include "core/tensor.hpp"
+#include "core/threads.hpp"
 #include "nn/layers.hpp"
 
 namespace climseg::nn {
@@ -185,51 +181,68 @@ double copy_bandwidth_gbs(int64_t mib) {
   return 2.0 * 4.0 * double(n) / best / 1e9;
 }
 
-std::vector<std::pair<std::string, double>> run_torch_peer(const std::vector<OpBenchCase>& cases, int threads,
-                                                           int repeats, const std::string& python) {
-  namespace fs = std::filesystem;
-  const fs::path script = fs::path(CLIMSEG_SOURCE_DIR) / "scripts" / "peer" / "torch_ops.py";
-  if (!fs::exists(script)) fail("{}: the PyTorch peer script is missing", script.string());
-  nlohmann::json list = nlohmann::json::array();
-  for (const OpBenchCase& c : cases)
-    list.push_back({{"op", c.op},
-                    {"shape", c.shape()},
-                    {"n", c.n},
-                    {"c", c.c},
-                    {"h", c.h},
-                    {"w", c.w},
-                    {"cout", c.cout},
-                    {"k", c.k},
-                    {"stride", c.stride},
-                    {"dilation", c.dilation},
-                    {"pad", pad_name(c.pad)}});
-  const fs::path spec = fs::temp_directory_path() / fmt::format("climseg-bench-ops-{}.json", ::getpid());
-  {
-    std::ofstream f(spec);
-    f << list.dump();
-    if (!f) fail("{}: cannot write the peer's case list", spec.string());
+std::vector<OpBenchCase> select_op_cases(const std::string& filter) {
+  std::vector<std::string> words;
+  for (size_t b = 0; b <= filter.size();) {
+    size_t e = filter.find(',', b);
+    if (e == std::string::npos) e = filter.size();
+    if (e > b) words.push_back(filter.substr(b, e - b));
+    b = e + 1;
   }
-  const std::string cmd =
-      fmt::format("'{}' '{}' '{}' --threads {} --repeats {}", python, script.string(), spec.string(), threads, repeats);
-  std::vector<std::pair<std::string, double>> out;
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  if (pipe == nullptr) fail("cannot run the PyTorch peer: {}", cmd);
-  char line[4096];
-  while (std::fgets(line, sizeof line, pipe) != nullptr) {
-    try {
-      auto j = nlohmann::json::parse(line);
-      out.emplace_back(j.at("op").get<std::string>() + "|" + j.at("shape").get<std::string>() + "|" +
-                           j.at("pass").get<std::string>(),
-                       j.at("seconds").get<double>());
-    } catch (const std::exception&) {
-      // not a result line (warnings); ignored
-    }
+  std::vector<OpBenchCase> cases;
+  for (const auto& c : default_op_cases()) {
+    bool keep = words.empty();
+    for (const auto& w : words)
+      keep = keep || c.op.find(w) != std::string::npos || c.shape().find(w) != std::string::npos;
+    if (keep) cases.push_back(c);
   }
-  const int rc = ::pclose(pipe);
-  std::error_code ec;
-  fs::remove(spec, ec);
-  if (rc != 0) fail("the PyTorch peer failed (exit status {}): {} (is python3-torch installed?)", rc, cmd);
-  return out;
+  if (cases.empty()) fail_usage("no op matches --filter '{}'", filter);
+  return cases;
+}
+
+nlohmann::json op_case_json(const OpBenchCase& c) {
+  return {{"op", c.op},
+          {"shape", c.shape()},
+          {"n", c.n},
+          {"c", c.c},
+          {"h", c.h},
+          {"w", c.w},
+          {"cout", c.cout},
+          {"k", c.k},
+          {"stride", c.stride},
+          {"dilation", c.dilation},
+          {"pad", pad_name(c.pad)}};
+}
+
+nlohmann::json op_result_json(const OpBenchResult& r, double sgemm, double copy, int threads) {
+  const OpBenchCase& c = r.c;
+  nlohmann::json j = {{"bench", "ops"},
+                      {"op", c.op},
+                      {"shape", c.shape()},
+                      {"pass", r.pass},
+                      {"algo", r.algo},
+                      {"threads", threads},
+                      {"blas_core", blas_core_name()},
+                      {"seconds", r.seconds}};
+  if (!c.memory_bound()) {
+    const double gf = r.flops / r.seconds / 1e9;
+    j["gflops"] = gf;
+    j["sgemm_gflops"] = sgemm;
+    j["roof_fraction"] = gf / sgemm;
+  } else {
+    const double gb = r.bytes / r.seconds / 1e9;
+    j["gbytes_per_s"] = gb;
+    j["copy_gbs"] = copy;
+    j["roof_fraction"] = gb / copy;
+    if (r.flops > 0) j["gflops"] = r.flops / r.seconds / 1e9, j["sgemm_gflops"] = sgemm;
+  }
+  // The roofline: the op cannot take less than its bytes at the copy bandwidth nor its flops at
+  // the SGEMM rate, whichever is longer ("bound" names it). A depthwise 3x3 does 4.5 flops per
+  // byte, more than this machine's balance (~3), so it is compute-bound here.
+  const double t_mem = r.bytes > 0 ? r.bytes / (copy * 1e9) : 0.0, t_flop = r.flops / (sgemm * 1e9);
+  j["bound"] = t_flop >= t_mem ? "compute" : "memory";
+  j["roofline_fraction"] = std::max(t_mem, t_flop) / r.seconds;
+  return j;
 }
 
 }  // namespace climseg::nn

@@ -1,12 +1,12 @@
 // `climseg bench ops`: times the layers that dominate climate segmentation networks through the
 // engine (graph nodes, planned memory), against this machine's roofs measured in the same run
-// (OpenBLAS square SGEMM, a STREAM-like scale-copy) and, optionally, against PyTorch.
+// (OpenBLAS square SGEMM, a STREAM-like scale-copy); the PyTorch peer is started by apps/bench_ops.cpp.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "nn/padding.hpp"
@@ -45,10 +45,17 @@ double sgemm_gflops(int64_t n = 2048);
 // b[i] = 1.5 * a[i] over two arrays of `mib` MiB each with OpenMP; GB/s counting read + write.
 double copy_bandwidth_gbs(int64_t mib = 256);
 
-// Runs scripts/peer/torch_ops.py (PyTorch, same shapes, `threads` threads) with `python` and returns
-// its median seconds per (op, shape, pass) as "op|shape|pass" keys. Throws Error when the
-// interpreter or torch is missing.
-std::vector<std::pair<std::string, double>> run_torch_peer(const std::vector<OpBenchCase>& cases, int threads,
-                                                           int repeats, const std::string& python);
+// The default cases whose op or shape contains one of the comma-separated words of `filter` (all
+// for an empty filter); UsageError when none does.
+std::vector<OpBenchCase> select_op_cases(const std::string& filter);
+
+// One case as the PyTorch peer (scripts/peer/torch_ops.py, started by apps/) reads it: op, shape,
+// n, c, h, w, cout, k, stride, dilation, pad.
+nlohmann::json op_case_json(const OpBenchCase& c);
+
+// One result line of `climseg bench ops` against the roofs measured for its case (sgemm GFLOP/s,
+// copy GB/s): bench, op, shape, pass, algo, threads, blas_core, seconds, gflops and sgemm_gflops or
+// gbytes_per_s and copy_gbs, roof_fraction, bound, roofline_fraction.
+nlohmann::json op_result_json(const OpBenchResult& r, double sgemm, double copy, int threads);
 
 }  // namespace climseg::nn
