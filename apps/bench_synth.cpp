@@ -1,20 +1,12 @@
 // `climseg bench synth`: seconds to generate one synthetic step (16 CAM5 channels + labels, optionally
-// 3-D columns) and to write it, against this machine's memory-bandwidth floor for the same bytes.
-#include <algorithm>
-#include <filesystem>
+// 3-D columns) and to write it, against this machine's memory-bandwidth floor (models/bench/synth.hpp).
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <regex>
 
-#include "apps/bench_util.hpp"
 #include "apps/command.hpp"
-#include "core/error.hpp"
 #include "core/isa.hpp"
 #include "core/mpi.hpp"
-#include "core/threads.hpp"
-#include "core/timer.hpp"
-#include "models/synth/archive.hpp"
-#include "readers/writer.hpp"
+#include "models/bench/synth.hpp"
 
 namespace climseg::app {
 namespace {
@@ -27,10 +19,10 @@ class BenchSynthCommand : public Command {
     return "Time synthetic-step generation and writing against the memory-bandwidth floor";
   }
   void setup(CLI::App& app) override {
-    app.add_option("--grid", grid_, "HxW")->default_val("768x1152");
-    app.add_option("--repeat", repeat_, "Timed steps (median reported)")->default_val(5)->check(CLI::PositiveNumber);
-    app.add_flag("--levels", levels_, "Also time the 3-D Q, U, V columns on 10 pressure levels");
-    app.add_option("--tmp", tmp_, "Folder for the write timing (default: the system temp folder)");
+    app.add_option("--grid", o_.grid, "HxW")->default_val("768x1152");
+    app.add_option("--repeat", o_.repeat, "Timed steps (median reported)")->default_val(5)->check(CLI::PositiveNumber);
+    app.add_flag("--levels", o_.levels, "Also time the 3-D Q, U, V columns on 10 pressure levels");
+    app.add_option("--tmp", o_.tmp, "Folder for the write timing (default: the system temp folder)");
     app.footer(
         "One JSON object: grid, threads, generate_s (median per step), columns_s, write_deflate1_s, write_raw_s,\n"
         "fill_s (writing the same 16-channel bytes once: the memory-bandwidth floor) and generate_vs_fill.");
@@ -38,79 +30,14 @@ class BenchSynthCommand : public Command {
 
   int run(const GlobalOptions&) override {
     if (!Comm::world().is_root()) return 0;
-    std::smatch m;
-    if (!std::regex_match(grid_, m, std::regex(R"((\d+)x(\d+))"))) fail_usage("--grid {}: expected HxW", grid_);
-    synth::SynthConfig c;
-    c.height = std::stoll(m[1]);
-    c.width = std::stoll(m[2]);
-    c.steps = 1000;
-    synth::validate(c);
-    const synth::World world(c);
-    synth::StepFields s;
-    world.generate(0, s);  // warm up: allocations, page faults
-    std::vector<double> gen, cols, fill;
-    Tensor q, u, v;
-    Tensor sink = Tensor::empty({synth::kChannelCount, c.height, c.width});
-    for (int r = 0; r < repeat_; ++r) {
-      Stopwatch sw;
-      world.generate(r + 1, s);
-      gen.push_back(sw.seconds());
-      if (levels_) {
-        sw.reset();
-        world.columns_at_pressure(s, {100000, 92500, 85000, 70000, 60000, 50000, 40000, 30000, 25000, 20000}, q, u, v);
-        cols.push_back(sw.seconds());
-      }
-      sw.reset();
-      float* d = sink.data();
-      const int64_t n = sink.numel();
-#pragma omp parallel for schedule(static)
-      for (int64_t k = 0; k < n; ++k) d[k] = 1.5f * float(k & 7);
-      fill.push_back(sw.seconds());
-    }
-    // Writing one step (16 channels + LABELS), deflated and raw, into a temporary file.
-    const std::filesystem::path dir =
-        tmp_.empty() ? std::filesystem::temp_directory_path() : std::filesystem::path(tmp_);
-    auto time_write = [&](int level) {
-      io::OutputSpec spec;
-      spec.grid = world.grid();
-      spec.set_time("days since 2000-01-01 00:00:00", "standard");
-      spec.deflate_level = level;
-      for (const auto& ch : synth::cam5_channels())
-        spec.variables.push_back(io::float_field(ch.name, ch.units, ch.long_name));
-      spec.variables.push_back(io::mask_field("LABELS", {"Background", "Tropical Cyclone", "Atmospheric River"}));
-      spec.provenance.timestamp = false;
-      Stopwatch sw;
-      io::CfWriter w(dir / "climseg-bench-synth.nc", spec);
-      w.append_time(0);
-      for (int ch = 0; ch < synth::kChannelCount; ++ch)
-        w.write(synth::cam5_channels()[size_t(ch)].name, 0, s.fields.data() + ch * world.grid().size());
-      w.write("LABELS", 0, s.labels.data());
-      w.close();
-      const double t = sw.seconds();
-      std::filesystem::remove(dir / "climseg-bench-synth.nc");
-      return t;
-    };
-    const double write1 = time_write(1), write0 = time_write(0);
-    nlohmann::ordered_json j;
-    j["bench"] = "synth";
-    j["grid"] = grid_;
-    j["threads"] = num_threads();
-    j["steps_timed"] = repeat_;
-    j["generate_s"] = median(gen);
-    if (levels_) j["columns_s"] = median(cols);
-    j["write_deflate1_s"] = write1;
-    j["write_raw_s"] = write0;
-    j["fill_s"] = median(fill);
-    j["generate_vs_fill"] = median(gen) / std::max(median(fill), 1e-9);
+    nlohmann::ordered_json j = bench::bench_synth(o_);
     j["isa"] = isa_name(active_isa());
     std::cout << j.dump() << "\n";
     return 0;
   }
 
  private:
-  std::string grid_, tmp_;
-  int repeat_ = 5;
-  bool levels_ = false;
+  bench::SynthBenchOptions o_;
 };
 
 }  // namespace
