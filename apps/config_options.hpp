@@ -67,6 +67,11 @@ class ConfigOptions {
   nlohmann::json resolve(const std::vector<std::string>& extra_args) const {
     nlohmann::json doc = file_.empty() ? nlohmann::json::object() : config::load_file(file_);
     if (!doc.is_object()) fail_usage("{}: the configuration must be a JSON object", file_);
+    // A summary or report of an earlier run holds its whole configuration under "config".
+    if (doc.contains("config") && doc["config"].is_object() && !defaults_.contains("config")) {
+      const nlohmann::json inner = doc["config"];
+      doc = inner;
+    }
     config::apply_overrides(doc, given_, defaults_);
     config::apply_overrides(doc, config::parse_override_args(extra_args), defaults_);
     return doc;
