@@ -5,9 +5,22 @@
 
 namespace climseg::heuristics {
 
+const std::vector<ClassInfo>& class_table() {
+  static const std::vector<ClassInfo> table = {
+      {"background", "background", ""},
+      {"tropical_cyclone", "tropical cyclone", "cyclone event"},
+      {"atmospheric_river", "atmospheric river", "river event"},
+      {"extreme_waves", "extreme waves", "waves event"},
+  };
+  return table;
+}
+
 const std::vector<std::string>& class_names() {
-  static const std::vector<std::string> names = {"background", "tropical_cyclone", "atmospheric_river",
-                                                 "extreme_waves"};
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> n;
+    for (const ClassInfo& c : class_table()) n.push_back(c.name);
+    return n;
+  }();
   return names;
 }
 

@@ -11,7 +11,15 @@ namespace climseg::heuristics {
 
 enum Class : uint8_t { kBackground = 0, kCyclone = 1, kRiver = 2, kWaves = 3 };
 
-// Class names as written in flag_meanings.
+// The one table of class names, by class value (0 background .. 3 extreme waves).
+struct ClassInfo {
+  std::string name;   // flag_meanings, events.csv, summaries: "tropical_cyclone"
+  std::string title;  // map legends: "tropical cyclone"
+  std::string event;  // an event's track on a map: "cyclone event"
+};
+const std::vector<ClassInfo>& class_table();
+
+// Class names as written in flag_meanings (class_table()'s `name`s).
 const std::vector<std::string>& class_names();
 
 // Combines per-class masks (each (H, W) 1/0, or empty when that detector did not run) into one class
