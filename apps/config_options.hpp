@@ -58,7 +58,8 @@ class ConfigOptions {
               a.help);
           break;
       }
-      if (o && d && !d->is_null() && !(d->is_string() && d->get<std::string>().empty()))
+      if (o && d && !d->is_null() && !(d->is_string() && d->get<std::string>().empty()) &&
+          !(d->is_array() && d->empty()))
         o->default_str(d->is_string() ? d->get<std::string>() : d->dump());
     }
   }
