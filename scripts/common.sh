@@ -12,11 +12,14 @@ BUILD_PACKAGES=(
   libopenblas-dev libfftw3-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev libpng-dev zlib1g-dev libdeflate-dev libudunits2-dev
   libgtest-dev libbenchmark-dev
+  python3-dev pybind11-dev
 )
 # Extra packages the test suite uses to check outputs with other tools (xarray, cdo), to make the
 # real-world variants (nco: ncks, ncatted, ncrename, ncap2 in tests/realworld) and for style.
 # gmt-gshhg-low: coastlines on the maps climseg plot draws (optional: maps have none without it).
-TEST_PACKAGES=(python3 python3-xarray python3-netcdf4 cdo nco clang-format gmt-gshhg-low)
+# python3-pytest, -dask, -zarr: the Python module's tests (tests/python).
+TEST_PACKAGES=(python3 python3-xarray python3-netcdf4 python3-pandas python3-pytest python3-dask python3-zarr cdo nco
+  clang-format gmt-gshhg-low)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

@@ -21,7 +21,7 @@ done
 
 install_missing "${BUILD_PACKAGES[@]}"
 mkdir -p "$CLIMSEG_ROOT/build"
-configure_and_build "$CLIMSEG_ROOT/build/release" -DCMAKE_BUILD_TYPE=Release -DCLIMSEG_BUILD_TESTS=OFF
+configure_and_build "$CLIMSEG_ROOT/build/release" -DCMAKE_BUILD_TYPE=Release -DCLIMSEG_BUILD_TESTS=OFF -DCLIMSEG_PYTHON=ON
 climseg="$CLIMSEG_ROOT/build/release/bin/climseg"
 model="$CLIMSEG_ROOT/data/models/cgnet_synth_96x144.h5"
 out="$CLIMSEG_ROOT/build/demo"
@@ -61,5 +61,11 @@ say "6/7 follow the predicted events through time"
 say "7/7 draw the last step: TMQ with the predicted outlines and the detected cyclone tracks"
 "$climseg" plot --in "$out/archive" --var TMQ --steps 31 --labels "$out/pred" --labels-var class_mask \
   --tracks "$out/labels/tc_tracks.csv" --out "$out/tmq_prediction.png"
+
+if /usr/bin/python3 -c "import xarray" 2>/dev/null; then
+  say "and in Python: the same prediction from an xarray Dataset (docs/python.md, docs/examples/notebook.py)"
+  PYTHONPATH="$CLIMSEG_ROOT/build/release/python" /usr/bin/python3 "$CLIMSEG_ROOT/docs/examples/notebook.py" \
+    --archive "$out/archive" --model "$model" --out "$out/python"
+fi
 
 say "done: outputs in ${out#"$CLIMSEG_ROOT"/} (scores.json, pred/, labels/, events/, tmq_prediction.png)"

@@ -153,8 +153,23 @@ std::string input_description(const io::Archive& a) {
   return fmt::format("{}", fmt::join(parts, ", "));
 }
 
-// Cells of a sample where any channel is missing (1 in `out`, H*W); returns how many. With
-// MissingPolicy::error a sample with any is refused, naming its file, step and channels.
+// Samples grouped by input file group, in time order.
+std::vector<std::vector<int64_t>> groups_of(const io::Archive& a) {
+  std::map<int64_t, std::vector<int64_t>> by_group;
+  for (int64_t i = 0; i < a.size(); ++i) by_group[a.info(i).group].push_back(i);
+  std::vector<std::vector<int64_t>> out;
+  for (auto& [g, v] : by_group) out.push_back(std::move(v));
+  return out;
+}
+
+// Where a rank keeps its steps of an output shared with other ranks until the output is assembled:
+// a hidden file beside it, raw float32, per step the mask (H*W) then each probability (H*W).
+fs::path part_path(const fs::path& out, int rank) {
+  return out.parent_path() / fmt::format(".{}.part{}", out.filename().string(), rank);
+}
+
+}  // namespace
+
 int64_t missing_cells(const io::Sample& s, MissingPolicy policy, std::vector<uint8_t>& out) {
   const int64_t HW = s.grid.size(), C = s.channels_count();
   out.assign(static_cast<size_t>(HW), 0);
@@ -179,36 +194,20 @@ int64_t missing_cells(const io::Sample& s, MissingPolicy policy, std::vector<uin
   return n;
 }
 
-// Samples grouped by input file group, in time order.
-std::vector<std::vector<int64_t>> groups_of(const io::Archive& a) {
-  std::map<int64_t, std::vector<int64_t>> by_group;
-  for (int64_t i = 0; i < a.size(); ++i) by_group[a.info(i).group].push_back(i);
-  std::vector<std::vector<int64_t>> out;
-  for (auto& [g, v] : by_group) out.push_back(std::move(v));
-  return out;
-}
-
-// Where a rank keeps its steps of an output shared with other ranks until the output is assembled:
-// a hidden file beside it, raw float32, per step the mask (H*W) then each probability (H*W).
-fs::path part_path(const fs::path& out, int rank) {
-  return out.parent_path() / fmt::format(".{}.part{}", out.filename().string(), rank);
-}
-
-}  // namespace
-
 struct GridPredictor::Impl {
-  Impl(const ModelBundle& m, const geo::Grid& g) : model(m), runner(m, g, nullptr, BatchNormStats::running) {}
+  Impl(const ModelBundle& m, const geo::Grid& g, const GridPredictorOptions& o)
+      : model(m), runner(m, g, o.net_grid ? &*o.net_grid : nullptr, o.batchnorm, o.precision) {}
   const ModelBundle& model;
   Runner runner;
 };
 
-GridPredictor::GridPredictor(const ModelBundle& model, const geo::Grid& grid)
-    : impl_(std::make_unique<Impl>(model, grid)) {}
+GridPredictor::GridPredictor(const ModelBundle& model, const geo::Grid& grid, const GridPredictorOptions& options)
+    : impl_(std::make_unique<Impl>(model, grid, options)) {}
 GridPredictor::~GridPredictor() = default;
 
 Tensor GridPredictor::probabilities(const io::Sample& s) {
   Runner& r = impl_->runner;
-  const int64_t K = impl_->model.config.num_classes(), H = r.H(), W = r.W(), Hp = r.Hp(), Wp = r.Wp();
+  const int64_t K = impl_->model.config.num_classes(), H = r.H(), W = r.W(), Hp = r.out_rows(), Wp = r.out_cols();
   if (s.grid.height() != H || s.grid.width() != W)
     fail("prediction: a {} sample for a network compiled for {}x{}", s.grid.shape_str(), H, W);
   const float* p = r.run(s, nullptr);

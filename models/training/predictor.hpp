@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -73,12 +74,22 @@ struct PredictReport {
 
 PredictReport predict(const ModelBundle& model, const PredictOptions& options, const Comm& comm);
 
+// How GridPredictor runs the network (the options of `climseg predict` that apply to one sample).
+struct GridPredictorOptions {
+  BatchNormStats batchnorm = BatchNormStats::running;
+  nn::Precision precision = nn::Precision::fp32;
+  // predict --regrid: the network runs on this grid (the model's training grid), each sample's
+  // channels regridded to it and the probabilities back to the sample's grid.
+  std::optional<geo::Grid> net_grid;
+};
+
 // Class probabilities of lat-lon samples on one grid, one sample at a time: (K, H, W) after softmax,
 // the network compiled once for the grid (padded to its size multiple). For callers that bring their
-// own samples: prediction on unstructured columns remaps them to a grid first (column_predict.hpp).
+// own samples: prediction on unstructured columns remaps them to a grid first (column_predict.hpp),
+// the Python module (apps/python) runs xarray data through it. The same arithmetic as predict().
 class GridPredictor {
  public:
-  GridPredictor(const ModelBundle& model, const geo::Grid& grid);
+  GridPredictor(const ModelBundle& model, const geo::Grid& grid, const GridPredictorOptions& options = {});
   ~GridPredictor();
   GridPredictor(const GridPredictor&) = delete;
   GridPredictor& operator=(const GridPredictor&) = delete;
@@ -90,6 +101,10 @@ class GridPredictor {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// Cells of a sample where any channel is missing (1 in `out`, H*W); returns how many. With
+// MissingPolicy::error a sample with any is refused (Error naming its file, step and channels).
+int64_t missing_cells(const io::Sample& s, MissingPolicy policy, std::vector<uint8_t>& out);
 
 struct EvaluateOptions {
   std::vector<std::string> inputs;
