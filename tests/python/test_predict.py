@@ -258,3 +258,17 @@ def test_evaluate_gives_the_cli_scores(exe, tmp_path, synth_model, sample):
     got = climseg.evaluate(synth_model, sample)
     assert got == ref
     assert got["samples"] == sample.sizes["time"]
+
+
+def test_train_from_a_dict_and_predict_with_the_checkpoint(tmp_path, sample):
+    report = climseg.train({"data": {"train": [str(SAMPLE)], "channels": "TMQ,U850,V850,PSL"},
+                            "model": {"type": "cgnet", "M": 1, "N": 2}, "batch_size": 2, "max_steps": 2,
+                            "checkpoint_dir": str(tmp_path / "ck")})
+    assert report["steps"] == 2 and np.isfinite(report["last_loss"])
+    assert report["config"]["max_steps"] == 2
+    m = climseg.load_model(report["last_checkpoint"])
+    assert m.channels == ["TMQ", "U850", "V850", "PSL"] and m.training_grid["height"] == 96
+    out = m.predict(sample.isel(time=slice(0, 1)))
+    assert out["class_mask"].shape == (1, 96, 144)
+    with pytest.raises(ValueError, match="max_steps"):
+        climseg.train({"data": {"train": [str(SAMPLE)]}, "max_steps": "two"})
