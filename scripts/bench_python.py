@@ -1,0 +1,58 @@
+#!/usr/bin/python3
+"""The Python module's overhead (docs/benchmarks.md#python): `m.predict(ds)` of ClimateNet's CGNet on
+one in-memory 768x1152 step against `climseg bench predict` (the C++ forward + softmax alone, same
+network and shape), medians of --steps calls after a warm-up, both on --threads threads. Prints one
+JSON line. Run it under the build lock on a shared machine:
+
+  PYTHONPATH=build/test/python /usr/bin/python3 scripts/bench_python.py --climseg build/test/bin/climseg \
+      --model ../shared/data/climatenet/cgnet_climatenet.h5
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import time
+
+import numpy as np
+import xarray as xr
+
+ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+ap.add_argument("--climseg", required=True, help="the climseg executable (for bench predict)")
+ap.add_argument("--model", required=True, help="ClimateNet's weights (cgnet_climatenet.h5)")
+ap.add_argument("--grid", default="768x1152")
+ap.add_argument("--steps", type=int, default=5)
+ap.add_argument("--threads", type=int, default=2)
+args = ap.parse_args()
+os.environ["OMP_NUM_THREADS"] = str(args.threads)
+
+import climseg  # noqa: E402  (after OMP_NUM_THREADS)
+
+H, W = map(int, args.grid.split("x"))
+rng = np.random.default_rng(1)
+lat = np.linspace(-90, 90, H)
+lon = np.arange(W) * 360.0 / W
+fields = {"TMQ": (20, 10, "kg m-2"), "U850": (0, 8, "m s-1"), "V850": (0, 8, "m s-1"), "PSL": (101000, 800, "Pa")}
+ds = xr.Dataset({k: (("time", "lat", "lon"), (m + s * rng.standard_normal((1, H, W))).astype(np.float32),
+                     {"units": u}) for k, (m, s, u) in fields.items()},
+                coords={"time": [0.0], "lat": ("lat", lat, {"units": "degrees_north"}),
+                        "lon": ("lon", lon, {"units": "degrees_east"})})
+climseg.set_threads(args.threads)
+climseg.set_log_level("warn")
+model = climseg.load_model(args.model)
+model.predict(ds)  # warm-up: the network compiled for the grid
+times = []
+for _ in range(args.steps):
+    t = time.perf_counter()
+    model.predict(ds)
+    times.append(time.perf_counter() - t)
+py = statistics.median(times)
+
+out = subprocess.run([args.climseg, "--threads", str(args.threads), "bench", "predict", "--model", "cgnet", "--grid",
+                      args.grid, "--batch", "1", "--channels", "4", "--steps", str(args.steps)],
+                     capture_output=True, text=True, check=True)
+cpp = json.loads(out.stdout.strip().splitlines()[-1])
+print(json.dumps({"grid": args.grid, "threads": args.threads, "steps": args.steps,
+                  "python_predict_median_s": round(py, 4), "python_predict_min_s": round(min(times), 4),
+                  "cpp_forward_median_s": cpp["median_s"], "cpp_forward_min_s": cpp.get("min_s"),
+                  "ratio": round(py / cpp["median_s"], 4)}))
