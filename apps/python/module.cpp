@@ -137,6 +137,8 @@ class Steps {
     s.time_index = t;
     s.channels = names_;
     s.units = units_;
+    std::vector<int64_t> invalid(static_cast<size_t>(C), 0);
+#pragma omp parallel for schedule(static)
     for (int64_t c = 0; c < C; ++c) {
       float* out = s.data.data() + c * n;
       io::to_canonical(data_[static_cast<size_t>(c)] + t * Hf_ * Wf_, out, H, W, orientation_);
@@ -146,7 +148,12 @@ class Steps {
           out[k] = std::numeric_limits<float>::quiet_NaN();
           ++bad;
         }
-      conv_[static_cast<size_t>(c)].apply(out, n);
+      if (!conv_[static_cast<size_t>(c)].identity()) conv_[static_cast<size_t>(c)].apply(out, n);
+      invalid[static_cast<size_t>(c)] = bad;
+    }
+    for (int64_t c = 0; c < C; ++c) {
+      float* out = s.data.data() + c * n;
+      const int64_t bad = invalid[static_cast<size_t>(c)];
       if (bad == 0) continue;
       if (s.valid.numel() == 0) {
         s.valid = Tensor::empty({C, H, W});
@@ -243,25 +250,31 @@ class Model {
       const int64_t H = steps.grid().height(), W = steps.grid().width(), HW = H * W;
       const geo::Orientation& orient = steps.orientation();
       std::vector<uint8_t> missing, cls(static_cast<size_t>(HW));
-      io::Sample s;
+      std::vector<float> plane(prob_out.empty() ? 0 : static_cast<size_t>(HW));
+      io::Sample& s = sample_;  // its buffers reused from call to call
       for (int64_t t = 0; t < T; ++t) {
         steps.load(t, s);
         const int64_t n_missing = checking_input([&] { return training::missing_cells(s, missing_policy, missing); });
         missing_total += n_missing;
         steps_with_missing += n_missing > 0;
         const bool blank = n_missing > 0 && missing_policy == training::MissingPolicy::mask;
-        Tensor p = predictor.probabilities(s);  // (K, H, W), this step's own
-        training::argmax_classes(p.data(), K, H, W, H, W, cls.data());
+        // (K, Ho, Wo) in the network's buffer, no copy; the sample's (H, W) is its corner.
+        const float* p = predictor.probabilities_view(s);
+        const int64_t Ho = predictor.rows(), Wo = predictor.cols();
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < H; ++i) training::argmax_classes(p + i * Wo, K, Ho, Wo, 1, W, cls.data() + i * W);
         if (blank)
           for (int64_t k = 0; k < HW; ++k)
             if (missing[static_cast<size_t>(k)]) cls[static_cast<size_t>(k)] = 0xFF;  // -1 as int8
         io::to_file_order(cls.data(), reinterpret_cast<uint8_t*>(mask_out) + t * Hf * Wf, H, W, orient);
         for (int64_t c = 0; c < static_cast<int64_t>(prob_out.size()); ++c) {
-          float* src = p.data() + c * HW;
+          for (int64_t i = 0; i < H; ++i)
+            std::copy(p + (c * Ho + i) * Wo, p + (c * Ho + i) * Wo + W, plane.data() + i * W);
           if (blank)
             for (int64_t k = 0; k < HW; ++k)
-              if (missing[static_cast<size_t>(k)]) src[k] = std::numeric_limits<float>::quiet_NaN();
-          io::to_file_order(src, prob_out[static_cast<size_t>(c)] + t * Hf * Wf, H, W, orient);
+              if (missing[static_cast<size_t>(k)])
+                plane[static_cast<size_t>(k)] = std::numeric_limits<float>::quiet_NaN();
+          io::to_file_order(plane.data(), prob_out[static_cast<size_t>(c)] + t * Hf * Wf, H, W, orient);
         }
       }
     }
@@ -350,6 +363,7 @@ class Model {
   std::shared_ptr<training::ModelBundle> m_;
   std::mutex mutex_;
   std::unique_ptr<training::GridPredictor> predictor_;
+  io::Sample sample_;
   std::optional<geo::Grid> grid_;
   training::GridPredictorOptions options_;
 };

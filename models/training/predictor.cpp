@@ -205,12 +205,19 @@ GridPredictor::GridPredictor(const ModelBundle& model, const geo::Grid& grid, co
     : impl_(std::make_unique<Impl>(model, grid, options)) {}
 GridPredictor::~GridPredictor() = default;
 
+const float* GridPredictor::probabilities_view(const io::Sample& s) {
+  Runner& r = impl_->runner;
+  if (s.grid.height() != r.H() || s.grid.width() != r.W())
+    fail("prediction: a {} sample for a network compiled for {}x{}", s.grid.shape_str(), r.H(), r.W());
+  return r.run(s, nullptr);
+}
+int64_t GridPredictor::rows() const { return impl_->runner.out_rows(); }
+int64_t GridPredictor::cols() const { return impl_->runner.out_cols(); }
+
 Tensor GridPredictor::probabilities(const io::Sample& s) {
   Runner& r = impl_->runner;
   const int64_t K = impl_->model.config.num_classes(), H = r.H(), W = r.W(), Hp = r.out_rows(), Wp = r.out_cols();
-  if (s.grid.height() != H || s.grid.width() != W)
-    fail("prediction: a {} sample for a network compiled for {}x{}", s.grid.shape_str(), H, W);
-  const float* p = r.run(s, nullptr);
+  const float* p = probabilities_view(s);
   Tensor out({K, H, W});
   for (int64_t c = 0; c < K; ++c)
     for (int64_t i = 0; i < H; ++i)

@@ -96,6 +96,11 @@ class GridPredictor {
   // `s`: the model's channels (C, H, W) on the grid, physical values (normalised here), with its
   // valid mask when some are missing.
   Tensor probabilities(const io::Sample& s);
+  // The same without a copy: (K, rows(), cols()) in the predictor's own buffer (rows and columns
+  // beyond the sample's H, W are padding), valid until the next call.
+  const float* probabilities_view(const io::Sample& s);
+  int64_t rows() const;
+  int64_t cols() const;
 
  private:
   struct Impl;
