@@ -23,6 +23,7 @@ ap.add_argument("--model", required=True, help="ClimateNet's weights (cgnet_clim
 ap.add_argument("--grid", default="768x1152")
 ap.add_argument("--steps", type=int, default=5)
 ap.add_argument("--threads", type=int, default=2)
+ap.add_argument("--peer", action="store_true", help="also PyTorch's forward of the same CGNet (bench predict --peer)")
 args = ap.parse_args()
 os.environ["OMP_NUM_THREADS"] = str(args.threads)
 
@@ -52,7 +53,17 @@ out = subprocess.run([args.climseg, "--threads", str(args.threads), "bench", "pr
                       args.grid, "--batch", "1", "--channels", "4", "--steps", str(args.steps)],
                      capture_output=True, text=True, check=True)
 cpp = json.loads(out.stdout.strip().splitlines()[-1])
-print(json.dumps({"grid": args.grid, "threads": args.threads, "steps": args.steps,
-                  "python_predict_median_s": round(py, 4), "python_predict_min_s": round(min(times), 4),
-                  "cpp_forward_median_s": cpp["median_s"], "cpp_forward_min_s": cpp.get("min_s"),
-                  "ratio": round(py / cpp["median_s"], 4)}))
+result = {"grid": args.grid, "threads": args.threads, "steps": args.steps,
+          "python_predict_median_s": round(py, 4), "python_predict_min_s": round(min(times), 4),
+          "cpp_forward_median_s": round(cpp["median_s"], 4), "cpp_forward_min_s": round(cpp.get("min_s", 0), 4),
+          "ratio": round(py / cpp["median_s"], 4)}
+if args.peer:
+    # PyTorch's forward of the same CGNet (scripts/peer/torch_cgnet.py through bench predict --peer), run as it
+    # is and with glibc keeping freed memory (/work/shared/PERFORMANCE.md: this VM's page faults are slow).
+    keep = "glibc.malloc.mmap_threshold=4294967295:glibc.malloc.trim_threshold=4294967295"
+    for name, env in (("torch_forward_median_s", {}), ("torch_forward_keep_memory_median_s", {"GLIBC_TUNABLES": keep})):
+        p = subprocess.run([args.climseg, "--threads", str(args.threads), "bench", "predict", "--model", "cgnet",
+                            "--grid", args.grid, "--batch", "1", "--channels", "4", "--steps", str(args.steps),
+                            "--peer"], capture_output=True, text=True, check=True, env={**os.environ, **env})
+        result[name] = round(json.loads(p.stdout.strip().splitlines()[-1])["peer_median_s"], 4)
+print(json.dumps(result))
