@@ -12,22 +12,22 @@ namespace climseg::training {
 using nlohmann::json;
 
 Normalizer Normalizer::from_stats(const io::ChannelStats& stats, const std::vector<std::string>& channels,
-                                  const std::string& kind) {
+                                  Normalization kind) {
   Normalizer n;
   n.kind = kind;
   n.channels = channels;
   for (const std::string& c : channels) {
-    if (kind == "none") {
+    if (kind == Normalization::none) {
       n.shift.push_back(0.0f);
       n.scale.push_back(1.0f);
       continue;
     }
     const io::ChannelStat& st = stats.at(c);
-    double shift = kind == "zscore" ? st.mean : st.min;
-    double scale = kind == "zscore" ? st.std : st.max - st.min;
+    double shift = kind == Normalization::zscore ? st.mean : st.min;
+    double scale = kind == Normalization::zscore ? st.std : st.max - st.min;
     if (!(scale > 0) || !std::isfinite(scale) || !std::isfinite(shift))
       fail("normalization: channel {} has no spread in the statistics ({} = {}); it cannot be normalised", c,
-           kind == "zscore" ? "std" : "max - min", scale);
+           kind == Normalization::zscore ? "std" : "max - min", scale);
     n.shift.push_back(static_cast<float>(shift));
     n.scale.push_back(static_cast<float>(scale));
   }
@@ -37,12 +37,12 @@ Normalizer Normalizer::from_stats(const io::ChannelStats& stats, const std::vect
 json Normalizer::to_json() const {
   json chans = json::object();
   for (size_t i = 0; i < channels.size(); ++i) {
-    if (kind == "minmax")
+    if (kind == Normalization::minmax)
       chans[channels[i]] = {{"min", shift[i]}, {"max", shift[i] + scale[i]}};
     else
       chans[channels[i]] = {{"mean", shift[i]}, {"std", scale[i]}};
   }
-  return {{"kind", kind}, {"channels", chans}};
+  return {{"kind", config::to_string(kind)}, {"channels", chans}};
 }
 
 Normalizer Normalizer::from_json(const json& j, const std::vector<std::string>& channels, const std::string& source) {
@@ -51,11 +51,14 @@ Normalizer Normalizer::from_json(const json& j, const std::vector<std::string>& 
   const json* table = &j;
   if (j.contains("channels") && j.at("channels").is_object()) {
     table = &j.at("channels");
-    n.kind = j.value("kind", std::string("zscore"));
+    const std::string kind = j.value("kind", std::string("zscore"));
+    const auto k = config::find_enum<Normalization>(kind);
+    if (!k) fail("{}: normalization kind '{}' is not one of {}", source, kind, config::choices<Normalization>());
+    n.kind = *k;
   }
   n.channels = channels;
   for (const std::string& c : channels) {
-    if (n.kind == "none") {
+    if (n.kind == Normalization::none) {
       n.shift.push_back(0.0f);
       n.scale.push_back(1.0f);
       continue;
@@ -63,7 +66,7 @@ Normalizer Normalizer::from_json(const json& j, const std::vector<std::string>& 
     if (!table->contains(c)) fail("{}: normalization has no entry for channel {}", source, c);
     const json& e = table->at(c);
     try {
-      if (n.kind == "minmax") {
+      if (n.kind == Normalization::minmax) {
         n.shift.push_back(e.at("min").get<float>());
         n.scale.push_back(e.at("max").get<float>() - n.shift.back());
       } else {

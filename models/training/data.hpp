@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/config.hpp"
 #include "readers/archive.hpp"
 #include "readers/sample.hpp"
 #include "readers/stats.hpp"
@@ -17,15 +18,17 @@ namespace climseg::training {
 
 inline constexpr int32_t kIgnoreLabel = -100;
 
+enum class Normalization { zscore, minmax, none };
+
 // x' = (x - shift) / scale per channel ("zscore": mean/std, "minmax": min/(max-min), "none").
 struct Normalizer {
-  std::string kind = "zscore";
+  Normalization kind = Normalization::zscore;
   std::vector<std::string> channels;
   std::vector<float> shift, scale;
 
   // Throws Error naming a channel missing from the stats, or with zero spread.
   static Normalizer from_stats(const io::ChannelStats& stats, const std::vector<std::string>& channels,
-                               const std::string& kind);
+                               Normalization kind);
   // {"kind": ..., "channels": {"TMQ": {"mean": m, "std": s} or {"min":, "max":}}}; the zscore form
   // is also what ClimateNet's `normalization` attribute holds.
   nlohmann::json to_json() const;
@@ -101,3 +104,11 @@ void split_by_time_range(const io::Archive& archive, const std::string& start, c
                          std::vector<int64_t>& train, std::vector<int64_t>& val);
 
 }  // namespace climseg::training
+
+template <>
+struct climseg::config::EnumTable<climseg::training::Normalization> {
+  static constexpr std::pair<const char*, training::Normalization> names[] = {
+      {"zscore", training::Normalization::zscore},
+      {"minmax", training::Normalization::minmax},
+      {"none", training::Normalization::none}};
+};

@@ -32,14 +32,16 @@ json TrainConfig::to_json() const {
                {"channels", data.channels},
                {"labels", data.labels},
                {"stats", data.stats},
-               {"normalization", data.normalization},
+               {"normalization", config::to_string(data.normalization)},
                {"val_fraction", data.val_fraction},
                {"val_time", data.val_time},
-               {"fill", data.fill},
-               {"unknown_classes", data.unknown_classes}};
+               {"fill", config::to_string(data.fill)},
+               {"unknown_classes", config::to_string(data.unknown_classes)}};
   j["model"] = model.to_json();
-  j["loss"] = {{"type", loss.type}, {"class_weights", loss.class_weights}, {"area_weighted", loss.area_weighted}};
-  j["optimizer"] = {{"type", optimizer.type},
+  j["loss"] = {{"type", config::to_string(loss.type)},
+               {"class_weights", loss.class_weights},
+               {"area_weighted", loss.area_weighted}};
+  j["optimizer"] = {{"type", config::to_string(optimizer.type)},
                     {"lr", optimizer.lr},
                     {"weight_decay", optimizer.weight_decay},
                     {"beta1", optimizer.beta1},
@@ -48,11 +50,11 @@ json TrainConfig::to_json() const {
                     {"momentum", optimizer.momentum},
                     {"nesterov", optimizer.nesterov},
                     {"clip_grad_norm", optimizer.clip_grad_norm}};
-  j["schedule"] = {
-      {"kind", schedule.kind},   {"warmup_steps", schedule.warmup_steps}, {"step_size", schedule.step_size},
-      {"gamma", schedule.gamma}, {"milestones", schedule.milestones},     {"min_lr", schedule.min_lr}};
+  j["schedule"] = {{"kind", config::to_string(schedule.kind)}, {"warmup_steps", schedule.warmup_steps},
+                   {"step_size", schedule.step_size},          {"gamma", schedule.gamma},
+                   {"milestones", schedule.milestones},        {"min_lr", schedule.min_lr}};
   j["distributed"] = {{"bucket_mb", distributed.bucket_mb},
-                      {"lr_scaling", distributed.lr_scaling},
+                      {"lr_scaling", config::to_string(distributed.lr_scaling)},
                       {"sync_batchnorm", distributed.sync_batchnorm},
                       {"check_every", distributed.check_every},
                       {"hierarchical", distributed.hierarchical}};
@@ -82,11 +84,11 @@ TrainConfig TrainConfig::from_json(const json& j) {
     r.get("channels", c.data.channels);
     r.get("labels", c.data.labels);
     r.get("stats", c.data.stats);
-    r.get("normalization", c.data.normalization);
+    r.get_enum("normalization", c.data.normalization);
     r.get("val_fraction", c.data.val_fraction);
     r.get("val_time", c.data.val_time);
-    r.get("fill", c.data.fill);
-    r.get("unknown_classes", c.data.unknown_classes);
+    r.get_enum("fill", c.data.fill);
+    r.get_enum("unknown_classes", c.data.unknown_classes);
     r.finish(defaults.at("data"));
   }
   top.mark("data");
@@ -97,7 +99,7 @@ TrainConfig TrainConfig::from_json(const json& j) {
   top.mark("model");
   if (j.contains("loss")) {
     Reader r(j.at("loss"), "train config", "loss");
-    r.get("type", c.loss.type);
+    r.get_enum("type", c.loss.type);
     r.get_json("class_weights", c.loss.class_weights);
     r.get("area_weighted", c.loss.area_weighted);
     r.finish(defaults.at("loss"));
@@ -105,7 +107,7 @@ TrainConfig TrainConfig::from_json(const json& j) {
   top.mark("loss");
   if (j.contains("optimizer")) {
     Reader r(j.at("optimizer"), "train config", "optimizer");
-    r.get("type", c.optimizer.type);
+    r.get_enum("type", c.optimizer.type);
     r.get("lr", c.optimizer.lr);
     r.get("weight_decay", c.optimizer.weight_decay);
     r.get("beta1", c.optimizer.beta1);
@@ -119,7 +121,7 @@ TrainConfig TrainConfig::from_json(const json& j) {
   top.mark("optimizer");
   if (j.contains("schedule")) {
     Reader r(j.at("schedule"), "train config", "schedule");
-    r.get("kind", c.schedule.kind);
+    r.get_enum("kind", c.schedule.kind);
     r.get("warmup_steps", c.schedule.warmup_steps);
     r.get("step_size", c.schedule.step_size);
     r.get("gamma", c.schedule.gamma);
@@ -131,7 +133,7 @@ TrainConfig TrainConfig::from_json(const json& j) {
   if (j.contains("distributed")) {
     Reader r(j.at("distributed"), "train config", "distributed");
     r.get("bucket_mb", c.distributed.bucket_mb);
-    r.get("lr_scaling", c.distributed.lr_scaling);
+    r.get_enum("lr_scaling", c.distributed.lr_scaling);
     r.get("sync_batchnorm", c.distributed.sync_batchnorm);
     r.get("check_every", c.distributed.check_every);
     r.get("hierarchical", c.distributed.hierarchical);
@@ -159,9 +161,6 @@ TrainConfig TrainConfig::from_json(const json& j) {
   top.finish(defaults);
 
   if (c.data.train.empty()) fail_usage("train config: 'data.train' is required (files, directories or globs)");
-  check_choice("data.normalization", c.data.normalization, {"zscore", "minmax", "none"});
-  check_choice("data.fill", c.data.fill, {"mask", "skip", "error"});
-  check_choice("data.unknown_classes", c.data.unknown_classes, {"error", "ignore"});
   if (c.data.val_fraction < 0 || c.data.val_fraction >= 1)
     fail_usage("train config: 'data.val_fraction' must be in [0, 1), got {}", c.data.val_fraction);
   if (!c.data.val_time.empty()) {
@@ -181,7 +180,6 @@ TrainConfig TrainConfig::from_json(const json& j) {
     if (!c.data.val.empty() || c.data.val_fraction > 0)
       fail_usage("train config: 'data.val_time' excludes 'data.val' and 'data.val_fraction' (one validation split)");
   }
-  check_choice("loss.type", c.loss.type, {"cross_entropy", "jaccard", "dice"});
   const json& cw = c.loss.class_weights;
   if (cw.is_string()) {
     check_choice("loss.class_weights", cw.get<std::string>(), {"none", "frequency^-0.125", "inverse"});
@@ -194,10 +192,7 @@ TrainConfig TrainConfig::from_json(const json& j) {
     fail_usage("train config: 'loss.class_weights' must be a name or a list, got {}",
                cw.dump(-1, ' ', false, json::error_handler_t::replace));
   }
-  check_choice("optimizer.type", c.optimizer.type, {"adam", "adamw", "sgd", "lamb"});
   if (!(c.optimizer.lr > 0)) fail_usage("train config: 'optimizer.lr' must be positive, got {}", c.optimizer.lr);
-  check_choice("schedule.kind", c.schedule.kind, {"constant", "step", "multistep", "cosine"});
-  check_choice("distributed.lr_scaling", c.distributed.lr_scaling, {"none", "linear", "sqrt"});
   if (c.epochs < 1) fail_usage("train config: 'epochs' must be at least 1, got {}", c.epochs);
   if (c.batch_size < 1) fail_usage("train config: 'batch_size' must be at least 1, got {}", c.batch_size);
   if (c.max_steps < 0 || c.max_minutes < 0 || c.checkpoint_every < 0 || c.validate_every < 0 || c.log_every < 1 ||

@@ -9,37 +9,45 @@
 #include <utility>
 #include <vector>
 
+#include "core/config.hpp"
 #include "models/nets/network.hpp"
+#include "models/training/data.hpp"
+#include "nn/optim.hpp"
+#include "parallel/lr_scaling.hpp"
 
 namespace climseg::training {
+
+enum class UnknownClasses { error, ignore };  // labels the model has no class for
+enum class LossType { jaccard, cross_entropy, dice };
+enum class OptimizerType { adam, adamw, sgd, lamb };
 
 struct DataConfig {
   std::vector<std::string> train;  // files, directories, globs or @lists
   std::vector<std::string> val;    // separate validation archive (optional)
   std::string channels = "TMQ,U850,V850,PSL";
-  std::string labels = "auto";           // LABELS / DeepCAM labels_0 / a variable spec
-  std::string stats;                     // climseg stats JSON; empty: computed from the training samples
-  std::string normalization = "zscore";  // zscore, minmax, none
-  double val_fraction = 0.0;             // without `val`: the last fraction of time steps validates
+  std::string labels = "auto";  // LABELS / DeepCAM labels_0 / a variable spec
+  std::string stats;            // climseg stats JSON; empty: computed from the training samples
+  Normalization normalization = Normalization::zscore;
+  double val_fraction = 0.0;  // without `val`: the last fraction of time steps validates
   // ["START", "END"] (ISO/CF dates, e.g. "2000-01-05" or "2000-01-05T06:00:00", in the archive's
   // calendar): training samples whose decoded time t has START <= t < END validate instead (start
   // inclusive, end exclusive); empty: unused. Excludes `val` and `val_fraction`.
   std::vector<std::string> val_time;
-  std::string fill = "mask";  // channels entirely fill: mask, skip, error
+  io::FillPolicy fill = io::FillPolicy::mask;  // channels entirely fill
   // Labels holding a class the model does not have (wave labels, 3, for a 3-class model): "error"
   // refuses them naming class and count; "ignore" leaves those cells out of the loss and scores.
-  std::string unknown_classes = "error";
+  UnknownClasses unknown_classes = UnknownClasses::error;
 };
 
 struct LossConfig {
-  std::string type = "jaccard";  // jaccard (ClimateNet's), cross_entropy, dice
+  LossType type = LossType::jaccard;  // jaccard is ClimateNet's
   // "none", "frequency^-0.125" (DeepCAM), "inverse" (inverse frequency), or a list of numbers.
   nlohmann::json class_weights = "none";
   bool area_weighted = false;  // weight pixels by cos(latitude)
 };
 
 struct OptimizerConfig {
-  std::string type = "adam";  // adam, adamw, sgd, lamb
+  OptimizerType type = OptimizerType::adam;
   double lr = 1e-3;
   double weight_decay = 0.0;
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
@@ -49,7 +57,7 @@ struct OptimizerConfig {
 };
 
 struct ScheduleConfig {
-  std::string kind = "constant";  // constant, step, multistep, cosine
+  nn::LrSchedule::Kind kind = nn::LrSchedule::Kind::constant;
   int64_t warmup_steps = 0;
   int64_t step_size = 1000;
   double gamma = 0.1;
@@ -58,8 +66,8 @@ struct ScheduleConfig {
 };
 
 struct DistributedConfig {
-  double bucket_mb = 1.0;           // gradient allreduce bucket size (MiB; GradSyncOptions default)
-  std::string lr_scaling = "none";  // none, linear, sqrt (with the global batch)
+  double bucket_mb = 1.0;  // gradient allreduce bucket size (MiB; GradSyncOptions default)
+  parallel::LrRule lr_scaling = parallel::LrRule::none;  // with the global batch
   bool sync_batchnorm = false;
   int64_t check_every = 200;  // steps between weight-consistency checks (0: never)
   bool hierarchical = false;
@@ -92,3 +100,41 @@ struct TrainConfig {
 };
 
 }  // namespace climseg::training
+
+template <>
+struct climseg::config::EnumTable<climseg::io::FillPolicy> {
+  static constexpr std::pair<const char*, io::FillPolicy> names[] = {
+      {"mask", io::FillPolicy::mask}, {"skip", io::FillPolicy::skip}, {"error", io::FillPolicy::error}};
+};
+template <>
+struct climseg::config::EnumTable<climseg::training::UnknownClasses> {
+  static constexpr std::pair<const char*, training::UnknownClasses> names[] = {
+      {"error", training::UnknownClasses::error}, {"ignore", training::UnknownClasses::ignore}};
+};
+template <>
+struct climseg::config::EnumTable<climseg::training::LossType> {
+  static constexpr std::pair<const char*, training::LossType> names[] = {
+      {"jaccard", training::LossType::jaccard},
+      {"cross_entropy", training::LossType::cross_entropy},
+      {"dice", training::LossType::dice}};
+};
+template <>
+struct climseg::config::EnumTable<climseg::training::OptimizerType> {
+  static constexpr std::pair<const char*, training::OptimizerType> names[] = {{"adam", training::OptimizerType::adam},
+                                                                              {"adamw", training::OptimizerType::adamw},
+                                                                              {"sgd", training::OptimizerType::sgd},
+                                                                              {"lamb", training::OptimizerType::lamb}};
+};
+template <>
+struct climseg::config::EnumTable<climseg::nn::LrSchedule::Kind> {
+  static constexpr std::pair<const char*, nn::LrSchedule::Kind> names[] = {
+      {"constant", nn::LrSchedule::Kind::constant},
+      {"step", nn::LrSchedule::Kind::step},
+      {"multistep", nn::LrSchedule::Kind::multistep},
+      {"cosine", nn::LrSchedule::Kind::cosine}};
+};
+template <>
+struct climseg::config::EnumTable<climseg::parallel::LrRule> {
+  static constexpr std::pair<const char*, parallel::LrRule> names[] = {
+      {"none", parallel::LrRule::none}, {"linear", parallel::LrRule::linear}, {"sqrt", parallel::LrRule::sqrt}};
+};

@@ -36,30 +36,33 @@ io::ArchiveOptions archive_options(const TrainConfig& c, const Comm& comm) {
   io::ArchiveOptions o;
   o.channels = io::parse_channels(c.data.channels);
   o.labels = c.data.labels;
-  o.all_fill = io::parse_fill_policy(c.data.fill);
+  o.all_fill = c.data.fill;
   o.comm = comm;
   return o;
 }
 
 std::unique_ptr<nn::Optimizer> make_optimizer(const OptimizerConfig& o, nn::Parameters& params) {
-  if (o.type == "adam" || o.type == "adamw") {
-    nn::AdamOptions a{o.beta1, o.beta2, o.eps, o.weight_decay};
-    return std::make_unique<nn::Adam>(params, a, o.type == "adamw");
+  switch (o.type) {
+    case OptimizerType::adam:
+    case OptimizerType::adamw:
+      return std::make_unique<nn::Adam>(params, nn::AdamOptions{o.beta1, o.beta2, o.eps, o.weight_decay},
+                                        o.type == OptimizerType::adamw);
+    case OptimizerType::sgd: {
+      nn::SgdOptions s;
+      s.momentum = o.momentum;
+      s.nesterov = o.nesterov;
+      s.weight_decay = o.weight_decay;
+      return std::make_unique<nn::Sgd>(params, s);
+    }
+    case OptimizerType::lamb:
+      return std::make_unique<nn::Lamb>(params, nn::LambOptions{o.beta1, o.beta2, o.eps, o.weight_decay});
   }
-  if (o.type == "sgd") {
-    nn::SgdOptions s;
-    s.momentum = o.momentum;
-    s.nesterov = o.nesterov;
-    s.weight_decay = o.weight_decay;
-    return std::make_unique<nn::Sgd>(params, s);
-  }
-  nn::LambOptions l{o.beta1, o.beta2, o.eps, o.weight_decay};
-  return std::make_unique<nn::Lamb>(params, l);
+  fail("unknown optimizer {}", static_cast<int>(o.type));
 }
 
 nn::LrSchedule make_schedule(const TrainConfig& c, int64_t total_steps) {
   nn::LrSchedule s;
-  s.kind = nn::LrSchedule::parse_kind(c.schedule.kind);
+  s.kind = c.schedule.kind;
   s.base_lr = c.optimizer.lr;
   s.warmup_steps = c.schedule.warmup_steps;
   s.step_size = std::max<int64_t>(1, c.schedule.step_size);
@@ -94,7 +97,7 @@ TrainResult train(const TrainConfig& cfg, const Comm& comm, const TrainHooks& ho
   const int P = comm.size(), rank = comm.rank();
   const int64_t B = cfg.batch_size;
   TrainResult result;
-  if (cfg.data.fill == "skip")
+  if (cfg.data.fill == io::FillPolicy::skip)
     fail_usage("train config: data.fill 'skip' would unbalance the ranks' batches; use 'mask' or 'error'");
 
   // ---- data
@@ -131,8 +134,8 @@ TrainResult train(const TrainConfig& cfg, const Comm& comm, const TrainHooks& ho
 
   // ---- normalization
   Normalizer norm;
-  if (cfg.data.normalization == "none") {
-    norm = Normalizer::from_stats(io::ChannelStats{}, mcfg.channels, "none");
+  if (cfg.data.normalization == Normalization::none) {
+    norm = Normalizer::from_stats(io::ChannelStats{}, mcfg.channels, Normalization::none);
   } else if (!cfg.data.stats.empty()) {
     norm = Normalizer::from_stats(io::load_stats(cfg.data.stats), mcfg.channels, cfg.data.normalization);
   } else {
@@ -151,7 +154,7 @@ TrainResult train(const TrainConfig& cfg, const Comm& comm, const TrainHooks& ho
   auto net = nets::make_network(mcfg);
   nn::Parameters params(*net, cfg.seed);
   const int64_t Hp = round_up(H, net->size_multiple()), Wp = round_up(W, net->size_multiple());
-  const bool ignore_unknown = cfg.data.unknown_classes == "ignore";
+  const bool ignore_unknown = cfg.data.unknown_classes == UnknownClasses::ignore;
   std::vector<double> freq = class_frequencies(archive, train_idx, mcfg.classes, 32, comm, ignore_unknown);
   nn::LossOptions lo;
   lo.class_weights = class_weights(cfg.loss.class_weights, freq);
@@ -171,9 +174,18 @@ TrainResult train(const TrainConfig& cfg, const Comm& comm, const TrainHooks& ho
   nn::Value x = graph.input("x", {B, C, Hp, Wp});
   nn::Value y = graph.input_labels("y", {B, Hp, Wp});
   nn::Value logits = net->forward(x);
-  nn::Value loss = cfg.loss.type == "jaccard" ? nn::jaccard_loss(logits, y, lo)
-                   : cfg.loss.type == "dice"  ? nn::dice_loss(logits, y, lo)
-                                              : nn::cross_entropy(logits, y, lo);
+  nn::Value loss;
+  switch (cfg.loss.type) {
+    case LossType::jaccard:
+      loss = nn::jaccard_loss(logits, y, lo);
+      break;
+    case LossType::dice:
+      loss = nn::dice_loss(logits, y, lo);
+      break;
+    case LossType::cross_entropy:
+      loss = nn::cross_entropy(logits, y, lo);
+      break;
+  }
   graph.compile({loss}, loss);
   log::debug("training graph: {} nodes, arena {:.1f} MB", graph.node_count(), graph.arena_bytes() / 1e6);
 
@@ -191,7 +203,7 @@ TrainResult train(const TrainConfig& cfg, const Comm& comm, const TrainHooks& ho
   // The base rate is tuned for one rank's batch; a larger global batch scales it (linear or square
   // root), reached by a warmup as long as the schedule's (at least one epoch).
   parallel::LrScaling scaling;
-  scaling.rule = parallel::parse_lr_rule(cfg.distributed.lr_scaling);
+  scaling.rule = cfg.distributed.lr_scaling;
   scaling.reference_batch = B;
   scaling.warmup_steps = std::max(cfg.schedule.warmup_steps, steps_per_epoch);
   auto lr_at = [&](int64_t s) { return scaling.lr(schedule, B * P, s); };

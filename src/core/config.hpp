@@ -16,6 +16,7 @@
 
 #include <initializer_list>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -77,22 +78,10 @@ class Reader {
   void get_list(const char* key, std::vector<std::string>& out);
   // The value as JSON, unchecked.
   void get_json(const char* key, Json& out);
-  // One of `names` (typed enumerations: the text is parsed once, here).
+  // One of the names of enumeration E (its EnumTable below): enumerated options become types,
+  // parsed once, here.
   template <class E>
-  void get_enum(const char* key, E& out, std::initializer_list<std::pair<const char*, E>> names) {
-    std::string text;
-    bool given = j_.contains(key);
-    get(key, text);
-    if (!given) return;
-    for (const auto& [n, v] : names)
-      if (text == n) {
-        out = v;
-        return;
-      }
-    std::string all;
-    for (const auto& [n, v] : names) all += (all.empty() ? "" : ", ") + std::string(n);
-    fail_usage("{}: '{}' must be one of {}, got '{}'", what_, name(key), all, text);
-  }
+  void get_enum(const char* key, E& out);
   // A nested object (absent: an empty one).
   Reader section(const char* key);
   // Marks a key as known without reading it.
@@ -114,13 +103,55 @@ class Reader {
   std::set<std::string> seen_;
 };
 
-// The name of an enumerator in a table like get_enum's (for to_json).
+// Names of an enumeration's values, declared once beside the enumeration:
+//   template <> struct config::EnumTable<LossType> {
+//     static constexpr std::pair<const char*, LossType> names[] = {{"jaccard", LossType::jaccard}, ...};
+//   };
 template <class E>
-const char* enum_name(E value, std::initializer_list<std::pair<const char*, E>> names) {
-  for (const auto& [n, v] : names)
+struct EnumTable;
+
+template <class E>
+const char* to_string(E value) {
+  for (const auto& [n, v] : EnumTable<E>::names)
     if (v == value) return n;
   return "?";
 }
+
+// "a, b, c": the names, for messages.
+template <class E>
+std::string choices() {
+  std::string all;
+  for (const auto& [n, v] : EnumTable<E>::names) all += (all.empty() ? "" : ", ") + std::string(n);
+  return all;
+}
+
+// The value named `text`, if any.
+template <class E>
+std::optional<E> find_enum(std::string_view text) {
+  for (const auto& [n, v] : EnumTable<E>::names)
+    if (text == n) return v;
+  return std::nullopt;
+}
+
+// The value named `text`; UsageError "<what>: '<key>' must be one of ..., got '<text>'" otherwise.
+template <class E>
+E parse_enum(const std::string& text, const std::string& what, const std::string& key) {
+  if (auto v = find_enum<E>(text)) return *v;
+  fail_usage("{}: '{}' must be one of {}, got '{}'", what, key, choices<E>(), text);
+}
+
+template <class E>
+void Reader::get_enum(const char* key, E& out) {
+  if (!j_.contains(key)) {
+    seen_.insert(key);
+    return;
+  }
+  std::string text;
+  get(key, text);
+  out = parse_enum<E>(text, what_, name(key));
+}
+
+// nlohmann::json writes enumerations with EnumTable names: j["type"] = config::to_string(type).
 
 // A command-line alias: today's flag that sets one configuration key.
 struct Alias {

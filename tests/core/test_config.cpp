@@ -25,6 +25,11 @@ enum class Mode { fast, exact };
 
 }  // namespace
 
+template <>
+struct climseg::config::EnumTable<Mode> {
+  static constexpr std::pair<const char*, Mode> names[] = {{"fast", Mode::fast}, {"exact", Mode::exact}};
+};
+
 TEST(Config, OverridesAreTypedByTheDefaults) {
   const Json defaults = Json::parse(R"({"out": "", "tc": {"min_wind": 17.5, "on": true},
                                         "files": ["a.nc"], "levels": [850.0], "weights": "none"})");
@@ -61,7 +66,7 @@ TEST(Config, ReaderNamesTheKeyInEveryRefusal) {
     Mode mode = Mode::fast;
     double wind = 17.5;
     config::Reader top(Json::parse(text), "label config");
-    top.get_enum("mode", mode, {{"fast", Mode::fast}, {"exact", Mode::exact}});
+    top.get_enum("mode", mode);
     config::Reader tc = top.section("tc");
     tc.get("min_wind", wind);
     tc.finish(defaults.at("tc"));
@@ -77,7 +82,8 @@ TEST(Config, ReaderNamesTheKeyInEveryRefusal) {
   EXPECT_EQ(usage_message([&] { read(R"({"mode": "slow"})"); }),
             "label config: 'mode' must be one of fast, exact, got 'slow'");
   EXPECT_EQ(usage_message([&] { read(R"({"tc": 3})"); }), "label config: 'tc' must be an object, got 3");
-  EXPECT_STREQ(config::enum_name(Mode::exact, {{"fast", Mode::fast}, {"exact", Mode::exact}}), "exact");
+  EXPECT_STREQ(config::to_string(Mode::exact), "exact");
+  EXPECT_EQ(config::choices<Mode>(), "fast, exact");
 }
 
 TEST(Config, FilesAreReadOrRefusedNamingThem) {

@@ -29,7 +29,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-TrainConfig config(const std::vector<std::string>& files, const fs::path& ckdir) {
+TrainConfig small_config(const std::vector<std::string>& files, const fs::path& ckdir) {
   json doc = {{"data", {{"train", files}, {"val_fraction", 0.2}}},
               {"model", {{"type", "cgnet"}, {"M", 1}, {"N", 2}}},
               {"optimizer", {{"type", "adam"}, {"lr", 0.003}}},
@@ -233,13 +233,13 @@ TEST(TrainMpi, ResumedRunIsBitIdenticalAndRanksAgree) {
   comm.broadcast(joined);
   files = {joined.substr(0, joined.find('\n')), joined.substr(joined.find('\n') + 1)};
 
-  TrainResult a = train(config(files, dir.path / "straight"), comm);
+  TrainResult a = train(small_config(files, dir.path / "straight"), comm);
   const int64_t steps = 2 * (12 / comm.size());
   EXPECT_EQ(a.steps, steps);
-  TrainConfig first = config(files, dir.path / "resumed");
+  TrainConfig first = small_config(files, dir.path / "resumed");
   first.max_steps = steps / 2 + 1;
   train(first, comm);
-  TrainConfig second = config(files, dir.path / "resumed");
+  TrainConfig second = small_config(files, dir.path / "resumed");
   second.resume = "auto";
   TrainResult b = train(second, comm);
   EXPECT_EQ(b.steps, steps);

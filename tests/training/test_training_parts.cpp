@@ -53,6 +53,30 @@ TEST(TrainConfig, DefaultsOverridesAndErrors) {
   usage(R"({"data": {"train": ["x"]}, "batch_size": 0})", "'batch_size' must be at least 1");
 }
 
+// A normalization table's kind is read, not guessed: minmax round-trips through JSON, and an
+// unknown kind (which once fell through to zscore) is refused naming the file and the choices.
+TEST(Normalizer, KindsRoundTripAndUnknownKindsAreRefused) {
+  Normalizer m;
+  m.kind = Normalization::minmax;
+  m.channels = {"TMQ"};
+  m.shift = {2.0f};
+  m.scale = {8.0f};
+  const json j = m.to_json();
+  EXPECT_EQ(j, json::parse(R"({"kind": "minmax", "channels": {"TMQ": {"min": 2.0, "max": 10.0}}})"));
+  const Normalizer back = Normalizer::from_json(j, {"TMQ"}, "m.h5");
+  EXPECT_EQ(back.kind, Normalization::minmax);
+  EXPECT_EQ(back.shift, m.shift);
+  EXPECT_EQ(back.scale, m.scale);
+  json robust = j;
+  robust["kind"] = "robust";
+  try {
+    Normalizer::from_json(robust, {"TMQ"}, "m.h5");
+    ADD_FAILURE() << "accepted kind robust";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "m.h5: normalization kind 'robust' is not one of zscore, minmax, none");
+  }
+}
+
 TEST(ConfusionMatrix, ScoresByHand) {
   // truth/prediction over 2x4 pixels, classes 0..2, one ignored pixel (-100).
   const int32_t truth[] = {0, 0, 1, 1, 2, 2, 0, -100};
