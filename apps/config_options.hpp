@@ -3,6 +3,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,17 @@ class ConfigOptions {
               },
               a.help);
           break;
+        case config::Alias::Kind::set: {
+          CLI::Option* f = app.add_flag_callback(
+              a.flags,
+              [this, key, v = a.value] {
+                given_.push_back({key, v});
+              },
+              a.help);
+          for (CLI::Option* other : setters_[key]) f->excludes(other);
+          setters_[key].push_back(f);
+          break;
+        }
       }
       if (o && d && !d->is_null() && !(d->is_string() && d->get<std::string>().empty()) &&
           !(d->is_array() && d->empty()))
@@ -85,6 +97,7 @@ class ConfigOptions {
   std::string file_;
   bool print_ = false;
   std::vector<config::Override> given_;
+  std::map<std::string, std::vector<CLI::Option*>> setters_;  // Kind::set flags by key
 };
 
 }  // namespace climseg::app

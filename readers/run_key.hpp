@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "core/enum_names.hpp"
+
 namespace climseg::io {
 
 // The command, its resolved configuration (keyed by the user-facing option names: "--ivt-threshold"),
@@ -46,3 +48,9 @@ enum class Rerun { keep_matching, overwrite, refuse_different };
 bool keep_existing(const std::filesystem::path& output, const RunKey& key, Rerun policy);
 
 }  // namespace climseg::io
+
+template <>
+struct climseg::config::EnumTable<climseg::io::Rerun> {
+  static constexpr std::pair<const char*, io::Rerun> names[] = {
+      {"keep", io::Rerun::keep_matching}, {"overwrite", io::Rerun::overwrite}, {"refuse", io::Rerun::refuse_different}};
+};

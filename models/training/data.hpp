@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "core/config.hpp"
+#include "core/enum_names.hpp"
 #include "readers/archive.hpp"
 #include "readers/sample.hpp"
 #include "readers/stats.hpp"

@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/enum_names.hpp"
 #include "core/error.hpp"
 
 namespace climseg::config {
@@ -82,6 +83,22 @@ class Reader {
   // parsed once, here.
   template <class E>
   void get_enum(const char* key, E& out);
+  // The same with a table local to one file ({name, value} pairs).
+  template <class E>
+  void get_enum(const char* key, E& out, std::initializer_list<std::pair<const char*, E>> names) {
+    seen_.insert(key);
+    if (!j_.contains(key)) return;
+    std::string text, all;
+    get(key, text);
+    for (const auto& [n, v] : names) {
+      if (text == n) {
+        out = v;
+        return;
+      }
+      all += (all.empty() ? "" : ", ") + std::string(n);
+    }
+    fail_usage("{}: '{}' must be one of {}, got '{}'", what_, name(key), all, text);
+  }
   // A nested object (absent: an empty one).
   Reader section(const char* key);
   // Marks a key as known without reading it.
@@ -103,43 +120,6 @@ class Reader {
   std::set<std::string> seen_;
 };
 
-// Names of an enumeration's values, declared once beside the enumeration:
-//   template <> struct config::EnumTable<LossType> {
-//     static constexpr std::pair<const char*, LossType> names[] = {{"jaccard", LossType::jaccard}, ...};
-//   };
-template <class E>
-struct EnumTable;
-
-template <class E>
-const char* to_string(E value) {
-  for (const auto& [n, v] : EnumTable<E>::names)
-    if (v == value) return n;
-  return "?";
-}
-
-// "a, b, c": the names, for messages.
-template <class E>
-std::string choices() {
-  std::string all;
-  for (const auto& [n, v] : EnumTable<E>::names) all += (all.empty() ? "" : ", ") + std::string(n);
-  return all;
-}
-
-// The value named `text`, if any.
-template <class E>
-std::optional<E> find_enum(std::string_view text) {
-  for (const auto& [n, v] : EnumTable<E>::names)
-    if (text == n) return v;
-  return std::nullopt;
-}
-
-// The value named `text`; UsageError "<what>: '<key>' must be one of ..., got '<text>'" otherwise.
-template <class E>
-E parse_enum(const std::string& text, const std::string& what, const std::string& key) {
-  if (auto v = find_enum<E>(text)) return *v;
-  fail_usage("{}: '{}' must be one of {}, got '{}'", what, key, choices<E>(), text);
-}
-
 template <class E>
 void Reader::get_enum(const char* key, E& out) {
   if (!j_.contains(key)) {
@@ -153,6 +133,14 @@ void Reader::get_enum(const char* key, E& out) {
 
 // nlohmann::json writes enumerations with EnumTable names: j["type"] = config::to_string(type).
 
+// The name of `value` in a table local to one file.
+template <class E>
+const char* enum_name(E value, std::initializer_list<std::pair<const char*, E>> names) {
+  for (const auto& [n, v] : names)
+    if (v == value) return n;
+  return "?";
+}
+
 // A command-line alias: today's flag that sets one configuration key.
 struct Alias {
   enum class Kind {
@@ -160,11 +148,13 @@ struct Alias {
     list,      // --flag A B ... sets key to the list
     flag,      // --flag sets key to true
     flag_off,  // --flag sets key to false
+    set,       // --flag sets key to `value` (flags that set one key exclude each other)
   };
   std::string flags;  // CLI11 names: "-i,--in"
   std::string key;    // dotted configuration key
   std::string help;
   Kind kind = Kind::value;
+  std::string value;  // for Kind::set
 };
 
 }  // namespace climseg::config

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/enum_names.hpp"
 #include "core/tensor.hpp"
 #include "geo/grid.hpp"
 #include "geo/unstructured.hpp"
@@ -81,3 +82,9 @@ RemapWeights conservative_weights(const Grid& source, const UnstructuredGrid& ta
 std::vector<Vec3> latlon_cell(const Grid& grid, int64_t i, int64_t j);
 
 }  // namespace climseg::geo
+
+template <>
+struct climseg::config::EnumTable<climseg::geo::RemapMethod> {
+  static constexpr std::pair<const char*, geo::RemapMethod> names[] = {
+      {"bilinear", geo::RemapMethod::bilinear}, {"conservative", geo::RemapMethod::conservative}};
+};

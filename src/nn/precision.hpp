@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string>
 
+#include "core/enum_names.hpp"
+
 namespace climseg::nn {
 
 enum class Precision { fp32, bf16 };
@@ -24,3 +26,9 @@ Precision parse_precision(const std::string& s, const char* option = "--precisio
 void require_precision(Precision p);
 
 }  // namespace climseg::nn
+
+template <>
+struct climseg::config::EnumTable<climseg::nn::Precision> {
+  static constexpr std::pair<const char*, nn::Precision> names[] = {{"fp32", nn::Precision::fp32},
+                                                                    {"bf16", nn::Precision::bf16}};
+};
