@@ -32,6 +32,14 @@ using nlohmann::json;
 // ------------------------------------------------------------------------------------------------
 // Channel specifications
 
+std::string ChannelSpec::flat_level_var() const {
+  if (level.empty() || level[0] == '#') return {};
+  std::string digits;
+  for (char c : level)
+    if (std::isdigit(static_cast<unsigned char>(c)) || c == '.') digits += c;
+  return digits.empty() ? std::string() : var + digits;
+}
+
 ChannelSpec ChannelSpec::parse(const std::string& text) {
   ChannelSpec s;
   s.text = text;
@@ -472,13 +480,10 @@ struct Archive::Impl {
       const LevelAxis* axis = v.level_dim >= 0 ? m.find_level(v.level_axis) : nullptr;
       return v.level_dim < 0 || axis == nullptr || find_level_index(*axis, spec.level) < 0;
     };
-    if (!spec.level.empty() && spec.level[0] != '#' && level_missing()) {
-      std::string digits;
-      for (char c : spec.level)
-        if (std::isdigit(static_cast<unsigned char>(c)) || c == '.') digits += c;
+    if (const std::string flat = spec.flat_level_var(); !flat.empty() && level_missing()) {
       std::vector<Resolved> as_3d = std::move(found);
       found.clear();
-      if (!digits.empty()) search(spec.var + digits, true);
+      search(flat, true);
       if (!found.empty()) {
         found.resize(1);
         found[0].spec = spec.text;

@@ -45,6 +45,10 @@ struct ChannelSpec {
 
   // Throws UsageError for a malformed spec.
   static ChannelSpec parse(const std::string& text);
+  // The 2-D variable that also answers "VAR@LEVEL" when VAR has no such level: VAR followed by the
+  // level's digits ("U@850" -> "U850", as ClimateNet, DeepCAM and CAM h2 files store them); "" when
+  // the spec has no level or selects one by index ("@#0").
+  std::string flat_level_var() const;
 };
 // Comma-separated specs ("TMQ,U@850,V@850,PSL"); empty items are refused.
 std::vector<ChannelSpec> parse_channels(const std::string& list);

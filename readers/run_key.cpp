@@ -60,6 +60,33 @@ std::optional<json> read_run_key(const fs::path& output) {
   }
 }
 
+std::optional<KeptOutput> read_kept_output(const fs::path& output, const std::string& var, int var_rank,
+                                           const std::vector<std::string>& text_attrs) {
+  Hdf5Lock lock(hdf5_mutex());
+  int nc = -1;
+  if (nc_open(output.c_str(), NC_NOWRITE, &nc) != NC_NOERR) return std::nullopt;
+  KeptOutput out;
+  auto text = [&](const std::string& name) {
+    size_t len = 0;
+    nc_type type{};
+    if (nc_inq_att(nc, NC_GLOBAL, name.c_str(), &type, &len) != NC_NOERR || type != NC_CHAR) return false;
+    std::string& v = out.attrs[name];
+    v.assign(len, '\0');
+    return len == 0 || nc_get_att_text(nc, NC_GLOBAL, name.c_str(), v.data()) == NC_NOERR;
+  };
+  int id = -1, ndims = 0;
+  std::vector<int> dims(NC_MAX_VAR_DIMS);
+  size_t len = 0;
+  bool ok = nc_inq_varid(nc, var.c_str(), &id) == NC_NOERR && nc_inq_varndims(nc, id, &ndims) == NC_NOERR &&
+            ndims == var_rank && ndims > 0 && nc_inq_vardimid(nc, id, dims.data()) == NC_NOERR &&
+            nc_inq_dimlen(nc, dims[0], &len) == NC_NOERR;
+  for (const auto& a : text_attrs) ok = ok && text(a);
+  nc_close(nc);
+  if (!ok) return std::nullopt;
+  out.steps = static_cast<int64_t>(len);
+  return out;
+}
+
 namespace {
 
 std::string shown(const json& v) {

@@ -2,7 +2,9 @@
 // only when it would write the same one and redoes (or refuses) it otherwise.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -31,6 +33,17 @@ RunKey make_run_key(const std::string& command, nlohmann::json config, const std
 // The key an existing NetCDF output carries; nullopt when it has none (written by an older climseg
 // or another program) or cannot be read as NetCDF.
 std::optional<nlohmann::json> read_run_key(const std::filesystem::path& output);
+
+// What a rerun that keeps an earlier output reads back from it: the length of the first dimension
+// of `var` (its time steps) and the global text attributes named in `text_attrs`. nullopt when the
+// file cannot be read as NetCDF, lacks `var` with `var_rank` dimensions, or lacks one of the
+// attributes (an output of an older climseg: redone).
+struct KeptOutput {
+  int64_t steps = 0;
+  std::map<std::string, std::string> attrs;
+};
+std::optional<KeptOutput> read_kept_output(const std::filesystem::path& output, const std::string& var, int var_rank,
+                                           const std::vector<std::string>& text_attrs);
 
 // "" when the keys are equal; else what differs first, in the user's words:
 // "--ivt-threshold is 250 in it, 300 now", "input a.nc changed (size or time)", "another model

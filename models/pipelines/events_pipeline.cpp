@@ -17,13 +17,13 @@
 #include <sstream>
 
 #include "analysis/summary.hpp"
-#include "apps/archive_roles.hpp"
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/progress.hpp"
 #include "core/timer.hpp"
 #include "models/heuristics/labels.hpp"
+#include "models/pipelines/archive_roles.hpp"
 #include "readers/archive.hpp"
 #include "readers/partition.hpp"
 #include "readers/run_key.hpp"
@@ -428,8 +428,7 @@ EventsReport run_events(const EventsConfig& cfg, const Comm& world, const RunOpt
   make_output_folder(cfg.out);
 
   // auto: LABELS (label's), else class_mask (predict's).
-  const std::string labels_var =
-      cfg.labels_var == "auto" ? app::class_map_variable(cfg.in, "--labels-var") : cfg.labels_var;
+  const std::string labels_var = cfg.labels_var == "auto" ? class_map_variable(cfg.in, "--labels-var") : cfg.labels_var;
   io::ArchiveOptions lo;
   lo.labels = labels_var;
   lo.open_files = 2;  // steps are read in order: the file of this step and of the one before
@@ -465,7 +464,7 @@ EventsReport run_events(const EventsConfig& cfg, const Comm& world, const RunOpt
       io::make_run_key("events", alias_values(cfg.to_json(), EventsConfig::cli_aliases(), {"in", "out", "field_in"}),
                        key_files)
           .text();
-  const std::vector<double> days = app::sample_days(labels, cfg.step_hours);
+  const std::vector<double> days = sample_days(labels, cfg.step_hours);
   log::info("events: {} steps on a {} grid, {} rank(s)", S, grid.shape_str(), world.size());
 
   // Pass 1, in rounds: every rank describes `chunk` steps (with the step before its first, for the
@@ -531,7 +530,7 @@ EventsReport run_events(const EventsConfig& cfg, const Comm& world, const RunOpt
           }
         }
         mine.push_back(analysis::describe_step(grid, now, have_prev ? &prev : nullptr, i, days[size_t(i)],
-                                               app::sample_iso(labels, i), so));
+                                               sample_iso(labels, i), so));
       }
       prev = std::move(now);
       have_prev = true;

@@ -10,12 +10,12 @@
 
 #include "analysis/plot.hpp"
 #include "analysis/summary.hpp"
-#include "apps/archive_roles.hpp"
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/progress.hpp"
 #include "models/heuristics/labels.hpp"
+#include "models/pipelines/archive_roles.hpp"
 #include "readers/archive.hpp"
 #include "readers/partition.hpp"
 #include "readers/track_table.hpp"
@@ -169,7 +169,7 @@ PlotReport run_plot(const PlotConfig& cfg, const Comm& world, const RunOptions& 
     io::ArchiveOptions lo;
     // auto: LABELS (label's), else class_mask (predict's).
     const std::string labels_var =
-        cfg.labels_var == "auto" ? app::class_map_variable({cfg.labels}, "--labels-var") : cfg.labels_var;
+        cfg.labels_var == "auto" ? class_map_variable({cfg.labels}, "--labels-var") : cfg.labels_var;
     lo.labels = labels_var;
     // The class map itself indexes the archive (nothing else is read).
     lo.channels = {io::ChannelSpec::parse(labels_var)};

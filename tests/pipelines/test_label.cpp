@@ -1,0 +1,227 @@
+// label_archive in-process on a small synthetic archive: its summary, given back as the
+// configuration, redoes the run bit for bit; label_steps (the arrays-in-memory entry point) gives
+// the class maps and tracks that the files hold.
+#include <gtest/gtest.h>
+#include <netcdf.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/mpi.hpp"
+#include "models/pipelines/label.hpp"
+#include "models/synth/archive.hpp"
+#include "readers/archive.hpp"
+#include "readers/quantities.hpp"
+#include "test_support.hpp"
+
+namespace climseg::pipelines {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+// Every variable's values (as bytes) and every attribute of a NetCDF file, except the global
+// `history` (it holds the time of writing), as text to compare.
+std::string netcdf_content(const fs::path& path) {
+  int nc = -1;
+  EXPECT_EQ(nc_open(path.c_str(), NC_NOWRITE, &nc), NC_NOERR) << path;
+  std::ostringstream out;
+  int nvars = 0, ngatts = 0;
+  nc_inq_nvars(nc, &nvars);
+  nc_inq_natts(nc, &ngatts);
+  auto atts = [&](int var, int n) {
+    for (int a = 0; a < n; ++a) {
+      char name[NC_MAX_NAME + 1];
+      nc_inq_attname(nc, var, a, name);
+      if (var == NC_GLOBAL && std::string(name) == "history") continue;
+      nc_type t{};
+      size_t len = 0;
+      nc_inq_att(nc, var, name, &t, &len);
+      size_t size = 0;
+      nc_inq_type(nc, t, nullptr, &size);
+      std::string bytes(len * size, '\0');
+      nc_get_att(nc, var, name, bytes.data());
+      out << var << " " << name << " " << t << " " << bytes << "\n";
+    }
+  };
+  atts(NC_GLOBAL, ngatts);
+  for (int v = 0; v < nvars; ++v) {
+    char name[NC_MAX_NAME + 1];
+    nc_type t{};
+    int ndims = 0, dims[NC_MAX_VAR_DIMS], natts = 0;
+    nc_inq_var(nc, v, name, &t, &ndims, dims, &natts);
+    size_t n = 1, size = 0;
+    for (int d = 0; d < ndims; ++d) {
+      size_t len = 0;
+      nc_inq_dimlen(nc, dims[d], &len);
+      n *= len;
+    }
+    nc_inq_type(nc, t, nullptr, &size);
+    std::string bytes(n * size, '\0');
+    nc_get_var(nc, v, bytes.data());
+    out << "var " << name << " " << t << " " << n << " " << bytes << "\n";
+    atts(v, natts);
+  }
+  nc_close(nc);
+  return out.str();
+}
+
+std::vector<std::string> files_in(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+struct Archive {
+  test::TempDir dir;
+  std::vector<std::string> inputs;
+  Archive() {
+    synth::SynthConfig sc;
+    sc.height = 48;
+    sc.width = 96;
+    sc.steps = 6;
+    sc.steps_per_file = 3;
+    sc.hours = 6;
+    sc.seed = 5;
+    sc.cyclones = 6;
+    sc.waves = true;
+    const auto files = synth::write_archive(sc, dir.path() / "archive", Comm::self(), false);
+    inputs = files.cam;
+    inputs.insert(inputs.end(), files.waves.begin(), files.waves.end());
+  }
+};
+
+const Archive& archive() {
+  static Archive a;
+  return a;
+}
+
+LabelConfig test_config(const fs::path& out) {
+  LabelConfig c;
+  c.inputs = archive().inputs;
+  c.out = out.string();
+  c.detectors = {Detector::tc, Detector::ar, Detector::waves};
+  c.detect.cyclones = c.detect.rivers = c.detect.waves = true;
+  c.with_data = "TMQ";
+  c.waves_threshold = "3";
+  c.detect.wave.min_area_km2 = 0;
+  c.detect.tracks.max_gap_steps = 1;
+  c.detect.tracks.require_warm_core = false;
+  c.detect.tracks.require_thickness = false;
+  c.detect.tracks.min_wind_duration_days = 0.5;
+  c.detect.tracks.min_censored_wind_duration_days = 0.25;
+  return c;
+}
+
+TEST(LabelArchive, TheSummaryGivenBackAsConfigRedoesTheRunBitForBit) {
+  test::TempDir out;
+  const LabelConfig cfg = test_config(out / "first");
+  const LabelReport first = label_archive(cfg, Comm::world());
+  EXPECT_EQ(first.samples, 6);
+  EXPECT_GT(first.cyclone_tracks, 0);
+  EXPECT_GT(first.river_objects, 0);
+  EXPECT_GT(first.classes[3].cells, 0);
+  const Json summary = Json::parse(slurp(out / "first" / "label_summary.json"));
+  Json whole = cfg.to_json();
+  whole.erase("overwrite");  // the rerun policy is not a parameter of the outputs
+  whole.erase("no_overwrite");
+  EXPECT_EQ(summary.at("config"), whole);
+  EXPECT_EQ(summary.at("cyclone_tracks"), first.cyclone_tracks);
+
+  // As `climseg label --config first/label_summary.json --out second`: the command line's key on
+  // top of the summary's configuration.
+  Json given = summary;
+  given["out"] = (out / "second").string();
+  const LabelConfig again = LabelConfig::from_json(given);
+  EXPECT_EQ(again.out, (out / "second").string());
+  Json same = again.to_json();
+  same["out"] = cfg.out;
+  EXPECT_EQ(same, cfg.to_json()) << "the configuration read back from the summary differs";
+  const LabelReport second = label_archive(again, Comm::world());
+
+  // Same files; CSV tables byte for byte; label files variable by variable and attribute by
+  // attribute (all but `history`: its time of writing); the summaries but for the seconds taken and
+  // the output folder.
+  ASSERT_EQ(files_in(out / "first"), files_in(out / "second"));
+  int label_files = 0;
+  for (const std::string& name : files_in(out / "first")) {
+    const fs::path a = out / "first" / name, b = out / "second" / name;
+    if (name.ends_with(".labels.nc")) {
+      ++label_files;
+      EXPECT_EQ(netcdf_content(a), netcdf_content(b)) << name;
+    } else if (name.ends_with(".csv")) {
+      EXPECT_EQ(slurp(a), slurp(b)) << name;
+    }
+  }
+  EXPECT_EQ(label_files, 2);
+  Json s1 = summary, s2 = Json::parse(slurp(out / "second" / "label_summary.json"));
+  for (Json* s : {&s1, &s2}) {
+    s->erase("seconds");
+    (*s)["config"].erase("out");
+  }
+  EXPECT_EQ(s1, s2);
+  EXPECT_EQ(second.cyclone_candidates, first.cyclone_candidates);
+}
+
+TEST(LabelArchive, InMemoryStepsGiveTheClassMapsOfTheFiles) {
+  test::TempDir out;
+  LabelConfig cfg = test_config(out / "l");
+  cfg.with_data.clear();
+  const LabelReport report = label_archive(cfg, Comm::world());
+
+  // The roles label_archive resolved, read in their detectors' units, handed over as arrays.
+  io::ArchiveOptions o;
+  std::vector<Role> roles;
+  for (const auto& [r, spec] : report.roles) {
+    roles.push_back(r);
+    o.channels.push_back(role_spec(r, spec));
+  }
+  const io::Archive a = io::Archive::open(cfg.inputs, o);
+  std::vector<io::Sample> samples;
+  std::vector<std::map<Role, std::span<const float>>> steps;
+  for (int64_t i = 0; i < a.size(); ++i) samples.push_back(a.load(i));
+  const int64_t n = a.grid().size();
+  for (const io::Sample& s : samples) {
+    std::map<Role, std::span<const float>> planes;
+    for (const auto& [r, spec] : report.roles)
+      planes[r] = {s.data.data() + int64_t(s.channel_index(channel_name_of(spec))) * n, size_t(n)};
+    steps.push_back(planes);
+  }
+  const StepsLabels mem = label_steps(a.grid(), steps, sample_days(a), cfg);
+  EXPECT_EQ(int64_t(mem.tracks.size()), report.cyclone_tracks);
+  EXPECT_EQ(mem.cyclone_candidates, report.cyclone_candidates);
+  ASSERT_EQ(mem.classes.size(), 6u);
+  int64_t step = 0, labelled = 0;
+  for (const std::string& name : files_in(out / "l")) {
+    if (!name.ends_with(".labels.nc")) continue;
+    int nc = -1, var = -1;
+    ASSERT_EQ(nc_open((out / "l" / name).c_str(), NC_NOWRITE, &nc), NC_NOERR);
+    ASSERT_EQ(nc_inq_varid(nc, "LABELS", &var), NC_NOERR);
+    int dim[3];
+    size_t steps_in_file = 0;
+    nc_inq_vardimid(nc, var, dim);
+    nc_inq_dimlen(nc, dim[0], &steps_in_file);
+    std::vector<uint8_t> labels(steps_in_file * size_t(n));
+    ASSERT_EQ(nc_get_var_uchar(nc, var, labels.data()), NC_NOERR);
+    nc_close(nc);
+    for (size_t t = 0; t < steps_in_file; ++t, ++step) {
+      const std::vector<uint8_t> file(labels.begin() + int64_t(t) * n, labels.begin() + int64_t(t + 1) * n);
+      EXPECT_EQ(file, mem.classes[size_t(step)]) << name << " step " << t;
+      for (uint8_t v : file) labelled += v != 0;
+    }
+  }
+  EXPECT_EQ(step, 6);
+  EXPECT_GT(labelled, 0);
+}
+
+}  // namespace
+}  // namespace climseg::pipelines
