@@ -5,6 +5,7 @@
 #include <netcdf_par.h>
 
 #include "core/error.hpp"
+#include "core/netcdf.hpp"
 #include "readers/archive.hpp"
 #include "readers/cf_file.hpp"
 #include "readers/hdf5_lock.hpp"
@@ -61,8 +62,7 @@ LatBand read_lat_band(const std::string& path, const std::string& channel, int64
     int ncid = -1;
     if (parallel) {
       require_netcdf_or_hdf5(path);
-      nc_check(nc_open_par(path.c_str(), NC_NOWRITE, comm.handle(), MPI_INFO_NULL, &ncid), path,
-               "cannot open in parallel");
+      nc_check(netcdf::open_parallel(path, NC_NOWRITE, comm, &ncid), path, "cannot open in parallel");
       int vid = nc_find_var(ncid, var->name);
       int rc = nc_var_par_access(ncid, vid, NC_COLLECTIVE);
       if (rc != NC_NOERR) nc_close(ncid);

@@ -20,6 +20,7 @@
 #include "core/build_info.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "core/netcdf.hpp"
 #include "readers/hdf5_lock.hpp"
 #include "readers/netcdf_file.hpp"
 #include "readers/run_key.hpp"
@@ -160,7 +161,7 @@ struct CfWriter::Impl {
 
   // A writer that did not finish (an exception, a failed write) gives its file back to the library
   // before the AtomicOutput member removes the temporary; a file left open would be closed by
-  // HDF5's exit handler (or at MPI_Finalize).
+  // HDF5's exit handler (or when MPI finalizes).
   ~Impl() { abandon(); }
 
   // Closes an unfinished file without keeping it. A file whose writes failed in the library (disk
@@ -437,7 +438,7 @@ struct CfWriter::Impl {
     Hdf5Lock lock(hdf5_mutex());
     const int mode = NC_NETCDF4 | NC_CLOBBER;
     if (comm)
-      check(nc_create_par(temp.c_str(), mode, comm->handle(), MPI_INFO_NULL, &ncid), "cannot create (parallel)");
+      check(netcdf::create_parallel(temp, mode, *comm, &ncid), "cannot create (parallel)");
     else
       check(nc_create(temp.c_str(), mode, &ncid), "cannot create");
     define();
