@@ -9,6 +9,7 @@
 
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "core/median.hpp"
 #include "core/timer.hpp"
 #include "parallel/mpi_util.hpp"
 #include "parallel/state_sync.hpp"
@@ -352,11 +353,8 @@ double GradSync::calibrate(int repeats) {
     times.push_back(now_seconds() - t0);
   }
   m.base = m.params->grad();
-  std::nth_element(times.begin(), times.begin() + long(times.size() / 2), times.end());
-  double median = times[times.size() / 2];
-  check_mpi(MPI_Allreduce(MPI_IN_PLACE, &median, 1, MPI_DOUBLE, MPI_MAX, m.world.handle()), "allreduce");
-  m.t.comm_s = median;
-  return median;
+  m.t.comm_s = slowest_rank_upper_median(times, m.world);
+  return m.t.comm_s;
 }
 
 GradSyncSummary summarize(const GradSyncTimings& t, const Comm& comm) {
