@@ -1,16 +1,15 @@
-// One process-wide lock for every NetCDF/HDF5 library call: Debian's parallel HDF5 is built
-// without thread safety, so the prefetch thread, writers and readers must take turns.
+// Transitional: the one process-wide NetCDF/HDF5 lock is core's h5::library_mutex() with
+// h5::LibraryLock (core/h5.hpp); include that. These old names stay only until apps/cmd_label.cpp's
+// raw NetCDF read moves into a library (issue 17), then this header goes.
 #pragma once
 
 #include <mutex>
 
+#include "core/h5.hpp"
+
 namespace climseg::io {
 
-// Recursive so that a helper holding the lock may call another helper that takes it too.
-std::recursive_mutex& hdf5_mutex();
-
-// Hold for the whole span of NetCDF/HDF5 calls (open, read, close), never across a wait on
-// another thread or an MPI collective that other threads of this process could need.
-using Hdf5Lock = std::lock_guard<std::recursive_mutex>;
+inline std::recursive_mutex& hdf5_mutex() { return h5::library_mutex(); }
+using Hdf5Lock = h5::LibraryLock;
 
 }  // namespace climseg::io
