@@ -29,10 +29,14 @@ declare -A ALLOWED=(
   [apps]="core geo nn parallel analysis readers models/nets models/heuristics models/synth models/training models/search models/bench models/pipelines"
 )
 
-# Known exceptions still being moved by their owners (issue 17). Each line: "kind path". Empty this
-# list as they land; an entry whose file no longer has the violation fails the check (stale entry).
+# Known exceptions still being moved by their owners (issue 17). Each line: "kind path" (kinds nc,
+# popen, mpi) or "include path header". Empty this list as they land; an entry whose file no longer
+# has the violation fails the check (stale entry).
 ALLOW_LIST=(
   "nc apps/cmd_label.cpp" # the rerun cache read with raw NetCDF: moves to models/pipelines (label)
+  # apps/archive_roles.hpp (the archive roles) moves out of apps/ with label (models/pipelines):
+  "include models/pipelines/events_pipeline.cpp apps/archive_roles.hpp"
+  "include models/pipelines/plot_pipeline.cpp apps/archive_roles.hpp"
 )
 
 # Layer of a path relative to the root: src/nn/kernels/x.cpp -> nn, models/nets/a.hpp -> models/nets.
@@ -90,7 +94,9 @@ run_check() {
     fi
     layer_of_include "$inc" && to=$REPLY
     [ -z "$to" ] || [ "$to" = "$from" ] && continue
-    if [[ " ${ALLOWED[$from]} " != *" $to "* ]]; then
+    local listed=0 entry
+    for entry in "${ALLOW_LIST[@]}"; do [ "$entry" = "include $f $inc" ] && listed=1; done
+    if [ $listed = 0 ] && [[ " ${ALLOWED[$from]} " != *" $to "* ]]; then
       echo "$f:$line: $from may not include $to (\"$inc\"); $from may use: ${ALLOWED[$from]:-external libraries only}"
       bad=1
     fi
@@ -123,6 +129,10 @@ run_check() {
     kind=${entry%% *}
     file=${entry#* }
     case $kind in
+      include)
+        regex="#[[:space:]]*include[[:space:]]*\"${file#* }\""
+        file=${file%% *}
+        ;;
       nc) regex='(^|[^A-Za-z0-9_])nc_[a-z0-9_]+[[:space:]]*\(|#[[:space:]]*include[[:space:]]*<netcdf' ;;
       popen) regex='(^|[^A-Za-z0-9_])popen[[:space:]]*\(' ;;
       *) regex='MPI_' ;;
