@@ -3,7 +3,8 @@ include(GoogleTest)
 
 set(CLIMSEG_SHARED_DATA "${CMAKE_SOURCE_DIR}/../shared/data" CACHE PATH "Real data files used by tests (skipped when absent)")
 set(CLIMSEG_MPIEXEC_FLAGS --allow-run-as-root --oversubscribe CACHE STRING "Flags for mpiexec in tests")
-# The launcher line tests use to run the climseg executable on several ranks (CLIMSEG_TEST_MPIEXEC).
+# The launcher line of test::mpiexec(ranks) (tests/support), the one way tests start programs on
+# several ranks; ctest's own MPI tests (below) use the same executable and flags.
 string(REPLACE ";" " " CLIMSEG_TEST_MPIEXEC_LINE "${MPIEXEC_EXECUTABLE};${CLIMSEG_MPIEXEC_FLAGS}")
 
 # climseg_add_test(NAME SOURCES a.cpp... [LIBS ...] [LABEL unit|integration] [MPI_RANKS 2 4] [TIMEOUT s])
@@ -21,7 +22,7 @@ function(climseg_add_test name)
     target_precompile_headers(${name} REUSE_FROM climseg_test_pch)
   endif()
   # Integration tests run the executable (run_climseg): building such a test builds climseg too.
-  if(T_LABEL STREQUAL "integration" AND TARGET climseg)
+  if(T_LABEL STREQUAL "integration")
     add_dependencies(${name} climseg)
   endif()
   set(_env "CLIMSEG_NUM_THREADS=1;OMPI_MCA_rmaps_base_oversubscribe=1")

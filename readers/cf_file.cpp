@@ -12,8 +12,8 @@
 #include <set>
 
 #include "core/error.hpp"
+#include "core/h5.hpp"
 #include "readers/direct_read.hpp"
-#include "readers/hdf5_lock.hpp"
 #include "readers/limits.hpp"
 #include "readers/netcdf_file.hpp"
 #include "readers/orientation.hpp"
@@ -441,7 +441,7 @@ void from_json(const nlohmann::json& j, FileMeta& m) {
 }
 
 FileMeta scan_file(const std::string& path) {
-  Hdf5Lock lock(hdf5_mutex());
+  h5::LibraryLock lock(h5::library_mutex());
   NcFile file(path);
   const int ncid = file.id();
   FileMeta m;
@@ -721,12 +721,12 @@ int64_t flag_invalid_float(float* x, int64_t n, const Unpacking& u) {
 }  // namespace
 
 FieldReader::FieldReader(const std::string& path) {
-  Hdf5Lock lock(hdf5_mutex());
+  h5::LibraryLock lock(h5::library_mutex());
   file_ = NcFile(path);
 }
 
 FieldReader::~FieldReader() {
-  Hdf5Lock lock(hdf5_mutex());
+  h5::LibraryLock lock(h5::library_mutex());
   direct_.reset();
   classic_.reset();
   file_ = NcFile();
@@ -777,7 +777,7 @@ Unpacking FieldReader::unpacking(const VarMeta& var) { return unpacking_of(file_
 Unpacking unpacking_of(int ncid, const VarMeta& var, const std::string& path) {
   Unpacking u;
   if (var.deepcam_channel >= 0 || var.name == "climate/labels_0") return u;
-  Hdf5Lock lock(hdf5_mutex());
+  h5::LibraryLock lock(h5::library_mutex());
   const int vid = nc_find_var(ncid, var.name);
   if (vid < 0) fail("{}: variable {} not found", path, var.name);
   nc_type t{};
@@ -837,7 +837,7 @@ int64_t read_rows(int ncid, const std::string& path, const VarMeta& var, int64_t
     }
   }
   int64_t bad = 0;
-  Hdf5Lock lock(hdf5_mutex());
+  h5::LibraryLock lock(h5::library_mutex());
   const int vid = nc_find_var(ncid, var.name);
   if (vid < 0) fail("{}: variable {} not found", path, var.name);
   if (var.type == "float") {
@@ -879,7 +879,7 @@ int64_t FieldReader::read(const FileMeta& meta, const VarMeta& var, int64_t t, i
   int64_t bad = 0;
   if (meta.deepcam) {
     {
-      Hdf5Lock lock(hdf5_mutex());
+      h5::LibraryLock lock(h5::library_mutex());
       int grp = -1;
       nc_check(nc_inq_grp_ncid(file_.id(), "climate", &grp), path(), "group climate");
       if (var.deepcam_channel < 0) {
@@ -928,7 +928,7 @@ void FieldReader::drop_cache() {
 }
 
 std::vector<double> FieldReader::read_vector(const std::string& name) {
-  Hdf5Lock lock(hdf5_mutex());
+  h5::LibraryLock lock(h5::library_mutex());
   const int vid = nc_find_var(file_.id(), name);
   if (vid < 0) return {};
   nc_type t{};

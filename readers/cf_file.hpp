@@ -115,7 +115,7 @@ struct Unpacking {
 // model) but counted: this returns how many the calling thread has flagged since its last call.
 int64_t take_nonfinite();
 
-// An open file for reading fields. Library calls take the HDF5 lock (hdf5_lock.hpp) themselves;
+// An open file for reading fields. Library calls take the HDF5 lock (core/h5.hpp: h5::LibraryLock) themselves;
 // one reader must not be used by two threads at once (its scratch buffers are shared).
 class FieldReader {
   // Holds the file open; scratch buffers are reused between reads.

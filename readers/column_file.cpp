@@ -8,10 +8,10 @@
 #include <limits>
 
 #include "core/error.hpp"
+#include "core/h5.hpp"
 #include "geo/grid.hpp"
 #include "readers/archive.hpp"
 #include "readers/calendar.hpp"
-#include "readers/hdf5_lock.hpp"
 #include "readers/netcdf_file.hpp"
 
 namespace climseg::io {
@@ -40,7 +40,7 @@ ColumnFileSpec column_spec(const geo::UnstructuredGrid& g) {
 
 ColumnWriter::ColumnWriter(const std::filesystem::path& path, ColumnFileSpec spec)
     : path_(path), spec_(std::move(spec)), out_(std::make_unique<AtomicOutput>(path)) {
-  Hdf5Lock lock(hdf5_mutex());
+  h5::LibraryLock lock(h5::library_mutex());
   const std::string p = path.string();
   nc_check(nc_create(out_->temp_path().c_str(), NC_CLOBBER | NC_NETCDF4 | NC_CLASSIC_MODEL, &nc_), p, "create");
   const size_t n = spec_.lat.size();
@@ -93,7 +93,7 @@ ColumnWriter::ColumnWriter(const std::filesystem::path& path, ColumnFileSpec spe
 
 ColumnWriter::~ColumnWriter() {
   if (nc_ >= 0) {
-    Hdf5Lock lock(hdf5_mutex());
+    h5::LibraryLock lock(h5::library_mutex());
     nc_close(nc_);  // uncommitted: AtomicOutput removes the temporary file
   }
 }
@@ -105,7 +105,7 @@ int ColumnWriter::var_id(const std::string& name) const {
 }
 
 void ColumnWriter::write_time(int64_t t, double value) {
-  Hdf5Lock lock(hdf5_mutex());
+  h5::LibraryLock lock(h5::library_mutex());
   const size_t start = size_t(t), count = 1;
   nc_check(nc_put_vara_double(nc_, time_var_, &start, &count, &value), path_.string(), "write", "time");
 }
@@ -119,7 +119,7 @@ void ColumnWriter::write(const std::string& name, int64_t t, std::span<const flo
   if (cv.fill_value)
     for (float& x : data)
       if (std::isnan(x)) x = float(*cv.fill_value);
-  Hdf5Lock lock(hdf5_mutex());
+  h5::LibraryLock lock(h5::library_mutex());
   size_t start[2] = {size_t(t), 0}, count[2] = {1, n};
   nc_check(cv.has_time ? nc_put_vara_float(nc_, ids_[size_t(k)], start, count, data.data())
                        : nc_put_var_float(nc_, ids_[size_t(k)], data.data()),
@@ -128,7 +128,7 @@ void ColumnWriter::write(const std::string& name, int64_t t, std::span<const flo
 
 void ColumnWriter::close() {
   {
-    Hdf5Lock lock(hdf5_mutex());
+    h5::LibraryLock lock(h5::library_mutex());
     nc_check(nc_close(nc_), path_.string(), "close");
     nc_ = -1;
   }
@@ -137,7 +137,7 @@ void ColumnWriter::close() {
 
 std::vector<float> read_column_step(const std::filesystem::path& path, const std::string& name,
                                     const std::string& column_dim, int64_t step) {
-  Hdf5Lock lock(hdf5_mutex());
+  h5::LibraryLock lock(h5::library_mutex());
   NcFile f(path);
   const int nc = f.id();
   const int v = nc_find_var(nc, name);
@@ -171,7 +171,7 @@ std::vector<float> read_column_step(const std::filesystem::path& path, const std
 }
 
 int64_t column_steps(const std::filesystem::path& path, const std::string& name, const std::string& column_dim) {
-  Hdf5Lock lock(hdf5_mutex());
+  h5::LibraryLock lock(h5::library_mutex());
   NcFile f(path);
   const int v = nc_find_var(f.id(), name);
   if (v < 0) fail("{}: no variable '{}'", f.path(), name);
@@ -201,7 +201,7 @@ struct FileColumns {
 };
 
 FileColumns scan_columns(const std::string& path, const ColumnLayout& l) {
-  Hdf5Lock lock(hdf5_mutex());
+  h5::LibraryLock lock(h5::library_mutex());
   NcFile f(path);
   const int nc = f.id();
   FileColumns fc;
@@ -255,7 +255,7 @@ ColumnArchive ColumnArchive::open(const std::vector<std::string>& inputs, const 
     if (!l) fail("{}: not a file of unstructured columns (the first input, {}, is)", path, a.files_.front());
     if (k == 0) {
       a.layout_ = *l;
-      Hdf5Lock lock(hdf5_mutex());
+      h5::LibraryLock lock(h5::library_mutex());
       NcFile f(path);
       const int v = nc_find_var(f.id(), l->lat_var);
       a.lat_.resize(size_t(l->columns));

@@ -10,8 +10,8 @@
 #include <memory>
 
 #include "core/error.hpp"
+#include "core/h5.hpp"
 #include "readers/cdf_header.hpp"
-#include "readers/hdf5_lock.hpp"
 
 namespace climseg::io {
 namespace {
@@ -48,7 +48,7 @@ void pread_all(int fd, unsigned char* buf, uint64_t bytes, uint64_t addr, const 
 }  // namespace
 
 Hdf5Direct::Hdf5Direct(const std::string& path) : path_(path) {
-  Hdf5Lock lock(hdf5_mutex());
+  h5::LibraryLock lock(h5::library_mutex());
   QuietHdf5 quiet;
   file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   if (file_ < 0) return;
@@ -59,14 +59,14 @@ Hdf5Direct::Hdf5Direct(const std::string& path) : path_(path) {
 }
 
 Hdf5Direct::~Hdf5Direct() {
-  Hdf5Lock lock(hdf5_mutex());
+  h5::LibraryLock lock(h5::library_mutex());
   if (file_ >= 0) H5Fclose(file_);
   if (fd_ >= 0) ::close(fd_);
 }
 
 bool Hdf5Direct::plan(const VarMeta& var, int64_t t, int64_t level, DirectPlan& out) {
   if (!ok() || var.type != "float" || var.deepcam_channel >= 0) return false;
-  Hdf5Lock lock(hdf5_mutex());
+  h5::LibraryLock lock(h5::library_mutex());
   QuietHdf5 quiet;
   H5Id dset{H5Dopen2(file_, var.name.c_str(), H5P_DEFAULT), H5Dclose};
   if (dset.id < 0) return false;

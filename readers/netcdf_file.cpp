@@ -49,30 +49,6 @@ FileKind sniff_file(const fs::path& path) {
   return FileKind::unknown;
 }
 
-const char* file_kind_name(FileKind kind) {
-  switch (kind) {
-    case FileKind::missing:
-      return "missing";
-    case FileKind::directory:
-      return "directory";
-    case FileKind::not_regular:
-      return "not a regular file";
-    case FileKind::empty:
-      return "empty";
-    case FileKind::unknown:
-      return "unknown";
-    case FileKind::netcdf3_classic:
-      return "netCDF-3 classic";
-    case FileKind::netcdf3_64bit_offset:
-      return "netCDF-3 64-bit offset";
-    case FileKind::netcdf3_cdf5:
-      return "netCDF-3 CDF5";
-    case FileKind::hdf5:
-      return "HDF5";
-  }
-  return "unknown";
-}
-
 FileKind require_netcdf_or_hdf5(const fs::path& path) {
   FileKind k = sniff_file(path);
   const std::string p = path.string();

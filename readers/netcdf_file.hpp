@@ -27,7 +27,6 @@ enum class FileKind {
   hdf5
 };
 FileKind sniff_file(const std::filesystem::path& path);
-const char* file_kind_name(FileKind kind);
 // Throws Error with one clear line unless the path is a NetCDF or HDF5 file.
 FileKind require_netcdf_or_hdf5(const std::filesystem::path& path);
 

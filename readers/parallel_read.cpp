@@ -5,9 +5,10 @@
 #include <netcdf_par.h>
 
 #include "core/error.hpp"
+#include "core/h5.hpp"
+#include "core/netcdf.hpp"
 #include "readers/archive.hpp"
 #include "readers/cf_file.hpp"
-#include "readers/hdf5_lock.hpp"
 #include "readers/netcdf_file.hpp"
 #include "readers/orientation.hpp"
 #include "readers/partition.hpp"
@@ -57,12 +58,11 @@ LatBand read_lat_band(const std::string& path, const std::string& channel, int64
   const bool parallel = comm.is_mpi() && comm.size() > 1 && meta.format.rfind("netCDF-4", 0) == 0;
   int64_t bad = 0;
   {
-    Hdf5Lock lock(hdf5_mutex());
+    h5::LibraryLock lock(h5::library_mutex());
     int ncid = -1;
     if (parallel) {
       require_netcdf_or_hdf5(path);
-      nc_check(nc_open_par(path.c_str(), NC_NOWRITE, comm.handle(), MPI_INFO_NULL, &ncid), path,
-               "cannot open in parallel");
+      nc_check(netcdf::open_parallel(path, NC_NOWRITE, comm, &ncid), path, "cannot open in parallel");
       int vid = nc_find_var(ncid, var->name);
       int rc = nc_var_par_access(ncid, vid, NC_COLLECTIVE);
       if (rc != NC_NOERR) nc_close(ncid);

@@ -14,6 +14,8 @@ Block block_partition(int64_t n, int rank, int ranks) {
   Block b;
   b.begin = rank * base + std::min<int64_t>(rank, extra);
   b.end = b.begin + base + (rank < extra ? 1 : 0);
+  // The blocks of ranks 0..ranks-1 tile [0, n) in order.
+  CLIMSEG_ASSERT(b.begin <= b.end && b.end <= n && (rank + 1 < ranks || b.end == n));
   return b;
 }
 

@@ -19,7 +19,7 @@ namespace climseg::io {
 // samples wait in the queue (plus the one being read), so memory stays at (depth + 1) samples
 // beyond what the consumer holds. Samples marked skip (FillPolicy::skip) are passed over.
 // An error while loading is rethrown by next(). Not copyable; the destructor stops the thread.
-// The background thread never calls MPI (the process is MPI_THREAD_FUNNELED).
+// The background thread never calls MPI (the process asks MPI for funneled threads only).
 class Prefetcher {
  public:
   Prefetcher(const Archive& archive, std::vector<int64_t> indices, int depth = 2);

@@ -11,8 +11,8 @@
 
 #include "core/build_info.hpp"
 #include "core/error.hpp"
+#include "core/h5.hpp"
 #include "core/log.hpp"
-#include "readers/hdf5_lock.hpp"
 
 namespace climseg::io {
 namespace fs = std::filesystem;
@@ -42,7 +42,7 @@ RunKey make_run_key(const std::string& command, json config, const std::vector<s
 }
 
 std::optional<json> read_run_key(const fs::path& output) {
-  Hdf5Lock lock(hdf5_mutex());
+  h5::LibraryLock lock(h5::library_mutex());
   int nc = -1;
   if (nc_open(output.c_str(), NC_NOWRITE, &nc) != NC_NOERR) return std::nullopt;
   size_t len = 0;
@@ -62,7 +62,7 @@ std::optional<json> read_run_key(const fs::path& output) {
 
 std::optional<KeptOutput> read_kept_output(const fs::path& output, const std::string& var, int var_rank,
                                            const std::vector<std::string>& text_attrs) {
-  Hdf5Lock lock(hdf5_mutex());
+  h5::LibraryLock lock(h5::library_mutex());
   int nc = -1;
   if (nc_open(output.c_str(), NC_NOWRITE, &nc) != NC_NOERR) return std::nullopt;
   KeptOutput out;

@@ -9,8 +9,8 @@
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "core/h5.hpp"
 #include "geo/cubed_sphere.hpp"
-#include "readers/hdf5_lock.hpp"
 #include "readers/netcdf_file.hpp"
 
 namespace climseg::io {
@@ -101,7 +101,7 @@ void put_text(int nc, int var, const std::string& path, const char* name, const 
 }  // namespace
 
 std::optional<ColumnLayout> detect_column_layout(const std::filesystem::path& path) {
-  Hdf5Lock lock(hdf5_mutex());
+  h5::LibraryLock lock(h5::library_mutex());
   NcFile f(path);
   const int nc = f.id();
   ColumnLayout l;
@@ -177,7 +177,7 @@ geo::UnstructuredGrid read_unstructured_grid(const std::filesystem::path& path,
   int64_t nv = 0;
   std::string description = layout->description;
   {
-    Hdf5Lock lock(hdf5_mutex());
+    h5::LibraryLock lock(h5::library_mutex());
     NcFile f(path);
     const int nc = f.id();
     if (layout->kind == ColumnLayout::Kind::scrip) {
@@ -276,7 +276,7 @@ geo::UnstructuredGrid read_unstructured_grid(const std::filesystem::path& path,
 void write_scrip_grid(const std::filesystem::path& path, const geo::RemapGrid& g, const std::string& title) {
   AtomicOutput out(path);
   {
-    Hdf5Lock lock(hdf5_mutex());
+    h5::LibraryLock lock(h5::library_mutex());
     const std::string p = path.string();
     int nc = -1;
     nc_check(nc_create(out.temp_path().c_str(), NC_CLOBBER | NC_NETCDF4 | NC_CLASSIC_MODEL, &nc), p, "create");
@@ -325,7 +325,7 @@ void write_scrip_weights(const std::filesystem::path& path, const geo::RemapWeig
                          const std::string& target_name) {
   AtomicOutput out(path);
   {
-    Hdf5Lock lock(hdf5_mutex());
+    h5::LibraryLock lock(h5::library_mutex());
     const std::string p = path.string();
     int nc = -1;
     nc_check(nc_create(out.temp_path().c_str(), NC_CLOBBER | NC_NETCDF4 | NC_CLASSIC_MODEL, &nc), p, "create");
@@ -419,7 +419,7 @@ void write_scrip_weights(const std::filesystem::path& path, const geo::RemapWeig
 }
 
 geo::RemapWeights read_scrip_weights(const std::filesystem::path& path) {
-  Hdf5Lock lock(hdf5_mutex());
+  h5::LibraryLock lock(h5::library_mutex());
   NcFile f(path);
   const int nc = f.id();
   const std::string& p = f.path();

@@ -136,18 +136,6 @@ std::string trim(const std::string& s) {
 
 }  // namespace
 
-const char* bridge_name(UnitBridge b) {
-  switch (b) {
-    case UnitBridge::water:
-      return "water";
-    case UnitBridge::geopotential:
-      return "geopotential";
-    case UnitBridge::none:
-      break;
-  }
-  return "none";
-}
-
 void UnitConversion::apply(float* x, int64_t n) const {
   if (identity()) return;
   const double s = scale, o = offset;

@@ -21,7 +21,6 @@ enum class UnitBridge {
   // Geopotential and geopotential height through standard gravity g0 = 9.80665 m s-2.
   geopotential,
 };
-const char* bridge_name(UnitBridge b);  // "none", "water", "geopotential"
 
 // y = scale * x + offset: every conversion between the units of climate fields is affine
 // (scaling, or a temperature's offset).

@@ -19,8 +19,9 @@
 #include "core/atomic_file.hpp"
 #include "core/build_info.hpp"
 #include "core/error.hpp"
+#include "core/h5.hpp"
 #include "core/log.hpp"
-#include "readers/hdf5_lock.hpp"
+#include "core/netcdf.hpp"
 #include "readers/netcdf_file.hpp"
 #include "readers/run_key.hpp"
 
@@ -160,7 +161,7 @@ struct CfWriter::Impl {
 
   // A writer that did not finish (an exception, a failed write) gives its file back to the library
   // before the AtomicOutput member removes the temporary; a file left open would be closed by
-  // HDF5's exit handler (or at MPI_Finalize).
+  // HDF5's exit handler (or when MPI finalizes).
   ~Impl() { abandon(); }
 
   // Closes an unfinished file without keeping it. A file whose writes failed in the library (disk
@@ -170,7 +171,7 @@ struct CfWriter::Impl {
   void abandon() {
     if (closed || ncid < 0) return;
     if (!failed) {
-      Hdf5Lock lock(hdf5_mutex());
+      h5::LibraryLock lock(h5::library_mutex());
       nc_abort(ncid);
     } else {
       g_unclosed_files.store(true);
@@ -434,10 +435,10 @@ struct CfWriter::Impl {
         spec.provenance.command_line = stamp + ": " + spec.provenance.command_line;
       }
     }
-    Hdf5Lock lock(hdf5_mutex());
+    h5::LibraryLock lock(h5::library_mutex());
     const int mode = NC_NETCDF4 | NC_CLOBBER;
     if (comm)
-      check(nc_create_par(temp.c_str(), mode, comm->handle(), MPI_INFO_NULL, &ncid), "cannot create (parallel)");
+      check(netcdf::create_parallel(temp, mode, *comm, &ncid), "cannot create (parallel)");
     else
       check(nc_create(temp.c_str(), mode, &ncid), "cannot create");
     define();
@@ -624,7 +625,7 @@ struct CfWriter::Impl {
     convert(v, file.data(), n, bytes);
     std::vector<size_t> start = block_start(v, t0, n_steps), count = block_count(v, n_steps);
     if (n == 0) std::fill(count.begin(), count.end(), 0);
-    Hdf5Lock lock(hdf5_mutex());
+    h5::LibraryLock lock(h5::library_mutex());
     put(v, start, count, bytes);
     note_steps(v, t0, nt);
   }
@@ -688,7 +689,7 @@ OutputSpec output_like(const FileMeta& in) {
   }
   // Coordinate attributes as the input has them (except storage details and bounds, which we do
   // not write); the input's history stays below ours.
-  Hdf5Lock lock(hdf5_mutex());
+  h5::LibraryLock lock(h5::library_mutex());
   NcFile f(in.path);
   auto copy = [&](const std::string& var, std::vector<Attr>& into, nc_type* type, std::string* dim) {
     int v = nc_find_var(f.id(), var);
@@ -819,7 +820,7 @@ void CfWriter::write_rows(const std::string& var, int64_t t, int64_t row0, int64
   impl_->convert(v, d.data(), d.size(), bytes);
   std::vector<size_t> start = {size_t(nrows > 0 ? t : 0), size_t(nrows > 0 ? file_row0 : 0), 0};
   std::vector<size_t> count = {size_t(nrows > 0 ? 1 : 0), size_t(nrows), size_t(nrows > 0 ? Wf : 0)};
-  Hdf5Lock lock(hdf5_mutex());
+  h5::LibraryLock lock(h5::library_mutex());
   impl_->put(v, start, count, bytes);
   if (nrows > 0) impl_->note_steps(v, t, 1);
 }
@@ -832,7 +833,7 @@ void CfWriter::write_values(const std::string& var, int64_t t0, int64_t nt, std:
 void CfWriter::set_global_attr(const std::string& name, const std::string& text) {
   Impl& m = *impl_;
   if (m.closed) fail("{}: attribute {} set after close", m.where(), name);
-  Hdf5Lock lock(hdf5_mutex());
+  h5::LibraryLock lock(h5::library_mutex());
   m.check(nc_redef(m.ncid), "cannot reopen the header");
   m.check(nc_put_att_text(m.ncid, NC_GLOBAL, name.c_str(), text.size(), text.c_str()), "attribute " + name);
   m.check(nc_enddef(m.ncid), "cannot close the header");
@@ -842,7 +843,7 @@ void CfWriter::close() {
   Impl& m = *impl_;
   if (m.closed) return;
   {
-    Hdf5Lock lock(hdf5_mutex());
+    h5::LibraryLock lock(h5::library_mutex());
     // Flush first: if that fails (disk full) the file is abandoned rather than closed (see abandon).
     if (const int rc = nc_sync(m.ncid); rc != NC_NOERR) {
       m.failed = true;

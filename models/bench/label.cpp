@@ -8,10 +8,10 @@
 #include <map>
 
 #include "core/log.hpp"
+#include "core/median.hpp"
 #include "core/mpi.hpp"
 #include "core/threads.hpp"
 #include "core/timer.hpp"
-#include "models/bench/median.hpp"
 #include "models/heuristics/pipeline.hpp"
 #include "models/synth/archive.hpp"
 #include "readers/archive.hpp"

@@ -6,10 +6,10 @@
 #include <regex>
 
 #include "core/error.hpp"
+#include "core/median.hpp"
 #include "core/tensor.hpp"
 #include "core/threads.hpp"
 #include "core/timer.hpp"
-#include "models/bench/median.hpp"
 #include "models/synth/archive.hpp"
 #include "readers/writer.hpp"
 

@@ -189,11 +189,6 @@ std::optional<Job> Plan::next_job() {
   return j;
 }
 
-void Plan::requeue_running() {
-  ready_.insert(ready_.end(), running_.begin(), running_.end());
-  running_.clear();
-}
-
 void Plan::record(const Job& job, const RungResult& result) {
   auto same = [&](const Job& j) { return j.trial == job.trial && j.rung == job.rung; };
   auto it = std::find_if(running_.begin(), running_.end(), same);

@@ -81,8 +81,6 @@ class Plan {
   // trials (metric descending, ties by trial id; failed and NaN trials never). Throws Error when
   // the job is not one of this plan's (a results file of another search).
   void record(const Job& job, const RungResult& result);
-  // A job handed out but not finished (interrupted) becomes ready again.
-  void requeue_running();
 
   // "completed" (ran its bracket's last rung), "pruned" (not promoted), "failed", "pending" (not
   // finished, or waiting for its rung to complete).

@@ -3,8 +3,6 @@
 // model and the pictures.
 #include "models/search/search.hpp"
 
-#include <mpi.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -20,7 +18,6 @@
 #include "core/timer.hpp"
 #include "models/search/report.hpp"
 #include "models/training/trainer.hpp"
-#include "parallel/mpi_util.hpp"
 
 namespace climseg::search {
 namespace fs = std::filesystem;
@@ -31,59 +28,9 @@ namespace {
 constexpr int kTagRequest = 901;  // leader -> scheduler: {"group", "job"?, "result"?}
 constexpr int kTagReply = 902;    // scheduler -> leader: {"job", "train"} or {"done": true}
 
-// Waiting ranks sleep between polls instead of spinning in MPI: an idle group must not take the
-// cores of the groups that train (several ranks per node, ranks oversubscribed in tests).
+// The scheduler sleeps between polls instead of spinning: an idle rank must not take the cores of
+// the groups that train (several ranks per node, ranks oversubscribed in tests).
 void nap() { std::this_thread::sleep_for(std::chrono::milliseconds(2)); }
-
-void wait_request(MPI_Request& req) {
-  int done = 0;
-  while (true) {
-    parallel::check_mpi(MPI_Test(&req, &done, MPI_STATUS_IGNORE), "test");
-    if (done) return;
-    nap();
-  }
-}
-
-// Receives one message with `tag` from `source` (sleeping while none has arrived).
-std::string recv_string(MPI_Comm comm, int source, int tag, int* from = nullptr) {
-  MPI_Status st;
-  int flag = 0;
-  while (true) {
-    parallel::check_mpi(MPI_Iprobe(source, tag, comm, &flag, &st), "iprobe");
-    if (flag) break;
-    nap();
-  }
-  int n = 0;
-  MPI_Get_count(&st, MPI_CHAR, &n);
-  std::string s(static_cast<size_t>(n), '\0');
-  parallel::check_mpi(MPI_Recv(s.data(), n, MPI_CHAR, st.MPI_SOURCE, tag, comm, MPI_STATUS_IGNORE), "recv");
-  if (from) *from = st.MPI_SOURCE;
-  return s;
-}
-
-void send_string(MPI_Comm comm, int dest, int tag, const std::string& s) {
-  parallel::check_mpi(MPI_Send(s.data(), static_cast<int>(s.size()), MPI_CHAR, dest, tag, comm), "send");
-}
-
-// The group leader's string to every rank of the group (the others sleep while they wait).
-void group_broadcast(std::string& s, const Comm& group) {
-  if (!group.is_mpi() || group.size() == 1) return;
-  int64_t n = static_cast<int64_t>(s.size());
-  MPI_Request req;
-  parallel::check_mpi(MPI_Ibcast(&n, 1, MPI_INT64_T, 0, group.handle(), &req), "ibcast");
-  wait_request(req);
-  s.resize(static_cast<size_t>(n));
-  parallel::check_mpi(MPI_Ibcast(s.data(), static_cast<int>(n), MPI_CHAR, 0, group.handle(), &req), "ibcast");
-  wait_request(req);
-}
-
-// A communicator from Comm::split, freed at the end of the search.
-struct GroupComm {
-  Comm comm;
-  ~GroupComm() {
-    if (parallel::mpi_running()) comm.free();
-  }
-};
 
 class ScopedLogLevel {
  public:
@@ -127,7 +74,8 @@ void copy_atomically(const fs::path& from, const fs::path& dest) {
 // World rank 0's side: the plan, the results file and the groups waiting for work.
 class Scheduler {
  public:
-  Scheduler(const SearchConfig& config, const SearchOptions& options, MPI_Comm comm, int groups, log::Level user_level)
+  Scheduler(const SearchConfig& config, const SearchOptions& options, const Comm* comm, int groups,
+            log::Level user_level)
       : config_(config),
         options_(options),
         comm_(comm),
@@ -181,20 +129,18 @@ class Scheduler {
   // training steps of rank 0's own group, and in a loop while that group waits.
   void service() {
     ScopedLogLevel level(user_level_);
-    while (comm_ != MPI_COMM_NULL) {
-      int flag = 0;
-      MPI_Status st;
-      parallel::check_mpi(MPI_Iprobe(MPI_ANY_SOURCE, kTagRequest, comm_, &flag, &st), "iprobe");
-      if (!flag) break;
+    while (comm_->is_mpi()) {
+      const int source = comm_->probe(Comm::kAnySource, kTagRequest);
+      if (source < 0) break;
       int from = -1;
-      const json m = json::parse(recv_string(comm_, st.MPI_SOURCE, kTagRequest, &from));
+      const json m = json::parse(comm_->recv_string(source, kTagRequest, &from));
       if (m.contains("result")) on_result(Job::from_json(m["job"]), result_from_json(m["result"]));
       waiting_.push_back(from);
     }
     while (!waiting_.empty()) {
       std::string reply;
       if (!next_message(reply)) break;
-      send_string(comm_, waiting_.front(), kTagReply, reply);
+      comm_->send_string(waiting_.front(), kTagReply, reply);
       if (json::parse(reply).contains("done")) ++done_sent_;
       waiting_.pop_front();
     }
@@ -306,7 +252,7 @@ class Scheduler {
 
   const SearchConfig& config_;
   const SearchOptions& options_;
-  MPI_Comm comm_;
+  const Comm* comm_;  // the scheduler's own duplicate of world
   int groups_;
   log::Level user_level_;
   Plan plan_;
@@ -499,15 +445,15 @@ SearchSummary run_search(const SearchConfig& config, const Comm& world, const Se
     fail_usage("search: {} ranks cannot form groups of {} (group_size must divide the number of ranks)", world.size(),
                G);
   const int groups = world.size() / G, group_id = world.rank() / G;
-  GroupComm group{world.split(group_id, world.rank())};
-  parallel::OwnedComm sched_comm = parallel::OwnedComm::dup(world);
-  const bool leader = group.comm.rank() == 0;
+  const OwnedComm group = world.split(group_id, world.rank());
+  const OwnedComm sched_comm = world.dup();
+  const bool leader = group.rank() == 0;
   const log::Level user_level = log::level();
 
   std::optional<Scheduler> sched;
   std::string setup_error;
   if (world.is_root()) {
-    sched.emplace(config, options, sched_comm.get(), groups, user_level);
+    sched.emplace(config, options, &sched_comm.comm(), groups, user_level);
     try {
       sched->open();
     } catch (const std::exception& e) {
@@ -533,14 +479,15 @@ SearchSummary run_search(const SearchConfig& config, const Comm& world, const Se
         req["job"] = mine->first.to_json();
         req["result"] = mine->second.to_json(mine->first.trial, mine->first.rung);
       }
-      send_string(sched_comm.get(), 0, kTagRequest, req.dump());
-      msg = recv_string(sched_comm.get(), 0, kTagReply);
+      sched_comm.comm().send_string(0, kTagRequest, req.dump());
+      msg = sched_comm.comm().recv_string(0, kTagReply);
     }
-    group_broadcast(msg, group.comm);
+    // The group leader's string to every rank of the group (the others sleep while they wait).
+    group.comm().broadcast_sleeping(msg);
     const json m = json::parse(msg);
     if (m.contains("done")) break;
     const Job job = Job::from_json(m["job"]);
-    RungResult r = run_job(job, m["train"], config, options, group.comm, group_id, poll);
+    RungResult r = run_job(job, m["train"], config, options, group, group_id, poll);
     mine.emplace(job, r);
   }
 
@@ -551,11 +498,7 @@ SearchSummary run_search(const SearchConfig& config, const Comm& world, const Se
     sched->finish(summary);
   }
   // Every rank returns rank 0's summary (the others sleep until rank 0 has written it).
-  if (world.is_mpi() && world.size() > 1) {
-    MPI_Request req;
-    parallel::check_mpi(MPI_Ibarrier(sched_comm.get(), &req), "ibarrier");
-    wait_request(req);
-  }
+  sched_comm.comm().barrier_sleeping();
   std::string s = world.is_root() ? summary.to_json().dump() : std::string();
   world.broadcast(s);
   if (!world.is_root()) {

@@ -1,4 +1,4 @@
-// `climseg search`: many trainings at once. MPI_COMM_WORLD is split into groups of `group_size`
+// `climseg search`: many trainings at once. The world communicator is split into groups of `group_size`
 // ranks; each group trains one (trial, rung) job at a time with the ordinary data-parallel training
 // on its sub-communicator; world rank 0 keeps the plan and hands out jobs as groups free up (it
 // trains in group 0 too, answering requests between its own training steps). Results go to a

@@ -157,8 +157,6 @@ class World {
   // IVT magnitude (kg m-1 s-1) of one cell from the column model on the configured pressure levels
   // (trapezoid in p from the highest pressure level to the lowest), as a detector would compute it.
   double ivt_at(const StepFields& s, int64_t i, int64_t j) const;
-  // The same for column n of a generate_columns step.
-  double ivt_at_column(const StepFields& s, int64_t n) const;
 
   struct Mode {
     int m = 4;                      // zonal wavenumber

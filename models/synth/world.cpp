@@ -979,10 +979,6 @@ const std::vector<double>& World::ivt_levels() const {
   return config_.levels == Levels::pressure ? config_.plev_hpa : kDefault;
 }
 
-double World::ivt_at_column(const StepFields& s, int64_t n) const {
-  return column_ivt(s, size_t(s.labels.numel()), size_t(n), ivt_levels());
-}
-
 double World::ivt_at(const StepFields& s, int64_t i, int64_t j) const {
   return column_ivt(s, size_t(grid_.size()), size_t(i * grid_.width() + j), ivt_levels());
 }

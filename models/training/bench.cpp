@@ -8,6 +8,7 @@
 
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "core/median.hpp"
 #include "core/threads.hpp"
 #include "core/timer.hpp"
 #include "models/nets/network.hpp"
@@ -34,12 +35,6 @@ std::unique_ptr<nets::Network> make_net(const BenchOptions& o) {
   for (int64_t i = 0; i < o.classes; ++i) c.classes.push_back(fmt::format("k{}", i));
   c.padding = o.model == "cgnet" ? "circular" : "spherical";
   return nets::make_network(c);
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n == 0 ? 0.0 : (n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]));
 }
 
 void fill_random(float* x, int64_t n, uint64_t seed) {

@@ -1,6 +1,4 @@
 // Coastlines from the GSHHG data that Debian's gmt-gshhg-low installs (GMT's binned netCDF format).
-#include <netcdf.h>
-
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
@@ -8,37 +6,10 @@
 
 #include "analysis/plot.hpp"
 #include "core/log.hpp"
+#include "core/netcdf.hpp"
 
 namespace climseg::plot {
 namespace {
-
-// An open netCDF file, closed on scope exit.
-class NcHandle {
- public:
-  explicit NcHandle(const std::string& path) { ok_ = nc_open(path.c_str(), NC_NOWRITE, &id_) == NC_NOERR; }
-  ~NcHandle() {
-    if (ok_) nc_close(id_);
-  }
-  NcHandle(const NcHandle&) = delete;
-  NcHandle& operator=(const NcHandle&) = delete;
-  bool ok() const { return ok_; }
-  template <class T>
-  bool read(const char* name, std::vector<T>& out) const {
-    int var = -1, ndims = 0, dim = -1;
-    size_t len = 0;
-    if (nc_inq_varid(id_, name, &var) != NC_NOERR || nc_inq_varndims(id_, var, &ndims) != NC_NOERR || ndims != 1 ||
-        nc_inq_vardimid(id_, var, &dim) != NC_NOERR || nc_inq_dimlen(id_, dim, &len) != NC_NOERR)
-      return false;
-    out.resize(len);
-    if constexpr (std::is_same_v<T, int>) return nc_get_var_int(id_, var, out.data()) == NC_NOERR;
-    if constexpr (std::is_same_v<T, short>) return nc_get_var_short(id_, var, out.data()) == NC_NOERR;
-    return false;
-  }
-
- private:
-  int id_ = -1;
-  bool ok_ = false;
-};
 
 // GMT's binned shorelines: bins of bin_size degrees numbered row by row from the north, each with
 // segments whose points are 16-bit offsets from the bin's south-west corner; a segment's info word
@@ -46,17 +17,15 @@ class NcHandle {
 // 4 pond, 5-6 Antarctic ice and ground lines).
 std::vector<std::vector<geo::LatLon>> read_binned(const std::string& path) {
   std::vector<std::vector<geo::LatLon>> lines;
-  NcHandle nc(path);
-  if (!nc.ok()) return lines;
-  std::vector<int> bin_minutes, nx, first_seg, info, first_pt;
-  std::vector<short> nseg, dx, dy;
-  if (!nc.read("Bin_size_in_minutes", bin_minutes) || !nc.read("N_bins_in_360_longitude_range", nx) ||
-      !nc.read("Id_of_first_segment_in_a_bin", first_seg) || !nc.read("N_segments_in_a_bin", nseg) ||
-      !nc.read("Embedded_npts_levels_exit_entry_for_a_segment", info) ||
-      !nc.read("Id_of_first_point_in_a_segment", first_pt) ||
-      !nc.read("Relative_longitude_from_SW_corner_of_bin", dx) ||
-      !nc.read("Relative_latitude_from_SW_corner_of_bin", dy) || bin_minutes.empty() || nx.empty() || nx[0] <= 0)
-    return lines;
+  // Read through core (under the process-wide HDF5 lock; shorts converted to int by the library).
+  const auto vars = netcdf::read_1d_ints(
+      path, {"Bin_size_in_minutes", "N_bins_in_360_longitude_range", "Id_of_first_segment_in_a_bin",
+             "N_segments_in_a_bin", "Embedded_npts_levels_exit_entry_for_a_segment", "Id_of_first_point_in_a_segment",
+             "Relative_longitude_from_SW_corner_of_bin", "Relative_latitude_from_SW_corner_of_bin"});
+  if (!vars) return lines;
+  const std::vector<int>&bin_minutes = (*vars)[0], &nx = (*vars)[1], &first_seg = (*vars)[2], &nseg = (*vars)[3],
+        &info = (*vars)[4], &first_pt = (*vars)[5], &dx = (*vars)[6], &dy = (*vars)[7];
+  if (bin_minutes.empty() || nx.empty() || nx[0] <= 0) return lines;
   const double size = bin_minutes[0] / 60.0;
   for (size_t b = 0; b < first_seg.size() && b < nseg.size(); ++b) {
     const double west = double(b % size_t(nx[0])) * size;

@@ -275,7 +275,6 @@ void Image::disc(double cx, double cy, double radius, Rgb c) {
 int Image::text_width(const std::string& s, TextSize size) {
   return int(decode_utf8(s).size()) * font_of(size).advance;
 }
-int Image::text_height(TextSize size) { return font_of(size).ascent; }
 bool Image::has_glyph(char32_t c) { return glyph_index(c) >= 0; }
 
 int Image::text(int x, int y, const std::string& s, Rgb c, TextSize size, Anchor anchor) {

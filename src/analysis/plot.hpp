@@ -63,7 +63,6 @@ class Image {
   // Text drawn bottom-to-top (for a vertical axis label), centred on (x, y).
   void text_vertical(int x, int y, const std::string& s, Rgb c, TextSize size = TextSize::small);
   static int text_width(const std::string& s, TextSize size = TextSize::small);  // code points x advance
-  static int text_height(TextSize size = TextSize::small);
 
   // Writes an 8-bit RGB PNG atomically (temporary name, fsync, rename). Throws Error naming the path.
   void write_png(const std::filesystem::path& path) const;

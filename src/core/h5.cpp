@@ -188,10 +188,6 @@ Group Group::create_group(const std::string& name) const {
   return Group(std::move(h), file_, path_ == "/" ? "/" + name : path_ + "/" + name);
 }
 
-Group Group::require_group(const std::string& name) const {
-  return has_group(name) ? open_group(name) : create_group(name);
-}
-
 std::vector<std::string> Group::members() const {
   LibraryLock lock(library_mutex());
   silence_errors();

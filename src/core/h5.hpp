@@ -60,7 +60,6 @@ class Group {
   bool has_dataset(const std::string& name) const;
   Group open_group(const std::string& name) const;
   Group create_group(const std::string& name) const;
-  Group require_group(const std::string& name) const;  // open or create
   // Names of the direct members, in the file's (alphabetical) order.
   std::vector<std::string> members() const;
 
@@ -123,9 +122,11 @@ void probe(const std::filesystem::path& path);
 // Turns off HDF5's automatic error printing (our exceptions say what failed). Idempotent.
 void silence_errors();
 
-// Debian's HDF5 is built without thread safety: every HDF5 call in the process must hold this one
-// recursive lock. Every function here takes it; code calling HDF5 (or NetCDF-4) directly from
-// several threads should take it too.
+// The one process-wide lock of the HDF5 library. Debian's HDF5 is built without thread safety: every
+// HDF5 and NetCDF call in the process (readers on the prefetch thread, writers, checkpoints here) must
+// hold it, for the whole span of its open/read/close calls, never across a wait on another thread or
+// a collective. Recursive, so a helper holding it may call another that takes it. Every function here
+// takes it.
 std::recursive_mutex& library_mutex();
 using LibraryLock = std::lock_guard<std::recursive_mutex>;
 

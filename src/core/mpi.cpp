@@ -1,9 +1,12 @@
 // The MPI context: initialisation under a launcher, and collectives that are identities when serial.
 #include "core/mpi.hpp"
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <thread>
+#include <utility>
 
 #include "core/error.hpp"
 #include "core/log.hpp"
@@ -22,22 +25,40 @@ namespace climseg {
 namespace {
 bool g_mpi_active = false;
 
-void check_mpi(int rc, const char* what) {
-  if (rc != MPI_SUCCESS) {
-    char text[MPI_MAX_ERROR_STRING];
-    int len = 0;
-    MPI_Error_string(rc, text, &len);
-    fail("MPI {} failed: {}", what, std::string(text, static_cast<size_t>(len)));
-  }
-}
-
 // MPI counts are int; large buffers go in pieces.
 template <class F>
 void in_chunks(int64_t n, F&& f) {
   const int64_t max_chunk = std::numeric_limits<int>::max() / 2;
   for (int64_t off = 0; off < n; off += max_chunk) f(off, static_cast<int>(std::min(max_chunk, n - off)));
 }
+
+// Waiting ranks sleep between polls instead of spinning in MPI.
+void nap() { std::this_thread::sleep_for(std::chrono::milliseconds(2)); }
+
+void wait_sleeping(MPI_Request& req) {
+  int done = 0;
+  while (true) {
+    check_mpi(MPI_Test(&req, &done, MPI_STATUS_IGNORE), "test");
+    if (done) return;
+    nap();
+  }
+}
 }  // namespace
+
+void check_mpi(int rc, const char* what) {
+  if (rc == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  MPI_Error_string(rc, text, &len);
+  fail("MPI {} failed: {}", what, std::string(text, static_cast<size_t>(len)));
+}
+
+bool mpi_running() {
+  int initialized = 0, finalized = 0;
+  MPI_Initialized(&initialized);
+  MPI_Finalized(&finalized);
+  return initialized != 0 && finalized == 0;
+}
 
 bool MpiSession::launched_by_launcher() {
   for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE", "MV2_COMM_WORLD_RANK"}) {
@@ -75,15 +96,15 @@ MpiSession::~MpiSession() {
   }
 }
 
-Comm::Comm(MPI_Comm c, bool owned) : comm_(c), owned_(owned) {
+Comm::Comm(MPI_Comm c) : comm_(c) {
   if (c != MPI_COMM_NULL) {
     MPI_Comm_rank(c, &rank_);
     MPI_Comm_size(c, &size_);
   }
 }
 
-Comm Comm::world() { return g_mpi_active ? Comm(MPI_COMM_WORLD, false) : Comm(); }
-Comm Comm::self() { return g_mpi_active ? Comm(MPI_COMM_SELF, false) : Comm(); }
+Comm Comm::world() { return g_mpi_active ? Comm(MPI_COMM_WORLD) : Comm(); }
+Comm Comm::self() { return g_mpi_active ? Comm(MPI_COMM_SELF) : Comm(); }
 
 void Comm::barrier() const {
   if (is_mpi()) check_mpi(MPI_Barrier(comm_), "barrier");
@@ -182,17 +203,85 @@ void Comm::abort(int code, const std::string& message) const {
   std::_Exit(code);
 }
 
-Comm Comm::split(int color, int key) const {
-  if (!is_mpi()) return Comm();
-  MPI_Comm out = MPI_COMM_NULL;
-  check_mpi(MPI_Comm_split(comm_, color, key, &out), "comm_split");
-  return Comm(out, true);
+int Comm::probe(int source, int tag) const {
+  int flag = 0;
+  MPI_Status st;
+  check_mpi(MPI_Iprobe(source == kAnySource ? MPI_ANY_SOURCE : source, tag, comm_, &flag, &st), "iprobe");
+  return flag ? st.MPI_SOURCE : -1;
 }
 
-void Comm::free() {
-  if (owned_ && comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
-  comm_ = MPI_COMM_NULL;
-  owned_ = false;
+std::string Comm::recv_string(int source, int tag, int* from) const {
+  MPI_Status st;
+  int flag = 0;
+  while (true) {
+    check_mpi(MPI_Iprobe(source == kAnySource ? MPI_ANY_SOURCE : source, tag, comm_, &flag, &st), "iprobe");
+    if (flag) break;
+    nap();
+  }
+  int n = 0;
+  MPI_Get_count(&st, MPI_CHAR, &n);
+  std::string s(static_cast<size_t>(n), '\0');
+  check_mpi(MPI_Recv(s.data(), n, MPI_CHAR, st.MPI_SOURCE, tag, comm_, MPI_STATUS_IGNORE), "recv");
+  if (from) *from = st.MPI_SOURCE;
+  return s;
+}
+
+void Comm::send_string(int dest, int tag, const std::string& s) const {
+  check_mpi(MPI_Send(s.data(), static_cast<int>(s.size()), MPI_CHAR, dest, tag, comm_), "send");
+}
+
+void Comm::broadcast_sleeping(std::string& s) const {
+  if (!is_mpi() || size_ == 1) return;
+  int64_t n = static_cast<int64_t>(s.size());
+  MPI_Request req;
+  check_mpi(MPI_Ibcast(&n, 1, MPI_INT64_T, 0, comm_, &req), "ibcast");
+  wait_sleeping(req);
+  s.resize(static_cast<size_t>(n));
+  check_mpi(MPI_Ibcast(s.data(), static_cast<int>(n), MPI_CHAR, 0, comm_, &req), "ibcast");
+  wait_sleeping(req);
+}
+
+void Comm::barrier_sleeping() const {
+  if (!is_mpi() || size_ == 1) return;
+  MPI_Request req;
+  check_mpi(MPI_Ibarrier(comm_, &req), "ibarrier");
+  wait_sleeping(req);
+}
+
+OwnedComm Comm::split(int color, int key) const {
+  if (!is_mpi()) return OwnedComm();
+  MPI_Comm out = MPI_COMM_NULL;
+  check_mpi(MPI_Comm_split(comm_, color, key, &out), "comm_split");
+  return OwnedComm(out);
+}
+
+OwnedComm Comm::dup() const {
+  if (!is_mpi()) return OwnedComm();
+  MPI_Comm out = MPI_COMM_NULL;
+  check_mpi(MPI_Comm_dup(comm_, &out), "comm_dup");
+  return OwnedComm(out);
+}
+
+OwnedComm::OwnedComm(MPI_Comm c) : comm_(c) {
+  // Errors come back as codes (turned into exceptions by check_mpi), as on MPI_COMM_WORLD.
+  if (c != MPI_COMM_NULL) MPI_Comm_set_errhandler(c, MPI_ERRORS_RETURN);
+}
+
+OwnedComm::~OwnedComm() { reset(); }
+
+OwnedComm::OwnedComm(OwnedComm&& o) noexcept : comm_(std::exchange(o.comm_, Comm())) {}
+
+OwnedComm& OwnedComm::operator=(OwnedComm&& o) noexcept {
+  if (this != &o) {
+    reset();
+    comm_ = std::exchange(o.comm_, Comm());
+  }
+  return *this;
+}
+
+void OwnedComm::reset() {
+  if (comm_.comm_ != MPI_COMM_NULL && mpi_running()) MPI_Comm_free(&comm_.comm_);
+  comm_ = Comm();
 }
 
 }  // namespace climseg

@@ -16,7 +16,6 @@ class Progress {
 
   // Advances by n units; note is shown after the counts (e.g. "loss 0.31").
   void advance(int64_t n = 1, const std::string& note = {});
-  void set_note(const std::string& note) { note_ = note; }
   void finish();
   int64_t done() const { return done_; }
 

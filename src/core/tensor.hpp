@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "core/error.hpp"
+
 namespace climseg {
 
 // Owns one 64-byte-aligned block of floats.
@@ -46,7 +48,10 @@ class Tensor {
   bool defined() const { return data_ != nullptr || numel() == 0; }
   const Shape& shape() const { return shape_; }
   int ndim() const { return static_cast<int>(shape_.size()); }
-  int64_t dim(int i) const { return shape_[static_cast<size_t>(i < 0 ? i + ndim() : i)]; }
+  int64_t dim(int i) const {
+    CLIMSEG_ASSERT(i >= -ndim() && i < ndim());
+    return shape_[static_cast<size_t>(i < 0 ? i + ndim() : i)];
+  }
   int64_t numel() const { return numel_; }
   int64_t bytes() const { return numel_ * static_cast<int64_t>(sizeof(float)); }
   float* data() { return data_; }

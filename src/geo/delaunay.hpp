@@ -28,7 +28,6 @@ struct SphereTriangulation {
   // boundary.
   bool global = true;
 
-  int64_t vertex_count() const { return int64_t(vertex_triangle.size()); }
   // The neighbours of vertex v in counter-clockwise order (seen from outside) and, in `fan`, the
   // triangle between neighbour k and k + 1 (the last one −1 when v is on the boundary).
   void vertex_ring(int32_t v, std::vector<int32_t>& neighbours, std::vector<int32_t>* fan = nullptr) const;

@@ -12,14 +12,6 @@ double spherical_polygon_area(std::span<const Vec3> v) {
   return area;
 }
 
-bool inside_convex(std::span<const Vec3> poly, Vec3 p) {
-  const size_t n = poly.size();
-  if (n < 3) return false;
-  for (size_t k = 0; k < n; ++k)
-    if (dot(cross(poly[k], poly[(k + 1) % n]), p) < 0) return false;
-  return true;
-}
-
 void clip_to_convex(std::span<const Vec3> subject, std::span<const Vec3> clip, std::vector<Vec3>& out,
                     std::vector<Vec3>& scratch) {
   out.assign(subject.begin(), subject.end());

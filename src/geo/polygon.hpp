@@ -14,9 +14,6 @@ namespace climseg::geo {
 // first vertex, so concave polygons are measured right too. Positive when counter-clockwise.
 double spherical_polygon_area(std::span<const Vec3> polygon);
 
-// Whether p lies inside or on the convex polygon (counter-clockwise, great-circle edges).
-bool inside_convex(std::span<const Vec3> polygon, Vec3 p);
-
 // The part of `subject` (a simple polygon) inside the convex polygon `clip` (Sutherland and Hodgman
 // on the sphere: one hemisphere per clip edge). Both within a hemisphere. `out` is empty when they do
 // not overlap. Two clip polygons that share an edge (the same two vertex vectors, in opposite order)

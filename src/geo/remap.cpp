@@ -209,13 +209,6 @@ void get_grid(const std::string& s, size_t& at, RemapGrid& g) {
 
 const char* remap_method_name(RemapMethod m) { return m == RemapMethod::bilinear ? "bilinear" : "conservative"; }
 
-std::vector<Vec3> latlon_cell(const Grid& grid, int64_t i, int64_t j) {
-  LatLonCells ll(grid);
-  std::vector<Vec3> out;
-  ll.cell(i, j, out);
-  return out;
-}
-
 RemapGrid RemapGrid::describe(const Grid& g) {
   check_latlon(g, "");
   RemapGrid r;

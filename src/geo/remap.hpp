@@ -78,9 +78,6 @@ RemapWeights bilinear_weights(const Grid& source, const UnstructuredGrid& target
 RemapWeights conservative_weights(const UnstructuredGrid& source, const Grid& target);
 RemapWeights conservative_weights(const Grid& source, const UnstructuredGrid& target);
 
-// The corners of lat-lon cell (i, j) as unit vectors, counter-clockwise (3 at a pole, else 4).
-std::vector<Vec3> latlon_cell(const Grid& grid, int64_t i, int64_t j);
-
 }  // namespace climseg::geo
 
 template <>

@@ -180,15 +180,6 @@ std::vector<double> latitude_damping(const Grid& grid, double sigma_deg, double 
   return f;
 }
 
-void damp_latitudes(const Grid& grid, std::span<float> field, double sigma_deg, double centre_deg) {
-  check_plane(grid, field.size(), "latitude damping");
-  const auto f = latitude_damping(grid, sigma_deg, centre_deg);
-  const int64_t W = grid.width();
-  for (int64_t i = 0; i < grid.height(); ++i)
-    for (int64_t j = 0; j < W; ++j)
-      field[size_t(i * W + j)] = static_cast<float>(field[size_t(i * W + j)] * f[size_t(i)]);
-}
-
 LatLon destination(double lat_deg, double lon_deg, double bearing_deg, double distance_deg) {
   const double p1 = lat_deg * kDegToRad, l1 = lon_deg * kDegToRad;
   const double b = bearing_deg * kDegToRad, d = distance_deg * kDegToRad;

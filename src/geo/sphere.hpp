@@ -40,8 +40,6 @@ void mean_of_two(std::span<const float> a, std::span<const float> b, std::span<f
 // it. Multiplying a field by it damps the tropics (centre 0) as in Kurth et al. (2018) and TECA's
 // latitude damper.
 std::vector<double> latitude_damping(const Grid& grid, double sigma_deg, double centre_deg = 0.0);
-// field(i, j) *= latitude_damping(grid, sigma, centre)[i], in place.
-void damp_latitudes(const Grid& grid, std::span<float> field, double sigma_deg, double centre_deg = 0.0);
 
 // The point reached from (lat, lon) by going `distance_deg` degrees of great-circle arc along the
 // initial bearing `bearing_deg` (0 north, 90 east). Longitude in [0, 360).

@@ -347,6 +347,9 @@ void Graph::plan() {
       if (off + b.bytes <= lo) break;
       off = std::max(off, hi);
     }
+    // No buffer alive at the same time as b shares a byte with it.
+    CLIMSEG_ASSERT(std::none_of(busy.begin(), busy.end(),
+                                [&](const auto& r) { return off < r.second && r.first < off + b.bytes; }));
     b.offset = off;
     total = std::max(total, off + b.bytes);
     placed.push_back(idx);

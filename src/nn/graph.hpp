@@ -43,7 +43,7 @@ class Value {
 };
 
 // Synchronised BatchNorm: the graph hands per-channel partial sums to this hook, which must replace
-// them with their sums over the participating ranks (e.g. MPI_Allreduce in place). Forward passes
+// them with their sums over the participating ranks (e.g. an allreduce in place). Forward passes
 // [sum x (C), sum x^2 (C), count (1)]; backward passes [sum dz (C), sum dz*xhat (C)]. Without a
 // hook BatchNorm uses the local batch only.
 class StatsReducer {

@@ -28,10 +28,6 @@ Init Init::torch_default(int64_t fan_in) {
   return uniform(-bound, bound);
 }
 
-Init Init::kaiming_normal(int64_t fan_in) {
-  return normal(0.0, fan_in > 0 ? std::sqrt(2.0 / static_cast<double>(fan_in)) : 0.0);
-}
-
 uint64_t hash_name(const std::string& s) {
   uint64_t h = 1469598103934665603ULL;  // FNV-1a
   for (unsigned char ch : s) {

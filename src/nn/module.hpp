@@ -25,8 +25,6 @@ struct Init {
   static Init normal(double mean, double std) { return {Kind::normal, mean, std}; }
   // PyTorch's Conv/Linear default (kaiming_uniform with a = sqrt(5)): U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
   static Init torch_default(int64_t fan_in);
-  // kaiming_normal_(mode='fan_in', nonlinearity='relu'): N(0, sqrt(2 / fan_in)).
-  static Init kaiming_normal(int64_t fan_in);
 };
 
 // One parameter or buffer. `name` is the module-local name until a Parameters arena is built,
@@ -79,7 +77,6 @@ class Module {
   // The dotted path of this module ("" for the root) once a Parameters arena has been built.
   const std::string& path() const { return path_; }
   const std::vector<std::pair<std::string, Module*>>& children() const { return children_; }
-  const std::vector<std::unique_ptr<Param>>& own_params() const { return params_; }
 
   // Visits every parameter and buffer with its dotted name, in PyTorch's state_dict order
   // (own tensors in registration order, then children depth-first).

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "core/error.hpp"
+#include "core/median.hpp"
 #include "core/tensor.hpp"
 #include "core/timer.hpp"
 #include "nn/ops.hpp"
@@ -12,13 +13,6 @@
 #include "parallel/mpi_util.hpp"
 
 namespace climseg::parallel {
-namespace {
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::nth_element(v.begin(), v.begin() + long(v.size() / 2), v.end());
-  return v[v.size() / 2];
-}
-}  // namespace
 
 double time_allreduce(const Comm& comm, int64_t bytes, int repeats) {
   if (!comm.is_mpi() || comm.size() == 1) return 0;
@@ -31,7 +25,7 @@ double time_allreduce(const Comm& comm, int64_t bytes, int repeats) {
               "allreduce");
     if (r > 0) t.push_back(now_seconds() - t0);  // the first call sets up connections
   }
-  return comm.max(median(t));
+  return slowest_rank_upper_median(t, comm);
 }
 
 std::pair<double, double> fit_alpha_beta(const std::vector<std::pair<int64_t, double>>& points) {
@@ -118,13 +112,13 @@ std::vector<StepBenchResult> bench_training_steps(nn::Parameters& params,
     const Series& q = series[m];
     r.mode = modes[m];
     r.buckets = static_cast<int>(syncs[m]->buckets().size());
-    r.step_s = median(q.step);
-    r.forward_s = median(q.fwd);
-    r.backward_s = median(q.bwd);
-    r.exposed_s = median(q.exposed);
-    r.imbalance_s = median(q.imbalance);
-    r.optimizer_s = median(q.optim);
-    r.buckets_done_in_backward = static_cast<int>(median(q.done));
+    r.step_s = upper_median(q.step);
+    r.forward_s = upper_median(q.fwd);
+    r.backward_s = upper_median(q.bwd);
+    r.exposed_s = upper_median(q.exposed);
+    r.imbalance_s = upper_median(q.imbalance);
+    r.optimizer_s = upper_median(q.optim);
+    r.buckets_done_in_backward = static_cast<int>(upper_median(q.done));
     r.comm_s = syncs[m]->last().comm_s;
     r.hidden_fraction = r.comm_s > 0 ? std::clamp(1.0 - r.exposed_s / r.comm_s, 0.0, 1.0) : 0.0;
     r.exposed_fraction = r.step_s > 0 ? r.exposed_s / r.step_s : 0.0;

@@ -9,6 +9,7 @@
 
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "core/median.hpp"
 #include "core/timer.hpp"
 #include "parallel/mpi_util.hpp"
 #include "parallel/state_sync.hpp"
@@ -71,16 +72,16 @@ struct GradSync::Impl {
     }
     MPI_Comm n = MPI_COMM_NULL;
     if (o.ranks_per_node > 0)
-      check_mpi(MPI_Comm_split(world.get(), world.rank() / o.ranks_per_node, world.rank(), &n), "comm_split (node)");
+      check_mpi(MPI_Comm_split(world.handle(), world.rank() / o.ranks_per_node, world.rank(), &n), "comm_split (node)");
     else
-      check_mpi(MPI_Comm_split_type(world.get(), MPI_COMM_TYPE_SHARED, world.rank(), MPI_INFO_NULL, &n),
+      check_mpi(MPI_Comm_split_type(world.handle(), MPI_COMM_TYPE_SHARED, world.rank(), MPI_INFO_NULL, &n),
                 "comm_split_type (node)");
     node = OwnedComm(n);
     MPI_Comm nb = MPI_COMM_NULL;
-    check_mpi(MPI_Comm_dup(node.get(), &nb), "comm_dup (node)");
+    check_mpi(MPI_Comm_dup(node.handle(), &nb), "comm_dup (node)");
     node_bcast = OwnedComm(nb);
     MPI_Comm l = MPI_COMM_NULL;
-    check_mpi(MPI_Comm_split(world.get(), node.rank() == 0 ? 0 : MPI_UNDEFINED, world.rank(), &l),
+    check_mpi(MPI_Comm_split(world.handle(), node.rank() == 0 ? 0 : MPI_UNDEFINED, world.rank(), &l),
               "comm_split (leaders)");
     if (l != MPI_COMM_NULL) leaders = OwnedComm(l);
     stages.clear();
@@ -95,20 +96,20 @@ struct GradSync::Impl {
     MPI_Request* r = &requests[size_t(b)];
     switch (stages[s]) {
       case Stage::allreduce_world:
-        check_mpi(MPI_Iallreduce(MPI_IN_PLACE, p, n, MPI_FLOAT, MPI_SUM, world.get(), r), "iallreduce (gradients)");
+        check_mpi(MPI_Iallreduce(MPI_IN_PLACE, p, n, MPI_FLOAT, MPI_SUM, world.handle(), r), "iallreduce (gradients)");
         break;
       case Stage::reduce_node:
         if (node.rank() == 0)
-          check_mpi(MPI_Ireduce(MPI_IN_PLACE, p, n, MPI_FLOAT, MPI_SUM, 0, node.get(), r), "ireduce (gradients)");
+          check_mpi(MPI_Ireduce(MPI_IN_PLACE, p, n, MPI_FLOAT, MPI_SUM, 0, node.handle(), r), "ireduce (gradients)");
         else
-          check_mpi(MPI_Ireduce(p, nullptr, n, MPI_FLOAT, MPI_SUM, 0, node.get(), r), "ireduce (gradients)");
+          check_mpi(MPI_Ireduce(p, nullptr, n, MPI_FLOAT, MPI_SUM, 0, node.handle(), r), "ireduce (gradients)");
         break;
       case Stage::allreduce_leaders:
-        check_mpi(MPI_Iallreduce(MPI_IN_PLACE, p, n, MPI_FLOAT, MPI_SUM, leaders.get(), r),
+        check_mpi(MPI_Iallreduce(MPI_IN_PLACE, p, n, MPI_FLOAT, MPI_SUM, leaders.handle(), r),
                   "iallreduce (gradients, node leaders)");
         break;
       case Stage::bcast_node:
-        check_mpi(MPI_Ibcast(p, n, MPI_FLOAT, 0, node_bcast.get(), r), "ibcast (gradients)");
+        check_mpi(MPI_Ibcast(p, n, MPI_FLOAT, 0, node_bcast.handle(), r), "ibcast (gradients)");
         break;
     }
     next_stage[size_t(b)] = static_cast<int>(s + 1);
@@ -234,10 +235,10 @@ GradSync::GradSync(nn::Parameters& params, const Comm& comm, GradSyncOptions opt
   m.params = &params;
   m.o = options;
   m.buckets = plan_buckets(params, options.bucket_bytes);
-  m.world = OwnedComm::dup(comm);
+  m.world = comm.dup();
   if (m.parallel()) {
     CollectiveScope scope("gradient sync setup");
-    require_same_on_all_ranks(m.world.get(), layout_hash(params), "the model (parameter names, shapes or layout)",
+    require_same_on_all_ranks(m.world.handle(), layout_hash(params), "the model (parameter names, shapes or layout)",
                               "every rank must build the same network from the same configuration");
     if (options.ranks_per_node < 0) fail_usage("ranks per node must be >= 0 (got {})", options.ranks_per_node);
     m.build_topology();
@@ -301,7 +302,7 @@ void GradSync::begin_backward(bool sync) {
     uint64_t h = 0xCBF29CE484222325ull;
     for (const nn::Param* p : m.graph->grad_ready_order()) h = (h ^ uint64_t(p->index)) * 0x100000001B3ull;
     CollectiveScope scope("gradient sync setup");
-    require_same_on_all_ranks(m.world.get(), h, "the order in which backward finishes gradients",
+    require_same_on_all_ranks(m.world.handle(), h, "the order in which backward finishes gradients",
                               "every rank must build the same graph");
     m.order_checked = true;
   }
@@ -340,7 +341,7 @@ double GradSync::calibrate(int repeats) {
   Tensor scratch = Tensor::zeros({m.params->size()});
   std::vector<double> times;
   for (int r = 0; r < std::max(1, repeats); ++r) {
-    check_mpi(MPI_Barrier(m.world.get()), "barrier");
+    check_mpi(MPI_Barrier(m.world.handle()), "barrier");
     const double t0 = now_seconds();
     m.base = scratch.data();
     m.reset_step();
@@ -352,11 +353,8 @@ double GradSync::calibrate(int repeats) {
     times.push_back(now_seconds() - t0);
   }
   m.base = m.params->grad();
-  std::nth_element(times.begin(), times.begin() + long(times.size() / 2), times.end());
-  double median = times[times.size() / 2];
-  check_mpi(MPI_Allreduce(MPI_IN_PLACE, &median, 1, MPI_DOUBLE, MPI_MAX, m.world.get()), "allreduce");
-  m.t.comm_s = median;
-  return median;
+  m.t.comm_s = slowest_rank_upper_median(times, m.world);
+  return m.t.comm_s;
 }
 
 GradSyncSummary summarize(const GradSyncTimings& t, const Comm& comm) {

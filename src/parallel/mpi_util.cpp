@@ -1,66 +1,11 @@
-// MPI plumbing of the parallel library: checked calls, owned communicators, rank lists.
+// MPI plumbing of the parallel library: values compared across ranks, rank lists.
 #include "parallel/mpi_util.hpp"
 
 #include <fmt/format.h>
 
-#include <utility>
-
 #include "core/error.hpp"
 
 namespace climseg::parallel {
-
-void check_mpi(int rc, const char* what) {
-  if (rc == MPI_SUCCESS) return;
-  char text[MPI_MAX_ERROR_STRING];
-  int len = 0;
-  MPI_Error_string(rc, text, &len);
-  fail("MPI {} failed: {}", what, std::string(text, static_cast<size_t>(len)));
-}
-
-bool mpi_running() {
-  int initialized = 0, finalized = 0;
-  MPI_Initialized(&initialized);
-  MPI_Finalized(&finalized);
-  return initialized != 0 && finalized == 0;
-}
-
-OwnedComm::OwnedComm(MPI_Comm c) : comm_(c) {
-  if (c != MPI_COMM_NULL) {
-    MPI_Comm_rank(c, &rank_);
-    MPI_Comm_size(c, &size_);
-    // Errors come back as codes (turned into exceptions by check_mpi), as on MPI_COMM_WORLD.
-    MPI_Comm_set_errhandler(c, MPI_ERRORS_RETURN);
-  }
-}
-
-OwnedComm::~OwnedComm() { reset(); }
-
-OwnedComm::OwnedComm(OwnedComm&& o) noexcept
-    : comm_(std::exchange(o.comm_, MPI_COMM_NULL)), rank_(o.rank_), size_(std::exchange(o.size_, 1)) {}
-
-OwnedComm& OwnedComm::operator=(OwnedComm&& o) noexcept {
-  if (this != &o) {
-    reset();
-    comm_ = std::exchange(o.comm_, MPI_COMM_NULL);
-    rank_ = o.rank_;
-    size_ = std::exchange(o.size_, 1);
-  }
-  return *this;
-}
-
-void OwnedComm::reset() {
-  if (comm_ != MPI_COMM_NULL && mpi_running()) MPI_Comm_free(&comm_);
-  comm_ = MPI_COMM_NULL;
-  rank_ = 0;
-  size_ = 1;
-}
-
-OwnedComm OwnedComm::dup(const Comm& comm) {
-  if (!comm.is_mpi()) return OwnedComm();
-  MPI_Comm out = MPI_COMM_NULL;
-  check_mpi(MPI_Comm_dup(comm.handle(), &out), "comm_dup");
-  return OwnedComm(out);
-}
 
 std::vector<uint64_t> allgather_u64(MPI_Comm comm, uint64_t mine) {
   if (comm == MPI_COMM_NULL) return {mine};

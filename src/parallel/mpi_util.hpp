@@ -1,5 +1,5 @@
-// MPI plumbing of the parallel library: error checks that throw climseg::Error, and an owned
-// duplicate communicator (RAII) so each component's collectives never interleave with others'.
+// MPI plumbing of the parallel library: checks that a value agrees on every rank, and the lists of
+// ranks its messages name. (check_mpi and the owned communicator are core's: core/mpi.hpp.)
 #pragma once
 
 #include <mpi.h>
@@ -11,41 +11,6 @@
 #include "core/mpi.hpp"
 
 namespace climseg::parallel {
-
-// Throws Error("MPI <what> failed: <MPI's text>") when rc is not MPI_SUCCESS.
-void check_mpi(int rc, const char* what);
-
-// True between MPI_Init and MPI_Finalize (handles must not be freed outside that window).
-bool mpi_running();
-
-// A communicator this object owns (MPI_Comm_dup / split results); freed on destruction while MPI
-// runs. A null handle stands for "serial": size 1, rank 0, no MPI calls.
-class OwnedComm {
- public:
-  OwnedComm() = default;
-  explicit OwnedComm(MPI_Comm c);
-  ~OwnedComm();
-  OwnedComm(OwnedComm&& o) noexcept;
-  OwnedComm& operator=(OwnedComm&& o) noexcept;
-  OwnedComm(const OwnedComm&) = delete;
-  OwnedComm& operator=(const OwnedComm&) = delete;
-
-  // A duplicate of comm's handle (collective over comm); serial when comm is not MPI.
-  static OwnedComm dup(const Comm& comm);
-
-  MPI_Comm get() const { return comm_; }
-  bool is_mpi() const { return comm_ != MPI_COMM_NULL; }
-  int rank() const { return rank_; }
-  int size() const { return size_; }
-  // Leaves the handle allocated (used when requests may still be pending on it at destruction).
-  void leak() { comm_ = MPI_COMM_NULL; }
-
- private:
-  void reset();
-  MPI_Comm comm_ = MPI_COMM_NULL;
-  int rank_ = 0;
-  int size_ = 1;
-};
 
 // Every rank's 64-bit value, in rank order (MPI_Allgather); {mine} when serial.
 std::vector<uint64_t> allgather_u64(MPI_Comm comm, uint64_t mine);

@@ -22,7 +22,6 @@ class SyncBatchNorm : public nn::StatsReducer {
 
   int64_t calls() const { return calls_; }
   double seconds() const { return seconds_; }  // total time inside the reductions
-  void reset_counters() { calls_ = 0, seconds_ = 0; }
 
  private:
   OwnedComm comm_;

@@ -125,9 +125,8 @@ TEST_F(EventsCli, SameEventsUnderTwoRanks) {
   auto r = test::run_climseg(
       fmt::format("--no-progress -q events --in {} --out {} --chunk 5", synth().string(), one.string()));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  r = test::run_command(fmt::format("{} -n 2 {} --no-progress -q events --in {} --out {} --chunk 5",
-                                    CLIMSEG_TEST_MPIEXEC, test::climseg_exe().string(), synth().string(),
-                                    two.string()));
+  r = test::run_command(fmt::format("{} {} --no-progress -q events --in {} --out {} --chunk 5", test::mpiexec(2),
+                                    test::climseg_exe().string(), synth().string(), two.string()));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(read_file(one / "events.csv"), read_file(two / "events.csv"));
   EXPECT_EQ(read_file(one / "event_points.csv"), read_file(two / "event_points.csv"));

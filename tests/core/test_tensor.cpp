@@ -38,3 +38,22 @@ TEST(Tensor, BadShapesThrow) {
   EXPECT_THROW(t.slice0(4), climseg::Error);
   EXPECT_THROW(Tensor({-1, 2}), climseg::Error);
 }
+
+// CLIMSEG_ASSERT is compiled in the test builds (-DCLIMSEG_ASSERTS=ON) and catches a program bug
+// such as a dimension index out of range, naming the condition.
+TEST(Invariants, AssertThrowsInTheTestBuildAndNamesTheCondition) {
+  if (!CLIMSEG_ASSERTS_ENABLED) GTEST_SKIP() << "built without assertions (-DCLIMSEG_ASSERTS=OFF, Release)";
+  Tensor t({2, 3});
+  EXPECT_EQ(t.dim(-1), 3);
+  EXPECT_EQ(t.dim(1), 3);
+  try {
+    (void)t.dim(2);
+    FAIL() << "dim(2) of a 2-D tensor passed";
+  } catch (const climseg::InvariantError& e) {
+    EXPECT_NE(std::string(e.what()).find("i < ndim()"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW((void)t.dim(-3), climseg::InvariantError);
+  int evaluated = 0;
+  CLIMSEG_ASSERT(++evaluated == 1);
+  EXPECT_EQ(evaluated, 1);
+}

@@ -161,7 +161,7 @@ TEST(SynthTruth, SameLabelsUnderThreeRanks) {
   r = test::run_climseg(
       fmt::format("--no-progress -q label --in {} --out {}", (dir / "synth").string(), (dir / "one").string()));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  r = test::run_command(fmt::format("{} -n 3 {} --no-progress -q label --in {} --out {}", CLIMSEG_TEST_MPIEXEC,
+  r = test::run_command(fmt::format("{} {} --no-progress -q label --in {} --out {}", test::mpiexec(3),
                                     test::climseg_exe().string(), (dir / "synth").string(), (dir / "three").string()));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_GT(test::read_csv(dir / "one" / "tc_tracks.csv").size(), 10u);

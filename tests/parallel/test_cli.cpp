@@ -20,8 +20,8 @@ using namespace climseg;
 
 namespace {
 test::RunResult run_mpi(const std::string& args, const std::string& command = "bench allreduce") {
-  return test::run_command(std::string("timeout 120 ") + CLIMSEG_MPIEXEC + " " + CLIMSEG_MPIEXEC_FLAGS + " -n 2 " +
-                           test::climseg_exe().string() + " --threads 1 --no-progress " + command + " " + args);
+  return test::run_command("timeout 120 " + test::mpiexec(2) + " " + test::climseg_exe().string() +
+                           " --threads 1 --no-progress " + command + " " + args);
 }
 }  // namespace
 
@@ -163,9 +163,8 @@ TEST(TrainCliMpi, ARankThatFailsMidEpochEndsTheJob) {
   ASSERT_EQ(files.size(), 4u);
   corrupt_chunk(files[0], "TMQ", 5);
   const auto t0 = std::chrono::steady_clock::now();
-  r = test::run_command(std::string("timeout 120 ") + CLIMSEG_MPIEXEC + " " + CLIMSEG_MPIEXEC_FLAGS + " -n 2 " +
-                        test::climseg_exe().string() + " --threads 1 --no-progress train --data.train " + q(arch) +
-                        " --checkpoint_dir " + q(ck) +
+  r = test::run_command("timeout 120 " + test::mpiexec(2) + " " + test::climseg_exe().string() +
+                        " --threads 1 --no-progress train --data.train " + q(arch) + " --checkpoint_dir " + q(ck) +
                         " --model.M 1 --model.N 2 --batch_size 1 --epochs 1 --data.val_fraction 0"
                         " --data.normalization none --log_every 1");
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -20,8 +20,8 @@ Timed run_job(const std::string& args) {
   const auto t0 = std::chrono::steady_clock::now();
   // fmt, not a chain of std::string +: GCC 12 reports that chain as out of bounds (-Warray-bounds, a
   // false positive) once the precompiled header is in.
-  test::RunResult r = test::run_command(
-      fmt::format("timeout 60 {} {} -n 2 {} {}", CLIMSEG_MPIEXEC, CLIMSEG_MPIEXEC_FLAGS, CLIMSEG_FAULT_PROGRAM, args));
+  test::RunResult r =
+      test::run_command(fmt::format("timeout 60 {} {} {}", test::mpiexec(2), CLIMSEG_FAULT_PROGRAM, args));
   return {r, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()};
 }
 }  // namespace

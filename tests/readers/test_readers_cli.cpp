@@ -92,8 +92,8 @@ TEST(StatsCli, MpirunEqualsSerial) {
   for (int ranks : {2, 3, 4}) {
     SCOPED_TRACE("mpiexec -n " + std::to_string(ranks));
     const fs::path out = dir / ("mpi" + std::to_string(ranks) + ".json");
-    auto mpi = climseg::test::run_command("mpiexec --allow-run-as-root --oversubscribe -n " + std::to_string(ranks) +
-                                          " " + climseg::test::climseg_exe().string() + args + out.string());
+    auto mpi = climseg::test::run_command(climseg::test::mpiexec(ranks) + " " + climseg::test::climseg_exe().string() +
+                                          args + out.string());
     ASSERT_EQ(mpi.exit_code, 0) << mpi.err;
     json b = read_json(out);
     EXPECT_EQ(b["provenance"]["ranks"], ranks);

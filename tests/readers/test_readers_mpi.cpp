@@ -17,6 +17,7 @@
 #include "readers/partition.hpp"
 #include "readers/prefetch.hpp"
 #include "readers/stats.hpp"
+#include "shared_dir.hpp"
 #include "test_support.hpp"
 
 using namespace climseg;
@@ -27,27 +28,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr size_t kH = 9, kW = 12, kSteps = 3, kFiles = 7;
-
-// A directory every rank sees: rank 0 makes it and removes it at the end.
-class SharedDir {
- public:
-  SharedDir() {
-    Comm w = Comm::world();
-    std::string p;
-    if (w.is_root()) {
-      dir_ = std::make_unique<test::TempDir>();
-      p = dir_->path().string();
-    }
-    w.broadcast(p);
-    path_ = p;
-  }
-  ~SharedDir() { Comm::world().barrier(); }
-  const fs::path& path() const { return path_; }
-
- private:
-  std::unique_ptr<test::TempDir> dir_;
-  fs::path path_;
-};
 
 // kFiles files of kSteps 6-hourly steps, one archive of 21 samples; rank 0 writes, all wait.
 // TMQ has fill in one cell per step; PSL is packed as shorts; latitude is stored north first.
@@ -99,8 +79,8 @@ ArchiveOptions options(Comm comm) {
 }  // namespace
 
 TEST(ReadersMpi, PartitionCoversEverySampleExactlyOnce) {
-  SharedDir dir;
-  auto files = write_archive(dir.path());
+  test::SharedDir dir(Comm::world());
+  auto files = write_archive(dir.path);
   Comm w = Comm::world();
   Archive a = Archive::open(files, options(w));
   ASSERT_EQ(a.size(), int64_t(kFiles * kSteps));
@@ -120,8 +100,8 @@ TEST(ReadersMpi, PartitionCoversEverySampleExactlyOnce) {
 }
 
 TEST(ReadersMpi, EachRankScansAboutNOverPFilesAndOpensOnlyItsOwn) {
-  SharedDir dir;
-  auto files = write_archive(dir.path());
+  test::SharedDir dir(Comm::world());
+  auto files = write_archive(dir.path);
   Comm w = Comm::world();
   Archive a = Archive::open(files, options(w));
   EXPECT_EQ(a.files_scanned(), block_partition(kFiles, w.rank(), w.size()).size());
@@ -140,8 +120,8 @@ TEST(ReadersMpi, EachRankScansAboutNOverPFilesAndOpensOnlyItsOwn) {
 }
 
 TEST(ReadersMpi, StatsOverRanksEqualSerialStats) {
-  SharedDir dir;
-  auto files = write_archive(dir.path());
+  test::SharedDir dir(Comm::world());
+  auto files = write_archive(dir.path);
   Comm w = Comm::world();
   // Serial: this rank alone reads everything.
   Archive serial = Archive::open(files, options(Comm::self()));
@@ -166,10 +146,10 @@ TEST(ReadersMpi, StatsOverRanksEqualSerialStats) {
 }
 
 TEST(ReadersMpi, LatitudeBandsReadCollectivelyEqualTheSerialField) {
-  SharedDir dir;
+  test::SharedDir dir(Comm::world());
   Comm w = Comm::world();
   for (int format : {NC_NETCDF4, NC_64BIT_OFFSET}) {
-    auto files = write_archive(dir.path(), format);
+    auto files = write_archive(dir.path, format);
     Sample whole = Archive::open({files[3]}, options(Comm::self())).load(1);
     for (const char* channel : {"TMQ", "PSL"}) {
       const int64_t c = whole.channel_index(channel);
@@ -193,9 +173,9 @@ TEST(ReadersMpi, LatitudeBandsReadCollectivelyEqualTheSerialField) {
 }
 
 TEST(ReadersMpi, ABadFileScannedByOneRankFailsEveryRankWithTheSameLine) {
-  SharedDir dir;
-  auto files = write_archive(dir.path());
-  const std::string bad = (dir.path() / "h2.9.nc").string();  // sorts last: scanned by the last rank
+  test::SharedDir dir(Comm::world());
+  auto files = write_archive(dir.path);
+  const std::string bad = (dir.path / "h2.9.nc").string();  // sorts last: scanned by the last rank
   if (Comm::world().is_root()) std::ofstream(bad) << "not a netcdf file";
   Comm::world().barrier();
   files.push_back(bad);

@@ -55,7 +55,7 @@ TEST(SearchMpi, GroupsOfTwoTrainTrialsAndTheTableGathersTheirResults) {
   EXPECT_EQ(s.failed, 1);
 
   // References: each trial trained on its own by group 0 (world ranks 0 and 1).
-  Comm pair = world.split(world.rank() / 2, world.rank());
+  const OwnedComm pair = world.split(world.rank() / 2, world.rank());
   std::map<int64_t, double> reference;
   if (world.rank() < 2) {
     for (int64_t t = 0; t < 5; ++t) {
@@ -68,7 +68,6 @@ TEST(SearchMpi, GroupsOfTwoTrainTrialsAndTheTableGathersTheirResults) {
       reference[t] = r.last_validation["pixels"]["event_mean_iou"].get<double>();
     }
   }
-  pair.free();
   world.barrier();
 
   if (world.is_root()) {

@@ -10,11 +10,13 @@
 
 namespace climseg::test {
 
-// Rank 0 creates it (and removes it at destruction); every rank learns its name.
+// Rank 0 creates it and removes it at destruction, after every rank is done with it (a barrier);
+// every rank learns its name. The one helper of its kind: use it rather than a local copy.
 struct SharedDir {
   std::unique_ptr<TempDir> owned;
   std::filesystem::path path;
-  explicit SharedDir(const Comm& comm) {
+  Comm comm;
+  explicit SharedDir(const Comm& c) : comm(c) {
     std::string p;
     if (comm.is_root()) {
       owned = std::make_unique<TempDir>();
@@ -23,6 +25,9 @@ struct SharedDir {
     comm.broadcast(p);
     path = p;
   }
+  ~SharedDir() { comm.barrier(); }
+  SharedDir(const SharedDir&) = delete;
+  SharedDir& operator=(const SharedDir&) = delete;
 };
 
 }  // namespace climseg::test

@@ -27,6 +27,7 @@ fs::path real_file(const std::string& name) {
 
 fs::path test_data() { return CLIMSEG_TEST_DATA; }
 fs::path climseg_exe() { return CLIMSEG_TEST_EXE; }
+std::string mpiexec(int ranks) { return std::string(CLIMSEG_TEST_MPIEXEC) + " " + std::to_string(ranks); }
 
 TempDir::TempDir() {
   std::random_device rd;

@@ -41,6 +41,9 @@ struct RunResult {
 };
 // Runs a shell command line (through /bin/sh), capturing stdout and stderr.
 RunResult run_command(const std::string& command_line);
+// "mpiexec <CLIMSEG_MPIEXEC_FLAGS> -n <ranks>": the one launcher line of the tests, to be followed by
+// the program and its arguments.
+std::string mpiexec(int ranks);
 // Runs `climseg ARGS`.
 RunResult run_climseg(const std::string& args);
 

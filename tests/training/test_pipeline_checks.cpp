@@ -268,7 +268,7 @@ TEST(EvaluateMpi, TwoRanksGiveTheOneRankScores) {
     return json::parse(read_file(dir / name));
   };
   json one = scores("", "one.json");
-  json two = scores(std::string("timeout 120 ") + CLIMSEG_MPIEXEC + " " + CLIMSEG_MPIEXEC_FLAGS + " -n 2 ", "two.json");
+  json two = scores("timeout 120 " + test::mpiexec(2) + " ", "two.json");
   EXPECT_EQ(one.at("samples"), 9);
   EXPECT_EQ(two.at("samples"), 9);
   EXPECT_EQ(two["pixels"], one["pixels"]) << "pixel counts and the scores made from them";
