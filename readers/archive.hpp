@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/enum_names.hpp"
 #include "core/mpi.hpp"
 #include "core/tensor.hpp"
 #include "readers/calendar.hpp"
@@ -180,3 +181,9 @@ class Archive {
 std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs);
 
 }  // namespace climseg::io
+
+template <>
+struct climseg::config::EnumTable<climseg::io::FillPolicy> {
+  static constexpr std::pair<const char*, io::FillPolicy> names[] = {
+      {"mask", io::FillPolicy::mask}, {"skip", io::FillPolicy::skip}, {"error", io::FillPolicy::error}};
+};

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/enum_names.hpp"
 #include "geo/grid.hpp"
 #include "geo/sphere.hpp"
 #include "models/heuristics/ar_detector.hpp"
@@ -66,3 +67,10 @@ struct StepLabels {
 StepLabels step_labels(const StepFields& fields, const DetectConfig& config, const std::vector<geo::LatLon>& centres);
 
 }  // namespace climseg::heuristics
+
+template <>
+struct climseg::config::EnumTable<climseg::heuristics::ArMethod> {
+  static constexpr std::pair<const char*, heuristics::ArMethod> names[] = {{"auto", heuristics::ArMethod::automatic},
+                                                                           {"ivt", heuristics::ArMethod::ivt},
+                                                                           {"tmq", heuristics::ArMethod::tmq}};
+};

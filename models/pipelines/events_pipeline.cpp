@@ -35,8 +35,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::initializer_list<std::pair<const char*, Peak>> kPeakNames = {{"max", Peak::max}, {"min", Peak::min}};
-
 // A class list: numbers 1..255, as a list or as the flag's text ("1,2"); `option` names the flag.
 std::vector<int> read_classes(config::Reader& r, const char* key, const char* option, std::vector<int> fallback) {
   nlohmann::json v;
@@ -80,7 +78,7 @@ nlohmann::json EventsConfig::to_json() const {
           {"classes", classes},
           {"field", field},
           {"field_in", field_in},
-          {"peak", config::enum_name(peak, kPeakNames)},
+          {"peak", config::to_string(peak)},
           {"min_overlap", min_overlap},
           {"max_speed", max_speed},
           {"distance_classes", distance_classes},
@@ -105,7 +103,7 @@ EventsConfig EventsConfig::from_json(const nlohmann::json& j) {
   c.classes = read_classes(r, "classes", "--classes", c.classes);
   r.get("field", c.field);
   r.get("field_in", c.field_in);
-  r.get_enum("peak", c.peak, kPeakNames);
+  r.get_enum("peak", c.peak);
   r.get("min_overlap", c.min_overlap);
   r.get("max_speed", c.max_speed);
   c.distance_classes = read_classes(r, "distance_classes", "--distance-classes", c.distance_classes);

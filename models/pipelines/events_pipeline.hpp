@@ -57,3 +57,9 @@ struct EventsReport {
 EventsReport run_events(const EventsConfig& cfg, const Comm& comm, const RunOptions& options = {});
 
 }  // namespace climseg::pipelines
+
+template <>
+struct climseg::config::EnumTable<climseg::pipelines::Peak> {
+  static constexpr std::pair<const char*, pipelines::Peak> names[] = {{"max", pipelines::Peak::max},
+                                                                      {"min", pipelines::Peak::min}};
+};

@@ -13,9 +13,6 @@ using config::Alias;
 
 namespace {
 
-constexpr std::initializer_list<std::pair<const char*, heuristics::ArMethod>> kArMethods = {
-    {"auto", heuristics::ArMethod::automatic}, {"ivt", heuristics::ArMethod::ivt}, {"tmq", heuristics::ArMethod::tmq}};
-
 constexpr std::pair<Detector, const char*> kDetectors[] = {
     {Detector::tc, "tc"}, {Detector::ar, "ar"}, {Detector::waves, "waves"}};
 
@@ -130,7 +127,7 @@ Json LabelConfig::to_json() const {
                   {"box_pad_deg", d.tc_mask.box_pad_deg},
                   {"min_half_box_deg", d.tc_mask.min_half_box_deg},
                   {"max_half_box_deg", d.tc_mask.max_half_box_deg}};
-  j["ar"] = {{"method", config::enum_name(d.ar_method, kArMethods)},
+  j["ar"] = {{"method", config::to_string(d.ar_method)},
              {"ivt",
               {{"threshold", ivt_threshold},
                {"threshold_field", ivt_threshold_field},
@@ -238,7 +235,7 @@ LabelConfig LabelConfig::from_json(const Json& given) {
   }
   {
     config::Reader s = r.section("ar");
-    s.get_enum("method", d.ar_method, kArMethods);
+    s.get_enum("method", d.ar_method);
     config::Reader i = s.section("ivt");
     get_threshold(i, "threshold", c.ivt_threshold);
     i.get("threshold_field", c.ivt_threshold_field);

@@ -26,9 +26,6 @@ namespace climseg::pipelines {
 
 namespace {
 
-constexpr std::initializer_list<std::pair<const char*, io::FillPolicy>> kFillNames = {
-    {"mask", io::FillPolicy::mask}, {"skip", io::FillPolicy::skip}, {"error", io::FillPolicy::error}};
-
 // A percentile list: numbers, or the text of the flag ("1,50,99", or its parts as strings).
 std::vector<double> read_percentiles(config::Reader& r, const char* key) {
   nlohmann::json v;
@@ -56,7 +53,7 @@ nlohmann::json StatsConfig::to_json() const {
           {"out_map", out_map},
           {"map_memory_mb", map_memory_mb},
           {"area_weighted", area_weighted},
-          {"fill", config::enum_name(fill, kFillNames)}};
+          {"fill", config::to_string(fill)}};
 }
 
 StatsConfig StatsConfig::from_json(const nlohmann::json& j) {
@@ -71,7 +68,7 @@ StatsConfig StatsConfig::from_json(const nlohmann::json& j) {
   r.get("out_map", c.out_map);
   r.get("map_memory_mb", c.map_memory_mb);
   r.get("area_weighted", c.area_weighted);
-  r.get_enum("fill", c.fill, kFillNames);
+  r.get_enum("fill", c.fill);
   r.finish(StatsConfig{}.to_json());
   if (c.in.empty()) r.fail("in", "is required (--in: the archive's files, directories, globs or @lists)");
   if (c.out.empty()) r.fail("out", "is required (--out: the statistics JSON file, '-' for stdout)");

@@ -102,11 +102,6 @@ struct TrainConfig {
 }  // namespace climseg::training
 
 template <>
-struct climseg::config::EnumTable<climseg::io::FillPolicy> {
-  static constexpr std::pair<const char*, io::FillPolicy> names[] = {
-      {"mask", io::FillPolicy::mask}, {"skip", io::FillPolicy::skip}, {"error", io::FillPolicy::error}};
-};
-template <>
 struct climseg::config::EnumTable<climseg::training::UnknownClasses> {
   static constexpr std::pair<const char*, training::UnknownClasses> names[] = {
       {"error", training::UnknownClasses::error}, {"ignore", training::UnknownClasses::ignore}};

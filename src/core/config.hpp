@@ -83,22 +83,6 @@ class Reader {
   // parsed once, here.
   template <class E>
   void get_enum(const char* key, E& out);
-  // The same with a table local to one file ({name, value} pairs).
-  template <class E>
-  void get_enum(const char* key, E& out, std::initializer_list<std::pair<const char*, E>> names) {
-    seen_.insert(key);
-    if (!j_.contains(key)) return;
-    std::string text, all;
-    get(key, text);
-    for (const auto& [n, v] : names) {
-      if (text == n) {
-        out = v;
-        return;
-      }
-      all += (all.empty() ? "" : ", ") + std::string(n);
-    }
-    fail_usage("{}: '{}' must be one of {}, got '{}'", what_, name(key), all, text);
-  }
   // A nested object (absent: an empty one).
   Reader section(const char* key);
   // Marks a key as known without reading it.
@@ -132,14 +116,6 @@ void Reader::get_enum(const char* key, E& out) {
 }
 
 // nlohmann::json writes enumerations with EnumTable names: j["type"] = config::to_string(type).
-
-// The name of `value` in a table local to one file.
-template <class E>
-const char* enum_name(E value, std::initializer_list<std::pair<const char*, E>> names) {
-  for (const auto& [n, v] : names)
-    if (v == value) return n;
-  return "?";
-}
 
 // A command-line alias: today's flag that sets one configuration key.
 struct Alias {
