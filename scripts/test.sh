@@ -24,7 +24,7 @@ done
 
 if [ "$ci" = 1 ]; then
   # Each stage stops the run on failure (set -e). The whole suite under the sanitizers is not part of
-  # CI: its build and run (about 16 minutes here, twice that on CI's cores) would take CI past its
+  # CI: its build and run (about 15 minutes here and on CI's cores) would take CI to the edge of its
   # 30 minutes; it runs before each landing instead (docs/reliability.md#sanitizers-in-ci).
   "$0"
   exec "$CLIMSEG_ROOT/scripts/fuzz.sh" --runs 200
