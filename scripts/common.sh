@@ -18,7 +18,7 @@ BUILD_PACKAGES=(
 # real-world variants (nco: ncks, ncatted, ncrename, ncap2 in tests/realworld) and for style.
 # gmt-gshhg-low: coastlines on the maps climseg plot draws (optional: maps have none without it).
 # python3-pytest, -dask, -zarr: the Python module's tests (tests/python).
-TEST_PACKAGES=(python3 python3-xarray python3-netcdf4 python3-pandas python3-pytest python3-dask python3-zarr cdo nco
+TEST_PACKAGES=(python3 python3-xarray python3-netcdf4 python3-pandas python3-pytest python3-dask python3-zarr python3-matplotlib cdo nco
   clang-format gmt-gshhg-low)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
