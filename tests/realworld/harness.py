@@ -7,7 +7,9 @@ runs inspect, stats, label, predict, evaluate, events and plot on it and checks:
 
 - values against numpy: inspect's grid shape, stats' count/mean/min/max, label's masks (a
   threshold that numpy applies cell by cell), predict's class masks (the same as on the case's
-  source, cell for cell by coordinates, where the variant keeps the values);
+  source, cell for cell by coordinates, where the variant keeps the values), plot's map (every
+  pixel whose nearest cell is unambiguous has viridis' colour of that cell's value, grey where it
+  is missing, the colour bar's range given);
 - outputs in the input's own layout: the masks' dimensions named and ordered as the input's
   field, coordinate values and time values as in the input (CF units where the input's are
   readable but not CF), events' longitudes in the input's convention;
@@ -278,6 +280,93 @@ def xarray_open(path):
         return None
     except Exception as e:  # noqa: BLE001 - any refusal is the answer
         return f"{type(e).__name__}: {str(e).splitlines()[0]}"
+
+
+PLOT_WIDTH = 720  # pixels of the map area asked of `climseg plot` (its frame: 56 px left, 64 px top)
+
+
+def viridis_rgb(t):
+    """climseg's viridis: matplotlib's 256 colours, linear between neighbours, rounded."""
+    from matplotlib import colormaps  # python3-matplotlib (TEST_PACKAGES)
+    lut = np.asarray(colormaps["viridis"].colors, dtype=np.float64) * 255.0
+    t = np.clip(np.nan_to_num(t, nan=0.0), 0.0, 1.0) * 255.0
+    k = np.minimum(254, t.astype(np.int64))
+    f = (t - k)[..., None]
+    return np.floor((1 - f) * lut[k] + f * lut[k + 1] + 0.5)
+
+
+def nearest_two(coords, x, step, periodic):
+    """For each x, the index of the nearest coordinate, and the second nearest where it is nearly
+    as near (within a fifth of a cell: a pixel on a cell boundary may take either), else the same."""
+    d = np.abs(coords[None, :] - x[:, None])
+    if periodic:
+        d = np.minimum(d % 360.0, 360.0 - d % 360.0)
+    order = np.argsort(d, axis=1, kind="stable")
+    best = order[:, 0]
+    if d.shape[1] < 2:
+        return best, best
+    rows = np.arange(len(x))
+    near = d[rows, order[:, 1]] - d[rows, best] <= 0.2 * step
+    return best, np.where(near, order[:, 1], best)
+
+
+def check_map_pixels(png, step, path, vmin, vmax):
+    """Every pixel of the map area of `png` (climseg plot --width PLOT_WIDTH --no-coastlines, no
+    labels, no tracks) against the colour of its nearest cell in `step` (the file's own layout,
+    masked where missing; on a cell boundary either cell): viridis((v - vmin) / (vmax - vmin))
+    within 1 per channel, grey (208) where the cell is missing, or either under the graticule's 25%
+    white (once, or twice where lines cross). Returns a note for the table (empty when every pixel
+    was checked and right); raises Failure on a wrong pixel."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return "pixels not checked: python3-pil missing"
+    img = np.asarray(Image.open(png).convert("RGB"), dtype=np.float64)
+    _, _, lat, lon = coords_of(path)
+    step = np.ma.asarray(step)
+    if canonical_columns(lon) != len(lon):  # a repeated first meridian is one column
+        lon, step = lon[:-1], step[:, :-1]
+    dlat = abs(lat[1] - lat[0]) if len(lat) > 1 else 1.0
+    asc = np.mod(lon - lon[0], 360.0)  # longitudes ascending modulo 360 from the first
+    dlon = asc[1] - asc[0] if len(lon) > 1 else 1.0
+    periodic = abs(dlon * len(lon) - 360.0) < 1e-3 * dlon
+    top, bottom = min(90.0, lat.max() + 0.5 * dlat), max(-90.0, lat.min() - 0.5 * dlat)
+    if periodic:
+        lon_left, lon_span = -0.5 * dlon, 360.0  # --lon0 0
+    else:
+        lon_left, lon_span = lon[0] - 0.5 * dlon, asc[-1] + dlon
+    mw = PLOT_WIDTH
+    mh = max(40, int(np.floor(mw * (top - bottom) / lon_span + 0.5)))
+    if mh > 1200:
+        return "pixels not checked: a tall regional map is scaled"
+    plon = lon_left + (np.arange(mw) + 0.5) / mw * lon_span
+    plat = top - (np.arange(mh) + 0.5) / mh * (top - bottom)
+    cols = nearest_two(lon, plon, dlon, True)
+    rows = nearest_two(lat, plat, dlat, False)
+    area = img[64:64 + mh, 56:56 + mw]
+    if area.shape[:2] != (mh, mw):
+        raise Failure(f"plot: the picture is {img.shape[1]}x{img.shape[0]}, too small for a {mw}x{mh} map")
+    ok = np.zeros((mh, mw), dtype=bool)
+    first = None
+    for row in rows:
+        for col in cols:
+            cells = step[np.ix_(row, col)]
+            missing = np.ma.getmaskarray(cells)
+            v = np.ma.filled(cells.astype(np.float32), np.nan).astype(np.float64)
+            want = viridis_rgb((v - vmin) / (vmax - vmin))
+            want[missing] = 208.0
+            ok |= (np.abs(area - want) <= 1).all(axis=2)
+            for white in (0.25, 1 - 0.75**2):  # under one graticule line, or where two cross
+                ok |= (np.abs(area - (want + white * (255.0 - want))) <= 2).all(axis=2)
+            if first is None:
+                first = (v, missing, want)
+    if not ok.all():
+        y, x = np.argwhere(~ok)[0]
+        v, missing, want = first
+        raise Failure(f"plot: {int((~ok).sum())} of {ok.size} map pixels have the wrong colour; the first at "
+                      f"({plat[y]:.2f}N, {plon[x]:.2f}E) is {area[y, x].astype(int).tolist()}, its cell "
+                      f"{'missing' if missing[y, x] else f'{v[y, x]:.6g}'} wants {want[y, x].astype(int).tolist()}")
+    return ""
 
 
 def check_run_key(path, command):
@@ -629,14 +718,28 @@ class Runner:
         return None
 
     def plot(self, want):
+        # The colour bar's range is given (numpy's 10th and 90th percentiles of the drawn step), so
+        # every pixel of the map area has one right colour: viridis at the value of the cell whose
+        # centre is nearest to the pixel's (latitude, longitude) in the file's own coordinates.
         out = os.path.join(self.out, "map.png")
+        step = self.field_values()[0][0][0] if want is None else None
+        extra = []
+        if step is not None:
+            vals = step.compressed()
+            if vals.size == 0:
+                raise Failure("plot: the first step has no valid value")
+            vmin, vmax = (float(np.float32(q)) for q in np.percentile(vals, [10, 90]))
+            if not vmax > vmin:
+                vmax = vmin + 1.0
+            extra = ["--vmin", repr(vmin), "--vmax", repr(vmax), "--width", str(PLOT_WIDTH)]
         p = self.ctx.climseg_run(["plot", "--in"] + self.inputs() + ["--var", self.spec, "--steps", "0", "--out", out,
-                                                                     "--no-coastlines"], check=want is None)
+                                                                     "--no-coastlines"] + extra, check=want is None)
         if want is not None:
             return p
         with open(out, "rb") as f:
             if f.read(8) != b"\x89PNG\r\n\x1a\n":
                 raise Failure("plot: not a PNG")
+        self.note("plot", check_map_pixels(out, step, self.v.field_files[0], vmin, vmax))
         return None
 
     def all(self):
