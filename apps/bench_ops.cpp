@@ -24,10 +24,11 @@
 namespace climseg::app {
 namespace {
 
-// Runs scripts/peer/torch_ops.py (PyTorch, the same shapes, `threads` threads) with `python`: its
-// median seconds by "op|shape|pass". Error when the interpreter or torch is missing.
-std::map<std::string, double> torch_ops_peer(const nn::OpBenchCase& c, int threads, int repeats,
-                                             const std::string& python) {
+// Runs scripts/peer/torch_ops.py (PyTorch, the same shapes, `threads` threads) with `python`, with
+// glibc's allocator as it is and keeping memory: by "op|shape|pass", the faster run's median seconds
+// with both runs' figures (faster_peer). Error when the interpreter or torch is missing.
+std::map<std::string, nlohmann::json> torch_ops_peer(const nn::OpBenchCase& c, int threads, int repeats,
+                                                     const std::string& python) {
   namespace fs = std::filesystem;
   const std::string script = peer_script("torch_ops.py");
   if (!fs::exists(script)) fail("{}: the PyTorch peer script is missing", script);
@@ -39,21 +40,30 @@ std::map<std::string, double> torch_ops_peer(const nn::OpBenchCase& c, int threa
   }
   const std::string cmd =
       fmt::format("'{}' '{}' '{}' --threads {} --repeats {}", python, script, spec.string(), threads, repeats);
-  int rc = 0;
-  std::istringstream lines(run_peer_command(cmd, rc));
+  const std::vector<PeerRun> runs = run_peer_both_allocators(cmd);
   std::error_code ec;
   fs::remove(spec, ec);
-  if (rc == -1) fail("cannot run the PyTorch peer: {}", cmd);
-  if (rc != 0) fail("the PyTorch peer failed (exit status {}): {} (is python3-torch installed?)", rc, cmd);
-  std::map<std::string, double> out;
-  for (std::string line; std::getline(lines, line);) {
-    try {
-      auto j = nlohmann::json::parse(line);
-      out[j.at("op").get<std::string>() + "|" + j.at("shape").get<std::string>() + "|" +
-          j.at("pass").get<std::string>()] = j.at("seconds").get<double>();
-    } catch (const std::exception&) {
-      // not a result line (warnings); ignored
+  std::map<std::string, nlohmann::json> by_allocator[2];
+  for (size_t a = 0; a < runs.size(); ++a) {
+    if (runs[a].status == -1) fail("cannot run the PyTorch peer: {}", cmd);
+    if (runs[a].status != 0)
+      fail("the PyTorch peer failed (exit status {}, allocator {}): {} (is python3-torch installed?)", runs[a].status,
+           runs[a].allocator, cmd);
+    std::istringstream lines(runs[a].out);
+    for (std::string line; std::getline(lines, line);) {
+      try {
+        auto j = nlohmann::json::parse(line);
+        by_allocator[a][j.at("op").get<std::string>() + "|" + j.at("shape").get<std::string>() + "|" +
+                        j.at("pass").get<std::string>()] = j;
+      } catch (const std::exception&) {
+        // not a result line (warnings); ignored
+      }
     }
+  }
+  std::map<std::string, nlohmann::json> out;
+  for (const auto& [key, j] : by_allocator[0]) {
+    auto other = by_allocator[1].find(key);
+    out[key] = faster_peer(j, other == by_allocator[1].end() ? nlohmann::json() : other->second, "seconds");
   }
   return out;
 }
@@ -77,7 +87,8 @@ class BenchOpsCommand : public Command {
         "roof_fraction (compute-bound convolutions) or gbytes_per_s with copy_gbs and roof_fraction (memory-bound\n"
         "ops); bound (compute | memory: the roof that binds, by the op's flops per byte against the machine's)\n"
         "and roofline_fraction (the binding roof's time over the measured time); with --peer also peer_seconds\n"
-        "and speedup. See docs/benchmarks.md.");
+        "(PyTorch run as it is and with glibc keeping freed memory, the faster: peer_seconds_default_allocator,\n"
+        "peer_seconds_keep_memory, peer_seconds_allocator) and speedup against it. See docs/benchmarks.md.");
   }
 
   int run(const GlobalOptions& global) override {
@@ -96,13 +107,13 @@ class BenchOpsCommand : public Command {
       const double sgemm = nn::sgemm_gflops(quick_ ? 512 : 2048);
       const double copy = nn::copy_bandwidth_gbs(quick_ ? 16 : 256);
       // The peer runs each case right before ours, so both see the same machine state.
-      const std::map<std::string, double> peer =
-          peer_ ? torch_ops_peer(c, threads, repeats_, python_) : std::map<std::string, double>{};
+      const auto peer = peer_ ? torch_ops_peer(c, threads, repeats_, python_) : std::map<std::string, nlohmann::json>{};
       for (const nn::OpBenchResult& r : nn::bench_op(c, repeats_)) {
         nlohmann::json j = nn::op_result_json(r, sgemm, copy, threads);
         if (auto it = peer.find(c.op + "|" + c.shape() + "|" + r.pass); it != peer.end()) {
-          j["peer_seconds"] = it->second;
-          j["speedup"] = it->second / r.seconds;
+          for (const auto& [k, v] : it->second.items())
+            if (k.rfind("seconds", 0) == 0) j["peer_" + k] = v;
+          j["speedup"] = it->second["seconds"].get<double>() / r.seconds;
         }
         j["isa"] = isa_name(active_isa());
         std::cout << j.dump() << "\n" << std::flush;

@@ -23,28 +23,30 @@ struct PeerOptions {
   std::string python = "/usr/bin/python3";
 };
 
-// Runs scripts/peer/torch_cgnet.py (`mode`: train or predict) on the same workload and parses its one
-// JSON line; null when Python or torch is missing.
+// Runs scripts/peer/torch_cgnet.py (`mode`: train or predict) on the same workload, with glibc's
+// allocator as it is and keeping freed memory, and returns the faster run's JSON line with both
+// medians (faster_peer); null when Python or torch is missing.
 nlohmann::json torch_cgnet_peer(const training::BenchOptions& o, const std::string& python, const std::string& mode) {
   const std::string script = peer_script("torch_cgnet.py");
   if (!std::filesystem::exists(python) || !std::filesystem::exists(script)) {
     log::warn("peer skipped: {} or {} not found", python, script);
     return nullptr;
   }
-  int status = 0;
-  const std::string out =
-      run_peer_command(fmt::format("{} {} {} --grid {}x{} --batch {} --steps {} --warmup {} --threads {} --channels {} "
-                                   "--classes {} 2>/dev/null",
-                                   python, script, mode, o.height, o.width, o.batch, o.steps, o.warmup, num_threads(),
-                                   o.channels, o.classes),
-                       status);
-  if (status == -1) return nullptr;
-  try {
-    return nlohmann::json::parse(out);
-  } catch (const nlohmann::json::exception&) {
-    log::warn("peer gave no result (is python3-torch installed?): {}", out.substr(0, 200));
-    return nullptr;
+  nlohmann::json runs[2];
+  int a = 0;
+  for (const PeerRun& run : run_peer_both_allocators(
+           fmt::format("{} {} {} --grid {}x{} --batch {} --steps {} --warmup {} --threads {} --channels {} "
+                       "--classes {} 2>/dev/null",
+                       python, script, mode, o.height, o.width, o.batch, o.steps, o.warmup, num_threads(), o.channels,
+                       o.classes))) {
+    try {
+      if (run.status != -1) runs[a] = nlohmann::json::parse(run.out);
+    } catch (const nlohmann::json::exception&) {
+      log::warn("peer ({}) gave no result (is python3-torch installed?): {}", run.allocator, run.out.substr(0, 200));
+    }
+    ++a;
   }
+  return faster_peer(runs[0], runs[1], "median_s");
 }
 
 // Prints rank 0's result, with the peer's figures when asked for.

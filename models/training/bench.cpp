@@ -72,6 +72,8 @@ void add_peer(json& r, const json& peer) {
   if (peer.is_null()) return;
   r["peer"] = peer.value("peer", "pytorch");
   r["peer_median_s"] = peer["median_s"];
+  for (const char* k : {"median_s_default_allocator", "median_s_keep_memory", "median_s_allocator"})
+    if (peer.contains(k)) r[std::string("peer_") + k] = peer[k];
   r["peer_peak_rss_mb"] = peer["peak_rss_mb"];
   r["speedup"] = peer["median_s"].get<double>() / r["median_s"].get<double>();
   r["memory_ratio"] = r["peak_rss_mb"].get<double>() / peer["peak_rss_mb"].get<double>();

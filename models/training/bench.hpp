@@ -34,8 +34,10 @@ struct BenchOptions {
 nlohmann::json bench_train(const BenchOptions& o, const Comm& comm);
 nlohmann::json bench_predict(const BenchOptions& o, const Comm& comm);
 
-// Adds a peer's figures (its JSON object: median_s, peak_rss_mb, optionally peer) to a bench_train or
-// bench_predict object: peer, peer_median_s, peer_peak_rss_mb, speedup, memory_ratio. Nothing for null.
+// Adds a peer's figures (its JSON object: median_s, peak_rss_mb, optionally peer and, from a run
+// under both allocator settings, median_s_default_allocator, median_s_keep_memory and
+// median_s_allocator) to a bench_train or bench_predict object: peer, peer_median_s (and the three
+// with their peer_ prefix), peer_peak_rss_mb, speedup, memory_ratio. Nothing for null.
 void add_peer(nlohmann::json& report, const nlohmann::json& peer);
 
 // Peak resident memory of this process so far, in MB.
