@@ -1,11 +1,32 @@
 // The prefetching loader.
 #include "readers/prefetch.hpp"
 
+#include "core/timer.hpp"
+
 namespace climseg::io {
 
-Prefetcher::Prefetcher(const Archive& archive, std::vector<int64_t> indices, int depth)
+Prefetcher::Prefetcher(const Archive& archive, std::vector<int64_t> indices, int depth, bool background)
     : archive_(archive), indices_(std::move(indices)), depth_(static_cast<size_t>(std::max(1, depth))) {
-  thread_ = std::thread([this] { run(); });
+  if (background) thread_ = std::thread([this] { run(); });
+}
+
+std::optional<Sample> Prefetcher::next_inline() {
+  while (position_ < indices_.size()) {
+    Sample s;
+    if (!free_.empty()) {
+      s = std::move(free_.back());
+      free_.pop_back();
+    }
+    Stopwatch watch;
+    archive_.load_into(indices_[position_++], s);
+    const double seconds = watch.seconds();
+    load_seconds_ += seconds;
+    wait_seconds_ += seconds;
+    if (!s.skip) return s;
+    ++skipped_;
+    free_.push_back(std::move(s));
+  }
+  return std::nullopt;
 }
 
 Prefetcher::~Prefetcher() {
@@ -33,8 +54,11 @@ void Prefetcher::run() {
           free_.pop_back();
         }
       }
+      Stopwatch watch;
       archive_.load_into(i, s);
+      const double seconds = watch.seconds();
       std::lock_guard<std::mutex> lock(mutex_);
+      load_seconds_ += seconds;
       if (s.skip) {
         ++skipped_;
         free_.push_back(std::move(s));
@@ -56,8 +80,11 @@ void Prefetcher::run() {
 }
 
 std::optional<Sample> Prefetcher::next() {
+  if (!thread_.joinable()) return next_inline();
+  Stopwatch watch;
   std::unique_lock<std::mutex> lock(mutex_);
   can_take_.wait(lock, [&] { return !queue_.empty() || done_; });
+  wait_seconds_ += watch.seconds();
   if (!queue_.empty()) {
     Sample s = std::move(queue_.front());
     queue_.pop_front();
@@ -72,6 +99,16 @@ std::optional<Sample> Prefetcher::next() {
 void Prefetcher::recycle(Sample&& used) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (free_.size() < depth_ + 1) free_.push_back(std::move(used));
+}
+
+double Prefetcher::load_seconds() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return load_seconds_;
+}
+
+double Prefetcher::wait_seconds() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return wait_seconds_;
 }
 
 int64_t Prefetcher::skipped() const {

@@ -20,9 +20,11 @@ namespace climseg::io {
 // beyond what the consumer holds. Samples marked skip (FillPolicy::skip) are passed over.
 // An error while loading is rethrown by next(). Not copyable; the destructor stops the thread.
 // The background thread never calls MPI (the process asks MPI for funneled threads only).
+// With `background` false there is no thread: next() loads each sample itself (the serial
+// pipeline, `--no-overlap`), with the same results.
 class Prefetcher {
  public:
-  Prefetcher(const Archive& archive, std::vector<int64_t> indices, int depth = 2);
+  Prefetcher(const Archive& archive, std::vector<int64_t> indices, int depth = 2, bool background = true);
   ~Prefetcher();
   Prefetcher(const Prefetcher&) = delete;
   Prefetcher& operator=(const Prefetcher&) = delete;
@@ -34,9 +36,14 @@ class Prefetcher {
   void recycle(Sample&& used);
   // Samples passed over because of FillPolicy::skip so far.
   int64_t skipped() const;
+  // Seconds the background thread spent loading (reading and decoding) so far, and seconds next()
+  // waited for a sample: the part of the loading that was not hidden behind the consumer's work.
+  double load_seconds() const;
+  double wait_seconds() const;
 
  private:
   void run();
+  std::optional<Sample> next_inline();
 
   const Archive& archive_;
   std::vector<int64_t> indices_;
@@ -49,6 +56,8 @@ class Prefetcher {
   bool done_ = false;
   bool stop_ = false;
   int64_t skipped_ = 0;
+  double load_seconds_ = 0, wait_seconds_ = 0;
+  size_t position_ = 0;  // next index to load inline
   std::thread thread_;
 };
 

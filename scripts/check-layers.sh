@@ -24,7 +24,7 @@ declare -A ALLOWED=(
   [models/synth]="core geo readers"
   [models/training]="core geo nn parallel readers models/nets"
   [models/search]="core geo nn parallel analysis readers models/nets models/training"
-  [models/bench]="core geo nn parallel analysis readers models/nets models/heuristics models/synth"
+  [models/bench]="core geo nn parallel analysis readers models/nets models/heuristics models/synth models/training models/pipelines"
   [models/pipelines]="core geo nn parallel analysis readers models/nets models/heuristics models/synth models/training models/search"
   [apps]="core geo nn parallel analysis readers models/nets models/heuristics models/synth models/training models/search models/bench models/pipelines"
 )

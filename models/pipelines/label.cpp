@@ -5,8 +5,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <limits>
+#include <memory>
 #include <numeric>
 #include <set>
 #include <sstream>
@@ -23,6 +25,7 @@
 #include "readers/prefetch.hpp"
 #include "readers/run_key.hpp"
 #include "readers/stats.hpp"
+#include "readers/write_behind.hpp"
 #include "readers/writer.hpp"
 
 namespace climseg::pipelines {
@@ -145,6 +148,7 @@ class Labeller {
   heuristics::DetectConfig config_;  // cfg_.detect with the thresholds and ar method resolved
   RoleMap roles_;
   std::vector<float> ivt_threshold_field_, waves_threshold_field_;
+  mutable StageTimes times_;  // this rank's
 };
 
 void Labeller::check_roles() {
@@ -325,23 +329,30 @@ void Labeller::write_group(const io::Archive& a, int64_t first, int64_t last, co
     }
   spec.global_attrs.push_back(io::Attr::str("title", "climseg heuristic labels"));
   spec.global_attrs.push_back(io::Attr::str("detectors", cfg_.detector_text()));
-  io::CfWriter writer(path, spec);
-
+  // The writer is opened here; the steps are written behind (cfg_.overlap) in the order labelled.
+  std::shared_ptr<io::CfWriter> writer;
+  {
+    Stopwatch w;
+    writer = std::make_shared<io::CfWriter>(path, spec);
+    const double seconds = w.seconds();
+    times_.write_s += seconds;
+    times_.write_wait_s += seconds;
+  }
+  io::WriteBehind writes(cfg_.overlap);
   std::vector<int64_t> idx(static_cast<size_t>(last - first));
   std::iota(idx.begin(), idx.end(), first);
-  io::Prefetcher loader(a, idx, 2);
-  std::vector<float> out(size_t(a.grid().size()));
+  io::Prefetcher loader(a, idx, 2, cfg_.overlap);
+  const int64_t HW = a.grid().size();
   std::string my_rivers, my_summary;
   while (auto s = loader.next()) {
     const int64_t i = s->index;
+    Stopwatch computing;
     auto l = fields_of(a, *s, mask_roles().empty() ? std::vector<Role>{} : all_mask_roles());
     auto it = centres.find(i);
     const auto labels =
         heuristics::step_labels(l.fields, config_, it == centres.end() ? std::vector<geo::LatLon>{} : it->second);
-    const int64_t t = writer.append_time(s->time_value);
+    std::vector<float> out = writes.buffer(size_t(HW));
     for (size_t k = 0; k < out.size(); ++k) out[k] = labels.classes[k];
-    writer.write("LABELS", t, out.data());
-    for (const auto& [nm, c] : data_channels) writer.write(nm, t, s->data.data() + int64_t(c) * a.grid().size());
     int64_t count[4] = {0, 0, 0, 0}, kept = 0;
     for (uint8_t v : labels.classes) ++count[v & 3];
     for (const auto& o : labels.rivers.objects) {
@@ -352,12 +363,33 @@ void Labeller::write_group(const io::Archive& a, int64_t first, int64_t last, co
                                meta->orientation.file_longitude(o.stats.centroid_lon), o.stats.peak_value);
     }
     my_summary += fmt::format("{} {} {} {}\n", count[1], count[2], count[3], kept);
+    // The channels written beside LABELS, copied out of the sample (its buffers are reused).
+    auto data = std::make_shared<std::vector<std::vector<float>>>();
+    for (const auto& [nm, c] : data_channels) {
+      const float* plane = s->data.data() + int64_t(c) * HW;
+      data->emplace_back(plane, plane + HW);
+    }
+    times_.compute_s += computing.seconds();
+    writes.post(std::move(out), [writer, data, &data_channels, time = s->time_value](const float* x) {
+      const int64_t t = writer->append_time(time);
+      writer->write("LABELS", t, x);
+      for (size_t k = 0; k < data_channels.size(); ++k) writer->write(data_channels[k].first, t, (*data)[k].data());
+    });
+    loader.recycle(std::move(*s));
+    ++times_.steps;
     progress.advance();
   }
   // What the tables and summary need from this file, so a rerun that keeps it need not redo it.
-  writer.set_global_attr(kRiversAttr, my_rivers);
-  writer.set_global_attr(kSummaryAttr, my_summary);
-  writer.close();
+  writes.post([writer, my_rivers, my_summary] {
+    writer->set_global_attr(kRiversAttr, my_rivers);
+    writer->set_global_attr(kSummaryAttr, my_summary);
+    writer->close();
+  });
+  writes.finish();
+  times_.read_s += loader.load_seconds();
+  times_.read_wait_s += loader.wait_seconds();
+  times_.write_s += writes.busy_seconds();
+  times_.write_wait_s += writes.wait_seconds();
   river_rows += my_rivers;
   summary_rows += my_summary;
   log::debug("wrote {}", path);
@@ -437,21 +469,26 @@ LabelReport Labeller::run() {
     std::iota(mine.begin(), mine.end(), block.begin);
     std::vector<TcCandidate> found;
     Progress progress("label: cyclone candidates", block.size(), progress_);
-    io::Prefetcher loader(a, mine, 2);
+    io::Prefetcher loader(a, mine, 2, cfg_.overlap);
     while (auto s = loader.next()) {
+      ScopedSeconds computing(times_.compute_s);
       auto f = fields_of(a, *s, roles);
       auto c = heuristics::step_candidates(f.fields, config_, s->index, days[size_t(s->index)]);
       found.insert(found.end(), c.begin(), c.end());
       progress.advance();
     }
     progress.finish();
+    times_.read_s += loader.load_seconds();
+    times_.read_wait_s += loader.wait_seconds();
     std::vector<TcCandidate> all;
     for (const auto& bytes : comm_.allgather(heuristics::encode_candidates(found))) {
       auto part = heuristics::decode_candidates(bytes);
       all.insert(all.end(), part.begin(), part.end());
     }
     candidates = int64_t(all.size());
+    Stopwatch stitching;
     tracks = heuristics::stitch_tracks(std::move(all), days, config_.tracks);
+    times_.compute_s += stitching.seconds();
     for (const auto& t : tracks)
       for (const auto& p : t.points) centres[p.step].push_back({p.lat, p.lon});
     if (comm_.is_root()) {
@@ -540,12 +577,19 @@ LabelReport Labeller::run() {
   }
   report.seconds = clock.seconds();
   if (comm_.is_root()) {
+    // The tables are written here, on this thread.
+    Stopwatch tables;
     if (config_.cyclones) write_file_atomically(fs::path(cfg_.out) / "tc_tracks.csv", tracks_csv);
     std::string csv = "step,time,river,area_km2,length_km,width_km,centroid_lat,centroid_lon,peak\n";
     for (const auto& r : rivers) csv += r;
     if (config_.rivers) write_file_atomically(fs::path(cfg_.out) / "rivers.csv", csv);
     write_file_atomically(fs::path(cfg_.out) / "label_summary.json", report.to_json(cfg_).dump(2) + "\n");
+    const double seconds = tables.seconds();
+    times_.write_s += seconds;
+    times_.write_wait_s += seconds;
   }
+  report.times = times_;
+  report.times.setup_s = std::max(0.0, clock.seconds() - times_.read_wait_s - times_.compute_s - times_.write_wait_s);
   return report;
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/mpi.hpp"
+#include "core/stage_times.hpp"
 #include "geo/grid.hpp"
 #include "models/heuristics/pipeline.hpp"
 #include "models/pipelines/archive_roles.hpp"
@@ -34,6 +35,7 @@ struct LabelReport {
   std::array<ClassCount, 4> classes{};  // by class value; [0] (background) not counted
   int64_t kept_files = 0;               // label files of an earlier run kept (same run key)
   double seconds = 0;
+  StageTimes times;            // this rank's reading, compute and writing (not in the summary)
   nlohmann::json run_options;  // the configuration part of the label files' run keys
 
   // The summary: the report's keys (as before: samples, options, grid, detectors, roles,

@@ -100,6 +100,7 @@ Json LabelConfig::to_json() const {
   j["with_data"] = with_data;
   j["stats"] = stats;
   j["step_hours"] = step_hours;
+  j["overlap"] = overlap;
   j["tc"] = {{"min_vorticity", d.tc.min_vorticity},
              {"vorticity_window_deg", d.tc.vorticity_window_deg},
              {"max_core_radius_deg", d.tc.max_core_radius_deg},
@@ -192,6 +193,7 @@ LabelConfig LabelConfig::from_json(const Json& given) {
   r.get("with_data", c.with_data);
   r.get("stats", c.stats);
   r.get("step_hours", c.step_hours);
+  r.get("overlap", c.overlap);
 
   auto& d = c.detect;
   {
@@ -290,6 +292,10 @@ const std::vector<Alias>& LabelConfig::cli_aliases() {
        "role's values are converted to the units its detector takes, docs/detectors.md)",
        K::list},
       {"--with-data", "with_data", "Also write these channels (e.g. TMQ,U850,V850,PSL) beside LABELS"},
+      {"--no-overlap", "overlap",
+       "Read, label and write each step in turn on one thread (by default the next step is read and the last one "
+       "written while a step is labelled; the outputs are the same bytes)",
+       K::flag_off},
       {"--overwrite", "overwrite",
        "Redo every label file that exists (by default one is kept when it was made from "
        "the same inputs with the same options and climseg version, and redone otherwise)",
@@ -358,7 +364,7 @@ Json LabelConfig::key_json() const {
   auto walk = [&](auto& self, const Json& node, const std::string& prefix) -> void {
     for (const auto& [k, v] : node.items()) {
       const std::string key = prefix.empty() ? k : prefix + "." + k;
-      if (key == "in" || key == "out" || key == "overwrite" || key == "no_overwrite") continue;
+      if (key == "in" || key == "out" || key == "overwrite" || key == "no_overwrite" || key == "overlap") continue;
       if (v.is_object() && !(key == "vars" || key == "units")) {
         self(self, v, key);
         continue;

@@ -36,6 +36,9 @@ struct LabelConfig {
   std::string with_data;    // "with_data": channels written beside LABELS ("TMQ,U850")
   std::string stats;        // "stats": statistics file (climseg stats) for pNN thresholds
   double step_hours = 6.0;  // "step_hours": time between samples when the archive has no time
+  // "overlap": read the next step and write the last one on background threads while a step is
+  // labelled (the outputs are the same bytes either way; not part of the rerun key).
+  bool overlap = true;
 
   // The detectors' parameters ("tc", "tracks", "tc_mask", "ar", "waves"); detect.cyclones, rivers
   // and waves follow `detectors`. The per-cell threshold fields are loaded by label_archive.

@@ -1,9 +1,11 @@
 // `climseg predict` and `climseg evaluate`: configurations and runs.
 #include "models/training/predict_config.hpp"
 
+#include <algorithm>
 #include <regex>
 
 #include "core/log.hpp"
+#include "core/timer.hpp"
 #include "models/training/column_predict.hpp"
 #include "models/training/model_io.hpp"
 #include "readers/archive.hpp"
@@ -66,7 +68,8 @@ json PredictConfig::to_json() const {
           {"batchnorm", config::to_string(batchnorm)},
           {"fill_policy", config::to_string(fill_policy)},
           {"regrid", regrid},
-          {"precision", config::to_string(precision)}};
+          {"precision", config::to_string(precision)},
+          {"overlap", overlap}};
 }
 
 PredictConfig PredictConfig::from_json(const json& j) {
@@ -85,6 +88,7 @@ PredictConfig PredictConfig::from_json(const json& j) {
   r.get_enum("fill_policy", c.fill_policy);
   r.get("regrid", c.regrid);
   r.get_enum("precision", c.precision);
+  r.get("overlap", c.overlap);
   r.finish(PredictConfig{}.to_json());
   if (c.model.empty()) r.fail("model", "is required (--model FILE)");
   if (c.in.empty()) r.fail("in", "is required (--in FILES)");
@@ -126,11 +130,16 @@ const std::vector<config::Alias>& PredictConfig::cli_aliases() {
        K::flag},
       {"--precision", "precision",
        "Convolution arithmetic: fp32 (default), or bf16 (AVX512-BF16: bf16 inputs, fp32 sums)"},
+      {"--no-overlap", "overlap",
+       "Read, predict and write each step in turn on one thread (by default step t+1 is read and step t-1 written "
+       "while step t is predicted; the outputs are the same bytes)",
+       K::flag_off},
   };
   return a;
 }
 
 PredictRun run_predict(const PredictConfig& cfg, const Comm& comm) {
+  Stopwatch wall;
   PredictOptions o;
   o.inputs = cfg.in;
   o.out_dir = cfg.out;
@@ -141,12 +150,13 @@ PredictRun run_predict(const PredictConfig& cfg, const Comm& comm) {
   o.batchnorm = cfg.batchnorm;
   o.missing = cfg.fill_policy;
   o.precision = cfg.precision;
+  o.overlap = cfg.overlap;
   nn::require_precision(o.precision);  // before anything is made
   check_output_folder(cfg.out);        // made once the model and the archive are read
   // The rerun key: every setting that can change an output. The model enters it by its checksum,
   // the inputs by their identities (readers/run_key.hpp), not by their paths.
   o.key_config = cfg.to_json();
-  for (const char* k : {"model", "in", "out", "rerun"}) o.key_config.erase(k);
+  for (const char* k : {"model", "in", "out", "rerun", "overlap"}) o.key_config.erase(k);
   o.units = io::parse_units_overrides(cfg.units);
   ModelBundle m = load_model(cfg.model);
   if (o.regrid && !m.training_grid)
@@ -173,6 +183,9 @@ PredictRun run_predict(const PredictConfig& cfg, const Comm& comm) {
       fail_usage("--remap: for unstructured inputs (the input is on a lat-lon grid; see --regrid)");
     run.report = predict(m, o, comm);
   }
+  // Loading the model, opening the archive, collectives: the rest of this rank's wall time.
+  StageTimes& t = run.report.times;
+  t.setup_s = std::max(0.0, wall.seconds() - t.read_wait_s - t.compute_s - t.write_wait_s);
   const PredictReport& r = run.report;
   run.samples = comm.sum(r.samples);
   run.files_written = comm.sum(r.files_written);

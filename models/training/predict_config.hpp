@@ -30,6 +30,7 @@ struct PredictConfig {
   MissingPolicy fill_policy = MissingPolicy::mask;
   bool regrid = false;
   nn::Precision precision = nn::Precision::fp32;
+  bool overlap = true;  // read ahead and write behind on background threads (not in the rerun key)
 
   nlohmann::json to_json() const;
   static PredictConfig from_json(const nlohmann::json& j);  // UsageError naming the key

@@ -14,6 +14,7 @@
 #include "geo/regrid.hpp"
 #include "readers/partition.hpp"
 #include "readers/prefetch.hpp"
+#include "readers/write_behind.hpp"
 #include "readers/writer.hpp"
 
 namespace climseg::training {
@@ -374,34 +375,60 @@ PredictReport predict(const ModelBundle& m, const PredictOptions& o, const Comm&
     if (spec.has_time()) writer->write_time(0, times);
     return writer;
   };
-  // One step's mask and probabilities on the (H, W) grid: into a writer or a part file. Cells with
-  // a missing input are NaN (the writer's _FillValue) unless the policy is `mean`.
+  // One step's mask and probabilities on the (H, W) grid, by variable, to be written into a writer
+  // or a part file. Cells with a missing input are NaN (the writer's _FillValue) unless the policy
+  // is `mean`.
   PredictReport report;
-  std::vector<float> mask(static_cast<size_t>(HW)), prob(static_cast<size_t>(HW));
+  StageTimes& times = report.times;
+  io::WriteBehind writes(o.overlap);
   std::vector<uint8_t> missing;
   const float nan = std::numeric_limits<float>::quiet_NaN();
-  auto emit = [&](const io::Sample& s, const std::function<void(const std::string&, const float*)>& put) {
+  using Outputs = std::vector<std::pair<std::string, std::vector<float>>>;
+  auto emit = [&](const io::Sample& s) {
+    ScopedSeconds timed(times.compute_s);
+    Outputs put;
     const int64_t n_missing = missing_cells(s, o.missing, missing);
     report.missing_cells += n_missing;
     report.steps_with_missing += n_missing > 0;
     const bool blank = n_missing > 0 && o.missing == MissingPolicy::mask;
     const float* p = runner.run(s, nullptr);
+    std::vector<float> mask = writes.buffer(static_cast<size_t>(HW));
     argmax_classes(p, K, Ho, Wo, H, W, mask.data());
     if (blank)
       for (int64_t k = 0; k < HW; ++k)
         if (missing[static_cast<size_t>(k)]) mask[static_cast<size_t>(k)] = nan;
-    put("class_mask", mask.data());
+    put.emplace_back("class_mask", std::move(mask));
     if (o.probabilities)
       for (int64_t c = 0; c < K; ++c) {
+        std::vector<float> prob = writes.buffer(static_cast<size_t>(HW));
         for (int64_t i = 0; i < H; ++i)
           std::copy(p + (c * Ho + i) * Wo, p + (c * Ho + i) * Wo + W, prob.data() + i * W);
         if (blank)
           for (int64_t k = 0; k < HW; ++k)
             if (missing[static_cast<size_t>(k)]) prob[static_cast<size_t>(k)] = nan;
-        put(prob_names[static_cast<size_t>(c)], prob.data());
+        put.emplace_back(prob_names[static_cast<size_t>(c)], std::move(prob));
       }
+    return put;
+  };
+  // Writing done on this thread (opening outputs, assembling shared ones) counts as exposed.
+  auto inline_write = [&](const std::function<void()>& f) {
+    Stopwatch w;
+    f();
+    const double seconds = w.seconds();
+    times.write_s += seconds;
+    times.write_wait_s += seconds;
   };
 
+  // Which of this rank's outputs to write, decided before any shared output is written (after the
+  // barrier below) so every rank agrees; then their steps are read ahead by one prefetcher across
+  // files, and written behind (o.overlap).
+  struct Job {
+    size_t g;
+    int64_t lo, hi;
+    bool split;
+  };
+  std::vector<Job> jobs;
+  std::vector<int64_t> my_steps;
   Progress progress("predict", mine.size());
   std::vector<size_t> shared;  // groups split over ranks, not already complete
   for (size_t g = 0; g < groups.size(); ++g) {
@@ -410,7 +437,6 @@ PredictReport predict(const ModelBundle& m, const PredictOptions& o, const Comm&
     const int64_t lo = std::max(offset[g], mine.begin) - offset[g], hi = std::min(offset[g] + n, mine.end) - offset[g];
     const bool split = owner(offset[g]) != owner(offset[g] + n - 1);
     const fs::path out = output_of(g);
-    // Decided before any shared output is written (after the barrier below), so every rank agrees.
     const bool complete = io::keep_existing(out, key_of(g), o.rerun);
     if (split && !complete) shared.push_back(g);
     if (lo >= hi) continue;
@@ -419,44 +445,71 @@ PredictReport predict(const ModelBundle& m, const PredictOptions& o, const Comm&
       progress.advance(hi - lo, "skipped complete " + out.filename().string());
       continue;
     }
-    std::vector<int64_t> steps(idx.begin() + lo, idx.begin() + hi);
-    io::Prefetcher samples(archive, steps, 2);
-    if (!split) {
-      std::unique_ptr<io::CfWriter> writer = open_writer(g);
+    jobs.push_back({g, lo, hi, split});
+    my_steps.insert(my_steps.end(), idx.begin() + lo, idx.begin() + hi);
+  }
+  io::Prefetcher samples(archive, my_steps, 2, o.overlap);
+  auto next_sample = [&](const Job& j, int64_t t) {
+    std::optional<io::Sample> s = samples.next();
+    if (!s) fail("internal: missing sample {} of {}", t, archive.info(groups[j.g].front()).file);
+    return std::move(*s);
+  };
+  for (const Job& j : jobs) {
+    const fs::path out = output_of(j.g);
+    if (!j.split) {
+      std::shared_ptr<io::CfWriter> writer;
+      inline_write([&] { writer = open_writer(j.g); });
       const int64_t missing_before = report.missing_cells;
-      for (int64_t t = 0; t < n; ++t) {
-        std::optional<io::Sample> s = samples.next();
-        if (!s) fail("internal: missing sample {} of {}", t, archive.info(idx.front()).file);
-        emit(*s, [&](const std::string& var, const float* d) { writer->write(var, t, d); });
+      for (int64_t t = j.lo; t < j.hi; ++t) {
+        io::Sample s = next_sample(j, t);
+        Outputs outs = emit(s);
+        samples.recycle(std::move(s));
+        for (auto& out_var : outs)
+          writes.post(std::move(out_var.second),
+                      [writer, var = out_var.first, t](const float* x) { writer->write(var, t, x); });
         ++report.samples;
         progress.advance(1);
       }
-      if (o.missing == MissingPolicy::mask)  // the _FillValue cells of class_mask
-        writer->set_global_attr("missing_input_cells", std::to_string(report.missing_cells - missing_before));
-      writer->close();
+      const int64_t file_missing = report.missing_cells - missing_before;
+      writes.post([writer, file_missing, mask_policy = o.missing == MissingPolicy::mask] {
+        if (mask_policy)  // the _FillValue cells of class_mask
+          writer->set_global_attr("missing_input_cells", std::to_string(file_missing));
+        writer->close();
+      });
       ++report.files_written;
       report.outputs.push_back(out.string());
       continue;
     }
     const fs::path part = part_path(out, comm.rank());
-    std::ofstream f(part, std::ios::binary | std::ios::trunc);
-    if (!f) fail("{}: cannot write", part.string());
-    for (int64_t t = lo; t < hi; ++t) {
-      std::optional<io::Sample> s = samples.next();
-      if (!s) fail("internal: missing sample {} of {}", t, archive.info(idx.front()).file);
-      emit(*s, [&](const std::string&, const float* d) {
-        f.write(reinterpret_cast<const char*>(d), static_cast<std::streamsize>(HW * sizeof(float)));
-      });
+    auto f = std::make_shared<std::ofstream>(part, std::ios::binary | std::ios::trunc);
+    if (!*f) fail("{}: cannot write", part.string());
+    for (int64_t t = j.lo; t < j.hi; ++t) {
+      io::Sample s = next_sample(j, t);
+      Outputs outs = emit(s);
+      samples.recycle(std::move(s));
+      for (auto& out_var : outs)
+        writes.post(std::move(out_var.second), [f, HW](const float* x) {
+          f->write(reinterpret_cast<const char*>(x), static_cast<std::streamsize>(HW * sizeof(float)));
+        });
       ++report.samples;
       progress.advance(1);
     }
-    f.close();
-    if (!f) fail("{}: write failed (disk full?)", part.string());
+    writes.post([f, part] {
+      f->close();
+      if (!*f) fail("{}: write failed (disk full?)", part.string());
+    });
   }
+  writes.finish();
+  times.steps = report.samples;
+  times.read_s = samples.load_seconds();
+  times.read_wait_s = samples.wait_seconds();
+  times.write_s += writes.busy_seconds();
+  times.write_wait_s += writes.wait_seconds();
   progress.finish();
   if (shared.empty()) return report;
 
   comm.barrier();  // every part written
+  Stopwatch assembling;
   const int64_t per_step = 1 + (o.probabilities ? K : 0);
   std::vector<float> buf(static_cast<size_t>(HW));
   for (size_t g : shared) {
@@ -490,6 +543,9 @@ PredictReport predict(const ModelBundle& m, const PredictOptions& o, const Comm&
     ++report.files_written;
     report.outputs.push_back(out.string());
   }
+  const double assembly = assembling.seconds();
+  times.write_s += assembly;
+  times.write_wait_s += assembly;
   comm.barrier();  // shared outputs in place on return
   return report;
 }

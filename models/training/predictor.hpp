@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/mpi.hpp"
+#include "core/stage_times.hpp"
 #include "models/training/metrics.hpp"
 #include "models/training/model_io.hpp"
 #include "nn/precision.hpp"
@@ -61,6 +62,9 @@ struct PredictOptions {
   std::string suffix = ".climseg.nc";
   // The convolutions' arithmetic (nn/precision.hpp): bf16 inputs with fp32 sums on AVX512-BF16.
   nn::Precision precision = nn::Precision::fp32;
+  // Read step t+1 and write step t-1 on background threads while step t computes (the outputs are
+  // the same bytes either way); false does each in turn on the calling thread (`--no-overlap`).
+  bool overlap = true;
 };
 
 struct PredictReport {
@@ -70,6 +74,7 @@ struct PredictReport {
   int64_t missing_cells = 0;         // cells (over this rank's steps) with a missing input value
   int64_t steps_with_missing = 0;    // this rank's steps with any
   std::vector<std::string> outputs;  // this rank's output paths
+  StageTimes times;                  // this rank's reading, compute and writing
 };
 
 PredictReport predict(const ModelBundle& model, const PredictOptions& options, const Comm& comm);

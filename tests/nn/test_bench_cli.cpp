@@ -1,8 +1,9 @@
-// `climseg bench ops` as a user runs it: JSON lines with the documented keys (the kernels' ISA level
-// among them, CLIMSEG_ISA forcing a lower one), usage errors.
+// `climseg bench ops` and `bench archive` as a user runs them: JSON lines with the documented keys (the
+// kernels' ISA level among them, CLIMSEG_ISA forcing a lower one), usage errors.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -118,3 +119,72 @@ TEST(BenchOpsCli, UnknownFilterIsAUsageError) {
 }
 
 }  // namespace
+
+// `climseg bench archive` on a tiny archive: one JSON object per job with the documented keys, the
+// split (setup + exposed reading + compute + exposed writing) adding up to the wall time, and the
+// same figures with --no-overlap. The predict job needs ClimateNet's weights (../shared/data).
+TEST(BenchArchiveCli, EachJobSplitsItsWallTime) {
+  const bool weights = !climseg::test::shared_data().empty();
+  if (!weights) std::cerr << "../shared/data not found: bench archive runs the label jobs only\n";
+  for (const char* overlap : {"", " --no-overlap"}) {
+    auto r = run_climseg(std::string("--threads 2 bench archive --grid 32x48 --files 2 --steps-per-file 2 --json") +
+                         (weights ? " --jobs predict tc tc,ar" : " --jobs tc tc,ar") + overlap);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::istringstream lines(r.out);
+    int rows = 0;
+    for (std::string line; std::getline(lines, line); ++rows) {
+      auto j = nlohmann::json::parse(line);
+      for (const char* key : {"bench",
+                              "job",
+                              "grid",
+                              "steps",
+                              "files",
+                              "ranks",
+                              "threads",
+                              "overlap",
+                              "wall_s",
+                              "wall_s_per_step",
+                              "core_s",
+                              "core_s_per_step",
+                              "read_s",
+                              "read_exposed_s",
+                              "compute_s",
+                              "write_s",
+                              "write_exposed_s",
+                              "setup_s",
+                              "split_s",
+                              "io_hidden_fraction",
+                              "steady_s_per_step",
+                              "isa"})
+        EXPECT_TRUE(j.contains(key)) << key << " missing in " << line;
+      EXPECT_EQ(j["bench"], "archive");
+      EXPECT_EQ(j["grid"], "32x48");
+      EXPECT_EQ(j["steps"], 4);
+      EXPECT_EQ(j["files"], 2);
+      EXPECT_EQ(j["overlap"], std::string(overlap).empty()) << line;
+      const double wall = j["wall_s"], split = j["split_s"];
+      EXPECT_GT(wall, 0.0);
+      EXPECT_NEAR(split, wall, 0.05 * wall + 0.05) << line;
+      // Every part is a time. (Waiting for a read can exceed the read itself: the reader may wait for
+      // the HDF5 lock while the writer holds it.)
+      for (const char* key : {"read_s", "read_exposed_s", "compute_s", "write_s", "write_exposed_s", "setup_s"})
+        EXPECT_GE(j[key].get<double>(), 0.0) << key << " in " << line;
+      EXPECT_GT(j["read_s"].get<double>(), 0.0) << line;
+      EXPECT_GT(j["write_s"].get<double>(), 0.0) << line;
+      EXPECT_EQ(j["outputs"], 2) << line;
+      const double hidden = j["io_hidden_fraction"];
+      EXPECT_GE(hidden, 0.0);
+      EXPECT_LE(hidden, 1.0);
+      if (!std::string(overlap).empty()) {
+        EXPECT_LT(hidden, 0.02) << "serial I/O cannot be hidden: " << line;
+      }
+    }
+    EXPECT_EQ(rows, weights ? 3 : 2) << r.out;
+  }
+}
+
+TEST(BenchArchiveCli, UnknownJobIsAUsageError) {
+  auto r = run_climseg("bench archive --grid 32x48 --files 1 --steps-per-file 1 --jobs tc,rain");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--jobs tc,rain"), std::string::npos) << r.err;
+}
