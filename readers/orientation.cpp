@@ -123,6 +123,7 @@ template void to_canonical<uint8_t>(const uint8_t*, uint8_t*, int64_t, int64_t, 
 template void to_file_order<float>(const float*, float*, int64_t, int64_t, const geo::Orientation&);
 template void to_file_order<double>(const double*, double*, int64_t, int64_t, const geo::Orientation&);
 template void to_file_order<uint8_t>(const uint8_t*, uint8_t*, int64_t, int64_t, const geo::Orientation&);
+template void to_file_order<int32_t>(const int32_t*, int32_t*, int64_t, int64_t, const geo::Orientation&);
 
 std::vector<double> file_latitudes(const geo::Grid& grid, const geo::Orientation& o) {
   std::vector<double> lat = grid.lat;

@@ -151,6 +151,42 @@ const std::vector<config::Alias>& EventsConfig::cli_aliases() {
 
 namespace {
 
+analysis::LinkParams link_params(const EventsConfig& cfg) {
+  analysis::LinkParams link;
+  link.min_overlap_fraction = cfg.min_overlap;
+  link.max_speed_km_per_day = cfg.max_speed;
+  link.distance_classes = as_classes(cfg.distance_classes);
+  link.max_gap_days = cfg.max_gap;
+  link.min_steps = cfg.min_steps;
+  link.min_lifetime_days = cfg.min_lifetime;
+  link.min_area_km2 = cfg.min_area;
+  link.validate();
+  return link;
+}
+
+analysis::SummaryParams summary_params_of(const EventsConfig& cfg) {
+  analysis::SummaryParams p;
+  p.genesis_cell_deg = cfg.genesis_cell;
+  p.class_names = heuristics::class_names();
+  p.validate();
+  return p;
+}
+
+// events_summary.json's statistics (the run key, config and outputs are the caller's).
+nlohmann::json summary_json(const analysis::EventSummary& summary, const analysis::EventLinker& linker,
+                            const analysis::LinkParams& link, int64_t steps, const geo::Grid& grid) {
+  nlohmann::json js = summary.to_json();
+  js["steps"] = steps;
+  js["grid"] = grid.shape_str();
+  js["events_started"] = linker.events_started();
+  js["events_kept"] = linker.events_kept();
+  js["link"] = {
+      {"min_overlap_fraction", link.min_overlap_fraction}, {"max_speed_km_per_day", link.max_speed_km_per_day},
+      {"distance_classes", link.distance_classes},         {"min_steps", link.min_steps},
+      {"min_lifetime_days", link.min_lifetime_days},       {"min_area_km2", link.min_area_km2}};
+  return js;
+}
+
 // Hands the allocator's free pages back to the system. The live heap stays near 7 MB on any archive
 // length, but glibc kept the pages freed between steps (per-step planes interleaved with long-lived
 // event records), so the resident size grew with the archive: 24 MB more over 576 steps at 96x144.
@@ -407,20 +443,9 @@ void write_ids(const io::Archive& a, const std::vector<uint8_t>& classes, const 
 
 EventsReport run_events(const EventsConfig& cfg, const Comm& world, const RunOptions& run) {
   Stopwatch clock;
-  analysis::LinkParams link;
-  link.min_overlap_fraction = cfg.min_overlap;
-  link.max_speed_km_per_day = cfg.max_speed;
-  link.distance_classes = as_classes(cfg.distance_classes);
-  link.max_gap_days = cfg.max_gap;
-  link.min_steps = cfg.min_steps;
-  link.min_lifetime_days = cfg.min_lifetime;
-  link.min_area_km2 = cfg.min_area;
+  const analysis::LinkParams link = link_params(cfg);
   const std::vector<uint8_t> classes = as_classes(cfg.classes);
-  link.validate();
-  analysis::SummaryParams summary_params;
-  summary_params.genesis_cell_deg = cfg.genesis_cell;
-  summary_params.class_names = heuristics::class_names();
-  summary_params.validate();
+  const analysis::SummaryParams summary_params = summary_params_of(cfg);
   const std::vector<std::string>& class_names = heuristics::class_names();
   const bool peak_min = cfg.peak == Peak::min;
   make_output_folder(cfg.out);
@@ -561,16 +586,8 @@ EventsReport run_events(const EventsConfig& cfg, const Comm& world, const RunOpt
       f->close();
       if (!*f) fail("{}: could not write the event tables (disk full?)", cfg.out);
     }
-    nlohmann::json js = summary.to_json();
-    js["steps"] = S;
+    nlohmann::json js = summary_json(summary, linker, link, S, grid);
     js["run_key"] = nlohmann::json::parse(run_key);
-    js["grid"] = grid.shape_str();
-    js["events_started"] = linker.events_started();
-    js["events_kept"] = linker.events_kept();
-    js["link"] = {
-        {"min_overlap_fraction", link.min_overlap_fraction}, {"max_speed_km_per_day", link.max_speed_km_per_day},
-        {"distance_classes", link.distance_classes},         {"min_steps", link.min_steps},
-        {"min_lifetime_days", link.min_lifetime_days},       {"min_area_km2", link.min_area_km2}};
     js["config"] = cfg.to_json();
     // The summary names exactly the files of this run; the outputs of an earlier run that this one
     // does not write (an id map before --no-ids, pictures of a class no longer found) are removed
@@ -608,6 +625,65 @@ EventsReport run_events(const EventsConfig& cfg, const Comm& world, const RunOpt
   world.barrier();
   report.seconds = clock.seconds();
   return report;
+}
+
+StepsEvents::StepsEvents(const EventsConfig& cfg, const geo::Grid& grid, const geo::Orientation& file)
+    : cfg_(cfg), grid_(grid), file_(file), linker_(link_params(cfg)), summary_(summary_params_of(cfg)) {
+  events_csv_ = analysis::events_csv_header();
+  points_csv_ = analysis::points_csv_header();
+}
+
+const analysis::ComponentLabels& StepsEvents::add(std::span<const float> map, double day, const std::string& iso,
+                                                  std::span<const float> field, std::span<const float> valid,
+                                                  const std::string& where) {
+  if (finished_) fail_usage("events: add after finish");
+  const int64_t step = int64_t(ids_.size()), n = grid_.size();
+  if (int64_t(map.size()) != n) fail_usage("events: step {} has {} values, the grid {}", step, map.size(), n);
+  std::vector<uint8_t> classes(size_t(n), 0);
+  for (int64_t k = 0; k < n; ++k) {
+    const float v = map[size_t(k)];
+    if (std::isfinite(v) && v >= 0 && (v != std::floor(v) || v > 255))
+      fail("{}: step {}: the class map holds values such as {:g} are not class ids (integers 0..255)", where, step, v);
+    classes[size_t(k)] = v > 0 && v < 256 ? uint8_t(v) : 0;
+  }
+  now_ = analysis::label_classes(grid_, classes, as_classes(cfg_.classes));
+  analysis::StatsOptions so;
+  so.peak_is_minimum = cfg_.peak == Peak::min;
+  so.field = field;
+  so.valid = valid;
+  const analysis::StepObjects objects =
+      analysis::describe_step(grid_, now_, step > 0 ? &prev_ : nullptr, step, day, iso, so);
+  ids_.push_back(linker_.add(objects));
+  flush();
+  prev_ = std::move(now_);
+  return prev_.labels;
+}
+
+void StepsEvents::flush() {
+  for (const auto& e : linker_.take_finished()) {
+    events_csv_ += analysis::event_csv_row(e, heuristics::class_names(), cfg_.peak == Peak::min, file_);
+    points_csv_ += analysis::points_csv_rows(e, heuristics::class_names(), file_);
+    summary_.add(e);
+  }
+}
+
+void StepsEvents::finish() {
+  if (finished_) return;
+  linker_.finish();
+  flush();
+  finished_ = true;
+}
+
+int64_t StepsEvents::event_id(int64_t step, int32_t component) const {
+  if (!finished_) fail_usage("events: event_id before finish");
+  if (component <= 0) return 0;
+  const std::vector<int64_t>& ids = ids_.at(size_t(step));
+  const int64_t id = ids.at(size_t(component - 1));
+  return linker_.kept(id) ? id : 0;
+}
+
+nlohmann::json StepsEvents::summary() const {
+  return summary_json(summary_, linker_, link_params(cfg_), int64_t(ids_.size()), grid_);
 }
 
 }  // namespace climseg::pipelines

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "analysis/events.hpp"
+#include "analysis/summary.hpp"
 #include "core/config.hpp"
 #include "core/mpi.hpp"
 #include "models/pipelines/pipeline.hpp"
@@ -55,6 +56,42 @@ struct EventsReport {
 
 // Every output appears at the end, together, or (on an error) not at all.
 EventsReport run_events(const EventsConfig& cfg, const Comm& comm, const RunOptions& options = {});
+
+// The same events on class maps in memory (Python's climseg.events), handed over step by step in
+// time order: run_events' linking, tables and summary, without files (cfg's in, out, labels_var,
+// field_in, chunk, ids and plots are not read). The tables are the text of events.csv and
+// event_points.csv; event ids come back through event_id() once finish() has run.
+class StepsEvents {
+ public:
+  StepsEvents(const EventsConfig& cfg, const geo::Grid& grid, const geo::Orientation& file);
+  // Step `step` (0, 1, ... in order): `map` (H, W) on the canonical grid, class ids (values outside
+  // 1..255 and non-finite ones are background; values that are not integers are refused, naming
+  // `where`); `field`/`valid` (optional): the --field whose peak each component reports. Returns
+  // the step's component labels (0: none, c > 0: component c).
+  const analysis::ComponentLabels& add(std::span<const float> map, double day, const std::string& iso,
+                                       std::span<const float> field = {}, std::span<const float> valid = {},
+                                       const std::string& where = "the class map");
+  void finish();
+  // The event of component c (> 0) of step `step`, 0 when it was not kept.
+  int64_t event_id(int64_t step, int32_t component) const;
+  const std::string& events_csv() const { return events_csv_; }
+  const std::string& points_csv() const { return points_csv_; }
+  // events_summary.json's statistics (classes, steps, grid, events_started, events_kept, link; no
+  // run key, config or outputs).
+  nlohmann::json summary() const;
+
+ private:
+  void flush();
+  EventsConfig cfg_;
+  const geo::Grid& grid_;
+  geo::Orientation file_;
+  analysis::EventLinker linker_;
+  analysis::EventSummary summary_;
+  analysis::ClassComponents prev_, now_;
+  std::vector<std::vector<int64_t>> ids_;
+  std::string events_csv_, points_csv_;
+  bool finished_ = false;
+};
 
 }  // namespace climseg::pipelines
 

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <numeric>
@@ -115,6 +116,52 @@ bool read_back(const std::string& path, int64_t steps, std::string& river_rows, 
   return true;
 }
 
+// The roles a configuration's detectors need, checked against those present (`has`) as
+// label_archive checks an archive; resolves config.ar_method (auto: IVT when there, else TMQ).
+void check_detector_roles(heuristics::DetectConfig& config, const std::function<bool(Role)>& has,
+                          const std::string& where) {
+  auto need = [&](Role role, const char* what) {
+    if (!has(role))
+      fail("{}: the archive has no {} field (tried {}; name one with --var {}=VARIABLE)", where, what,
+           fmt::format("{}", fmt::join(role_defaults(role), ", ")), role_name(role));
+  };
+  if (config.cyclones) {
+    need(Role::u850, "850 hPa zonal wind");
+    need(Role::v850, "850 hPa meridional wind");
+    need(Role::psl, "sea-level pressure");
+    if (config.tracks.require_warm_core && (!has(Role::t200) || !has(Role::t500)))
+      log::warn(
+          "no T200/T500: the warm-core test cannot pass, so no track reaches the wind duration unless "
+          "--var t200=... and t500=... are given (or --tc-no-warm-core)");
+    if (config.tracks.require_thickness && (!has(Role::z200) || !has(Role::z1000)))
+      log::warn(
+          "no Z200/Z1000: the thickness test cannot pass (name them with --var z200=... z1000=..., or "
+          "--tc-no-thickness)");
+    // Kurth et al.'s masks use TMQ, wind and precipitation; without some of them the mask is made
+    // from the others (the wind is always there: the candidates need it).
+    std::vector<std::string> missing;
+    for (Role r : {Role::tmq, Role::prect})
+      if (!has(r)) missing.push_back(role_name(r));
+    if (!missing.empty())
+      log::warn("no {} field: cyclone masks are made from the fields that are there (wind{})",
+                fmt::format("{}", fmt::join(missing, ", ")),
+                has(Role::tmq)     ? ", TMQ"
+                : has(Role::prect) ? ", precipitation"
+                                   : " only");
+  }
+  if (config.rivers) {
+    const bool ivt = has(Role::ivt) || (has(Role::q3d) && has(Role::u3d) && has(Role::v3d));
+    if (config.ar_method == ArMethod::ivt && !ivt)
+      fail("{}: --ar-method ivt needs an IVT field or 3-D Q, U and V on levels", where);
+    if (config.ar_method == ArMethod::automatic && !ivt && !has(Role::tmq))
+      fail("{}: the river detector needs IVT (or 3-D Q, U, V) or TMQ", where);
+    if (config.ar_method == ArMethod::tmq) need(Role::tmq, "TMQ (integrated water vapour)");
+    if (config.ar_method == ArMethod::automatic && !ivt) config.ar_method = ArMethod::tmq;
+    if (config.ar_method == ArMethod::automatic) config.ar_method = ArMethod::ivt;
+  }
+  if (config.waves) need(Role::hs, "significant wave height");
+}
+
 // One run of label_archive: the configuration, the roles as resolved, the loaded threshold fields.
 class Labeller {
  public:
@@ -152,46 +199,8 @@ class Labeller {
 };
 
 void Labeller::check_roles() {
-  auto need = [&](Role role, const char* what) {
-    if (!has(role))
-      fail("{}: the archive has no {} field (tried {}; name one with --var {}=VARIABLE)", input_name(), what,
-           fmt::format("{}", fmt::join(role_defaults(role), ", ")), role_name(role));
-  };
-  if (config_.cyclones) {
-    need(Role::u850, "850 hPa zonal wind");
-    need(Role::v850, "850 hPa meridional wind");
-    need(Role::psl, "sea-level pressure");
-    if (config_.tracks.require_warm_core && (!has(Role::t200) || !has(Role::t500)))
-      log::warn(
-          "no T200/T500: the warm-core test cannot pass, so no track reaches the wind duration unless "
-          "--var t200=... and t500=... are given (or --tc-no-warm-core)");
-    if (config_.tracks.require_thickness && (!has(Role::z200) || !has(Role::z1000)))
-      log::warn(
-          "no Z200/Z1000: the thickness test cannot pass (name them with --var z200=... z1000=..., or "
-          "--tc-no-thickness)");
-    // Kurth et al.'s masks use TMQ, wind and precipitation; without some of them the mask is made
-    // from the others (the wind is always there: the candidates need it).
-    std::vector<std::string> missing;
-    for (Role r : {Role::tmq, Role::prect})
-      if (!has(r)) missing.push_back(role_name(r));
-    if (!missing.empty())
-      log::warn("no {} field: cyclone masks are made from the fields that are there (wind{})",
-                fmt::format("{}", fmt::join(missing, ", ")),
-                has(Role::tmq)     ? ", TMQ"
-                : has(Role::prect) ? ", precipitation"
-                                   : " only");
-  }
-  if (config_.rivers) {
-    const bool ivt = has(Role::ivt) || (has(Role::q3d) && has(Role::u3d) && has(Role::v3d));
-    if (config_.ar_method == ArMethod::ivt && !ivt)
-      fail("{}: --ar-method ivt needs an IVT field or 3-D Q, U and V on levels", input_name());
-    if (config_.ar_method == ArMethod::automatic && !ivt && !has(Role::tmq))
-      fail("{}: the river detector needs IVT (or 3-D Q, U, V) or TMQ", input_name());
-    if (config_.ar_method == ArMethod::tmq) need(Role::tmq, "TMQ (integrated water vapour)");
-    if (config_.ar_method == ArMethod::automatic && !ivt) config_.ar_method = ArMethod::tmq;
-    if (config_.ar_method == ArMethod::automatic) config_.ar_method = ArMethod::ivt;
-  }
-  if (config_.waves) need(Role::hs, "significant wave height");
+  check_detector_roles(
+      config_, [&](Role r) { return has(r); }, input_name());
 }
 
 void Labeller::thresholds() {
@@ -413,12 +422,7 @@ LabelReport Labeller::run() {
     if (!spec.empty() && !is_3d(role) && probe_options.channels.empty())
       probe_options.channels.push_back(io::ChannelSpec::parse(spec));
   io::Archive probe = io::Archive::open(cfg_.inputs, probe_options);
-  std::vector<Role> wanted;
-  if (config_.cyclones) wanted = to_roles(heuristics::candidate_roles());
-  for (const Role r : to_roles(heuristics::mask_roles(config_))) wanted.push_back(r);
-  if (config_.rivers && config_.ar_method != ArMethod::tmq)
-    wanted.insert(wanted.end(), {Role::q3d, Role::u3d, Role::v3d});
-  roles_ = resolve_roles(probe.files(), wanted, cfg_.vars);
+  roles_ = resolve_roles(probe.files(), StepsLabeller::wanted_roles(cfg_), cfg_.vars);
   check_roles();
   const int64_t S = probe.size();
   {
@@ -652,63 +656,102 @@ LabelReport label_archive(const LabelConfig& cfg, const Comm& comm, bool show_pr
   return Labeller(cfg, comm, show_progress).run();
 }
 
-StepsLabels label_steps(const geo::Grid& grid, const std::vector<std::map<Role, std::span<const float>>>& steps,
-                        const std::vector<double>& days, const LabelConfig& cfg) {
-  if (days.size() != steps.size()) fail_usage("label_steps: {} steps but {} times", steps.size(), days.size());
+std::vector<Role> StepsLabeller::wanted_roles(const LabelConfig& cfg) {
+  std::vector<Role> wanted;
+  if (cfg.detect.cyclones) wanted = to_roles(heuristics::candidate_roles());
+  for (const Role r : to_roles(heuristics::mask_roles(cfg.detect))) wanted.push_back(r);
+  if (cfg.detect.rivers && cfg.detect.ar_method != ArMethod::tmq)
+    wanted.insert(wanted.end(), {Role::q3d, Role::u3d, Role::v3d});
+  return wanted;
+}
+
+StepsLabeller::StepsLabeller(const geo::Grid& grid, const LabelConfig& cfg, const RoleMap& vars,
+                             const std::string& where)
+    : grid_(grid), config_(cfg.detect) {
   cfg.validate();
-  heuristics::DetectConfig config = cfg.detect;
-  auto number = [](const std::string& text, const char* option) {
-    try {
-      size_t used = 0;
-      const double v = std::stod(text, &used);
-      if (used == text.size()) return v;
-    } catch (const std::exception&) {
+  check_detector_roles(
+      config_, [&](Role r) { return vars.count(r) > 0; }, where);
+  if (config_.rivers && config_.ar_method == ArMethod::ivt && !vars.count(Role::ivt))
+    fail_usage(
+        "{}: IVT is not integrated from 3-D q, u and v in memory: give an ivt variable (--var ivt=VARIABLE) or "
+        "--ar-method tmq",
+        where);
+  config_.ivt.threshold =
+      threshold_value(cfg.ivt_threshold, cfg.stats, vars.count(Role::ivt) ? channel_name_of(vars.at(Role::ivt)) : "IVT",
+                      "--ivt-threshold");
+  config_.wave.threshold_m =
+      threshold_value(cfg.waves_threshold, cfg.stats, vars.count(Role::hs) ? channel_name_of(vars.at(Role::hs)) : "hs",
+                      "--waves-threshold");
+  config_.ivt.validate();
+  config_.tmq.validate();
+  config_.wave.validate();
+  load_threshold_field(cfg.ivt_threshold_field, grid, ivt_threshold_field_, "--ivt-threshold-field");
+  load_threshold_field(cfg.waves_threshold_field, grid, waves_threshold_field_, "--waves-threshold-field");
+  if (!ivt_threshold_field_.empty()) config_.ivt.threshold_field = ivt_threshold_field_;
+  if (!waves_threshold_field_.empty()) config_.wave.threshold_field = waves_threshold_field_;
+}
+
+heuristics::StepFields StepsLabeller::fields(const StepPlanes& s, int64_t step) const {
+  heuristics::StepFields f;
+  f.grid = &grid_;
+  for (const auto& [from, to] : {std::pair{&s.planes, &f.planes}, std::pair{&s.valid, &f.valid}})
+    for (const auto& [r, plane] : *from) {
+      if (plane.size() != size_t(grid_.size()))
+        fail_usage("step {}: role {} has {} values, the grid {}", step, role_name(r), plane.size(), grid_.size());
+      (*to)[role_name(r)] = plane;
     }
-    fail_usage("{} {}: in memory a threshold is a number (percentiles need a stats file: label_archive)", option, text);
-  };
-  config.ivt.threshold = number(cfg.ivt_threshold, "--ivt-threshold");
-  config.wave.threshold_m = number(cfg.waves_threshold, "--waves-threshold");
-  if (!cfg.ivt_threshold_field.empty() || !cfg.waves_threshold_field.empty())
-    fail_usage("label_steps: threshold fields need files (label_archive)");
-  config.ivt.validate();
-  config.tmq.validate();
-  config.wave.validate();
-  auto fields = [&](size_t i) {
-    heuristics::StepFields f;
-    f.grid = &grid;
-    for (const auto& [r, plane] : steps[i]) {
-      if (plane.size() != size_t(grid.size()))
-        fail_usage("label_steps: step {} role {} has {} values, the grid {}", i, role_name(r), plane.size(),
-                   grid.size());
-      f.planes[role_name(r)] = plane;
-    }
-    return f;
-  };
-  if (config.rivers && config.ar_method == ArMethod::automatic)
-    config.ar_method = !steps.empty() && steps[0].count(Role::ivt) ? ArMethod::ivt : ArMethod::tmq;
-  StepsLabels out;
-  std::map<int64_t, std::vector<geo::LatLon>> centres;
-  if (config.cyclones) {
-    std::vector<TcCandidate> all;
-    for (size_t i = 0; i < steps.size(); ++i) {
-      auto c = heuristics::step_candidates(fields(i), config, int64_t(i), days[i]);
-      all.insert(all.end(), c.begin(), c.end());
-    }
-    out.cyclone_candidates = int64_t(all.size());
-    out.tracks = heuristics::stitch_tracks(std::move(all), days, config.tracks);
-    for (const auto& t : out.tracks)
-      for (const auto& p : t.points) centres[p.step].push_back({p.lat, p.lon});
-  }
+  return f;
+}
+
+void StepsLabeller::add_candidates(std::span<const StepPlanes> steps, int64_t first, std::span<const double> days) {
+  if (days.size() != steps.size()) fail_usage("add_candidates: {} steps but {} times", steps.size(), days.size());
+  if (stitched_) fail_usage("add_candidates after stitch");
+  if (!config_.cyclones) return;
   for (size_t i = 0; i < steps.size(); ++i) {
-    auto it = centres.find(int64_t(i));
-    auto labels =
-        heuristics::step_labels(fields(i), config, it == centres.end() ? std::vector<geo::LatLon>{} : it->second);
+    auto c = heuristics::step_candidates(fields(steps[i], first + int64_t(i)), config_, first + int64_t(i), days[i]);
+    candidates_.insert(candidates_.end(), c.begin(), c.end());
+  }
+}
+
+const std::vector<heuristics::TcTrack>& StepsLabeller::stitch(const std::vector<double>& days) {
+  if (!stitched_ && config_.cyclones) {
+    tracks_ = heuristics::stitch_tracks(candidates_, days, config_.tracks);
+    for (const auto& t : tracks_)
+      for (const auto& p : t.points) centres_[p.step].push_back({p.lat, p.lon});
+  }
+  stitched_ = true;
+  return tracks_;
+}
+
+void StepsLabeller::label(std::span<const StepPlanes> steps, int64_t first, StepsLabels& out) const {
+  if (!stitched_) fail_usage("label before stitch");
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const int64_t step = first + int64_t(i);
+    auto it = centres_.find(step);
+    auto labels = heuristics::step_labels(fields(steps[i], step), config_,
+                                          it == centres_.end() ? std::vector<geo::LatLon>{} : it->second);
     out.classes.push_back(std::move(labels.classes));
     std::vector<heuristics::ArObject> kept;
     for (auto& o : labels.rivers.objects)
       if (o.kept) kept.push_back(o);
     out.rivers.push_back(std::move(kept));
   }
+}
+
+StepsLabels label_steps(const geo::Grid& grid, const std::vector<std::map<Role, std::span<const float>>>& steps,
+                        const std::vector<double>& days, const LabelConfig& cfg) {
+  if (days.size() != steps.size()) fail_usage("label_steps: {} steps but {} times", steps.size(), days.size());
+  RoleMap vars;
+  if (!steps.empty())
+    for (const auto& [r, plane] : steps[0]) vars[r] = role_name(r);
+  std::vector<StepPlanes> planes(steps.size());
+  for (size_t i = 0; i < steps.size(); ++i) planes[i].planes = steps[i];
+  StepsLabeller l(grid, cfg, vars, "label_steps");
+  l.add_candidates(planes, 0, days);
+  StepsLabels out;
+  out.tracks = l.stitch(days);
+  out.cyclone_candidates = l.candidates();
+  l.label(planes, 0, out);
   return out;
 }
 

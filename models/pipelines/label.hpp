@@ -50,16 +50,57 @@ struct LabelReport {
 // over `comm`; every rank returns the same report. UsageError / Error naming the option or file.
 LabelReport label_archive(const LabelConfig& cfg, const Comm& comm, bool show_progress = false);
 
-// The detectors on fields already in memory (Python's climseg.detect): `steps` holds, per time step,
-// (H, W) planes by role in SI units (heuristics::StepFields), `days` their times. Thresholds must be
-// numbers (pNN and threshold fields need files: label_archive); IVT is not integrated here (give
-// an ivt plane). Cyclone candidates on every step, stitched into tracks, then the class maps.
+// The detectors on fields already in memory (Python's climseg.detect), in label_archive's two
+// passes so that a caller may feed the steps in blocks (a Dask array chunk by chunk) and get the
+// tracks of one pass over all of them: add_candidates on every block, stitch, then label every block.
+// Planes are (H, W) on the canonical grid, by role, in SI units (heuristics::StepFields);
+// `valid` holds optional 1/0 planes by the same roles. IVT is not integrated here (give an ivt plane).
+struct StepPlanes {
+  std::map<Role, std::span<const float>> planes, valid;
+};
 struct StepsLabels {
   std::vector<std::vector<uint8_t>> classes;  // per step, (H, W): 0..3 as LABELS
   std::vector<heuristics::TcTrack> tracks;
   std::vector<std::vector<heuristics::ArObject>> rivers;  // per step, the kept river objects
   int64_t cyclone_candidates = 0;
 };
+
+class StepsLabeller {
+ public:
+  // `vars`: the variable that plays each role the caller holds (roles not in it are absent). Checks
+  // them as label_archive checks an archive (messages name `where` and the --var fix) and resolves
+  // the thresholds (numbers, pNN from cfg.stats, FILE:VAR threshold fields on `grid`). UsageError /
+  // Error.
+  StepsLabeller(const geo::Grid& grid, const LabelConfig& cfg, const RoleMap& vars, const std::string& where);
+  StepsLabeller(const StepsLabeller&) = delete;
+  StepsLabeller& operator=(const StepsLabeller&) = delete;
+
+  // The roles label_archive looks for in an archive for this configuration (before the checks).
+  static std::vector<Role> wanted_roles(const LabelConfig& cfg);
+  // The configuration as resolved (ar_method ivt or tmq, thresholds as numbers).
+  const heuristics::DetectConfig& config() const { return config_; }
+
+  // Pass 1: the cyclone candidates of steps first, first + 1, ... (`days`: their times).
+  void add_candidates(std::span<const StepPlanes> steps, int64_t first, std::span<const double> days);
+  // After every step's candidates: the tracks, `days` holding every step's time.
+  const std::vector<heuristics::TcTrack>& stitch(const std::vector<double>& days);
+  int64_t candidates() const { return int64_t(candidates_.size()); }
+  // Pass 2 (after stitch): the class maps and kept river objects of steps first, ..., appended to `out`.
+  void label(std::span<const StepPlanes> steps, int64_t first, StepsLabels& out) const;
+
+ private:
+  heuristics::StepFields fields(const StepPlanes& s, int64_t step) const;
+  const geo::Grid& grid_;
+  heuristics::DetectConfig config_;
+  std::vector<heuristics::TcCandidate> candidates_;
+  std::vector<heuristics::TcTrack> tracks_;
+  std::map<int64_t, std::vector<geo::LatLon>> centres_;
+  std::vector<float> ivt_threshold_field_, waves_threshold_field_;
+  bool stitched_ = false;
+};
+
+// Both passes on steps all in memory: the roles are those `steps` hold (each role's name as its
+// variable).
 StepsLabels label_steps(const geo::Grid& grid, const std::vector<std::map<Role, std::span<const float>>>& steps,
                         const std::vector<double>& days, const LabelConfig& cfg);
 

@@ -98,6 +98,14 @@ const std::vector<config::Alias>& StatsConfig::cli_aliases() {
 
 namespace {
 
+// The moments, every channel with a valid value.
+io::ChannelStats checked_result(const io::StatsAccumulator& acc) {
+  io::ChannelStats stats = acc.result();
+  for (const io::ChannelStat& c : stats.channels)
+    if (c.count == 0) fail("channel {} has no valid value in the whole archive", c.name);
+  return stats;
+}
+
 void check_outputs(const StatsConfig& cfg) {
   for (const auto& [option, path] :
        {std::pair<const char*, std::string>{"--out", cfg.out}, {"--out-map", cfg.out_map}}) {
@@ -270,9 +278,7 @@ StatsReport run_stats(const StatsConfig& cfg, const Comm& world, const RunOption
   acc.allreduce(world);
   StatsReport report;
   io::ChannelStats& stats = report.stats;
-  stats = acc.result();
-  for (const io::ChannelStat& c : stats.channels)
-    if (c.count == 0) fail("channel {} has no valid value in the whole archive", c.name);
+  stats = checked_result(acc);
 
   const std::vector<double>& pct = cfg.percentiles;
   if (!pct.empty()) {
@@ -314,6 +320,29 @@ StatsReport run_stats(const StatsConfig& cfg, const Comm& world, const RunOption
     outputs.commit();
   }
   return report;
+}
+
+StepsStats::StepsStats(std::vector<std::string> names, std::vector<std::string> units, const geo::Grid& grid,
+                       bool area_weighted, std::vector<double> percentiles)
+    : weights_(area_weighted ? grid.row_areas() : std::vector<double>{}),
+      pct_(std::move(percentiles)),
+      acc_(std::move(names), std::move(units), weights_) {}
+
+void StepsStats::add_percentiles(const io::Sample& s) {
+  if (!pc_) pc_ = std::make_unique<io::PercentileAccumulator>(acc_.moments(), weights_);
+  pc_->add(s);
+}
+
+nlohmann::json StepsStats::json() {
+  io::ChannelStats stats = checked_result(acc_);
+  if (!pct_.empty()) {
+    if (!pc_) fail_usage("stats: percentiles asked for but no second pass made");
+    for (size_t c = 0; c < stats.channels.size(); ++c) {
+      auto v = pc_->values(static_cast<int64_t>(c), pct_);
+      for (size_t k = 0; k < pct_.size(); ++k) stats.channels[c].percentiles.emplace_back(pct_[k], v[k]);
+    }
+  }
+  return io::to_json(stats);
 }
 
 }  // namespace climseg::pipelines

@@ -6,6 +6,7 @@
 // (analysis/percentiles.hpp) is the per-cell percentile; run_stats reads an archive.
 #pragma once
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -45,5 +46,23 @@ struct StatsReport {
 // Reads the archive, writes cfg.out (unless "-") and cfg.out_map together at the end (or neither,
 // on an error). Every rank returns the report.
 StatsReport run_stats(const StatsConfig& cfg, const Comm& comm, const RunOptions& options = {});
+
+// The same statistics on samples in memory (Python's climseg.stats), in run_stats' two passes:
+// add() every sample, then, for percentiles, add_percentiles() every sample again; json() is the
+// statistics file's channels (io::to_json) without provenance or config.
+class StepsStats {
+ public:
+  StepsStats(std::vector<std::string> names, std::vector<std::string> units, const geo::Grid& grid, bool area_weighted,
+             std::vector<double> percentiles);
+  void add(const io::Sample& s) { acc_.add(s); }
+  bool wants_percentiles() const { return !pct_.empty(); }
+  void add_percentiles(const io::Sample& s);
+  nlohmann::json json();
+
+ private:
+  std::vector<double> weights_, pct_;
+  io::StatsAccumulator acc_;
+  std::unique_ptr<io::PercentileAccumulator> pc_;
+};
 
 }  // namespace climseg::pipelines
