@@ -17,6 +17,9 @@
 #include <string>
 #include <vector>
 
+#include "apps/python/inputs.hpp"
+
+namespace py = pybind11;
 #include "core/build_info.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
@@ -32,148 +35,27 @@
 #include "readers/orientation.hpp"
 #include "readers/units.hpp"
 
-namespace py = pybind11;
-
 namespace climseg::python {
+
+void bind_pipelines(py::module_& mod);  // pipelines.cpp
+
 namespace {
 
-using FloatArray = py::array_t<float, py::array::c_style>;
-using DoubleArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
-
-// Runs `f`, turning climseg's errors into ValueError: for the steps that check the caller's input.
-template <class F>
-auto checking_input(F&& f) {
-  try {
-    return f();
-  } catch (const Error& e) {
-    throw py::value_error(e.what());
-  }
+// The model's inputs as Steps: its channels' specs, the count checked.
+Steps model_steps(const training::ModelBundle& m, const std::vector<FloatArray>& channels,
+                  const std::vector<std::string>& vars, const std::vector<std::string>& file_units,
+                  const std::string& given, const DoubleArray& lat, const DoubleArray& lon) {
+  const auto C = static_cast<size_t>(m.config.in_channels());
+  if (channels.size() != C || vars.size() != C || file_units.size() != C)
+    throw py::value_error(fmt::format("the model takes {} channels ({}); {} given", C,
+                                      fmt::join(m.config.channels, ","), channels.size()));
+  const std::vector<io::ChannelSpec> specs = checking_input([&] {
+    std::vector<io::ChannelSpec> sp = m.input_specs(given);
+    if (sp.size() != C) fail("internal: {} channel specs for {} channels", sp.size(), C);
+    return sp;
+  });
+  return Steps(specs, m.config.channels, channels, vars, file_units, lat, lon);
 }
-
-std::vector<double> to_vector(const DoubleArray& a) {
-  if (a.ndim() != 1) throw py::value_error("coordinates must be 1-D");
-  return std::vector<double>(a.data(), a.data() + a.size());
-}
-
-// The conversion of a channel from the units of its variable to the model's (as the archive plans
-// it for the command line): no units attribute means the model's units (with a warning); a known
-// mislabel is read as what it means (with a warning); anything else that cannot be converted is
-// refused, naming the fix.
-io::UnitConversion conversion_for(const io::ChannelSpec& spec, const std::string& var, std::string& file_units) {
-  if (spec.units.empty()) return {};
-  const std::string what = fmt::format("variable {} (channel {})", var, spec.name);
-  if (io::normalize_units(file_units).empty()) {
-    log::warn("{} has no units attribute: taken to be {} (say otherwise with units={{'{}': UNITS}})", what, spec.units,
-              var);
-    return {};
-  }
-  std::string why;
-  if (io::convertible(file_units, spec.units, spec.bridge, &why))
-    return io::unit_conversion(file_units, spec.units, spec.bridge, what);
-  const std::string meant = io::known_mislabel(file_units);
-  if (!meant.empty() && io::convertible(meant, spec.units, spec.bridge)) {
-    log::warn("{}: {}; taken as '{}', which such files hold (say otherwise with units={{'{}': UNITS}})", what, why,
-              meant, var);
-    file_units = meant;
-    return io::unit_conversion(meant, spec.units, spec.bridge, what);
-  }
-  fail("{}: {}; if its values are in {}, say so with units={{'{}': '{}'}}", what, why, spec.units, var, spec.units);
-}
-
-// The caller's channels (each (T, H, W) in the data's own layout) as climseg samples on the
-// canonical grid, one time step at a time, the way the archive reads a file: non-finite values
-// (xarray's decoded fill values) masked, values converted to the model's units.
-class Steps {
- public:
-  Steps(const training::ModelBundle& m, const std::vector<FloatArray>& channels, const std::vector<std::string>& vars,
-        std::vector<std::string> file_units, const std::string& given, const DoubleArray& lat, const DoubleArray& lon) {
-    const auto C = static_cast<size_t>(m.config.in_channels());
-    if (channels.size() != C || vars.size() != C || file_units.size() != C)
-      throw py::value_error(fmt::format("the model takes {} channels ({}); {} given", C,
-                                        fmt::join(m.config.channels, ","), channels.size()));
-    checking_input([&] {
-      const io::CanonicalGrid g = io::canonical_grid(to_vector(lat), to_vector(lon), "the dataset's coordinates");
-      grid_ = g.grid;
-      orientation_ = g.orientation;
-      const std::vector<io::ChannelSpec> specs = m.input_specs(given);
-      if (specs.size() != C) fail("internal: {} channel specs for {} channels", specs.size(), C);
-      for (size_t c = 0; c < C; ++c) {
-        conv_.push_back(conversion_for(specs[c], vars[c], file_units[c]));
-        units_.push_back(specs[c].units.empty() ? file_units[c] : specs[c].units);
-      }
-      return 0;
-    });
-    Hf_ = static_cast<int64_t>(lat.size());
-    Wf_ = static_cast<int64_t>(lon.size());
-    for (size_t c = 0; c < C; ++c) {
-      const FloatArray& a = channels[c];
-      if (a.ndim() != 3 || a.shape(1) != Hf_ || a.shape(2) != Wf_ || (c > 0 && a.shape(0) != T_))
-        throw py::value_error(
-            fmt::format("variable {}: expected (time, {}, {}) float32 values on the dataset's latitude and longitude",
-                        vars[c], Hf_, Wf_));
-      T_ = a.shape(0);
-      data_.push_back(a.data());
-    }
-    names_ = m.config.channels;
-    vars_ = vars;
-  }
-
-  int64_t steps() const { return T_; }
-  int64_t file_height() const { return Hf_; }
-  int64_t file_width() const { return Wf_; }
-  const geo::Grid& grid() const { return grid_; }
-  const geo::Orientation& orientation() const { return orientation_; }
-
-  // Step t into `s` (its buffers reused when they have the shape).
-  void load(int64_t t, io::Sample& s) const {
-    const int64_t H = grid_.height(), W = grid_.width(), n = H * W;
-    const auto C = static_cast<int64_t>(data_.size());
-    if (s.data.shape() != Shape{C, H, W}) s.data = Tensor::empty({C, H, W});
-    s.valid = Tensor();
-    s.grid = grid_;
-    s.orientation = orientation_;
-    s.file = "the dataset";
-    s.index = t;
-    s.time_index = t;
-    s.channels = names_;
-    s.units = units_;
-    std::vector<int64_t> invalid(static_cast<size_t>(C), 0);
-#pragma omp parallel for schedule(static)
-    for (int64_t c = 0; c < C; ++c) {
-      float* out = s.data.data() + c * n;
-      io::to_canonical(data_[static_cast<size_t>(c)] + t * Hf_ * Wf_, out, H, W, orientation_);
-      int64_t bad = 0;
-      for (int64_t k = 0; k < n; ++k)
-        if (!std::isfinite(out[k])) {
-          out[k] = std::numeric_limits<float>::quiet_NaN();
-          ++bad;
-        }
-      if (!conv_[static_cast<size_t>(c)].identity()) conv_[static_cast<size_t>(c)].apply(out, n);
-      invalid[static_cast<size_t>(c)] = bad;
-    }
-    for (int64_t c = 0; c < C; ++c) {
-      float* out = s.data.data() + c * n;
-      const int64_t bad = invalid[static_cast<size_t>(c)];
-      if (bad == 0) continue;
-      if (s.valid.numel() == 0) {
-        s.valid = Tensor::empty({C, H, W});
-        s.valid.fill(1.0f);
-      }
-      io::finish_mask(out, s.valid.data() + c * n, n);
-      if (bad == n)
-        log::warn("variable {} (channel {}) at step {} is entirely missing: masked", vars_[static_cast<size_t>(c)],
-                  names_[static_cast<size_t>(c)], t);
-    }
-  }
-
- private:
-  geo::Grid grid_;
-  geo::Orientation orientation_;
-  std::vector<const float*> data_;
-  std::vector<io::UnitConversion> conv_;
-  std::vector<std::string> names_, vars_, units_;
-  int64_t T_ = 0, Hf_ = 0, Wf_ = 0;
-};
 
 // A loaded model and the network compiled for the last grid and options it ran with.
 class Model {
@@ -232,7 +114,7 @@ class Model {
                    m.source);
       return 0;
     });
-    Steps steps(m, channels, vars, file_units, given, lat, lon);
+    const Steps steps = model_steps(m, channels, vars, file_units, given, lat, lon);
     if (regrid && !m.training_grid->same_as(steps.grid())) o.net_grid = *m.training_grid;
     const int64_t T = steps.steps(), Hf = steps.file_height(), Wf = steps.file_width(), K = m.config.num_classes();
     py::array_t<int8_t> mask({T, Hf, Wf});
@@ -304,7 +186,7 @@ class Model {
       missing_policy = training::parse_missing_policy(fill_policy);
       return 0;
     });
-    Steps steps(m, channels, vars, file_units, given, lat, lon);
+    const Steps steps = model_steps(m, channels, vars, file_units, given, lat, lon);
     const int64_t T = steps.steps(), Hf = steps.file_height(), Wf = steps.file_width(), K = m.config.num_classes();
     if (labels.ndim() != 3 || labels.shape(0) != T || labels.shape(1) != Hf || labels.shape(2) != Wf)
       throw py::value_error(fmt::format("labels: expected ({}, {}, {}) on the channels' grid", T, Hf, Wf));
@@ -476,4 +358,6 @@ PYBIND11_MODULE(_climseg, mod) {
             .dump();
       },
       py::arg("config_json"), "Runs `climseg train` on a configuration (JSON text); returns the report as JSON text");
+
+  python::bind_pipelines(mod);
 }

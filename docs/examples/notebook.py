@@ -1,6 +1,7 @@
-"""climseg from Python, as in a notebook (docs/python.md): open an archive with xarray, predict
-cyclones and rivers with a model, compare with the labels the archive carries (and with the physics
-detectors where climseg.detect is available), plot with matplotlib when it is installed.
+"""climseg from Python, as in a notebook (docs/python.md): open an archive with xarray, detect
+cyclones and rivers with the physics detectors (climseg.detect: tracks and river tables as pandas
+DataFrames), predict them with a model, compare the two (and with the labels the archive carries),
+follow the detected objects in time (climseg.events), plot with matplotlib when it is installed.
 
     PYTHONPATH=build/test/python /usr/bin/python3 docs/examples/notebook.py \
         [--archive data/sample] [--model data/models/cgnet_synth_96x144.h5] [--out /tmp/climseg-notebook]
@@ -41,19 +42,32 @@ classes = m.classes
 share = {c: float((pred["class_mask"] == k).mean()) for k, c in enumerate(classes)}
 print("predicted area:", ", ".join(f"{c} {100 * v:.2f}%" for c, v in share.items()))
 
-# 3. Compare with the labels the archive carries (the same scores as climseg evaluate) and, when the
-#    physics detectors are available in Python, with what they find.
+# 3. Detect cyclones and rivers with the physics detectors (climseg label's, in memory: Dask chunks
+#    are read one at a time, the cyclone tracks stitched over all of them).
+labels, tracks, rivers = ds.climseg.detect()
+print(f"detectors: {tracks['track_id'].nunique()} cyclone tracks, {len(rivers)} river objects")
+print(tracks.groupby("track_id").agg(steps=("step", "size"), psl_min_pa=("psl_min_pa", "min")).to_string())
+
+# 4. Compare the network with the detectors (class by class: share of each where the other sees it)
+#    and with the labels the archive carries (the same scores as climseg evaluate).
+det, net = labels["LABELS"].values, pred["class_mask"].values
+for k, c in enumerate(classes):
+    if k == 0 or not (det == k).any():
+        continue
+    both = np.logical_and(det == k, net == k).sum()
+    print(f"{c}: detectors {int((det == k).sum())} cells, network {int((net == k).sum())}, "
+          f"IoU {both / np.logical_or(det == k, net == k).sum():.3f}")
+print(f"detectors and network agree on {100 * float((det == net).mean()):.1f}% of the cells")
 if "LABELS" in ds:
     scores = climseg.evaluate(m, ds.load())
     px = scores["pixels"]
     print(f"against LABELS: mean IoU {px['mean_iou']:.3f}; " +
           ", ".join(f"{c} IoU {px['iou'][c]:.3f}" for c in classes if px["iou"][c] is not None))
-if hasattr(climseg, "detect"):
-    det = ds.climseg.detect()
-    agree = float((det["LABELS"].values == pred["class_mask"].values).mean())
-    print(f"detectors and network agree on {100 * agree:.1f}% of the cells")
+events, ids = climseg.events(labels)
+print(f"events: {len(events)} (climseg events' table), e.g.\n{events.head(3).to_string()}")
 
-# 4. Plot the last step (matplotlib is optional).
+# 5. Plot the last step: TMQ, the network's classes (filled) and the detectors' (contours), the
+#    cyclone tracks (matplotlib is optional).
 try:
     import matplotlib
     matplotlib.use("Agg")
@@ -62,9 +76,14 @@ except ImportError:
     print("matplotlib is not installed: no plot")
 else:
     last = ds.isel(time=-1)
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig, ax = plt.subplots(figsize=(9, 4.5))
     last["TMQ"].plot(ax=ax, cmap="Blues")
-    pred["class_mask"].isel(time=-1).plot.contour(ax=ax, levels=[0.5, 1.5], colors=["red", "orange"])
+    pred["class_mask"].isel(time=-1).plot.contourf(ax=ax, levels=[0.5, 1.5, 2.5], colors=["red", "orange"],
+                                                   alpha=0.3, add_colorbar=False)
+    labels["LABELS"].isel(time=-1).plot.contour(ax=ax, levels=[0.5, 1.5, 2.5], colors=["darkred", "darkorange"])
+    for _, t in tracks.groupby("track_id"):
+        ax.plot(t["lon"], t["lat"], "k.-", lw=1)
+    ax.set_title("TMQ; network (filled) and detectors (contours); cyclone tracks")
     fig.savefig(out / "last_step.png", dpi=80)
     print(f"plot: {out / 'last_step.png'}")
 print(f"prediction: {out / 'prediction.nc'}")

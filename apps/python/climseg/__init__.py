@@ -6,6 +6,9 @@
     out = m.predict(ds)                         # class_mask on ds's own coordinates
     out = ds.climseg.predict(m)                 # the same, through the accessor
     scores = climseg.evaluate(m, ds)            # against ds's LABELS
+    labels, tracks, rivers = climseg.detect(ds)  # climseg label's detectors: LABELS and two DataFrames
+    table, ids = climseg.events(labels)         # climseg events: events.csv as a DataFrame, event ids
+    st = climseg.stats(ds)                      # climseg stats --out -: the statistics dict
 
 The computations are climseg's own (the library the command line runs), with the GIL released
 and climseg's thread count (set_threads). Bad input or usage raises ValueError, other failures
@@ -21,7 +24,7 @@ from . import _climseg
 from . import _xarray as _x
 from ._climseg import get_threads, set_log_level, set_threads
 
-__all__ = ["load_model", "Model", "evaluate", "train", "set_threads", "get_threads", "set_log_level", "version"]
+__all__ = ["load_model", "Model", "evaluate", "train", "detect", "Detection", "events", "Events", "stats", "set_threads", "get_threads", "set_log_level", "version"]
 
 
 def version():
@@ -186,4 +189,6 @@ def train(config):
     return json.loads(_climseg.train(json.dumps(config)))
 
 
+from ._detect import Detection, detect  # noqa: E402
+from ._pipelines import Events, events, stats  # noqa: E402
 from . import accessor  # noqa: E402,F401  (registers ds.climseg)

@@ -1,4 +1,4 @@
-"""The xarray accessor: ds.climseg.predict(m), ds.climseg.evaluate(m)."""
+"""The xarray accessor: ds.climseg.predict(m), ds.climseg.evaluate(m), ds.climseg.detect(), ds.climseg.events(), ds.climseg.stats()."""
 
 import xarray as xr
 
@@ -15,3 +15,18 @@ class ClimsegAccessor:
     def evaluate(self, model, **kwargs):
         """model.evaluate(ds, **kwargs) (climseg.Model.evaluate)."""
         return model.evaluate(self._ds, **kwargs)
+
+    def detect(self, detectors=("tc", "ar"), **params):
+        """climseg.detect(ds, detectors, **params)."""
+        from . import detect
+        return detect(self._ds, detectors, **params)
+
+    def events(self, **params):
+        """climseg.events(ds, **params)."""
+        from . import events
+        return events(self._ds, **params)
+
+    def stats(self, **params):
+        """climseg.stats(ds, **params)."""
+        from . import stats
+        return stats(self._ds, **params)
