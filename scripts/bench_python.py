@@ -77,13 +77,13 @@ for rep in range(args.repeat):
               "cpp_forward_median_s": round(cpp["median_s"], 4), "cpp_forward_min_s": round(cpp.get("min_s", 0), 4),
               "ratio": round(py / cpp["median_s"], 4), "ratio_to_compiled": round(py / core, 4)}
     if args.peer and rep == 0:
-        # PyTorch's forward of the same CGNet (scripts/peer/torch_cgnet.py through bench predict --peer), run as it
-        # is and with glibc keeping freed memory (/work/shared/PERFORMANCE.md: this VM's page faults are slow).
-        keep = "glibc.malloc.mmap_threshold=4294967295:glibc.malloc.trim_threshold=4294967295"
-        for name, env in (("torch_forward_median_s", {}), ("torch_forward_keep_memory_median_s",
-                                                           {"GLIBC_TUNABLES": keep})):
-            p = subprocess.run([args.climseg, "--threads", str(args.threads), "bench", "predict", "--model", "cgnet",
-                                "--grid", args.grid, "--batch", "1", "--channels", "4", "--steps", str(args.steps),
-                                "--peer"], capture_output=True, text=True, check=True, env={**os.environ, **env})
-            result[name] = round(json.loads(p.stdout.strip().splitlines()[-1])["peer_median_s"], 4)
+        # PyTorch's forward of the same CGNet (scripts/peer/torch_cgnet.py through bench predict --peer, which runs it
+        # with glibc's allocator as it is and keeping freed memory and reports the faster: ../shared/PERFORMANCE.md).
+        p = subprocess.run([args.climseg, "--threads", str(args.threads), "bench", "predict", "--model", "cgnet",
+                            "--grid", args.grid, "--batch", "1", "--channels", "4", "--steps", str(args.steps),
+                            "--peer"], capture_output=True, text=True, check=True)
+        peer = json.loads(p.stdout.strip().splitlines()[-1])
+        result["torch_forward_median_s"] = round(peer["peer_median_s"], 4)
+        result.update({f"torch_{k}": v for k, v in peer.items() if k.startswith("peer_") and "keep_memory" in k
+                       or k.endswith("_allocator")})
     print(json.dumps(result), flush=True)
