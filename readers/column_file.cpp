@@ -291,6 +291,27 @@ ColumnArchive ColumnArchive::open(const std::vector<std::string>& inputs, const 
   return a;
 }
 
+double ColumnArchive::days(int64_t index) const {
+  const Step& s = steps_.at(size_t(index));
+  if (time_units_.empty()) return double(index);
+  try {
+    return s.time_value * TimeUnits::parse(time_units_, calendar_.empty() ? "standard" : calendar_).seconds_per_unit() /
+           86400.0;
+  } catch (const Error&) {
+    return double(index);
+  }
+}
+
+std::string ColumnArchive::iso(int64_t index) const {
+  const Step& s = steps_.at(size_t(index));
+  if (time_units_.empty()) return {};
+  try {
+    return TimeUnits::parse(time_units_, calendar_.empty() ? "standard" : calendar_).decode(s.time_value).iso();
+  } catch (const Error&) {
+    return {};
+  }
+}
+
 std::vector<float> ColumnArchive::read(const std::string& name, int64_t index) const {
   const Step& s = steps_.at(size_t(index));
   return read_column_step(s.file, name, layout_.dimension, s.time_index);

@@ -100,6 +100,10 @@ class ColumnArchive {
   // Step `index` as a Sample of shape (C, N, 1): "rows" are the columns (so per-row weights are per
   // column), grid.lat the columns' latitudes; `valid` marks fill values. time_iso is decoded.
   Sample sample(int64_t index) const;
+  // Time of step `index` in days from the time units' epoch (the step index without a time axis), and
+  // as an ISO date ("" when the units cannot be decoded).
+  double days(int64_t index) const;
+  std::string iso(int64_t index) const;
   // Channel `name` of step `index` as (N) floats, NaN where missing.
   std::vector<float> read(const std::string& name, int64_t index) const;
 

@@ -167,6 +167,19 @@ std::optional<ColumnLayout> detect_column_layout(const std::filesystem::path& pa
   return std::nullopt;
 }
 
+std::pair<std::vector<double>, std::vector<double>> read_column_positions(const std::filesystem::path& path) {
+  const std::optional<ColumnLayout> layout = detect_column_layout(path);
+  if (!layout || layout->lat_var.empty())
+    fail("{}: no column latitudes and longitudes (not a CAM-SE, SCRIP or UGRID file with centres)", path.string());
+  h5::LibraryLock lock(h5::library_mutex());
+  NcFile f(path);
+  std::pair<std::vector<double>, std::vector<double>> out{read_doubles(f.id(), f.path(), layout->lat_var, nullptr),
+                                                          read_doubles(f.id(), f.path(), layout->lon_var, nullptr)};
+  to_degrees(f.id(), layout->lat_var, out.first);
+  to_degrees(f.id(), layout->lon_var, out.second);
+  return out;
+}
+
 geo::UnstructuredGrid read_unstructured_grid(const std::filesystem::path& path,
                                              const std::filesystem::path& scrip_grid) {
   const auto layout = detect_column_layout(path);

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "geo/remap.hpp"
 #include "geo/unstructured.hpp"
@@ -34,6 +36,10 @@ std::optional<ColumnLayout> detect_column_layout(const std::filesystem::path& pa
 // corners are then used. Throws Error naming the file and variable when something does not fit.
 geo::UnstructuredGrid read_unstructured_grid(const std::filesystem::path& path,
                                              const std::filesystem::path& scrip_grid = {});
+
+// The column positions of an unstructured file in degrees, as the file holds them (its longitude
+// convention kept): lat_var and lon_var of its layout. Outputs on the native columns copy them.
+std::pair<std::vector<double>, std::vector<double>> read_column_positions(const std::filesystem::path& path);
 
 // A SCRIP grid file of `grid` (grid_dims, grid_center_lat/lon, grid_imask, grid_corner_lat/lon in
 // degrees, grid_area in square radians), atomically.

@@ -247,4 +247,116 @@ ArResult detect_ar_tmq(const geo::UnstructuredGrid& g, std::span<const float> tm
   });
 }
 
+void tc_mask(const geo::UnstructuredGrid& g, const TcMaskFields& f, const std::vector<geo::LatLon>& centres,
+             const TcMaskParams& p, std::span<uint8_t> out, uint8_t value) {
+  p.validate();
+  const int64_t n = g.size();
+  const std::span<const float> fields[3] = {f.tmq, f.wind, f.precip};
+  bool any = false;
+  for (const auto& x : fields) {
+    if (x.empty()) continue;
+    any = true;
+    if (int64_t(x.size()) != n) fail("cyclone mask: a field has {} values, the grid has {} columns", x.size(), n);
+  }
+  if (!any) fail("cyclone mask: none of TMQ, wind speed and precipitation is available");
+  if (int64_t(out.size()) != n) fail("cyclone mask: the output has {} values, the grid has {} columns", out.size(), n);
+  const double spacing = g.mean_spacing_deg();
+  for (const geo::LatLon& c : centres) {
+    // The column at the centre: the nearest one, by a walk in the triangulation.
+    const geo::Vec3 cv = geo::unit_vector(c.lat, c.lon);
+    const int32_t tri = geo::locate(g.triangulation, g.snapped, geo::snap(cv), 0);
+    if (tri < 0) continue;
+    int32_t centre = g.triangulation.triangles[size_t(tri)][0];
+    for (int32_t v : g.triangulation.triangles[size_t(tri)])
+      if (geo::dot(cv, g.xyz[size_t(v)]) > geo::dot(cv, g.xyz[size_t(centre)])) centre = v;
+    // Storm radius: mean distance of the first sub-gale columns beyond gale ones, in the search disc.
+    double radius = 0;
+    if (!f.wind.empty()) {
+      double sum = 0;
+      int64_t count = 0;
+      for_within(g, centre, std::cos(p.max_half_box_deg * geo::kDegToRad), [&](int32_t i) {
+        if (!(f.wind[size_t(i)] < p.gale_wind)) return;
+        for (int32_t m : g.neighbours_of(i))
+          if (f.wind[size_t(m)] >= p.gale_wind &&
+              geo::dot(cv, g.xyz[size_t(m)]) > geo::dot(cv, g.xyz[size_t(i)])) {  // a gale column inside it
+            sum += geo::angle_between(cv, g.xyz[size_t(i)]) / geo::kDegToRad;
+            ++count;
+            break;
+          }
+      });
+      radius = count ? sum / double(count) : 0.0;
+    }
+    const double half = std::clamp(p.radius_scale * radius + p.box_pad_deg, p.min_half_box_deg, p.max_half_box_deg);
+    std::vector<int32_t> disc;
+    for_within(g, centre, std::cos(half * geo::kDegToRad), [&](int32_t i) { disc.push_back(i); });
+    if (disc.size() < 4) continue;
+    // Components restricted to the disc: a local index per disc column.
+    std::vector<int32_t> local(size_t(n), -1);  // (columns) -> disc index; cleared below
+    for (size_t k = 0; k < disc.size(); ++k) local[size_t(disc[k])] = int32_t(k);
+    auto pieces = [&](const std::vector<uint8_t>& mask, std::vector<int32_t>& label) {
+      label.assign(disc.size(), 0);
+      int32_t count = 0;
+      std::vector<int32_t> stack;
+      for (size_t s = 0; s < disc.size(); ++s) {
+        if (!mask[s] || label[s]) continue;
+        label[s] = ++count;
+        stack.assign(1, int32_t(s));
+        while (!stack.empty()) {
+          const int32_t k = stack.back();
+          stack.pop_back();
+          for (int32_t m : g.neighbours_of(disc[size_t(k)])) {
+            const int32_t q = local[size_t(m)];
+            if (q >= 0 && mask[size_t(q)] && !label[size_t(q)]) {
+              label[size_t(q)] = count;
+              stack.push_back(q);
+            }
+          }
+        }
+      }
+      return count;
+    };
+    auto areas = [&](const std::vector<int32_t>& label, int32_t count) {
+      std::vector<double> a(size_t(count) + 1, 0.0);
+      for (size_t k = 0; k < disc.size(); ++k) a[size_t(label[k])] += g.area_m2[size_t(disc[k])];
+      a[0] = -1;
+      return a;
+    };
+    std::vector<uint8_t> united(disc.size(), 0), binary(disc.size());
+    std::vector<int32_t> label;
+    std::vector<float> values;
+    for (const auto& field : fields) {
+      if (field.empty()) continue;
+      values.clear();
+      for (int32_t i : disc)
+        if (std::isfinite(field[size_t(i)])) values.push_back(field[size_t(i)]);
+      if (values.empty()) continue;
+      const double thr = percentile(values, p.percentile);
+      for (size_t k = 0; k < disc.size(); ++k) binary[k] = field[size_t(disc[k])] > thr;
+      const int32_t count = pieces(binary, label);
+      if (count == 0) continue;
+      const auto a = areas(label, count);
+      const int32_t keep = int32_t(std::max_element(a.begin(), a.end()) - a.begin());
+      for (size_t k = 0; k < disc.size(); ++k)
+        if (label[k] == keep) united[k] = 1;
+    }
+    const int32_t count = pieces(united, label);
+    if (count > 0) {
+      const auto a = areas(label, count);
+      const double core = std::cos(std::max(radius, 1.5 * spacing) * geo::kDegToRad);
+      int32_t keep = 0;
+      double best = -1;
+      for (size_t k = 0; k < disc.size(); ++k) {
+        const int32_t id = label[k];
+        if (id > 0 && geo::dot(cv, g.xyz[size_t(disc[k])]) >= core && a[size_t(id)] > best) {
+          best = a[size_t(id)];
+          keep = id;
+        }
+      }
+      if (keep == 0) keep = int32_t(std::max_element(a.begin(), a.end()) - a.begin());
+      for (size_t k = 0; k < disc.size(); ++k)
+        if (label[k] == keep) out[size_t(disc[k])] = value;
+    }
+  }
+}
+
 }  // namespace climseg::heuristics

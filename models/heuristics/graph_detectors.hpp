@@ -12,6 +12,7 @@
 #include "geo/unstructured.hpp"
 #include "models/heuristics/ar_detector.hpp"
 #include "models/heuristics/tc_detector.hpp"
+#include "models/heuristics/tc_mask.hpp"
 
 namespace climseg::heuristics {
 
@@ -48,5 +49,14 @@ std::vector<TcCandidate> detect_tc_candidates(const geo::UnstructuredGrid& grid,
 // Rivers on the grid's columns: the same thresholds, damping and geometry filters as on lat-lon.
 ArResult detect_ar_ivt(const geo::UnstructuredGrid& grid, std::span<const float> ivt, const IvtArParams& params);
 ArResult detect_ar_tmq(const geo::UnstructuredGrid& grid, std::span<const float> tmq, const TmqArParams& params);
+
+// The cyclone mask around track points on the columns (tc_mask on a graph): a disc of radius
+// radius_scale x storm radius + box_pad_deg (clamped to [min, max]_half_box_deg) around each centre;
+// in it, the columns where TMQ, wind or precipitation exceed their percentile over the disc, each
+// field's largest connected piece, united, then the largest piece reaching the storm core. The storm
+// radius: the mean distance, over the columns around the centre where the wind first falls below
+// gale force, out to max_half_box_deg (0 when the wind never reaches it).
+void tc_mask(const geo::UnstructuredGrid& grid, const TcMaskFields& fields, const std::vector<geo::LatLon>& centres,
+             const TcMaskParams& params, std::span<uint8_t> out, uint8_t value = 1);
 
 }  // namespace climseg::heuristics

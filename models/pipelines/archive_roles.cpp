@@ -3,9 +3,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "readers/calendar.hpp"
+#include "readers/column_file.hpp"
 #include "readers/quantities.hpp"
 
 namespace climseg::pipelines {
@@ -119,6 +122,13 @@ std::string sample_iso(const io::Archive& a, int64_t i) {
 
 std::string class_map_variable(const std::vector<std::string>& inputs, const std::string& option) {
   const std::string first = io::expand_inputs(inputs).front();
+  if (io::ColumnArchive::is_columns(inputs)) {  // unstructured columns: the fields over the columns
+    const std::vector<std::string> names = io::ColumnArchive::open({first}).channel_names();
+    for (const char* name : {"LABELS", "class_mask"})
+      if (std::find(names.begin(), names.end(), name) != names.end()) return name;
+    fail("{}: no class map (LABELS from climseg label, class_mask from climseg predict); name it with {} VARIABLE",
+         first, option);
+  }
   const io::FileMeta meta = io::scan_file(first);
   if (!meta.grid_error.empty()) return "LABELS";  // opening the archive refuses the grid, naming it
   for (const char* name : {"LABELS", "climate/labels_0", "class_mask"})

@@ -25,8 +25,10 @@
 #include "models/heuristics/labels.hpp"
 #include "models/pipelines/archive_roles.hpp"
 #include "readers/archive.hpp"
+#include "readers/column_file.hpp"
 #include "readers/partition.hpp"
 #include "readers/run_key.hpp"
+#include "readers/scrip.hpp"
 #include "readers/writer.hpp"
 
 namespace climseg::pipelines {
@@ -439,6 +441,212 @@ void write_ids(const io::Archive& a, const std::vector<uint8_t>& classes, const 
   w.close();
 }
 
+// Events on unstructured columns (CAM-SE ncol, SCRIP, UGRID class maps, from label or predict on
+// columns): components over the columns' neighbours with areas from the cells, linked and filtered as
+// on lat-lon; event_ids.nc on the native columns (lat, lon copied from the input). The grid is built
+// on the root and broadcast; steps are described in rounds over the ranks, linked on the root.
+EventsReport run_events_columns(const EventsConfig& cfg, const Comm& world, const RunOptions& run,
+                                const analysis::LinkParams& link, const analysis::SummaryParams& summary_params) {
+  Stopwatch clock;
+  const std::vector<uint8_t> classes = as_classes(cfg.classes);
+  const std::vector<std::string>& class_names = heuristics::class_names();
+  const bool peak_min = cfg.peak == Peak::min;
+  const std::string labels_var = cfg.labels_var == "auto" ? class_map_variable(cfg.in, "--labels-var") : cfg.labels_var;
+  const io::ColumnArchive labels = io::ColumnArchive::open(cfg.in, {labels_var});
+  std::unique_ptr<io::ColumnArchive> field_archive;
+  if (!cfg.field.empty()) {
+    if (cfg.field.find_first_of("@[=") != std::string::npos)
+      fail_usage("--field {}: on unstructured columns a variable name (no levels or files)", cfg.field);
+    field_archive = std::make_unique<io::ColumnArchive>(
+        io::ColumnArchive::open(cfg.field_in.empty() ? cfg.in : std::vector<std::string>{cfg.field_in}, {cfg.field}));
+    if (field_archive->size() != labels.size() || field_archive->layout().columns != labels.layout().columns)
+      fail("{}: {} steps of {} columns, but the class maps have {} of {}", field_archive->files().front(),
+           field_archive->size(), field_archive->layout().columns, labels.size(), labels.layout().columns);
+  }
+  const int64_t S = labels.size();
+  geo::UnstructuredGrid grid;
+  if (world.is_root()) grid = io::read_unstructured_grid(labels.files().front());
+  grid.broadcast(world);
+  const int64_t N = grid.size();
+  std::vector<std::string> key_files = labels.files();
+  if (field_archive && !cfg.field_in.empty())
+    key_files.insert(key_files.end(), field_archive->files().begin(), field_archive->files().end());
+  const std::string run_key =
+      io::make_run_key("events", alias_values(cfg.to_json(), EventsConfig::cli_aliases(), {"in", "out", "field_in"}),
+                       key_files)
+          .text();
+  std::vector<double> days(static_cast<size_t>(S));
+  std::vector<std::string> iso(static_cast<size_t>(S));
+  const bool timed = S > 0 && !labels.iso(0).empty();
+  if (!timed && S > 1) log::warn("{}: no decodable time axis: steps taken {} h apart", cfg.in.front(), cfg.step_hours);
+  for (int64_t i = 0; i < S; ++i) {
+    days[size_t(i)] = timed ? labels.days(i) - labels.days(0) : double(i) * cfg.step_hours / 24.0;
+    iso[size_t(i)] = timed ? labels.iso(i) : std::string{};
+  }
+  const auto [in_lat, in_lon] = io::read_column_positions(labels.files().front());
+  geo::Orientation orientation;
+  orientation.lon_signed = std::any_of(in_lon.begin(), in_lon.end(), [](double x) { return x < 0; });
+  log::info("events: {} steps on {} ({} columns), {} rank(s)", S, grid.description, N, world.size());
+
+  auto components = [&](int64_t i) {
+    const std::vector<float> v = labels.read(labels_var, i);
+    std::vector<uint8_t> map(size_t(N), 0);
+    for (size_t k = 0; k < map.size(); ++k) {
+      if (std::isfinite(v[k]) && v[k] >= 0 && (v[k] != std::floor(v[k]) || v[k] > 255))
+        fail("{}: step {}: --labels-var {}: values such as {:g} are not class ids (integers 0..255)",
+             labels.steps()[size_t(i)].file, i, labels_var, v[k]);
+      map[k] = v[k] > 0 && v[k] < 256 ? uint8_t(v[k]) : 0;  // fill and background are 0
+    }
+    return analysis::label_classes(grid, map, classes);
+  };
+
+  analysis::EventLinker linker(link);
+  analysis::EventSummary summary(summary_params);
+  const bool root = world.is_root();
+  OutputGroup outputs;
+  std::ofstream events_csv, points_csv;
+  if (root) {
+    events_csv.open(outputs.add(fs::path(cfg.out) / "events.csv"), std::ios::binary | std::ios::trunc);
+    points_csv.open(outputs.add(fs::path(cfg.out) / "event_points.csv"), std::ios::binary | std::ios::trunc);
+    if (!events_csv || !points_csv) fail("{}: cannot write the event tables", cfg.out);
+    events_csv << analysis::events_csv_header();
+    points_csv << analysis::points_csv_header();
+  }
+  std::vector<std::vector<int64_t>> step_ids;  // root: the event id of each component, per step
+  const int64_t per_round = cfg.chunk * world.size();
+  Progress progress("events", S, run.progress);
+  int64_t described = 0;
+  auto flush_finished = [&] {
+    for (const auto& e : linker.take_finished()) {
+      events_csv << analysis::event_csv_row(e, class_names, peak_min, orientation);
+      points_csv << analysis::points_csv_rows(e, class_names, orientation);
+      summary.add(e);
+    }
+  };
+  for (int64_t r0 = 0; r0 < S; r0 += per_round) {
+    const int64_t n_round = std::min(per_round, S - r0);
+    const io::Block b = io::block_partition(n_round, world.rank(), world.size());
+    std::vector<analysis::StepObjects> mine;
+    analysis::ClassComponents prev;
+    const int64_t from = b.size() == 0 ? r0 + b.end : r0 + b.begin - (r0 + b.begin > 0 ? 1 : 0);
+    bool have_prev = false;
+    for (int64_t i = from; i < r0 + b.end; ++i) {
+      analysis::ClassComponents now = components(i);
+      if (i >= r0 + b.begin) {
+        std::vector<float> field, valid;
+        analysis::StatsOptions so;
+        so.peak_is_minimum = peak_min;
+        if (field_archive) {
+          field = field_archive->read(cfg.field, i);
+          so.field = field;
+          if (std::any_of(field.begin(), field.end(), [](float x) { return std::isnan(x); })) {
+            valid.resize(field.size());
+            for (size_t k = 0; k < field.size(); ++k) valid[k] = std::isnan(field[k]) ? 0.0f : 1.0f;
+            so.valid = valid;
+          }
+        }
+        mine.push_back(
+            analysis::describe_step(grid, now, have_prev ? &prev : nullptr, i, days[size_t(i)], iso[size_t(i)], so));
+      }
+      prev = std::move(now);
+      have_prev = true;
+    }
+    const auto parts = world.allgather(analysis::serialize_steps(mine));
+    progress.advance(b.size());
+    if (!root) continue;
+    for (const auto& part : parts)
+      for (const auto& step : analysis::deserialize_steps(part)) {
+        step_ids.push_back(linker.add(step));
+        ++described;
+        flush_finished();
+      }
+  }
+  progress.finish();
+  EventsReport report;
+  report.steps = S;
+  if (root) {
+    linker.finish();
+    flush_finished();
+    if (described != S) fail("events: linked {} of {} steps", described, S);
+    for (auto* f : {&events_csv, &points_csv}) {
+      f->close();
+      if (!*f) fail("{}: could not write the event tables (disk full?)", cfg.out);
+    }
+    nlohmann::json js = summary.to_json();
+    js["steps"] = S;
+    js["run_key"] = nlohmann::json::parse(run_key);
+    js["grid"] = fmt::format("{} columns ({})", N, grid.description);
+    js["events_started"] = linker.events_started();
+    js["events_kept"] = linker.events_kept();
+    js["link"] = {
+        {"min_overlap_fraction", link.min_overlap_fraction}, {"max_speed_km_per_day", link.max_speed_km_per_day},
+        {"distance_classes", link.distance_classes},         {"min_steps", link.min_steps},
+        {"min_lifetime_days", link.min_lifetime_days},       {"min_area_km2", link.min_area_km2}};
+    js["config"] = cfg.to_json();
+    std::vector<std::string> written = {"events.csv", "event_points.csv", "events_summary.json"};
+    if (write_summary_netcdf(summary, summary_params, run_key, fs::path(cfg.out) / "events_summary.nc", outputs))
+      written.push_back("events_summary.nc");
+    if (cfg.ids) {
+      // The event id of every column, on the native columns.
+      io::ColumnFileSpec spec = io::column_spec(grid);
+      if (in_lat.size() == spec.lat.size()) {
+        spec.lat = in_lat;
+        spec.lon = in_lon;
+      }
+      spec.column_dim = labels.layout().dimension;
+      spec.time_units = labels.time_units().empty() ? "days since 0001-01-01 00:00:00" : labels.time_units();
+      spec.calendar = labels.calendar();
+      spec.variables.push_back({"event_id",
+                                NC_INT,
+                                true,
+                                {io::Attr::str("long_name", "event id (rows of events.csv); 0: no event"),
+                                 io::Attr::str("coordinates", "lat lon")},
+                                std::nullopt});
+      spec.global_attrs = {io::Attr::str("title", "climseg event ids"), io::Attr::str(io::kRunKeyAttr, run_key),
+                           io::Attr::str("source_grid", grid.description)};
+      io::ColumnWriter w(outputs.add(fs::path(cfg.out) / "event_ids.nc"), spec);
+      std::vector<float> plane(static_cast<size_t>(N));
+      for (int64_t i = 0; i < S; ++i) {
+        const auto comps = components(i);
+        const std::vector<int64_t>& ids = step_ids[size_t(i)];
+        if (int64_t(ids.size()) != comps.labels.count)
+          fail("events: step {} has {} components now but {} in pass 1", i, comps.labels.count, ids.size());
+        for (size_t k = 0; k < plane.size(); ++k) {
+          const int32_t c = comps.labels.labels[k];
+          plane[k] = c > 0 && linker.kept(ids[size_t(c - 1)]) ? float(ids[size_t(c - 1)]) : 0.0f;
+        }
+        w.write_time(i, labels.steps()[size_t(i)].time_value);
+        w.write("event_id", i, plane);
+      }
+      w.close();
+      written.push_back("event_ids.nc");
+    }
+    if (cfg.plots) {
+      const fs::path pictures = outputs.add_folder(cfg.out);
+      analysis::write_summary_pictures(js, pictures);
+      std::vector<std::string> names;
+      for (const auto& e : fs::directory_iterator(pictures)) names.push_back(e.path().filename().string());
+      std::sort(names.begin(), names.end());
+      written.insert(written.end(), names.begin(), names.end());
+    }
+    js["outputs"] = written;
+    const std::vector<fs::path> stale = earlier_outputs(cfg.out, written);
+    write_file_atomically(outputs.add(fs::path(cfg.out) / "events_summary.json"), js.dump(2) + "\n");
+    outputs.commit();
+    for (const auto& f : stale) {
+      std::error_code ec;
+      if (fs::remove(f, ec)) log::info("removed {} (an earlier run's; this run does not write it)", f.string());
+    }
+    report.events_started = linker.events_started();
+    report.events_kept = linker.events_kept();
+    report.summary = std::move(js);
+    report.written = std::move(written);
+  }
+  world.barrier();
+  report.seconds = clock.seconds();
+  return report;
+}
+
 }  // namespace
 
 EventsReport run_events(const EventsConfig& cfg, const Comm& world, const RunOptions& run) {
@@ -449,6 +657,7 @@ EventsReport run_events(const EventsConfig& cfg, const Comm& world, const RunOpt
   const std::vector<std::string>& class_names = heuristics::class_names();
   const bool peak_min = cfg.peak == Peak::min;
   make_output_folder(cfg.out);
+  if (io::ColumnArchive::is_columns(cfg.in)) return run_events_columns(cfg, world, run, link, summary_params);
 
   // auto: LABELS (label's), else class_mask (predict's).
   const std::string labels_var = cfg.labels_var == "auto" ? class_map_variable(cfg.in, "--labels-var") : cfg.labels_var;

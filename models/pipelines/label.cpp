@@ -22,6 +22,8 @@
 #include "geo/column.hpp"
 #include "models/heuristics/labels.hpp"
 #include "models/heuristics/tc_candidate_wire.hpp"
+#include "models/pipelines/column_label.hpp"
+#include "readers/column_file.hpp"
 #include "readers/partition.hpp"
 #include "readers/prefetch.hpp"
 #include "readers/run_key.hpp"
@@ -52,38 +54,6 @@ Json roles_json(const RoleMap& roles) {
   Json j = Json::object();
   for (const auto& [r, s] : roles) j[role_name(r)] = s;
   return j;
-}
-
-// A threshold given as "NUMBER" or "pPCT" (the PCT-th percentile of `channel` in a stats file).
-double threshold_value(const std::string& text, const std::string& stats_path, const std::string& channel,
-                       const char* option) {
-  if (text.empty()) fail_usage("{}: empty value", option);
-  if (text[0] == 'p' || text[0] == 'P') {
-    if (stats_path.empty()) fail_usage("{} {}: a percentile needs --stats FILE (from climseg stats)", option, text);
-    double p = 0;
-    try {
-      p = std::stod(text.substr(1));
-    } catch (...) {
-      fail_usage("{} {}: expected pNUMBER, e.g. p95", option, text);
-    }
-    const io::ChannelStats st = io::load_stats(stats_path);
-    for (const auto& c : st.channels) {
-      if (c.name != channel) continue;
-      for (const auto& [pct, value] : c.percentiles)
-        if (std::abs(pct - p) < 1e-9) return value;
-      fail_usage("{}: {} has no {}th percentile of {} (run climseg stats --percentiles {})", option, stats_path, p,
-                 channel, p);
-    }
-    fail_usage("{}: {} has no channel {}", option, stats_path, channel);
-  }
-  try {
-    size_t used = 0;
-    const double v = std::stod(text, &used);
-    if (used != text.size()) throw std::invalid_argument(text);
-    return v;
-  } catch (const std::exception&) {
-    fail_usage("{} {}: expected a number or pPERCENTILE", option, text);
-  }
 }
 
 // A per-cell threshold "FILE:VAR": the first time step of VAR, on the archive's grid.
@@ -205,11 +175,11 @@ void Labeller::check_roles() {
 
 void Labeller::thresholds() {
   config_.ivt.threshold =
-      threshold_value(cfg_.ivt_threshold, cfg_.stats, has(Role::ivt) ? channel_name_of(roles_.at(Role::ivt)) : "IVT",
-                      "--ivt-threshold");
+      label_threshold_value(cfg_.ivt_threshold, cfg_.stats,
+                            has(Role::ivt) ? channel_name_of(roles_.at(Role::ivt)) : "IVT", "--ivt-threshold");
   config_.wave.threshold_m =
-      threshold_value(cfg_.waves_threshold, cfg_.stats, has(Role::hs) ? channel_name_of(roles_.at(Role::hs)) : "hs",
-                      "--waves-threshold");
+      label_threshold_value(cfg_.waves_threshold, cfg_.stats,
+                            has(Role::hs) ? channel_name_of(roles_.at(Role::hs)) : "hs", "--waves-threshold");
   config_.ivt.validate();
   config_.tmq.validate();
   config_.wave.validate();
@@ -410,6 +380,7 @@ LabelReport Labeller::run() {
   if (cfg_.out.empty()) fail_usage("--out is required (label config: 'out')");
   cfg_.validate();
   make_output_folder(cfg_.out);
+  if (io::ColumnArchive::is_columns(cfg_.inputs)) return label_column_archive(cfg_, comm_, progress_);
   LabelReport report;
 
   // Which variables play which role.
@@ -599,6 +570,37 @@ LabelReport Labeller::run() {
 
 }  // namespace
 
+double label_threshold_value(const std::string& text, const std::string& stats_path, const std::string& channel,
+                             const char* option) {
+  if (text.empty()) fail_usage("{}: empty value", option);
+  if (text[0] == 'p' || text[0] == 'P') {
+    if (stats_path.empty()) fail_usage("{} {}: a percentile needs --stats FILE (from climseg stats)", option, text);
+    double p = 0;
+    try {
+      p = std::stod(text.substr(1));
+    } catch (...) {
+      fail_usage("{} {}: expected pNUMBER, e.g. p95", option, text);
+    }
+    const io::ChannelStats st = io::load_stats(stats_path);
+    for (const auto& c : st.channels) {
+      if (c.name != channel) continue;
+      for (const auto& [pct, value] : c.percentiles)
+        if (std::abs(pct - p) < 1e-9) return value;
+      fail_usage("{}: {} has no {}th percentile of {} (run climseg stats --percentiles {})", option, stats_path, p,
+                 channel, p);
+    }
+    fail_usage("{}: {} has no channel {}", option, stats_path, channel);
+  }
+  try {
+    size_t used = 0;
+    const double v = std::stod(text, &used);
+    if (used != text.size()) throw std::invalid_argument(text);
+    return v;
+  } catch (const std::exception&) {
+    fail_usage("{} {}: expected a number or pPERCENTILE", option, text);
+  }
+}
+
 Json LabelReport::to_json(const LabelConfig& cfg) const {
   const auto& d = cfg.detect;
   Json js;
@@ -677,11 +679,11 @@ StepsLabeller::StepsLabeller(const geo::Grid& grid, const LabelConfig& cfg, cons
         "--ar-method tmq",
         where);
   config_.ivt.threshold =
-      threshold_value(cfg.ivt_threshold, cfg.stats, vars.count(Role::ivt) ? channel_name_of(vars.at(Role::ivt)) : "IVT",
-                      "--ivt-threshold");
+      label_threshold_value(cfg.ivt_threshold, cfg.stats,
+                            vars.count(Role::ivt) ? channel_name_of(vars.at(Role::ivt)) : "IVT", "--ivt-threshold");
   config_.wave.threshold_m =
-      threshold_value(cfg.waves_threshold, cfg.stats, vars.count(Role::hs) ? channel_name_of(vars.at(Role::hs)) : "hs",
-                      "--waves-threshold");
+      label_threshold_value(cfg.waves_threshold, cfg.stats,
+                            vars.count(Role::hs) ? channel_name_of(vars.at(Role::hs)) : "hs", "--waves-threshold");
   config_.ivt.validate();
   config_.tmq.validate();
   config_.wave.validate();

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "analysis/plot.hpp"
+#include "analysis/plot_columns.hpp"
 #include "analysis/summary.hpp"
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
@@ -17,7 +18,9 @@
 #include "models/heuristics/labels.hpp"
 #include "models/pipelines/archive_roles.hpp"
 #include "readers/archive.hpp"
+#include "readers/column_file.hpp"
 #include "readers/partition.hpp"
+#include "readers/scrip.hpp"
 #include "readers/track_table.hpp"
 
 namespace climseg::pipelines {
@@ -155,10 +158,109 @@ std::vector<plot::Track> tracks_at(const std::vector<io::TrackPoint>& tracks, in
   return drawn;
 }
 
+// The steps to draw and where each map goes: a .png name makes NAME.png for one step and
+// NAME_0001.png, ... (counted from 1) for several; any other name is a directory of VAR_TIME.png.
+struct Steps {
+  int64_t first = 0, last = 1;
+  bool many = false, png = false;
+  fs::path path(const PlotConfig& cfg, const std::string& var, const std::string& time_iso, int64_t i) const {
+    if (png && !many) return fs::path(cfg.out);
+    if (png)
+      return fs::path(cfg.out).parent_path() /
+             fmt::format("{}_{:04d}.png", fs::path(cfg.out).stem().string(), i - first + 1);
+    return fs::path(cfg.out) / fmt::format("{}_{}.png", var, time_iso.empty() ? fmt::format("{:06d}", i) : time_iso);
+  }
+};
+
+Steps step_range(const PlotConfig& cfg, int64_t size) {
+  Steps st;
+  if (cfg.steps == "all") {
+    st.last = size;
+  } else if (auto colon = cfg.steps.find(':'); colon != std::string::npos) {
+    st.first = parse_step(cfg.steps.substr(0, colon));
+    st.last = parse_step(cfg.steps.substr(colon + 1));
+  } else {
+    st.first = parse_step(cfg.steps);
+    st.last = st.first + 1;
+  }
+  if (st.first < 0 || st.last > size || st.first >= st.last)
+    fail_usage("--steps {}: the archive has samples 0..{}", cfg.steps, size - 1);
+  st.many = st.last - st.first > 1;
+  st.png = fs::path(cfg.out).extension() == ".png" && !fs::is_directory(cfg.out);
+  if (!st.png && !st.many && !fs::is_directory(cfg.out))
+    fail_usage("--out {}: give a .png file (or a directory)", cfg.out);
+  if (!st.png) make_output_folder(cfg.out);
+  return st;
+}
+
+plot::MapSpec map_spec(const PlotConfig& cfg, const std::string& var, const std::string& time_iso, int64_t i,
+                       const std::string& subtitle, const std::string& units) {
+  plot::MapSpec spec;
+  spec.title = cfg.title.empty() ? fmt::format("{}  {}", var, time_iso.empty() ? fmt::format("step {}", i) : time_iso)
+                                 : cfg.title;
+  spec.subtitle = subtitle;
+  spec.units = cfg.units.empty() ? units : cfg.units;
+  if (cfg.vmin) spec.vmin = *cfg.vmin;
+  if (cfg.vmax) spec.vmax = *cfg.vmax;
+  spec.lon0 = cfg.lon0;
+  spec.map_width = cfg.width;
+  spec.coastlines = cfg.coastlines;
+  for (const auto& c : heuristics::class_table()) spec.class_names.push_back(c.title);
+  return spec;
+}
+
+// Unstructured columns (CAM-SE ncol, SCRIP, UGRID): each map is coloured from the columns'
+// Delaunay triangles (the field linear in each) on a 0.5° raster, class outlines from the nearest
+// column; the grid is built on the root and broadcast.
+PlotReport plot_columns(const PlotConfig& cfg, const Comm& world, const RunOptions& run) {
+  if (cfg.var.find_first_of("@[=") != std::string::npos)
+    fail_usage("--var {}: on unstructured columns a variable name (no levels or files)", cfg.var);
+  const io::ColumnArchive a = io::ColumnArchive::open(cfg.in, {cfg.var});
+  std::unique_ptr<io::ColumnArchive> lab;
+  std::string lab_var;
+  if (!cfg.labels.empty()) {
+    const std::vector<std::string> src = cfg.labels == "auto" ? cfg.in : std::vector<std::string>{cfg.labels};
+    lab_var = cfg.labels_var == "auto" ? class_map_variable(src, "--labels-var") : cfg.labels_var;
+    lab = std::make_unique<io::ColumnArchive>(io::ColumnArchive::open(src, {lab_var}));
+    if (lab->size() != a.size() || lab->layout().columns != a.layout().columns)
+      fail("{}: the label archive has {} steps of {} columns but {} has {} of {}", src.front(), lab->size(),
+           lab->layout().columns, cfg.in.front(), a.size(), a.layout().columns);
+  }
+  std::vector<io::TrackPoint> tracks;
+  if (!cfg.tracks.empty()) tracks = io::read_track_table(cfg.tracks);
+  const Steps st = step_range(cfg, a.size());
+  geo::UnstructuredGrid grid;
+  if (world.is_root()) grid = io::read_unstructured_grid(a.files().front());
+  grid.broadcast(world);
+  const plot::ColumnMap map(grid);
+  PlotReport report;
+  const io::Block block = io::block_partition(st.last - st.first, world.rank(), world.size());
+  Progress progress("plot", block.size(), run.progress);
+  for (int64_t i = st.first + block.begin; i < st.first + block.end; ++i) {
+    const std::vector<float> f = a.read(cfg.var, i);
+    const std::vector<float> cls = lab ? lab->read(lab_var, i) : std::vector<float>{};
+    const std::string iso = a.iso(i);
+    const std::string file = fs::path(a.steps()[size_t(i)].file).filename().string();
+    const plot::MapSpec spec =
+        map_spec(cfg, cfg.var, iso, i, fmt::format("{}  ({}, {} columns)", file, grid.description, grid.size()),
+                 a.channel_units().empty() ? "" : a.channel_units()[0]);
+    const plot::Image img = map.render(f, cls, tracks_at(tracks, i), spec);
+    const fs::path path = st.path(cfg, cfg.var, iso, i);
+    img.write_png(path);
+    report.written.push_back(path.string());
+    progress.advance();
+  }
+  progress.finish();
+  world.barrier();
+  report.pictures = st.last - st.first;
+  return report;
+}
+
 }  // namespace
 
 PlotReport run_plot(const PlotConfig& cfg, const Comm& world, const RunOptions& run) {
   if (!cfg.summary.empty()) return plot_summary(cfg, world);
+  if (io::ColumnArchive::is_columns(cfg.in)) return plot_columns(cfg, world, run);
   io::ArchiveOptions o;
   o.channels = {io::ChannelSpec::parse(cfg.var)};
   if (cfg.labels == "auto") o.labels = cfg.labels_var;
@@ -184,36 +286,10 @@ PlotReport run_plot(const PlotConfig& cfg, const Comm& world, const RunOptions& 
   std::vector<io::TrackPoint> tracks;
   if (!cfg.tracks.empty()) tracks = io::read_track_table(cfg.tracks);
 
-  // Steps.
-  int64_t first = 0, last = 1;
-  if (cfg.steps == "all") {
-    last = a.size();
-  } else if (auto colon = cfg.steps.find(':'); colon != std::string::npos) {
-    first = parse_step(cfg.steps.substr(0, colon));
-    last = parse_step(cfg.steps.substr(colon + 1));
-  } else {
-    first = parse_step(cfg.steps);
-    last = first + 1;
-  }
-  if (first < 0 || last > a.size() || first >= last)
-    fail_usage("--steps {}: the archive has samples 0..{}", cfg.steps, a.size() - 1);
-  // A .png name makes NAME.png for one step and NAME_0001.png, ... (counted from 1) for several;
-  // any other name is a directory of VAR_TIME.png.
-  const bool many = last - first > 1;
-  const bool png = fs::path(cfg.out).extension() == ".png" && !fs::is_directory(cfg.out);
-  if (!png && !many && !fs::is_directory(cfg.out)) fail_usage("--out {}: give a .png file (or a directory)", cfg.out);
-  if (!png) make_output_folder(cfg.out);
-  auto map_path = [&](const io::Sample& s, int64_t i) {
-    if (png && !many) return fs::path(cfg.out);
-    if (png)
-      return fs::path(cfg.out).parent_path() /
-             fmt::format("{}_{:04d}.png", fs::path(cfg.out).stem().string(), i - first + 1);
-    return fs::path(cfg.out) /
-           fmt::format("{}_{}.png", s.channels[0], s.time_iso.empty() ? fmt::format("{:06d}", i) : s.time_iso);
-  };
+  const Steps st = step_range(cfg, a.size());
+  const int64_t first = st.first, last = st.last;
+  auto map_path = [&](const io::Sample& s, int64_t i) { return st.path(cfg, s.channels[0], s.time_iso, i); };
 
-  std::vector<std::string> legend;
-  for (const auto& c : heuristics::class_table()) legend.push_back(c.title);
   PlotReport report;
   const io::Block block = io::block_partition(last - first, world.rank(), world.size());
   Progress progress("plot", block.size(), run.progress);
@@ -235,18 +311,8 @@ PlotReport run_plot(const PlotConfig& cfg, const Comm& world, const RunOptions& 
     }
     const std::vector<plot::Track> drawn = tracks_at(tracks, i);
 
-    plot::MapSpec spec;
-    spec.title = cfg.title.empty()
-                     ? fmt::format("{}  {}", s.channels[0], s.time_iso.empty() ? fmt::format("step {}", i) : s.time_iso)
-                     : cfg.title;
-    spec.subtitle = fs::path(s.file).filename().string();
-    spec.units = cfg.units.empty() ? s.units[0] : cfg.units;
-    if (cfg.vmin) spec.vmin = *cfg.vmin;
-    if (cfg.vmax) spec.vmax = *cfg.vmax;
-    spec.lon0 = cfg.lon0;
-    spec.map_width = cfg.width;
-    spec.coastlines = cfg.coastlines;
-    spec.class_names = legend;
+    const plot::MapSpec spec =
+        map_spec(cfg, s.channels[0], s.time_iso, i, fs::path(s.file).filename().string(), s.units[0]);
     const plot::Image img = plot::render_map(
         s.grid, {s.data.data(), size_t(n)},
         s.valid.numel() > 0 ? std::span<const float>(s.valid.data(), size_t(n)) : std::span<const float>{}, classes,

@@ -8,15 +8,22 @@
 #include <map>
 #include <sstream>
 
+#include "analysis/graph_components.hpp"
 #include "core/error.hpp"
 
 namespace climseg::analysis {
 
-ClassComponents label_classes(const geo::Grid& grid, std::span<const uint8_t> class_map,
-                              const std::vector<uint8_t>& classes) {
+namespace {
+
+std::string events_grid_name(const geo::Grid& g) { return g.shape_str(); }
+std::string events_grid_name(const geo::UnstructuredGrid& g) { return fmt::format("of {} columns", g.size()); }
+
+template <class G>
+ClassComponents label_classes_on(const G& grid, std::span<const uint8_t> class_map,
+                                 const std::vector<uint8_t>& classes) {
   const size_t n = size_t(grid.size());
   if (class_map.size() != n)
-    fail("events: class map has {} cells, the grid {} has {}", class_map.size(), grid.shape_str(), n);
+    fail("events: class map has {} cells, the grid {} has {}", class_map.size(), events_grid_name(grid), n);
   std::vector<uint8_t> which = classes;
   if (which.empty()) {
     bool present[256] = {};
@@ -41,6 +48,18 @@ ClassComponents label_classes(const geo::Grid& grid, std::span<const uint8_t> cl
   return out;
 }
 
+}  // namespace
+
+ClassComponents label_classes(const geo::Grid& grid, std::span<const uint8_t> class_map,
+                              const std::vector<uint8_t>& classes) {
+  return label_classes_on(grid, class_map, classes);
+}
+
+ClassComponents label_classes(const geo::UnstructuredGrid& grid, std::span<const uint8_t> class_map,
+                              const std::vector<uint8_t>& classes) {
+  return label_classes_on(grid, class_map, classes);
+}
+
 std::vector<StepObjects::Overlap> overlaps(const ComponentLabels& prev, const ComponentLabels& cur) {
   if (prev.labels.size() != cur.labels.size()) fail("events: consecutive steps have different grids");
   std::map<std::pair<int32_t, int32_t>, int64_t> count;
@@ -54,8 +73,11 @@ std::vector<StepObjects::Overlap> overlaps(const ComponentLabels& prev, const Co
   return out;
 }
 
-StepObjects describe_step(const geo::Grid& grid, const ClassComponents& now, const ClassComponents* prev, int64_t step,
-                          double time_days, const std::string& time_iso, const StatsOptions& stats) {
+namespace {
+
+template <class G>
+StepObjects describe_step_on(const G& grid, const ClassComponents& now, const ClassComponents* prev, int64_t step,
+                             double time_days, const std::string& time_iso, const StatsOptions& stats) {
   StepObjects s;
   s.step = step;
   s.time_days = time_days;
@@ -67,6 +89,18 @@ StepObjects describe_step(const geo::Grid& grid, const ClassComponents& now, con
     s.overlaps = overlaps(prev->labels, now.labels);
   }
   return s;
+}
+
+}  // namespace
+
+StepObjects describe_step(const geo::Grid& grid, const ClassComponents& now, const ClassComponents* prev, int64_t step,
+                          double time_days, const std::string& time_iso, const StatsOptions& stats) {
+  return describe_step_on(grid, now, prev, step, time_days, time_iso, stats);
+}
+
+StepObjects describe_step(const geo::UnstructuredGrid& grid, const ClassComponents& now, const ClassComponents* prev,
+                          int64_t step, double time_days, const std::string& time_iso, const StatsOptions& stats) {
+  return describe_step_on(grid, now, prev, step, time_days, time_iso, stats);
 }
 
 // ---- serialization

@@ -11,6 +11,7 @@
 
 #include "analysis/components.hpp"
 #include "geo/grid.hpp"
+#include "geo/unstructured.hpp"
 
 namespace climseg::analysis {
 
@@ -38,6 +39,9 @@ struct ClassComponents {
 };
 ClassComponents label_classes(const geo::Grid& grid, std::span<const uint8_t> class_map,
                               const std::vector<uint8_t>& classes = {});
+// The same on unstructured columns: components over the columns' neighbours (graph_components.hpp).
+ClassComponents label_classes(const geo::UnstructuredGrid& grid, std::span<const uint8_t> class_map,
+                              const std::vector<uint8_t>& classes = {});
 
 // Cells shared by component a of `prev` and component b of `cur`, for every pair that shares any,
 // sorted by (prev, cur).
@@ -46,6 +50,9 @@ std::vector<StepObjects::Overlap> overlaps(const ComponentLabels& prev, const Co
 // Describes one step; `prev` (may be null) is the previous step's labelling, for the overlaps.
 StepObjects describe_step(const geo::Grid& grid, const ClassComponents& now, const ClassComponents* prev, int64_t step,
                           double time_days, const std::string& time_iso, const StatsOptions& stats);
+// On unstructured columns: areas from the cells, lengths between boundary columns.
+StepObjects describe_step(const geo::UnstructuredGrid& grid, const ClassComponents& now, const ClassComponents* prev,
+                          int64_t step, double time_days, const std::string& time_iso, const StatsOptions& stats);
 
 // A compact text form of steps, so ranks can send what they found to the one that links.
 std::string serialize_steps(const std::vector<StepObjects>& steps);

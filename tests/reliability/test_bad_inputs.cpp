@@ -191,9 +191,13 @@ const std::vector<Case>& cases() {
       {"TimeBackwards", "#3", "time going backwards inside a file", "stats --in {D}/backwards.nc --vars TMQ --out -", 1,
        R"(\{D\}/backwards.nc: .*time.*)"},
       {"UnstructuredGrid", "#3", "unstructured columns given to a command that reads lat-lon grids only",
-       "events --in {D}/unstructured.nc --out {D}/events_unstructured", 1,
+       "evaluate --model {D}/model.h5 --in {D}/unstructured.nc", 1,
        R"(\{D\}/unstructured.nc: unstructured grid \(lat and lon are both over dimension ncol, 5 columns\): this )"
        R"(command reads latitude-longitude grids; climseg remap --to HxW makes one)"},
+      {"LabelColumnsWaves", "#3", "an option the column path of label cannot honour",
+       "label --in {D}/unstructured.nc --out {D}/label_columns --detect tc,waves", 2,
+       R"(--detect waves: lat-lon archives only \(\{D\}/unstructured.nc has unstructured columns; use --detect )"
+       R"(tc,ar\))"},
       {"CurvilinearGrid", "#3", "a grid neither lat-lon nor unstructured columns (2-D lat and lon)",
        "stats --in {D}/curvilinear.nc --out -", 1,
        R"(\{D\}/curvilinear.nc: curvilinear grid \(lat and lon are 2-D over \(y, x\)\): regrid to )"
