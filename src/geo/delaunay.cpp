@@ -199,6 +199,204 @@ SphereTriangulation Hull::result(int64_t n) const {
   return out;
 }
 
+// The fast path for points that surround the centre of the sphere: the hull grows from a
+// tetrahedron that holds the centre, so the faces' radial projections tile the sphere and the face
+// whose spherical triangle holds a new point is one it sees (the point lies beyond it on the ray from
+// the centre). That face is found by walking from the previous insertion's face (points come in a
+// spatially coherent order), the rest of the visible region by a search over neighbours: no conflict
+// lists, O(1) expected work per point after the sort.
+class WalkHull {
+ public:
+  explicit WalkHull(std::span<const SnappedPoint> p) : pts_(p), start_of_(p.size(), -1), end_of_(p.size(), -1) {}
+
+  // False when the four points do not hold the centre strictly inside (then use Hull).
+  bool start(const int32_t t[4]) {
+    const int32_t tri[4][3] = {{t[0], t[1], t[2]}, {t[0], t[1], t[3]}, {t[0], t[2], t[3]}, {t[1], t[2], t[3]}};
+    const int32_t other[4] = {t[3], t[2], t[1], t[0]};
+    const SnappedPoint origin{0, 0, 0};
+    for (int k = 0; k < 4; ++k) {
+      int32_t a = tri[k][0], b = tri[k][1], c = tri[k][2];
+      if (orient3d(pts_[size_t(a)], pts_[size_t(b)], pts_[size_t(c)], pts_[size_t(other[k])]) > 0) std::swap(b, c);
+      if (orient3d(pts_[size_t(a)], pts_[size_t(b)], pts_[size_t(c)], origin) >= 0) return false;
+      faces_.push_back({{a, b, c}, {-1, -1, -1}, true});
+    }
+    for (int f = 0; f < 4; ++f)
+      for (int k = 0; k < 3; ++k) {
+        const int32_t a = faces_[size_t(f)].v[size_t(k)], b = faces_[size_t(f)].v[size_t((k + 1) % 3)];
+        for (int g = 0; g < 4; ++g)
+          for (int m = 0; m < 3 && g != f; ++m)
+            if (faces_[size_t(g)].v[size_t(m)] == b && faces_[size_t(g)].v[size_t((m + 1) % 3)] == a)
+              faces_[size_t(f)].nb[size_t(k)] = g;
+      }
+    return true;
+  }
+
+  void insert(int32_t p) {
+    const SnappedPoint& q = pts_[size_t(p)];
+    int32_t f = locate_visible(q, p);
+    ++insertion_;
+    visible_.assign(1, f);
+    mark(f);
+    for (size_t h = 0; h < visible_.size(); ++h)
+      for (int32_t g : faces_[size_t(visible_[h])].nb)
+        if (!marked(g) && orient(g, q) > 0) {
+          mark(g);
+          visible_.push_back(g);
+        }
+    new_.clear();
+    for (int32_t v : visible_)
+      for (int k = 0; k < 3; ++k) {
+        const int32_t g = faces_[size_t(v)].nb[size_t(k)];
+        if (marked(g)) continue;
+        const int32_t a = faces_[size_t(v)].v[size_t(k)], b = faces_[size_t(v)].v[size_t((k + 1) % 3)];
+        const int32_t n = new_face(a, b, p);
+        faces_[size_t(n)].nb[0] = g;
+        for (int32_t& x : faces_[size_t(g)].nb)
+          if (x == v) x = n;
+        start_of_[size_t(a)] = n;
+        end_of_[size_t(b)] = n;
+        new_.push_back(n);
+      }
+    for (int32_t n : new_) {
+      Face& N = faces_[size_t(n)];
+      N.nb[1] = start_of_[size_t(N.v[1])];
+      N.nb[2] = end_of_[size_t(N.v[0])];
+    }
+    for (int32_t v : visible_) {
+      faces_[size_t(v)].alive = false;
+      free_.push_back(v);
+    }
+    hint_ = new_.front();
+  }
+
+  SphereTriangulation result(int64_t n) const {
+    std::vector<int32_t> id(faces_.size(), -1);
+    SphereTriangulation out;
+    out.global = true;
+    for (size_t i = 0; i < faces_.size(); ++i)
+      if (faces_[i].alive) {
+        id[i] = int32_t(out.triangles.size());
+        out.triangles.push_back(faces_[i].v);
+      }
+    out.adjacent.resize(out.triangles.size());
+    out.vertex_triangle.assign(size_t(n), -1);
+    for (size_t i = 0; i < faces_.size(); ++i) {
+      if (id[i] < 0) continue;
+      for (int k = 0; k < 3; ++k) {
+        out.adjacent[size_t(id[i])][size_t(k)] = id[size_t(faces_[i].nb[size_t(k)])];
+        out.vertex_triangle[size_t(faces_[i].v[size_t(k)])] = id[i];
+      }
+    }
+    return out;
+  }
+
+ private:
+  struct Face {
+    std::array<int32_t, 3> v;
+    std::array<int32_t, 3> nb;
+    bool alive;
+  };
+  int orient(int32_t f, const SnappedPoint& q) const {
+    const auto& v = faces_[size_t(f)].v;
+    return orient3d(pts_[size_t(v[0])], pts_[size_t(v[1])], pts_[size_t(v[2])], q);
+  }
+  void mark(int32_t f) {
+    if (mark_.size() < faces_.size()) mark_.resize(faces_.size() * 2, 0);
+    mark_[size_t(f)] = insertion_;
+  }
+  bool marked(int32_t f) const { return size_t(f) < mark_.size() && mark_[size_t(f)] == insertion_; }
+  int32_t new_face(int32_t a, int32_t b, int32_t c) {
+    int32_t id;
+    if (!free_.empty()) {
+      id = free_.back();
+      free_.pop_back();
+    } else {
+      id = int32_t(faces_.size());
+      faces_.push_back({});
+    }
+    faces_[size_t(id)] = {{a, b, c}, {-1, -1, -1}, true};
+    return id;
+  }
+  // A face that q sees: the one whose spherical triangle holds q, by a walk from the hint.
+  int32_t locate_visible(const SnappedPoint& q, int32_t p) {
+    int32_t t = hint_;
+    const int64_t max_steps = 4096 + int64_t(std::sqrt(double(faces_.size()))) * 8;
+    for (int64_t step = 0; step < max_steps; ++step) {
+      const auto& v = faces_[size_t(t)].v;
+      int32_t next = -1;
+      for (int e = 0; e < 3; ++e) {
+        const int k = int((e + step) % 3);
+        if (orient_origin(pts_[size_t(v[size_t(k)])], pts_[size_t(v[size_t((k + 1) % 3)])], q) < 0) {
+          next = faces_[size_t(t)].nb[size_t(k)];
+          break;
+        }
+      }
+      if (next < 0) {
+        if (orient(t, q) > 0) return t;
+        break;  // held but not seen: cannot happen for points on the sphere; search below
+      }
+      t = next;
+    }
+    // The walk ran out, or ended on a face that holds q without seeing it (a point on a face's
+    // plane): the visible faces nearest it, by a search over neighbours (every face is reachable).
+    ++insertion_;
+    visible_.assign(1, t);
+    mark(t);
+    for (size_t h = 0; h < visible_.size(); ++h) {
+      const int32_t f = visible_[h];
+      if (orient(f, q) > 0) return f;
+      for (int32_t g : faces_[size_t(f)].nb)
+        if (!marked(g)) {
+          mark(g);
+          visible_.push_back(g);
+        }
+    }
+    fail("triangulation: point {} lies inside the hull of the others (a near-duplicate of another point)", p);
+  }
+
+  std::span<const SnappedPoint> pts_;
+  std::vector<Face> faces_;
+  std::vector<int32_t> free_, visible_, new_;
+  std::vector<int64_t> mark_;
+  std::vector<int32_t> start_of_, end_of_;
+  int64_t insertion_ = 0;
+  int32_t hint_ = 0;
+};
+
+// Key of a point along a space-filling curve: its cube face, then a Hilbert index of 2^16 x 2^16 cells
+// of the face, so consecutive points are close on the sphere.
+uint64_t curve_key(const Vec3& p) {
+  const double ax = std::abs(p.x), ay = std::abs(p.y), az = std::abs(p.z);
+  int face;
+  double u, v;
+  if (ax >= ay && ax >= az) {
+    face = p.x > 0 ? 0 : 1;
+    u = p.y / ax, v = p.z / ax;
+  } else if (ay >= az) {
+    face = p.y > 0 ? 2 : 3;
+    u = p.x / ay, v = p.z / ay;
+  } else {
+    face = p.z > 0 ? 4 : 5;
+    u = p.x / az, v = p.y / az;
+  }
+  const uint32_t side = 1u << 16;
+  uint32_t x = std::min<uint32_t>(side - 1, uint32_t((u + 1) * 0.5 * side));
+  uint32_t y = std::min<uint32_t>(side - 1, uint32_t((v + 1) * 0.5 * side));
+  uint64_t d = 0;
+  for (uint32_t s = side / 2; s > 0; s /= 2) {
+    const uint32_t rx = (x & s) ? 1 : 0, ry = (y & s) ? 1 : 0;
+    d += uint64_t(s) * s * ((3 * rx) ^ ry);
+    if (ry == 0) {
+      if (rx == 1) {
+        x = side - 1 - x;
+        y = side - 1 - y;
+      }
+      std::swap(x, y);
+    }
+  }
+  return (uint64_t(face) << 40) | d;
+}
+
 }  // namespace
 
 SphereTriangulation triangulate_sphere(std::span<const Vec3> points) {
@@ -248,9 +446,51 @@ SphereTriangulation triangulate_sphere(std::span<const Vec3> points) {
   if (k3 == order.size()) fail("triangulation: all {} points lie on one plane (one circle of the sphere)", n);
   std::swap(order[3], order[k3]);
 
-  Hull hull(s);
-  hull.build(order);
-  SphereTriangulation out = hull.result(n);
+  // Points around the whole sphere: the walking hull from a tetrahedron of extreme points that holds
+  // the centre, points in biased randomized insertion order (rounds of doubling size, each along a
+  // space-filling curve; Amenta, Choi and Rote 2003). Otherwise (a regional set): the conflict graph.
+  SphereTriangulation out;
+  {
+    const Vec3 dirs[4] = {{1, 1, 1}, {1, -1, -1}, {-1, 1, -1}, {-1, -1, 1}};
+    int32_t t[4];
+    for (int k = 0; k < 4; ++k) {
+      double best = -2;
+      for (int64_t i = 0; i < n; ++i) {
+        const double d = dot(normalized(points[size_t(i)]), dirs[k]);
+        if (d > best) best = d, t[k] = int32_t(i);
+      }
+    }
+    bool distinct = true;
+    for (int x = 0; x < 4; ++x)
+      for (int y = x + 1; y < 4; ++y) distinct = distinct && t[x] != t[y];
+    WalkHull walk(s);
+    if (distinct && walk.start(t)) {
+      std::vector<uint64_t> key(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) key[size_t(i)] = curve_key(normalized(points[size_t(i)]));
+      std::vector<int32_t> rest;
+      for (int32_t i : order)
+        if (i != t[0] && i != t[1] && i != t[2] && i != t[3]) rest.push_back(i);
+      // Rounds: the last half of the (random) order, sorted along the curve, the half before it, ...
+      size_t end = rest.size();
+      std::vector<std::pair<size_t, size_t>> rounds;
+      while (end > 0) {
+        const size_t begin = end > 64 ? end / 2 : 0;
+        rounds.push_back({begin, end});
+        end = begin;
+      }
+      for (auto it = rounds.rbegin(); it != rounds.rend(); ++it) {
+        std::sort(rest.begin() + long(it->first), rest.begin() + long(it->second), [&](int32_t x, int32_t y) {
+          return key[size_t(x)] != key[size_t(y)] ? key[size_t(x)] < key[size_t(y)] : x < y;
+        });
+        for (size_t k = it->first; k < it->second; ++k) walk.insert(rest[k]);
+      }
+      out = walk.result(n);
+    } else {
+      Hull hull(s);
+      hull.build(order);
+      out = hull.result(n);
+    }
+  }
   for (int64_t i = 0; i < n; ++i)
     if (out.vertex_triangle[size_t(i)] < 0 && out.global) fail("triangulation: point {} lost its triangles", i);
   return out;

@@ -56,7 +56,24 @@ void expect_valid_delaunay(const std::vector<Vec3>& points, const SphereTriangul
     EXPECT_NEAR(area, 4 * kPi, 1e-10);
   }
   for (int64_t v = 0; v < n; ++v) EXPECT_GE(t.vertex_triangle[size_t(v)], 0) << "vertex " << v;
-  if (!brute_force) return;
+  if (!brute_force) {
+    // Large sets: locally Delaunay (each triangle counter-clockwise, and the far vertex of each
+    // neighbour not above its plane), which for a closed surface tiling the sphere once is the
+    // global property (a locally convex closed surface is convex).
+    const SnappedPoint origin{0, 0, 0};
+    for (int64_t a = 0; a < nt; ++a) {
+      const auto& tr = t.triangles[size_t(a)];
+      const SnappedPoint &p = s[size_t(tr[0])], &q = s[size_t(tr[1])], &r = s[size_t(tr[2])];
+      ASSERT_LT(orient3d(p, q, r, origin), 0) << "triangle " << a;
+      for (int k = 0; k < 3; ++k) {
+        const int32_t b = t.adjacent[size_t(a)][size_t(k)];
+        if (b < 0) continue;
+        for (int32_t v : t.triangles[size_t(b)])
+          ASSERT_LE(orient3d(p, q, r, s[size_t(v)]), 0) << "triangle " << a << " neighbour " << b << " point " << v;
+      }
+    }
+    return;
+  }
   // Delaunay: no point strictly above the plane of any triangle (inside its circumcircle), and every
   // triangle counter-clockwise seen from outside (the centre below it).
   const SnappedPoint origin{0, 0, 0};
@@ -143,6 +160,17 @@ TEST(Delaunay, CubedSphereNodesFullOfCocircularPoints) {
     EXPECT_TRUE(t.global);
     expect_valid_delaunay(p, t);
   }
+}
+
+// ne30np4 (48,602 nodes, rows of co-circular points): the global set-up path at scale.
+TEST(Delaunay, Ne30np4NodesAreLocallyDelaunay) {
+  std::vector<double> lat, lon;
+  cubed_sphere_nodes(30, 4, lat, lon);
+  std::vector<Vec3> p;
+  for (size_t i = 0; i < lat.size(); ++i) p.push_back(unit_vector(lat[i], lon[i]));
+  const SphereTriangulation t = triangulate_sphere(p);
+  EXPECT_TRUE(t.global);
+  expect_valid_delaunay(p, t, false);
 }
 
 TEST(Delaunay, RegionalPointsHaveABoundary) {
