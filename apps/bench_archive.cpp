@@ -61,7 +61,9 @@ class BenchArchive : public Command {
     app.add_option("-m,--model", o_.model, "Weights for predict (default: ClimateNet's, ../shared/data)");
     app.add_option("--jobs", o_.jobs, "Jobs in order: predict, and label detector lists (tc, tc,ar, ...)")
         ->capture_default_str();
-    app.add_flag("--no-overlap", no_overlap_, "Run the pipelines with --no-overlap (serial reading and writing)");
+    auto* on = app.add_flag("--overlap", overlap_, "Run the pipelines with --overlap (background reading and writing)");
+    app.add_flag("--no-overlap", no_overlap_, "Run the pipelines with --no-overlap (serial reading and writing)")
+        ->excludes(on);
     app.add_flag("--probabilities", o_.probabilities, "predict also writes the probabilities");
     app.add_flag("--json", json_, "One JSON object per job on stdout (default: one line of text per job)");
     app.add_flag("--peer", peer_, "Also run scripts/peer/xarray_torch_predict.py over the archive (1 rank)");
@@ -79,7 +81,7 @@ class BenchArchive : public Command {
       fail_usage("--grid {}: expected HxW, e.g. 768x1152", grid_);
     if (o_.model.empty()) o_.model = default_model();
     if (peer_ && comm.size() > 1) fail_usage("--peer: run it on one rank (the peer is one process)");
-    o_.overlap = !no_overlap_;
+    o_.overlap = overlap_ ? io::Overlap::on : no_overlap_ ? io::Overlap::off : io::Overlap::automatic;
     bench::ArchiveBench b(o_, comm);
     for (const std::string& job : o_.jobs) {
       nlohmann::json j = b.run(job);
@@ -117,7 +119,7 @@ class BenchArchive : public Command {
  private:
   bench::ArchiveBenchOptions o_;
   std::string grid_ = "768x1152", python_ = "/usr/bin/python3";
-  bool no_overlap_ = false, json_ = false, peer_ = false;
+  bool overlap_ = false, no_overlap_ = false, json_ = false, peer_ = false;
 };
 
 }  // namespace

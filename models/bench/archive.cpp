@@ -158,7 +158,8 @@ nlohmann::json ArchiveBench::run(const std::string& job) {
   j["files"] = files_;
   j["ranks"] = comm_.size();
   j["threads"] = num_threads();
-  j["overlap"] = o_.overlap;
+  j["overlap"] = io::background_io(o_.overlap);  // whether background threads ran
+  j["overlap_mode"] = config::to_string(o_.overlap);
   j["wall_s"] = wall_s;
   j["wall_s_per_step"] = wall_s / steps;
   j["core_s"] = core_s;

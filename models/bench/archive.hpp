@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/mpi.hpp"
+#include "readers/overlap.hpp"
 
 namespace climseg::bench {
 
@@ -23,7 +24,7 @@ struct ArchiveBenchOptions {
   std::string model;  // ClimateNet's weights or a climseg checkpoint
   // Jobs in order: "predict", or a label detector list ("tc", "tc,ar", "tc,ar,waves").
   std::vector<std::string> jobs = {"predict", "tc", "tc,ar"};
-  bool overlap = true;  // the pipelines' background reading and writing (false: --no-overlap)
+  io::Overlap overlap = io::Overlap::automatic;  // the pipelines' background reading and writing
   bool probabilities = false;
 };
 

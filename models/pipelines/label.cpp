@@ -317,10 +317,10 @@ void Labeller::write_group(const io::Archive& a, int64_t first, int64_t last, co
     times_.write_s += seconds;
     times_.write_wait_s += seconds;
   }
-  io::WriteBehind writes(cfg_.overlap);
+  io::WriteBehind writes(io::background_io(cfg_.overlap));
   std::vector<int64_t> idx(static_cast<size_t>(last - first));
   std::iota(idx.begin(), idx.end(), first);
-  io::Prefetcher loader(a, idx, 2, cfg_.overlap);
+  io::Prefetcher loader(a, idx, 2, io::background_io(cfg_.overlap));
   const int64_t HW = a.grid().size();
   std::string my_rivers, my_summary;
   while (auto s = loader.next()) {
@@ -444,7 +444,7 @@ LabelReport Labeller::run() {
     std::iota(mine.begin(), mine.end(), block.begin);
     std::vector<TcCandidate> found;
     Progress progress("label: cyclone candidates", block.size(), progress_);
-    io::Prefetcher loader(a, mine, 2, cfg_.overlap);
+    io::Prefetcher loader(a, mine, 2, io::background_io(cfg_.overlap));
     while (auto s = loader.next()) {
       ScopedSeconds computing(times_.compute_s);
       auto f = fields_of(a, *s, roles);

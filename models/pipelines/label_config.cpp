@@ -100,7 +100,7 @@ Json LabelConfig::to_json() const {
   j["with_data"] = with_data;
   j["stats"] = stats;
   j["step_hours"] = step_hours;
-  j["overlap"] = overlap;
+  j["overlap"] = config::to_string(overlap);
   j["tc"] = {{"min_vorticity", d.tc.min_vorticity},
              {"vorticity_window_deg", d.tc.vorticity_window_deg},
              {"max_core_radius_deg", d.tc.max_core_radius_deg},
@@ -193,7 +193,7 @@ LabelConfig LabelConfig::from_json(const Json& given) {
   r.get("with_data", c.with_data);
   r.get("stats", c.stats);
   r.get("step_hours", c.step_hours);
-  r.get("overlap", c.overlap);
+  r.get_enum("overlap", c.overlap);
 
   auto& d = c.detect;
   {
@@ -292,10 +292,12 @@ const std::vector<Alias>& LabelConfig::cli_aliases() {
        "role's values are converted to the units its detector takes, docs/detectors.md)",
        K::list},
       {"--with-data", "with_data", "Also write these channels (e.g. TMQ,U850,V850,PSL) beside LABELS"},
-      {"--no-overlap", "overlap",
-       "Read, label and write each step in turn on one thread (by default the next step is read and the last one "
-       "written while a step is labelled; the outputs are the same bytes)",
-       K::flag_off},
+      {"--overlap", "overlap",
+       "Always read the next step and write the last one on background threads while a step is labelled (by "
+       "default only when they have cores of their own: the ranks on the node times --threads leave some free)",
+       K::set, "on"},
+      {"--no-overlap", "overlap", "Read, label and write each step in turn (the outputs are the same bytes either way)",
+       K::set, "off"},
       {"--overwrite", "overwrite",
        "Redo every label file that exists (by default one is kept when it was made from "
        "the same inputs with the same options and climseg version, and redone otherwise)",

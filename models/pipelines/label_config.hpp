@@ -12,6 +12,7 @@
 #include "core/config.hpp"
 #include "models/heuristics/pipeline.hpp"
 #include "models/pipelines/roles.hpp"
+#include "readers/overlap.hpp"
 #include "readers/run_key.hpp"
 
 namespace climseg::pipelines {
@@ -37,8 +38,9 @@ struct LabelConfig {
   std::string stats;        // "stats": statistics file (climseg stats) for pNN thresholds
   double step_hours = 6.0;  // "step_hours": time between samples when the archive has no time
   // "overlap": read the next step and write the last one on background threads while a step is
-  // labelled (the outputs are the same bytes either way; not part of the rerun key).
-  bool overlap = true;
+  // labelled: auto (when they have cores of their own, readers/overlap.hpp), on or off (the outputs
+  // are the same bytes either way; not part of the rerun key).
+  io::Overlap overlap = io::Overlap::automatic;
 
   // The detectors' parameters ("tc", "tracks", "tc_mask", "ar", "waves"); detect.cyclones, rivers
   // and waves follow `detectors`. The per-cell threshold fields are loaded by label_archive.

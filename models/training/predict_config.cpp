@@ -69,7 +69,7 @@ json PredictConfig::to_json() const {
           {"fill_policy", config::to_string(fill_policy)},
           {"regrid", regrid},
           {"precision", config::to_string(precision)},
-          {"overlap", overlap}};
+          {"overlap", config::to_string(overlap)}};
 }
 
 PredictConfig PredictConfig::from_json(const json& j) {
@@ -88,7 +88,7 @@ PredictConfig PredictConfig::from_json(const json& j) {
   r.get_enum("fill_policy", c.fill_policy);
   r.get("regrid", c.regrid);
   r.get_enum("precision", c.precision);
-  r.get("overlap", c.overlap);
+  r.get_enum("overlap", c.overlap);
   r.finish(PredictConfig{}.to_json());
   if (c.model.empty()) r.fail("model", "is required (--model FILE)");
   if (c.in.empty()) r.fail("in", "is required (--in FILES)");
@@ -130,10 +130,12 @@ const std::vector<config::Alias>& PredictConfig::cli_aliases() {
        K::flag},
       {"--precision", "precision",
        "Convolution arithmetic: fp32 (default), or bf16 (AVX512-BF16: bf16 inputs, fp32 sums)"},
+      {"--overlap", "overlap",
+       "Always read step t+1 and write step t-1 on background threads while step t is predicted (by default only "
+       "when they have cores of their own: the ranks on the node times --threads leave some free)",
+       K::set, "on"},
       {"--no-overlap", "overlap",
-       "Read, predict and write each step in turn on one thread (by default step t+1 is read and step t-1 written "
-       "while step t is predicted; the outputs are the same bytes)",
-       K::flag_off},
+       "Read, predict and write each step in turn (the outputs are the same bytes either way)", K::set, "off"},
   };
   return a;
 }
@@ -150,7 +152,7 @@ PredictRun run_predict(const PredictConfig& cfg, const Comm& comm) {
   o.batchnorm = cfg.batchnorm;
   o.missing = cfg.fill_policy;
   o.precision = cfg.precision;
-  o.overlap = cfg.overlap;
+  o.overlap = io::background_io(cfg.overlap);
   nn::require_precision(o.precision);  // before anything is made
   check_output_folder(cfg.out);        // made once the model and the archive are read
   // The rerun key: every setting that can change an output. The model enters it by its checksum,

@@ -12,6 +12,7 @@
 #include "models/training/metrics.hpp"
 #include "models/training/predictor.hpp"
 #include "nn/precision.hpp"
+#include "readers/overlap.hpp"
 #include "readers/run_key.hpp"
 
 namespace climseg::training {
@@ -30,7 +31,9 @@ struct PredictConfig {
   MissingPolicy fill_policy = MissingPolicy::mask;
   bool regrid = false;
   nn::Precision precision = nn::Precision::fp32;
-  bool overlap = true;  // read ahead and write behind on background threads (not in the rerun key)
+  // Read ahead and write behind on background threads: auto (when they have cores of their own,
+  // readers/overlap.hpp), on or off (the same bytes either way; not in the rerun key).
+  io::Overlap overlap = io::Overlap::automatic;
 
   nlohmann::json to_json() const;
   static PredictConfig from_json(const nlohmann::json& j);  // UsageError naming the key

@@ -53,13 +53,18 @@ int threads_for(int mask_cores, int online, int local_ranks) {
   return std::max(1, std::min(mask_cores, share));
 }
 
+int local_ranks() {
+  int n = env_int("OMPI_COMM_WORLD_LOCAL_SIZE");
+  if (n <= 0) n = env_int("SLURM_NTASKS_PER_NODE");
+  return n > 0 ? n : 1;
+}
+
+int core_share() { return threads_for(available_cores(), online_cores(), local_ranks()); }
+
 int default_threads() {
   if (int n = env_int("CLIMSEG_NUM_THREADS"); n > 0) return n;
   if (int n = env_int("OMP_NUM_THREADS"); n > 0) return n;
-  int local_ranks = env_int("OMPI_COMM_WORLD_LOCAL_SIZE");
-  if (local_ranks <= 0) local_ranks = env_int("SLURM_NTASKS_PER_NODE");
-  if (local_ranks <= 0) local_ranks = 1;
-  return threads_for(available_cores(), online_cores(), local_ranks);
+  return core_share();
 }
 
 void set_num_threads(int n) {

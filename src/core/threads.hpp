@@ -15,6 +15,11 @@ int default_threads();
 // ranks share the node; ranks bound to a core each get that core; ranks bound to a socket with
 // others still get their fair share, not the socket's every core.
 int threads_for(int mask_cores, int online_cores, int local_ranks);
+// Ranks on this node: OMPI_COMM_WORLD_LOCAL_SIZE, else SLURM_NTASKS_PER_NODE, else 1.
+int local_ranks();
+// This process's share of its node's cores: threads_for(available_cores(), online_cores(),
+// local_ranks()) (what default_threads() gives without CLIMSEG_NUM_THREADS / OMP_NUM_THREADS).
+int core_share();
 // Cores online on this machine, whatever this process's affinity mask.
 int online_cores();
 // Cores this process may run on (its affinity mask).

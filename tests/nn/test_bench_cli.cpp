@@ -122,11 +122,11 @@ TEST(BenchOpsCli, UnknownFilterIsAUsageError) {
 
 // `climseg bench archive` on a tiny archive: one JSON object per job with the documented keys, the
 // split (setup + exposed reading + compute + exposed writing) adding up to the wall time, and the
-// same figures with --no-overlap. The predict job needs ClimateNet's weights (../shared/data).
+// same figures with --overlap and --no-overlap. The predict job needs ClimateNet's weights (../shared/data).
 TEST(BenchArchiveCli, EachJobSplitsItsWallTime) {
   const bool weights = !climseg::test::shared_data().empty();
   if (!weights) std::cerr << "../shared/data not found: bench archive runs the label jobs only\n";
-  for (const char* overlap : {"", " --no-overlap"}) {
+  for (const char* overlap : {" --overlap", " --no-overlap"}) {
     auto r = run_climseg(std::string("--threads 2 bench archive --grid 32x48 --files 2 --steps-per-file 2 --json") +
                          (weights ? " --jobs predict tc tc,ar" : " --jobs tc tc,ar") + overlap);
     ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -161,7 +161,8 @@ TEST(BenchArchiveCli, EachJobSplitsItsWallTime) {
       EXPECT_EQ(j["grid"], "32x48");
       EXPECT_EQ(j["steps"], 4);
       EXPECT_EQ(j["files"], 2);
-      EXPECT_EQ(j["overlap"], std::string(overlap).empty()) << line;
+      EXPECT_EQ(j["overlap"], std::string(overlap) == " --overlap") << line;
+      EXPECT_EQ(j["overlap_mode"], std::string(overlap) == " --overlap" ? "on" : "off") << line;
       const double wall = j["wall_s"], split = j["split_s"];
       EXPECT_GT(wall, 0.0);
       EXPECT_NEAR(split, wall, 0.05 * wall + 0.05) << line;
@@ -175,7 +176,7 @@ TEST(BenchArchiveCli, EachJobSplitsItsWallTime) {
       const double hidden = j["io_hidden_fraction"];
       EXPECT_GE(hidden, 0.0);
       EXPECT_LE(hidden, 1.0);
-      if (!std::string(overlap).empty()) {
+      if (std::string(overlap) == " --no-overlap") {
         EXPECT_LT(hidden, 0.02) << "serial I/O cannot be hidden: " << line;
       }
     }

@@ -10,11 +10,13 @@
 #include <set>
 
 #include "core/error.hpp"
+#include "core/threads.hpp"
 #include "nc_builder.hpp"
 #include "readers/archive.hpp"
 #include "readers/describe.hpp"
 #include "readers/direct_read.hpp"
 #include "readers/orientation.hpp"
+#include "readers/overlap.hpp"
 #include "readers/partition.hpp"
 #include "readers/prefetch.hpp"
 #include "test_support.hpp"
@@ -385,6 +387,36 @@ TEST(Archive, PrefetcherKeepsOrderAndPassesErrorsOn) {
   EXPECT_TRUE(bad.next().has_value());
   EXPECT_THROW(bad.next(), climseg::Error);
   { Prefetcher abandoned(a, {0, 1, 2, 3, 4, 5, 6, 7}, 1); }  // destroyed while loading: no hang
+}
+
+// Background reading and writing by default only where they have cores of their own: this
+// process's share of the node (online cores / ranks on the node, within its mask) above its compute
+// threads. on and off are what they say.
+TEST(Overlap, AutomaticOnlyWithCoresBeyondTheComputeThreads) {
+  const char* saved = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+  const std::string old = saved ? saved : "";
+  const int threads = climseg::num_threads();
+  setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "1", 1);
+  const int share = climseg::core_share();
+  EXPECT_EQ(share, climseg::threads_for(climseg::available_cores(), climseg::online_cores(), 1));
+  climseg::set_num_threads(share);  // compute fills the share: no spare core
+  EXPECT_FALSE(climseg::io::spare_io_cores());
+  EXPECT_FALSE(climseg::io::background_io(climseg::io::Overlap::automatic));
+  EXPECT_TRUE(climseg::io::background_io(climseg::io::Overlap::on));
+  EXPECT_FALSE(climseg::io::background_io(climseg::io::Overlap::off));
+  if (share > 1) {
+    climseg::set_num_threads(share - 1);  // one core left for reading and writing
+    EXPECT_TRUE(climseg::io::background_io(climseg::io::Overlap::automatic));
+  }
+  // As many ranks on the node as cores: each rank's share is one core, taken by its one thread.
+  setenv("OMPI_COMM_WORLD_LOCAL_SIZE", std::to_string(climseg::online_cores()).c_str(), 1);
+  climseg::set_num_threads(1);
+  EXPECT_FALSE(climseg::io::background_io(climseg::io::Overlap::automatic));
+  if (saved)
+    setenv("OMPI_COMM_WORLD_LOCAL_SIZE", old.c_str(), 1);
+  else
+    unsetenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+  climseg::set_num_threads(threads);
 }
 
 TEST(Archive, SiblingFilesAndLabelsAndTheFirstTimeStepsFields) {
