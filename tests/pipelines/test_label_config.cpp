@@ -53,6 +53,7 @@ TEST(LabelConfig, EveryKeyRoundTrips) {
   changed["units"] = {{"PSL", "hPa"}};
   changed["in"] = {"a.nc", "b/"};
   changed["no_overwrite"] = true;
+  changed["overlap"] = "off";
   const LabelConfig c = LabelConfig::from_json(changed);
   EXPECT_EQ(c.to_json(), changed) << c.to_json().dump(1);
   // Spot checks that keys reach the fields they name.
@@ -60,6 +61,7 @@ TEST(LabelConfig, EveryKeyRoundTrips) {
   EXPECT_EQ(c.detect.tracks.max_gap_steps, 1);
   EXPECT_EQ(c.detect.ar_method, heuristics::ArMethod::tmq);
   EXPECT_EQ(c.rerun, io::Rerun::refuse_different);
+  EXPECT_EQ(c.overlap, io::Overlap::off);
   EXPECT_EQ(c.vars.at(Role::psl), "msl");
   EXPECT_EQ(c.detector_text(), "waves,tc");
   EXPECT_TRUE(c.detect.waves && c.detect.cyclones && !c.detect.rivers);
