@@ -381,17 +381,7 @@ LabelReport label_column_archive(const LabelConfig& cfg, const Comm& comm, bool 
   report.cyclone_tracks = int64_t(tracks.size());
   report.kept_files = skipped;
   report.run_options = key_config;
-  for (const auto& text : sums) {
-    std::istringstream in(text);
-    int64_t c[4] = {0, 0, 0, 0};
-    while (in >> c[1] >> c[2] >> c[3] >> c[0]) {
-      for (int k = 1; k <= 3; ++k) {
-        report.classes[size_t(k)].cells += c[k];
-        report.classes[size_t(k)].steps_with_any += c[k] > 0;
-      }
-      report.river_objects += c[0];
-    }
-  }
+  add_class_counts(report, sums);
   report.seconds = clock.seconds();
   if (comm.is_root()) {
     if (dc.cyclones) {

@@ -270,6 +270,32 @@ std::vector<fs::path> earlier_outputs(const std::string& out, const std::vector<
   return stale;
 }
 
+// The end of rank 0's work in both paths (lat-lon and columns): the pictures, the summary naming
+// every output, all committed together, then an earlier run's leftovers removed; the report filled.
+void finish_outputs(const EventsConfig& cfg, const analysis::EventLinker& linker, nlohmann::json js,
+                    std::vector<std::string> written, OutputGroup& outputs, EventsReport& report) {
+  if (cfg.plots) {
+    const fs::path pictures = outputs.add_folder(cfg.out);
+    analysis::write_summary_pictures(js, pictures);
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(pictures)) names.push_back(e.path().filename().string());
+    std::sort(names.begin(), names.end());
+    written.insert(written.end(), names.begin(), names.end());
+  }
+  js["outputs"] = written;
+  const std::vector<fs::path> stale = earlier_outputs(cfg.out, written);
+  write_file_atomically(outputs.add(fs::path(cfg.out) / "events_summary.json"), js.dump(2) + "\n");
+  outputs.commit();
+  for (const auto& f : stale) {
+    std::error_code ec;
+    if (fs::remove(f, ec)) log::info("removed {} (an earlier run's; this run does not write it)", f.string());
+  }
+  report.events_started = linker.events_started();
+  report.events_kept = linker.events_kept();
+  report.summary = std::move(js);
+  report.written = std::move(written);
+}
+
 // Writes the summary's NetCDF twin; false (nothing written) when no event was kept.
 bool write_summary_netcdf(const analysis::EventSummary& sum, const analysis::SummaryParams& params,
                           const std::string& run_key, const fs::path& path, OutputGroup& outputs) {
@@ -621,26 +647,7 @@ EventsReport run_events_columns(const EventsConfig& cfg, const Comm& world, cons
       w.close();
       written.push_back("event_ids.nc");
     }
-    if (cfg.plots) {
-      const fs::path pictures = outputs.add_folder(cfg.out);
-      analysis::write_summary_pictures(js, pictures);
-      std::vector<std::string> names;
-      for (const auto& e : fs::directory_iterator(pictures)) names.push_back(e.path().filename().string());
-      std::sort(names.begin(), names.end());
-      written.insert(written.end(), names.begin(), names.end());
-    }
-    js["outputs"] = written;
-    const std::vector<fs::path> stale = earlier_outputs(cfg.out, written);
-    write_file_atomically(outputs.add(fs::path(cfg.out) / "events_summary.json"), js.dump(2) + "\n");
-    outputs.commit();
-    for (const auto& f : stale) {
-      std::error_code ec;
-      if (fs::remove(f, ec)) log::info("removed {} (an earlier run's; this run does not write it)", f.string());
-    }
-    report.events_started = linker.events_started();
-    report.events_kept = linker.events_kept();
-    report.summary = std::move(js);
-    report.written = std::move(written);
+    finish_outputs(cfg, linker, std::move(js), std::move(written), outputs, report);
   }
   world.barrier();
   report.seconds = clock.seconds();
@@ -810,26 +817,7 @@ EventsReport run_events(const EventsConfig& cfg, const Comm& world, const RunOpt
                 run.progress);
       written.push_back("event_ids.nc");
     }
-    if (cfg.plots) {
-      const fs::path pictures = outputs.add_folder(cfg.out);
-      analysis::write_summary_pictures(js, pictures);
-      std::vector<std::string> names;
-      for (const auto& e : fs::directory_iterator(pictures)) names.push_back(e.path().filename().string());
-      std::sort(names.begin(), names.end());
-      written.insert(written.end(), names.begin(), names.end());
-    }
-    js["outputs"] = written;
-    const std::vector<fs::path> stale = earlier_outputs(cfg.out, written);
-    write_file_atomically(outputs.add(fs::path(cfg.out) / "events_summary.json"), js.dump(2) + "\n");
-    outputs.commit();
-    for (const auto& f : stale) {
-      std::error_code ec;
-      if (fs::remove(f, ec)) log::info("removed {} (an earlier run's; this run does not write it)", f.string());
-    }
-    report.events_started = linker.events_started();
-    report.events_kept = linker.events_kept();
-    report.summary = std::move(js);
-    report.written = std::move(written);
+    finish_outputs(cfg, linker, std::move(js), std::move(written), outputs, report);
   }
   world.barrier();
   report.seconds = clock.seconds();

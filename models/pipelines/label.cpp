@@ -539,17 +539,7 @@ LabelReport Labeller::run() {
   report.cyclone_tracks = int64_t(tracks.size());
   report.kept_files = skipped;
   report.run_options = key_config;
-  for (const auto& block_text : sums) {
-    std::istringstream in(block_text);
-    int64_t c[4] = {0, 0, 0, 0};
-    while (in >> c[1] >> c[2] >> c[3] >> c[0]) {
-      for (int k = 1; k <= 3; ++k) {
-        report.classes[size_t(k)].cells += c[k];
-        report.classes[size_t(k)].steps_with_any += c[k] > 0;
-      }
-      report.river_objects += c[0];
-    }
-  }
+  add_class_counts(report, sums);
   report.seconds = clock.seconds();
   if (comm_.is_root()) {
     // The tables are written here, on this thread.
@@ -652,6 +642,20 @@ Json LabelReport::to_json(const LabelConfig& cfg) const {
   js["config"].erase("overwrite");
   js["config"].erase("no_overwrite");
   return js;
+}
+
+void add_class_counts(LabelReport& report, const std::vector<std::string>& gathered) {
+  for (const auto& block_text : gathered) {
+    std::istringstream in(block_text);
+    int64_t c[4] = {0, 0, 0, 0};
+    while (in >> c[1] >> c[2] >> c[3] >> c[0]) {
+      for (int k = 1; k <= 3; ++k) {
+        report.classes[size_t(k)].cells += c[k];
+        report.classes[size_t(k)].steps_with_any += c[k] > 0;
+      }
+      report.river_objects += c[0];
+    }
+  }
 }
 
 LabelReport label_archive(const LabelConfig& cfg, const Comm& comm, bool show_progress) {

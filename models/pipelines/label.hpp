@@ -45,6 +45,10 @@ struct LabelReport {
   nlohmann::json to_json(const LabelConfig& config) const;
 };
 
+// Adds the class counts that each rank's pass 2 wrote as text ("cyclone river waves objects" per
+// step, whitespace-separated), gathered on the root, to `report` (classes, river_objects).
+void add_class_counts(LabelReport& report, const std::vector<std::string>& gathered);
+
 // Labels the archive cfg.inputs into cfg.out: <input>.labels.nc per time-step group (groups split over
 // ranks), tc_tracks.csv, rivers.csv and label_summary.json (written by the root, last). Collective
 // over `comm`; every rank returns the same report. UsageError / Error naming the option or file.
