@@ -1,13 +1,14 @@
 // The prefetching loader.
 #include "readers/prefetch.hpp"
 
+#include "core/threads.hpp"
 #include "core/timer.hpp"
 
 namespace climseg::io {
 
 Prefetcher::Prefetcher(const Archive& archive, std::vector<int64_t> indices, int depth, bool background)
     : archive_(archive), indices_(std::move(indices)), depth_(static_cast<size_t>(std::max(1, depth))) {
-  if (background) thread_ = std::thread([this] { run(); });
+  if (background) thread_ = background_thread([this] { run(); });
 }
 
 std::optional<Sample> Prefetcher::next_inline() {

@@ -4,12 +4,13 @@
 #include <algorithm>
 #include <memory>
 
+#include "core/threads.hpp"
 #include "core/timer.hpp"
 
 namespace climseg::io {
 
 WriteBehind::WriteBehind(bool background, int depth) : depth_(static_cast<size_t>(std::max(1, depth))) {
-  if (background) thread_ = std::thread([this] { run(); });
+  if (background) thread_ = background_thread([this] { run(); });
 }
 
 WriteBehind::~WriteBehind() {

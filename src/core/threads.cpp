@@ -77,6 +77,10 @@ void set_num_threads(int n) {
 
 int num_threads() { return omp_get_max_threads(); }
 
+int background_threads() { return std::max(1, core_share() - num_threads()); }
+
+void adopt_threads(int n) { omp_set_num_threads(std::max(1, n)); }
+
 const char* blas_core_name() {
 #if CLIMSEG_BLAS_IS_OPENBLAS
   return openblas_get_corename();

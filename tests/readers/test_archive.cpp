@@ -3,6 +3,7 @@
 // DeepCAM HDF5, labels, 3-D fields with hybrid coefficients, inputs, the prefetcher.
 #include <gtest/gtest.h>
 #include <hdf5.h>
+#include <omp.h>
 
 #include <cmath>
 #include <fstream>
@@ -19,6 +20,7 @@
 #include "readers/overlap.hpp"
 #include "readers/partition.hpp"
 #include "readers/prefetch.hpp"
+#include "readers/write_behind.hpp"
 #include "test_support.hpp"
 
 using namespace climseg::io;
@@ -416,6 +418,37 @@ TEST(Overlap, AutomaticOnlyWithCoresBeyondTheComputeThreads) {
     setenv("OMPI_COMM_WORLD_LOCAL_SIZE", old.c_str(), 1);
   else
     unsetenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+  climseg::set_num_threads(threads);
+}
+
+// Work on a background thread (the write-behind's tasks, the prefetcher's loads) runs OpenMP teams
+// of the cores compute leaves, at least 1, not OpenMP's process default (every core): with compute
+// taking the whole share, a background decode's team of every core spun against the compute
+// threads (and, oversubscribed, against other ranks: a 0.6 s 4-rank training test took 15 s).
+TEST(Overlap, BackgroundThreadsTakeOnlyTheCoresComputeLeaves) {
+  const int threads = climseg::num_threads();
+  for (int compute : {climseg::core_share(), 1}) {
+    climseg::set_num_threads(compute);
+    const int want = std::max(1, climseg::core_share() - compute);
+    EXPECT_EQ(climseg::background_threads(), want);
+    int max_threads = 0, team = 0;
+    {
+      climseg::io::WriteBehind writes(true);
+      writes.post([&] {
+        max_threads = omp_get_max_threads();
+#pragma omp parallel
+#pragma omp single
+        team = omp_get_num_threads();
+      });
+      writes.finish();
+    }
+    EXPECT_EQ(max_threads, want) << "compute on " << compute << " of " << climseg::core_share() << " cores";
+    EXPECT_EQ(team, want);
+    int loader = 0;
+    std::thread t = climseg::background_thread([&] { loader = omp_get_max_threads(); });
+    t.join();
+    EXPECT_EQ(loader, want);
+  }
   climseg::set_num_threads(threads);
 }
 
