@@ -35,7 +35,7 @@ function(climseg_add_test name)
         ENVIRONMENT "${_env}" PROCESSORS ${n})
     endforeach()
   else()
-    target_link_libraries(${name} PRIVATE GTest::gtest_main)
+    target_link_libraries(${name} PRIVATE climseg_test_main)
     gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
       PROPERTIES LABELS ${T_LABEL} TIMEOUT ${T_TIMEOUT} ENVIRONMENT "${_env}")
   endif()

@@ -88,12 +88,6 @@ inline void expect_fd(const std::string& what, const std::function<void()>& f, c
   }
 }
 
-// Tests honour CLIMSEG_NUM_THREADS (ctest sets 1) instead of OpenMP's all-cores default.
-inline const bool kThreadsFromEnvironment = [] {
-  set_num_threads(0);
-  return true;
-}();
-
 inline std::filesystem::path nn_data(const std::string& name) { return test_data() / "nn" / name; }
 
 }  // namespace climseg::test

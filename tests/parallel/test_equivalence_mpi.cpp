@@ -8,7 +8,6 @@
 
 #include <cmath>
 
-#include "core/threads.hpp"
 #include "nn/optim.hpp"
 #include "parallel/grad_sync.hpp"
 #include "parallel/state_sync.hpp"
@@ -18,10 +17,6 @@
 using namespace climseg;
 
 namespace {
-
-// One OpenMP thread per rank (CLIMSEG_NUM_THREADS, or cores / ranks on the node): 4 ranks of 2
-// threads each on 2 cores would spend their time preempting each other's spin-waits.
-[[maybe_unused]] const bool threads_set = (set_num_threads(0), true);
 
 constexpr int64_t kBatch = 4, kH = 32, kW = 48;
 
