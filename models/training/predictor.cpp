@@ -12,6 +12,7 @@
 #include "core/log.hpp"
 #include "core/progress.hpp"
 #include "geo/regrid.hpp"
+#include "nn/ops.hpp"
 #include "readers/partition.hpp"
 #include "readers/prefetch.hpp"
 #include "readers/write_behind.hpp"
@@ -25,11 +26,13 @@ namespace {
 // One network compiled for a grid (padded to its size multiple), run one sample at a time. Without
 // a network grid it runs on the archive's grid and gives probabilities (K, Hp, Wp) after softmax;
 // with one (`--regrid`) each sample's channels are regridded to it first, and the probabilities
-// are regridded back to the archive's grid, (K, H, W). out_rows()/out_cols() say which.
+// are regridded back to the archive's grid, (K, H, W). out_rows()/out_cols() say which. A runner made
+// `mask_only` (no network grid) gives the class mask alone (mask()): the argmax of the same
+// probabilities, computed from the logits without storing them.
 class Runner {
  public:
   Runner(const ModelBundle& m, const geo::Grid& grid, const geo::Grid* net_grid, BatchNormStats bn,
-         nn::Precision precision = nn::Precision::fp32)
+         nn::Precision precision = nn::Precision::fp32, bool mask_only = false)
       : model_(m),
         H_(grid.height()),
         W_(grid.width()),
@@ -46,13 +49,30 @@ class Runner {
     graph_.set_precision(precision);
     graph_.set_batch_norm_batch_stats(bn == BatchNormStats::batch);
     x_ = graph_.input("x", {1, m.config.in_channels(), Hp_, Wp_});
-    prob_ = nn::softmax(m.net->forward(x_));
-    graph_.compile({prob_});
+    const nn::Value logits = m.net->forward(x_);
+    if (mask_only && net_grid == nullptr) {
+      logits_ = logits;
+      graph_.compile({logits_});
+    } else {
+      prob_ = nn::softmax(logits);
+      graph_.compile({prob_});
+    }
     negate_ = zonal_wind_channels(m.config.channels);
   }
+  // The class mask (H*W, class indices as floats) of one sample: argmax_classes of what run() would
+  // return, the same values. Only for a runner made mask_only.
+  void mask(const io::Sample& s, float* out) {
+    if (!logits_.valid()) fail("internal: Runner::mask on a runner that computes probabilities");
+    const int64_t K = model_.config.num_classes();
+    fill_input(s, model_.normalizer, Hp_, Wp_, {}, negate_, K, graph_.tensor(x_).data(), nullptr);
+    graph_.forward();
+    nn::softmax_argmax(graph_.tensor(logits_).data(), K, Hp_ * Wp_, H_, Wp_, W_, out);
+  }
+  bool mask_only() const { return logits_.valid(); }
   // Probabilities of one sample (see the class comment); labels (Hp, Wp) filled when `labels` is
   // not null (not with a network grid).
   const float* run(const io::Sample& s, int32_t* labels) {
+    if (logits_.valid()) fail("internal: Runner::run on a mask-only runner");
     const int64_t K = model_.config.num_classes();
     if (!to_net_) {
       fill_input(s, model_.normalizer, Hp_, Wp_, {}, negate_, K, graph_.tensor(x_).data(), labels);
@@ -99,7 +119,7 @@ class Runner {
   const ModelBundle& model_;
   int64_t H_, W_, Hn_, Wn_, Hp_, Wp_;
   nn::Graph graph_;
-  nn::Value x_, prob_;
+  nn::Value x_, prob_, logits_;  // logits_: mask-only runners
   std::vector<bool> negate_;
   geo::Grid net_grid_;
   std::unique_ptr<geo::Regridder> to_net_, back_;
@@ -322,7 +342,9 @@ PredictReport predict(const ModelBundle& m, const PredictOptions& o, const Comm&
   };
   const io::Block mine = blocks[static_cast<size_t>(comm.rank())];
 
-  Runner runner(m, archive.grid(), net_grid, o.batchnorm, o.precision);
+  // Without --probabilities (nor --regrid) the network stops at the logits and the mask is their
+  // softmax's argmax, computed without storing the probabilities: the same mask.
+  Runner runner(m, archive.grid(), net_grid, o.batchnorm, o.precision, !o.probabilities);
   const int64_t K = m.config.num_classes(), H = runner.H(), W = runner.W(), Ho = runner.out_rows(),
                 Wo = runner.out_cols();
   const int64_t HW = H * W;
@@ -391,9 +413,14 @@ PredictReport predict(const ModelBundle& m, const PredictOptions& o, const Comm&
     report.missing_cells += n_missing;
     report.steps_with_missing += n_missing > 0;
     const bool blank = n_missing > 0 && o.missing == MissingPolicy::mask;
-    const float* p = runner.run(s, nullptr);
     std::vector<float> mask = writes.buffer(static_cast<size_t>(HW));
-    argmax_classes(p, K, Ho, Wo, H, W, mask.data());
+    const float* p = nullptr;
+    if (runner.mask_only()) {
+      runner.mask(s, mask.data());
+    } else {
+      p = runner.run(s, nullptr);
+      argmax_classes(p, K, Ho, Wo, H, W, mask.data());
+    }
     if (blank)
       for (int64_t k = 0; k < HW; ++k)
         if (missing[static_cast<size_t>(k)]) mask[static_cast<size_t>(k)] = nan;

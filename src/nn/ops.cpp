@@ -988,6 +988,12 @@ Value softmax(Value x) {
 
 Value reshape(Value x, Shape shape) { return x.graph().alias(x, std::move(shape)); }
 
+void softmax_argmax(const float* x, int64_t c, int64_t hw, int64_t rows, int64_t stride, int64_t len, float* out) {
+  if (c < 1 || rows < 0 || len < 0 || stride < len || (rows > 0 && (rows - 1) * stride + len > hw))
+    fail("softmax_argmax: {} rows of {} every {} do not fit a plane of {} ({} channels)", rows, len, stride, hw, c);
+  kernel_set().ops->softmax_argmax_channels(x, c, hw, rows, stride, len, out);
+}
+
 Value cross_entropy(Value logits, Value labels, const LossOptions& o) {
   return make_loss(LossOp::Kind::cross_entropy, logits, labels, o, "cross_entropy");
 }

@@ -76,6 +76,13 @@ Value dropout(Value x, double p);            // identity in eval graphs
 Value softmax(Value x);                      // over channels (dim 1)
 Value reshape(Value x, Shape shape);         // no copy
 
+// The most probable class of each pixel of one sample's logits x (c, hw), ties to the lower class:
+// the argmax of softmax(x) as the softmax op computes it (same kernels, same bits), without writing
+// the probabilities (the memory pass and the storage a mask alone does not need). For `rows` rows
+// of `len` pixels starting every `stride` pixels (the unpadded corner of a padded plane), into out
+// (rows * len) as float class indices, on the compute threads (core/threads.hpp).
+void softmax_argmax(const float* x, int64_t c, int64_t hw, int64_t rows, int64_t stride, int64_t len, float* out);
+
 // Per-pixel losses of logits (N, C, H, W) against labels (N, H, W) (int32, see Graph::input_labels).
 // class_weights (C) and row_weights (H, e.g. cos(latitude)) are optional (empty = all ones);
 // pixels labelled ignore_index count for nothing.

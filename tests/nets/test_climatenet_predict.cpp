@@ -2,12 +2,14 @@
 // tests/reference/nets/make_cgnet_reference.py written as a CF NetCDF file (latitude ascending, the
 // four variables named as the weights file's `fields` attribute says), predicted with
 // --probabilities; prob_<class> must equal PyTorch's softmax (torch 1.13, eval mode) within 1e-4
-// and class_mask must be the argmax of those probabilities. --batchnorm batch against PyTorch's
+// and class_mask must be the argmax of those probabilities (and the same without --probabilities,
+// where the network stops at the logits). --batchnorm batch against PyTorch's
 // train-mode forward; the same input in ERA5, MERRA-2 and NCEP names and units, found and
 // converted without --channels.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -157,6 +159,25 @@ Prediction predict(const test::TempDir& dir, int64_t H, int64_t W, const std::st
   return p;
 }
 
+// class_mask of `predict` without --probabilities (the network stops at the logits, the mask is their
+// softmax's argmax without the probabilities being stored), on the input predict() wrote; returns
+// how many cells differ from `with_probabilities` (bit for bit: the same floats, NaN included).
+int64_t mask_only_differences(const test::TempDir& dir, int64_t H, int64_t W, const Tensor& with_probabilities) {
+  const std::string tag = std::to_string(H) + "x" + std::to_string(W);
+  const fs::path in = dir / ("ref_" + tag + ".nc"), out = dir / ("mask_" + tag);
+  test::RunResult r = test::run_climseg("--threads 2 --no-progress predict --model '" + weights_file().string() +
+                                        "' --in '" + in.string() + "' --out '" + out.string() + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  h5::File f = h5::File::open(out / ("ref_" + tag + ".climseg.nc"));
+  EXPECT_FALSE(f.has_dataset("prob_Background"));
+  const Tensor mask = f.read_tensor("class_mask");
+  EXPECT_EQ(mask.shape(), with_probabilities.shape());
+  int64_t differ = 0;
+  for (int64_t k = 0; k < std::min(mask.numel(), with_probabilities.numel()); ++k)
+    differ += std::bit_cast<uint32_t>(mask[k]) != std::bit_cast<uint32_t>(with_probabilities[k]);
+  return differ;
+}
+
 // class_mask is the argmax of the written probabilities at every pixel (first class on ties, as
 // numpy's argmax); returns how many pixels disagree with PyTorch's argmax.
 int64_t check_mask(const Prediction& p, const Tensor& torch_argmax, int64_t H, int64_t W) {
@@ -188,6 +209,7 @@ TEST(ClimateNetPredict, ProbabilitiesEqualPyTorchOnTheSmallGrid) {
   for (int64_t k = 0; k < 3 * H * W; ++k) max_diff = std::max(max_diff, double(std::abs(p.prob[k] - expect[k])));
   EXPECT_LE(max_diff, 1e-4);
   EXPECT_EQ(check_mask(p, g.read_tensor("argmax"), H, W), 0);
+  EXPECT_EQ(mask_only_differences(dir, H, W, p.mask), 0);
   // ClimateNet trained at 768x1152: on another grid predict says so and suggests --regrid.
   EXPECT_NE(p.err.find("the model was trained on a 768x1152 grid and this archive is 96x144"), std::string::npos)
       << p.err;
@@ -376,6 +398,8 @@ TEST(ClimateNetPredict, ProbabilitiesEqualPyTorchAtFullResolution) {
   }
   // PyTorch's argmax at every pixel: equal except where two probabilities tie within rounding.
   EXPECT_LE(check_mask(p, g.read_tensor("argmax"), H, W), 2);
+  // Without --probabilities: the same mask, cell for cell.
+  EXPECT_EQ(mask_only_differences(dir, H, W, p.mask), 0);
   int64_t tc = 0;
   for (int64_t k = 0; k < H * W; ++k) tc += p.mask[k] == 1;
   EXPECT_GT(tc, 1000) << "the storms of the synthetic input are found";

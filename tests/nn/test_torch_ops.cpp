@@ -4,7 +4,9 @@
 // in float64).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "core/error.hpp"
 #include "core/h5.hpp"
@@ -30,6 +32,19 @@ struct BnHolder : Module {
   explicit BnHolder(int64_t c) : bn(c) { register_module("bn", bn); }
   BatchNorm2d bn;
 };
+
+// The most probable class of each cell of the (H, W) corner of scores (K, Hp, Wp), ties to the lower
+// class (models/training's argmax_classes, which predict applies to the probabilities).
+template <typename T>
+void training_argmax(const float* scores, int64_t K, int64_t Hp, int64_t Wp, int64_t H, int64_t W, T* out) {
+  for (int64_t i = 0; i < H; ++i)
+    for (int64_t j = 0; j < W; ++j) {
+      int64_t best = 0;
+      for (int64_t c = 1; c < K; ++c)
+        if (scores[(c * Hp + i) * Wp + j] > scores[(best * Hp + i) * Wp + j]) best = c;
+      out[i * W + j] = static_cast<T>(best);
+    }
+}
 
 // Builds the op a case describes on graph inputs.
 Value build(const nlohmann::json& s, const std::vector<Value>& in, BatchNorm2d* bn) {
@@ -182,6 +197,65 @@ TEST(TorchOps, FrozenBatchNormGradientsMatchEvalMode) {
     // frozen: the running statistics did not move
     EXPECT_EQ(test::rel_max_error(holder.bn.running_mean().tensor(), c.read_tensor("rm0")), 0.0);
   }
+}
+
+// softmax_argmax (predict's mask without --probabilities) is the argmax of what the softmax op
+// writes, ties to the lower class, at every ISA level, on the unpadded corner of a padded plane:
+// also where the logits' own argmax is not (logits a hair apart whose probabilities round to a tie,
+// exact ties, NaN), which a plain argmax of the logits gets wrong.
+TEST(TorchOps, SoftmaxArgmaxIsTheArgmaxOfTheSoftmaxOp) {
+  const int64_t C = 3, Hp = 6, Wp = 40, H = 5, W = 37, HW = Hp * Wp;
+  Tensor logits({1, C, Hp, Wp});
+  uint64_t state = 7;
+  auto uniform = [&] {  // in [-4, 4)
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<float>(state >> 40) / 16777216.0f * 8.0f - 4.0f;
+  };
+  for (float& v : logits) v = uniform();
+  auto set = [&](int64_t k, float a, float b, float c) {
+    logits[k] = a;
+    logits[HW + k] = b;
+    logits[2 * HW + k] = c;
+  };
+  int64_t k = 0;
+  for (int64_t i = 0; i < H; ++i, k = i * Wp) {  // near-ties on every row (the first 12 columns)
+    set(k++, 0.0f, 1e-10f, -1.0f);               // probabilities tie: class 0, not 1
+    set(k++, -1.0f, 0.0f, 1e-12f);               // class 1, not 2
+    set(k++, 1e-9f, 0.0f, 2e-9f);                // class 0, not 2
+    set(k++, 0.5f, 0.5f, 0.5f);                  // exact tie: class 0
+    set(k++, 2.0f, std::nextafter(2.0f, 3.0f), 1.0f);
+    set(k++, 20.0f, std::nextafter(20.0f, 30.0f), std::nextafter(20.0f, 10.0f));
+    set(k++, 7.0f, -3.0f, 7.0f);
+    set(k++, -80.0f, -200.0f, -80.0f + 1e-5f);
+    set(k++, std::nanf(""), 1.0f, 0.0f);
+    set(k++, 1.0f, std::nanf(""), 2.0f);
+    set(k++, 3e-8f, 0.0f, 0.0f);
+    set(k++, 0.0f, 0.0f, 6e-8f);
+  }
+  for (const Isa isa : runnable_isas()) {
+    SCOPED_TRACE(isa_name(isa));
+    ScopedIsa level(isa);
+    Graph g(nullptr, Graph::Mode::eval);
+    Value x = g.input("x", {1, C, Hp, Wp});
+    Value prob = softmax(x);
+    g.compile({prob});
+    g.tensor(x).copy_from(logits);
+    g.forward();
+    std::vector<float> expect(static_cast<size_t>(H * W)), got(static_cast<size_t>(H * W), -1.0f);
+    std::vector<int32_t> plain(static_cast<size_t>(H * W));
+    training_argmax(g.tensor(prob).data(), C, Hp, Wp, H, W, expect.data());
+    training_argmax(logits.data(), C, Hp, Wp, H, W, plain.data());
+    softmax_argmax(logits.data(), C, HW, H, Wp, W, got.data());
+    int64_t differ = 0, logits_differ = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+      differ += got[i] != expect[i];
+      logits_differ += static_cast<float>(plain[i]) != expect[i];
+    }
+    EXPECT_EQ(differ, 0);
+    EXPECT_GE(logits_differ, 3 * H) << "the near-ties did not tie after the softmax: the test lost its point";
+  }
+  std::vector<float> out(4);
+  EXPECT_THROW(softmax_argmax(logits.data(), C, HW, H + 2, Wp, W, out.data()), Error);
 }
 
 }  // namespace

@@ -46,6 +46,7 @@ const OpsKernels ops_kernels = {
     .scale_channels_backward = &ref::scale_channels_backward<float>,
     .bias_grad = &ref::bias_grad<float>,
     .softmax_channels_forward = &ref::softmax_channels_forward<float>,
+    .softmax_argmax_channels = &ref::softmax_argmax_channels<float>,
     .softmax_channels_backward = &ref::softmax_channels_backward<float>,
     .dropout_apply = &ref::dropout_apply<float>,
     .cross_entropy_forward = &ref::cross_entropy_forward<float>,

@@ -75,6 +75,8 @@ struct OpsKernels {
                                   int64_t hw, bool acc_dx, bool acc_dg);
   void (*bias_grad)(const float* dy, int64_t n, int64_t c, int64_t hw, float* db, bool accumulate, int threads);
   void (*softmax_channels_forward)(const float* x, float* y, int64_t n, int64_t c, int64_t hw);
+  void (*softmax_argmax_channels)(const float* x, int64_t c, int64_t hw, int64_t rows, int64_t stride, int64_t len,
+                                  float* out);
   void (*softmax_channels_backward)(const float* y, const float* dy, float* dx, int64_t n, int64_t c, int64_t hw,
                                     bool accumulate);
   void (*dropout_apply)(const float* x, float* y, int64_t n, double p, uint64_t seed, bool accumulate);

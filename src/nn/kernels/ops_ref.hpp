@@ -822,6 +822,39 @@ void softmax_channels_forward(const T* x, T* y, int64_t n, int64_t c, int64_t hw
       for (int64_t j = 0; j < len; ++j) yp[ch * hw + j] = vexp(xp[ch * hw + j] - m[j]) / s[j];
   }
 }
+// The class of largest softmax probability of each pixel of x (c, hw) (one sample), ties to the
+// lower class: each probability computed as softmax_channels_forward computes it (the same
+// expression, so the same bits), compared at once and never stored. For `rows` rows of `len`
+// pixels starting every `stride` pixels (the unpadded corner of a padded plane), into out
+// (rows * len) as float class indices.
+template <class T>
+void softmax_argmax_channels(const T* x, int64_t c, int64_t hw, int64_t rows, int64_t stride, int64_t len, float* out) {
+  const int64_t chunks = (len + kLanes - 1) / kLanes;
+#pragma omp parallel for schedule(static)
+  for (int64_t job = 0; job < rows * chunks; ++job) {
+    const int64_t i = job / chunks, j0 = (job % chunks) * kLanes, n = std::min(kLanes, len - j0);
+    const T* xp = x + i * stride + j0;
+    T m[kLanes], s[kLanes], best[kLanes];
+    float cls[kLanes];
+    channel_max_sum(xp, c, hw, n, m, s);
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) {
+      best[j] = vexp(xp[j] - m[j]) / s[j];
+      cls[j] = 0.0f;
+    }
+    for (int64_t ch = 1; ch < c; ++ch)
+#pragma omp simd
+      for (int64_t j = 0; j < n; ++j) {
+        const T y = vexp(xp[ch * hw + j] - m[j]) / s[j];
+        const bool more = y > best[j];
+        best[j] = more ? y : best[j];
+        cls[j] = more ? static_cast<float>(ch) : cls[j];
+      }
+    float* o = out + i * len + j0;
+    for (int64_t j = 0; j < n; ++j) o[j] = cls[j];
+  }
+}
+
 template <class T>
 void softmax_channels_backward(const T* y, const T* dy, T* dx, int64_t n, int64_t c, int64_t hw, bool accumulate) {
 #pragma omp parallel for collapse(2) schedule(static)
