@@ -12,6 +12,7 @@
 #include "core/mpi.hpp"
 #include "core/threads.hpp"
 #include "models/training/bench.hpp"
+#include "nn/bench_ops.hpp"
 #include "nn/precision.hpp"
 
 namespace climseg::app {
@@ -54,6 +55,7 @@ void print_bench(nlohmann::json r, const training::BenchOptions& o, const PeerOp
   if (!Comm::world().is_root()) return;
   if (peer.on) training::add_peer(r, torch_cgnet_peer(o, peer.python, mode));
   r["isa"] = isa_name(active_isa());
+  if (r.contains("roofline")) std::cerr << nn::step_roofline_text(r["roofline"]) << std::flush;
   std::cout << r.dump() << std::endl;
 }
 
@@ -66,6 +68,8 @@ void add_common(CLI::App& app, training::BenchOptions& o, PeerOptions& peer, std
   app.add_option("--channels", o.channels, "Input channels")->check(CLI::PositiveNumber);
   app.add_flag("--peer", peer.on, "Also run the same workload in PyTorch (/usr/bin/python3 with python3-torch)");
   app.add_option("--python", peer.python, "Python interpreter for --peer");
+  app.add_option("--roofline", o.roofline, "The step against its roofline (JSON, and text on stderr): full, quick, off")
+      ->check(CLI::IsMember({"full", "quick", "off"}));
 }
 
 void parse_grid(const std::string& grid, training::BenchOptions& o) {

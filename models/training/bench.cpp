@@ -12,6 +12,7 @@
 #include "core/threads.hpp"
 #include "core/timer.hpp"
 #include "models/nets/network.hpp"
+#include "nn/bench_ops.hpp"
 #include "nn/optim.hpp"
 #include "parallel/grad_sync.hpp"
 
@@ -66,6 +67,27 @@ json report(const char* kind, const BenchOptions& o, const Comm& comm, const std
           {"blas_core", blas_core_name()}};
 }
 
+// The step's roofline from the graph's profile of the timed steps (and `extra` ops), the roofs
+// measured now with bench ops' functions.
+void add_roofline(json& r, const BenchOptions& o, const Comm& comm, const nn::Graph& g,
+                  const std::vector<double>& times, std::vector<nn::StepOp> extra) {
+  if (o.roofline == "off" || comm.size() > 1) return;
+  const bool quick = o.roofline == "quick";
+  const double sgemm = nn::sgemm_gflops(quick ? 512 : 2048);
+  const double copy = nn::copy_bandwidth_gbs(quick ? 16 : 256);
+  std::vector<nn::StepOp> ops = nn::step_ops(g.profile(), o.steps);
+  for (auto& e : extra) ops.push_back(std::move(e));
+  // The mean step, as the ops' times are means over the same steps (median_s may differ a little).
+  double mean = 0;
+  for (double t : times) mean += t / double(times.size());
+  r["roofline"] = nn::step_roofline_json(ops, mean, sgemm, copy);
+  if (quick) r["roofline"]["roofs"] = r["roofline"]["roofs"].get<std::string>() + " (--roofline quick: small arrays)";
+  if (o.precision == nn::Precision::bf16)
+    r["roofline"]["roofs"] = r["roofline"]["roofs"].get<std::string>() +
+                             "; bf16 run: its bf16 convolutions are held to the fp32 SGEMM roof (no bf16 GEMM roof "
+                             "is measured; AVX512-BF16's peak is about 2x fp32's, so the fraction flatters them)";
+}
+
 }  // namespace
 
 void add_peer(json& r, const json& peer) {
@@ -99,8 +121,10 @@ json bench_train(const BenchOptions& o, const Comm& comm) {
   parallel::GradSync sync(params, g, comm, gso);
   const double comm_alone = comm.size() > 1 ? sync.calibrate(5) : 0.0;
   std::vector<double> times, fwd, bwd, exposed, imbalance, hidden;
+  double adam_s = 0;
   json per_step = json::array();
   for (int64_t s = 0; s < o.warmup + o.steps; ++s) {
+    g.set_profiling(s >= o.warmup);  // per-node times of the timed steps, for the roofline
     comm.barrier();
     Stopwatch w;
     g.forward();
@@ -108,8 +132,10 @@ json bench_train(const BenchOptions& o, const Comm& comm) {
     sync.begin_backward();
     g.backward();
     sync.finish();
+    const double a0 = w.seconds();
     opt.step(1e-3);
     if (s < o.warmup) continue;
+    adam_s += w.seconds() - a0;
     times.push_back(w.seconds());
     if (comm.size() > 1) {
       parallel::GradSyncSummary sum = parallel::summarize(sync.last(), comm);
@@ -128,6 +154,7 @@ json bench_train(const BenchOptions& o, const Comm& comm) {
     }
   }
   json r = report("train", o, comm, times, params, g);
+  add_roofline(r, o, comm, g, times, {nn::adam_step_op(params.count(), adam_s / double(o.steps))});
   if (comm.size() > 1) {
     const double step_s = median(times);
     r["gradient_mb"] = double(sync.last().bytes) / 1e6;
@@ -159,6 +186,7 @@ json bench_predict(const BenchOptions& o, const Comm& comm) {
   fill_random(g.tensor(x).data(), g.tensor(x).numel(), 3);
   std::vector<double> times;
   for (int64_t s = 0; s < o.warmup + o.steps; ++s) {
+    g.set_profiling(s >= o.warmup);
     comm.barrier();
     Stopwatch w;
     g.forward();
@@ -166,6 +194,7 @@ json bench_predict(const BenchOptions& o, const Comm& comm) {
   }
   json r = report("predict", o, comm, times, params, g);
   r["precision"] = nn::precision_name(o.precision);
+  add_roofline(r, o, comm, g, times, {});
   return r;
 }
 

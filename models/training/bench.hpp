@@ -23,10 +23,16 @@ struct BenchOptions {
   double bucket_mb = 1.0;     // gradient allreduce bucket size under MPI (GradSync default)
   // The convolutions' arithmetic (nn/precision.hpp); bf16 for bench_predict only.
   nn::Precision precision = nn::Precision::fp32;
+  // The step's roofline (one rank only): roofs measured after the timed steps on full-size arrays
+  // (full), on small ones (quick: less accurate, for smoke tests), or not at all (off).
+  std::string roofline = "full";
 };
 
 // One JSON object: bench, model, grid, batch, threads, precision, steps, median_s, min_s, samples_per_s,
-// peak_rss_mb, arena_mb.
+// peak_rss_mb, arena_mb; on one rank unless o.roofline is off, "roofline": the step's ops (graph
+// nodes' forward and backward as profiled over the timed steps, and Adam's update) against the
+// SGEMM and copy roofs measured after them (nn::step_roofline_json over the mean timed step;
+// peak_rss_mb is read before).
 // Under MPI the gradients are averaged with parallel::GradSync (bucketed, overlapped with
 // backward); with ranks_report the object also has "ranks_report": per step forward_s,
 // backward_s, exposed_comm_s (communication left after backward, min over ranks), imbalance_s,

@@ -6,6 +6,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <map>
 #include <memory>
 
 #include "core/error.hpp"
@@ -37,25 +40,33 @@ std::string OpBenchCase::shape() const {
   return fmt::format("{}x{}x{}x{}", n, c, h, w);
 }
 
-double OpBenchCase::forward_flops() const {
+int64_t OpBenchCase::out_h() const {
   const int64_t p = (k - 1) / 2 * dilation;
-  const int64_t oh = (h + 2 * p - dilation * (k - 1) - 1) / stride + 1,
-                ow = (w + 2 * p - dilation * (k - 1) - 1) / stride + 1;
-  if (op == "conv2d") return 2.0 * double(n * cout * oh * ow) * double(c * k * k);
-  if (op == "depthwise") return 2.0 * double(n * c * oh * ow) * double(k * k);
+  return op == "conv2d" || op == "depthwise" ? (h + 2 * p - dilation * (k - 1) - 1) / stride + 1 : h;
+}
+
+int64_t OpBenchCase::out_w() const {
+  const int64_t p = (k - 1) / 2 * dilation;
+  return op == "conv2d" || op == "depthwise" ? (w + 2 * p - dilation * (k - 1) - 1) / stride + 1 : w;
+}
+
+double OpBenchCase::forward_flops() const {
+  if (op == "conv2d") return 2.0 * double(n * cout * out_h() * out_w()) * double(c * k * k);
+  if (op == "depthwise") return 2.0 * double(n * c * out_h() * out_w()) * double(k * k);
   return 0;
 }
 
+// Activations only: the weights (at most 128x256 floats here) are noise beside them.
 double OpBenchCase::forward_bytes() const {
   const double x = 4.0 * double(n * c * h * w);
-  if (op == "depthwise" && stride > 1) return x + x / double(stride * stride);
-  return 2 * x;
+  const double y = 4.0 * double(n * (op == "conv2d" ? cout : c) * out_h() * out_w());
+  return x + y;  // read x, write y
 }
 
-double OpBenchCase::backward_bytes() const {
+double OpBenchCase::backward_bytes(bool input_grad) const {
   const double x = 4.0 * double(n * c * h * w);
-  const double y = op == "depthwise" && stride > 1 ? x / double(stride * stride) : x;
-  return 2 * x + y;  // read x and dy, write dx
+  const double y = 4.0 * double(n * (op == "conv2d" ? cout : c) * out_h() * out_w());
+  return x + y + (input_grad ? x : 0.0);  // read x and dy, write dx
 }
 
 std::vector<OpBenchCase> default_op_cases() {
@@ -235,10 +246,197 @@ nlohmann::json op_result_json(const OpBenchResult& r, double sgemm, double copy,
   // The roofline: the op cannot take less than its bytes at the copy bandwidth nor its flops at
   // the SGEMM rate, whichever is longer ("bound" names it). A depthwise 3x3 does 4.5 flops per
   // byte, more than this machine's balance (~3), so it is compute-bound here.
-  const double t_mem = r.bytes > 0 ? r.bytes / (copy * 1e9) : 0.0, t_flop = r.flops / (sgemm * 1e9);
-  j["bound"] = t_flop >= t_mem ? "compute" : "memory";
-  j["roofline_fraction"] = std::max(t_mem, t_flop) / r.seconds;
+  j["bound"] = r.flops / sgemm >= r.bytes / copy ? "compute" : "memory";
+  j["roofline_fraction"] = roofline_seconds(r.flops, r.bytes, sgemm, copy) / r.seconds;
   return j;
+}
+
+double roofline_seconds(double flops, double bytes, double sgemm_gflops, double copy_gbs) {
+  return std::max(flops / (sgemm_gflops * 1e9), bytes / (copy_gbs * 1e9));
+}
+
+// ---------------------------------------------------------------- the roofline of a whole step
+
+namespace {
+
+double elems(const Shape& s) {
+  double n = 1;
+  for (int64_t d : s) n *= double(d);
+  return n;
+}
+
+}  // namespace
+
+bool op_case_of(const NodeProfile& p, OpBenchCase& out) {
+  static const std::pair<const char*, const char*> kElementwise[] = {
+      {"batch_norm2d", "batch_norm"}, {"batch_norm_prelu", "batch_norm_prelu"}, {"prelu", "prelu"}};
+  if (p.input_shapes.empty() || p.input_shapes[0].size() != 4) return false;
+  const Shape& x = p.input_shapes[0];
+  OpBenchCase c;
+  c.n = x[0], c.c = x[1], c.h = x[2], c.w = x[3], c.cout = x[1];
+  for (const auto& [kind, op] : kElementwise)
+    if (p.kind == kind) {
+      c.op = op;
+      out = c;
+      return true;
+    }
+  if (p.kind != "conv2d" || p.input_shapes.size() < 2 || p.input_shapes[1].size() != 4 || p.shape.size() != 4)
+    return false;
+  // The geometry from the op's detail ("3x3 s1 d2 g32 pad 2x2 circular [algo]").
+  long kh = 0, kw = 0, s = 0, d = 0, g = 0, ph = 0, pw = 0;
+  char mode[32] = {};
+  if (std::sscanf(p.detail.c_str(), "%ldx%ld s%ld d%ld g%ld pad %ldx%ld %31s", &kh, &kw, &s, &d, &g, &ph, &pw, mode) !=
+      8)
+    return false;
+  c.k = kh, c.stride = s, c.dilation = d, c.cout = p.shape[1];
+  const std::string m = mode;
+  if (kh != kw || ph != pw || ph != (kh - 1) / 2 * d) return false;
+  if (m == "zeros")
+    c.pad = Pad::zeros;
+  else if (m == "circular")
+    c.pad = Pad::circular;
+  else
+    return false;  // spherical and reflect: not a bench ops case
+  if (g == 1)
+    c.op = "conv2d";
+  else if (g == c.c && c.cout == c.c)
+    c.op = "depthwise";
+  else
+    return false;
+  if (c.out_h() != p.shape[2] || c.out_w() != p.shape[3] ||
+      std::abs(c.forward_flops() - p.flops) > 1e-9 * std::max(1.0, p.flops))
+    return false;
+  out = c;
+  return true;
+}
+
+std::vector<StepOp> step_ops(const std::vector<NodeProfile>& profile, int64_t steps) {
+  std::vector<StepOp> ops;
+  for (const NodeProfile& p : profile) {
+    OpBenchCase c;
+    const bool is_case = op_case_of(p, c);
+    const bool x_grad = !p.input_grad.empty() && p.input_grad[0];
+    StepOp f{p.output_name, is_case ? c.op : p.kind, "fwd", is_case ? c.shape() : shape_str(p.shape)};
+    f.seconds = p.forward_s / double(steps);
+    StepOp b = f;
+    b.pass = "bwd";
+    b.seconds = p.backward_s / double(steps);
+    if (is_case) {
+      f.flops = c.forward_flops();
+      f.bytes = c.forward_bytes();
+      // dx and dw each cost a forward's flops; BatchNorm's and PReLU's parameter gradients are
+      // per-channel sums inside the same pass.
+      const bool w_grad = p.input_grad.size() > 1 && p.input_grad[1];
+      b.flops = c.forward_flops() * ((x_grad ? 1 : 0) + (w_grad ? 1 : 0));
+      b.bytes = c.backward_bytes(x_grad);
+    } else {
+      const double y = 4.0 * elems(p.shape);
+      f.flops = p.flops;
+      f.bytes = y;
+      b.flops = 0;
+      b.bytes = y + (p.output_read_in_backward ? y : 0.0);  // dy (and y)
+      for (size_t i = 0; i < p.input_shapes.size(); ++i) {
+        const double xi = 4.0 * elems(p.input_shapes[i]);
+        f.bytes += xi;
+        if (i < p.input_read_in_backward.size() && p.input_read_in_backward[i]) b.bytes += xi;
+        if (i < p.input_grad.size() && p.input_grad[i]) {
+          b.bytes += xi;
+          if (i < 2) b.flops += p.flops;  // dx and dW of a GEMM-shaped op
+        }
+      }
+    }
+    ops.push_back(std::move(f));
+    if (p.in_backward) ops.push_back(std::move(b));
+  }
+  return ops;
+}
+
+StepOp adam_step_op(int64_t params, double seconds) {
+  StepOp a{"optimizer", "adam", "update", fmt::format("{} parameters", params)};
+  a.bytes = 7.0 * 4.0 * double(params);
+  a.seconds = seconds;
+  return a;
+}
+
+nlohmann::json step_roofline_json(const std::vector<StepOp>& ops, double step_s, double sgemm, double copy, int top) {
+  using nlohmann::json;
+  json all = json::array();
+  double roof = 0, measured = 0;
+  struct Kind {
+    int count = 0;
+    double seconds = 0, roofline_s = 0;
+  };
+  std::map<std::string, Kind> kinds;
+  std::vector<std::pair<double, size_t>> lost;
+  for (const StepOp& o : ops) {
+    const double r = roofline_seconds(o.flops, o.bytes, sgemm, copy);
+    roof += r;
+    measured += o.seconds;
+    Kind& k = kinds[o.kind + " " + o.pass];
+    ++k.count, k.seconds += o.seconds, k.roofline_s += r;
+    lost.emplace_back(o.seconds - r, all.size());
+    all.push_back({{"name", o.name},
+                   {"kind", o.kind},
+                   {"pass", o.pass},
+                   {"shape", o.shape},
+                   {"flops", o.flops},
+                   {"bytes", o.bytes},
+                   {"seconds", o.seconds},
+                   {"roofline_s", r},
+                   {"lost_s", o.seconds - r},
+                   {"bound", o.flops / sgemm >= o.bytes / copy ? "compute" : "memory"}});
+  }
+  std::stable_sort(lost.begin(), lost.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  json tops = json::array();
+  for (size_t i = 0; i < lost.size() && i < size_t(std::max(top, 0)); ++i) tops.push_back(all[lost[i].second]);
+  std::vector<std::pair<std::string, Kind>> by(kinds.begin(), kinds.end());
+  std::stable_sort(by.begin(), by.end(), [](const auto& a, const auto& b) {
+    return a.second.seconds - a.second.roofline_s > b.second.seconds - b.second.roofline_s;
+  });
+  json by_kind = json::array();
+  for (const auto& [name, k] : by)
+    by_kind.push_back({{"kind", name.substr(0, name.find(' '))},
+                       {"pass", name.substr(name.find(' ') + 1)},
+                       {"count", k.count},
+                       {"seconds", k.seconds},
+                       {"roofline_s", k.roofline_s},
+                       {"lost_s", k.seconds - k.roofline_s}});
+  return {
+      {"compute_roof_gflops", sgemm},
+      {"copy_roof_gbs", copy},
+      {"roofs",
+       "fp32: OpenBLAS square SGEMM (compute) and a scale-copy (b = 1.5 a, read + write), measured in this run after "
+       "the timed steps; bytes are fp32 activations"},
+      {"seconds", roof},
+      {"measured_s", step_s},
+      {"fraction", roof / step_s},
+      {"ops_s", measured},
+      {"other_s", step_s - measured},
+      {"by_kind", by_kind},
+      {"top", tops},
+      {"ops", all}};
+}
+
+std::string step_roofline_text(const nlohmann::json& r) {
+  std::string s = fmt::format(
+      "roofline: {:.4f} s of {:.4f} s measured = {:.2f} of the roofline (roofs: SGEMM {:.1f} GFLOP/s, copy {:.1f} "
+      "GB/s)\n",
+      r["seconds"].get<double>(), r["measured_s"].get<double>(), r["fraction"].get<double>(),
+      r["compute_roof_gflops"].get<double>(), r["copy_roof_gbs"].get<double>());
+  s += fmt::format("  {}\n", r["roofs"].get<std::string>());
+  s += fmt::format("  {:<22} {:>5} {:>10} {:>10} {:>10}\n", "kind pass", "ops", "seconds", "roofline", "lost");
+  for (const auto& k : r["by_kind"])
+    s += fmt::format("  {:<22} {:>5} {:>10.4f} {:>10.4f} {:>10.4f}\n",
+                     k["kind"].get<std::string>() + " " + k["pass"].get<std::string>(), k["count"].get<int>(),
+                     k["seconds"].get<double>(), k["roofline_s"].get<double>(), k["lost_s"].get<double>());
+  s += fmt::format("  {:<22} {:>5} {:>10.4f}\n", "outside ops", "", r["other_s"].get<double>());
+  s += "  ops losing most against their roofline:\n";
+  for (const auto& o : r["top"])
+    s += fmt::format("  {:>8.4f} s lost ({:.4f} s, roofline {:.4f} s, {}-bound)  {} {} {} [{}]\n",
+                     o["lost_s"].get<double>(), o["seconds"].get<double>(), o["roofline_s"].get<double>(),
+                     o["bound"].get<std::string>(), o["kind"].get<std::string>(), o["pass"].get<std::string>(),
+                     o["shape"].get<std::string>(), o["name"].get<std::string>());
+  return s;
 }
 
 }  // namespace climseg::nn

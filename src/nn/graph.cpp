@@ -508,6 +508,13 @@ std::vector<NodeProfile> Graph::profile() const {
     p.backward_s = nd->bwd_s;
     p.flops = nd->op->flops();
     p.calls = nd->calls;
+    p.in_backward = nd->active;
+    p.output_read_in_backward = nd->needs.output_in_backward;
+    for (size_t j = 0; j < nd->inputs.size(); ++j) {
+      p.input_shapes.push_back(rec(nd->inputs[j]).shape);
+      p.input_read_in_backward.push_back(j < nd->needs.input_in_backward.size() && nd->needs.input_in_backward[j]);
+      p.input_grad.push_back(j < nd->din_ptrs.size() && nd->din_ptrs[j] != nullptr);
+    }
     out.push_back(std::move(p));
   }
   return out;

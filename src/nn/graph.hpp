@@ -117,6 +117,12 @@ struct NodeProfile {
   Shape shape;
   double forward_s = 0, backward_s = 0, flops = 0;
   int64_t calls = 0;
+  // What the node's traffic is made of (for a roofline, nn/bench_ops.hpp): its inputs' shapes, which
+  // of them backward reads and which it writes a gradient for, whether backward reads the output,
+  // and whether the node runs in backward at all.
+  std::vector<Shape> input_shapes;
+  std::vector<bool> input_read_in_backward, input_grad;
+  bool output_read_in_backward = false, in_backward = false;
 };
 
 class Graph {

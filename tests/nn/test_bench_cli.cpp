@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -84,7 +85,7 @@ TEST(BenchOpsCli, ClimsegIsaForcesAndNamesTheKernelLevel) {
 // one line (exit 2) under CLIMSEG_ISA=avx2, with --peer (PyTorch runs fp32), and for an unknown value.
 TEST(BenchPredictCli, PrecisionIsReportedOrRefusedWithOneLine) {
   CLIMSEG_REQUIRE_KERNEL_DISPATCH();
-  const std::string cmd = "bench predict --grid 32x48 --steps 1 --precision bf16";
+  const std::string cmd = "bench predict --grid 32x48 --steps 1 --roofline quick --precision bf16";
   auto r = run_climseg("--threads 1 " + cmd);
   if (r.exit_code == 2) {
     EXPECT_NE(r.err.find("AVX512-BF16"), std::string::npos) << r.err;  // a CPU without it
@@ -93,8 +94,9 @@ TEST(BenchPredictCli, PrecisionIsReportedOrRefusedWithOneLine) {
     auto j = nlohmann::json::parse(r.out);
     EXPECT_EQ(j["precision"], "bf16") << r.out;
     EXPECT_EQ(j["isa"], "avx512") << r.out;
+    EXPECT_NE(j["roofline"]["roofs"].get<std::string>().find("bf16 run"), std::string::npos) << r.out;
   }
-  auto fp32 = run_climseg("--threads 1 bench predict --grid 32x48 --steps 1");
+  auto fp32 = run_climseg("--threads 1 bench predict --grid 32x48 --steps 1 --roofline off");
   ASSERT_EQ(fp32.exit_code, 0) << fp32.err;
   EXPECT_EQ(nlohmann::json::parse(fp32.out)["precision"], "fp32") << fp32.out;
   for (const std::string& bad :
@@ -107,6 +109,72 @@ TEST(BenchPredictCli, PrecisionIsReportedOrRefusedWithOneLine) {
     EXPECT_EQ(std::count(b.err.begin(), b.err.end(), '\n'), 1) << bad << ": " << b.err;
     EXPECT_TRUE(b.out.empty()) << bad << ": " << b.out;
   }
+}
+
+// bench train/predict --roofline: the JSON's roofline is the sum of its ops' roofline times (each
+// max(flops / compute roof, bytes / copy roof) with the roofs it prints), its fraction that sum over
+// the median step, the top ops those that lose most; a text summary goes to stderr.
+TEST(BenchTrainCli, RooflineSumsItsOpsAgainstTheRoofs) {
+  for (const std::string kind : {"train", "predict"}) {
+    auto r = run_climseg("--threads 1 bench " + kind + " --grid 32x48 --batch 2 --steps 2 --roofline quick");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    ASSERT_TRUE(j.contains("roofline")) << r.out;
+    const auto& rl = j["roofline"];
+    for (const char* key : {"compute_roof_gflops", "copy_roof_gbs", "roofs", "seconds", "measured_s", "fraction",
+                            "ops_s", "other_s", "by_kind", "top", "ops"})
+      EXPECT_TRUE(rl.contains(key)) << key;
+    EXPECT_NE(rl["roofs"].get<std::string>().find("fp32"), std::string::npos);
+    const double sgemm = rl["compute_roof_gflops"], copy = rl["copy_roof_gbs"];
+    EXPECT_GT(sgemm, 0.0);
+    EXPECT_GT(copy, 0.0);
+    double roof = 0, measured = 0, max_lost = -1e30;
+    std::map<std::string, int> passes;
+    int convs = 0;
+    for (const auto& o : rl["ops"]) {
+      const double flops = o["flops"], bytes = o["bytes"], t = o["roofline_s"];
+      EXPECT_NEAR(t, std::max(flops / (sgemm * 1e9), bytes / (copy * 1e9)), 1e-12 * (1 + t)) << o.dump();
+      EXPECT_NEAR(o["lost_s"].get<double>(), o["seconds"].get<double>() - t, 1e-12) << o.dump();
+      roof += t;
+      measured += o["seconds"].get<double>();
+      max_lost = std::max(max_lost, o["lost_s"].get<double>());
+      ++passes[o["pass"].get<std::string>()];
+      // every convolution of CGNet is counted as bench ops counts its case (the shape says so)
+      if (o["kind"] == "conv2d" || o["kind"] == "depthwise") {
+        ++convs;
+        EXPECT_NE(o["shape"].get<std::string>().find(" k"), std::string::npos) << o.dump();
+        EXPECT_GT(flops, 0.0) << o.dump();
+      }
+    }
+    EXPECT_GT(convs, 20);
+    EXPECT_NEAR(rl["seconds"].get<double>(), roof, 1e-9 * roof);
+    // measured_s is the mean step: with two timed steps, their median
+    EXPECT_NEAR(rl["measured_s"].get<double>(), j["median_s"].get<double>(), 1e-12);
+    EXPECT_NEAR(rl["fraction"].get<double>(), roof / j["median_s"].get<double>(), 1e-9);
+    EXPECT_NEAR(rl["ops_s"].get<double>(), measured, 1e-9);
+    EXPECT_NEAR(rl["other_s"].get<double>(), j["median_s"].get<double>() - measured, 1e-9);
+    ASSERT_EQ(rl["top"].size(), 5u);
+    EXPECT_EQ(rl["top"][0]["lost_s"].get<double>(), max_lost);
+    for (size_t i = 1; i < 5; ++i) EXPECT_GE(rl["top"][i - 1]["lost_s"], rl["top"][i]["lost_s"]);
+    double kinds = 0;
+    for (const auto& k : rl["by_kind"]) kinds += k["roofline_s"].get<double>();
+    EXPECT_NEAR(kinds, roof, 1e-9 * roof);
+    if (kind == "train") {
+      EXPECT_EQ(passes["update"], 1) << "Adam's update";
+      EXPECT_GT(passes["bwd"], passes["fwd"] / 2);  // not the input's pooling (no gradient)
+      EXPECT_LT(passes["bwd"], passes["fwd"]);
+    } else {
+      EXPECT_EQ(passes.size(), 1u) << "prediction is forward only";
+    }
+    EXPECT_NE(r.err.find("roofline: "), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("ops losing most"), std::string::npos) << r.err;
+  }
+  auto off = run_climseg("--threads 1 bench predict --grid 32x48 --steps 1 --roofline off");
+  ASSERT_EQ(off.exit_code, 0) << off.err;
+  EXPECT_FALSE(nlohmann::json::parse(off.out).contains("roofline"));
+  auto bad = run_climseg("bench predict --grid 32x48 --steps 1 --roofline some");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--roofline"), std::string::npos) << bad.err;
 }
 
 TEST(BenchOpsCli, UnknownFilterIsAUsageError) {

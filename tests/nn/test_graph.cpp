@@ -2,12 +2,15 @@
 // accumulation over several consumers, the grad-ready hook, aliases, dropout, errors.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
 #include "core/threads.hpp"
+#include "nn/bench_ops.hpp"
 #include "nn/layers.hpp"
 #include "nn/ops.hpp"
 #include "nn_test_util.hpp"
@@ -455,6 +458,74 @@ TEST(Graph, EvalGraphWithBatchStatisticsNormalisesByTheInput) {
   const std::vector<float> train = run(Graph::Mode::train, false);
   for (size_t k = 0; k < xv.size(); ++k) EXPECT_NEAR(eval_batch[k], train[k], 1e-6) << k;
   EXPECT_NE(bn.running_mean().data[0], 5.0f);  // a train graph updates them
+}
+
+// The roofline of a step (bench train/predict): a profiled graph's nodes become ops whose flops and
+// minimal bytes are counted here by hand, and the step's roofline sums max(flops / compute roof,
+// bytes / copy roof) over them.
+TEST(StepRoofline, CountsAConvAndAnAddByHand) {
+  struct Net : Module {
+    Net() {
+      register_module("conv", conv);
+      register_module("dw", dw);
+    }
+    Conv2d conv{3, 5, 3, Conv2dOptions().pad(Padding::circular(1)), false};
+    Conv2d dw{5, 5, 3, Conv2dOptions().stride(2).group_count(5).pad(Padding::zeros(1)), false};
+  } net;
+  Parameters params(net, 1);
+  Graph g(&params, Graph::Mode::train);
+  Value x = g.input("x", {2, 3, 8, 10});  // no gradient: the conv's backward computes dW only
+  Value labels = g.input_labels("y", {2, 4, 5});
+  Value loss = cross_entropy(net.dw(add(net.conv(x), net.conv(x))), labels);
+  g.compile({loss}, loss);
+  std::fill(g.labels(labels), g.labels(labels) + 40, 1);
+  g.set_profiling(true);
+  g.forward();
+  g.backward();
+  const std::vector<StepOp> ops = step_ops(g.profile(), 1);
+  std::map<std::string, StepOp> by;
+  for (const StepOp& o : ops) by[o.kind + " " + o.pass] = o;
+  // conv 3->5, 3x3, stride 1 on 2x3x8x10: 2 flops x (2*5*8*10 outputs) x (3*9 taps); reads x (480
+  // floats), writes y (800 floats). Backward: dW only (x needs no gradient): a forward's flops,
+  // reads x and dy. (The node is used twice: one op, as the graph builds it once per call.)
+  ASSERT_TRUE(by.count("conv2d fwd") && by.count("conv2d bwd"));
+  EXPECT_EQ(by["conv2d fwd"].shape, "2x3x8x10 k3 s1 d1 ->5 circular");
+  EXPECT_DOUBLE_EQ(by["conv2d fwd"].flops, 2.0 * 800 * 27);
+  EXPECT_DOUBLE_EQ(by["conv2d fwd"].bytes, 4.0 * (480 + 800));
+  EXPECT_DOUBLE_EQ(by["conv2d bwd"].flops, 2.0 * 800 * 27);
+  EXPECT_DOUBLE_EQ(by["conv2d bwd"].bytes, 4.0 * (480 + 800));
+  // depthwise 3x3 stride 2 on 2x5x8x10 -> 2x5x4x5: 2 flops x 200 outputs x 9 taps; reads 800 floats,
+  // writes 200. Backward: dx and dW (a forward's flops each), reads x and dy, writes dx.
+  ASSERT_TRUE(by.count("depthwise fwd") && by.count("depthwise bwd"));
+  EXPECT_EQ(by["depthwise fwd"].shape, "2x5x8x10 k3 s2 d1 zeros");
+  EXPECT_DOUBLE_EQ(by["depthwise fwd"].flops, 2.0 * 200 * 9);
+  EXPECT_DOUBLE_EQ(by["depthwise fwd"].bytes, 4.0 * (800 + 200));
+  EXPECT_DOUBLE_EQ(by["depthwise bwd"].flops, 2 * 2.0 * 200 * 9);
+  EXPECT_DOUBLE_EQ(by["depthwise bwd"].bytes, 4.0 * (800 + 200 + 800));
+  // add(y, y): reads both inputs, writes one output; backward reads dy, writes both gradients.
+  ASSERT_TRUE(by.count("add fwd") && by.count("add bwd"));
+  EXPECT_DOUBLE_EQ(by["add fwd"].flops, 0.0);
+  EXPECT_DOUBLE_EQ(by["add fwd"].bytes, 4.0 * 3 * 800);
+  EXPECT_DOUBLE_EQ(by["add bwd"].bytes, 4.0 * 3 * 800);
+  for (const StepOp& o : ops) EXPECT_GE(o.seconds, 0.0) << o.kind;
+
+  // Against roofs of 100 GFLOP/s and 10 GB/s the conv's forward takes 43200 / 1e11 = 0.432 us of
+  // arithmetic and 5120 / 1e10 = 0.512 us of traffic: memory-bound, 0.512 us.
+  std::vector<StepOp> two = {by["conv2d fwd"], adam_step_op(1000, 2e-6)};
+  two[0].seconds = 1e-6;
+  EXPECT_DOUBLE_EQ(two[1].bytes, 28000.0);
+  const nlohmann::json r = step_roofline_json(two, 4e-6, 100.0, 10.0, 1);
+  EXPECT_DOUBLE_EQ(r["ops"][0]["roofline_s"].get<double>(), 5.12e-7);
+  EXPECT_EQ(r["ops"][0]["bound"], "memory");
+  EXPECT_DOUBLE_EQ(r["ops"][1]["roofline_s"].get<double>(), 2.8e-6);
+  EXPECT_DOUBLE_EQ(r["seconds"].get<double>(), 5.12e-7 + 2.8e-6);
+  EXPECT_DOUBLE_EQ(r["fraction"].get<double>(), (5.12e-7 + 2.8e-6) / 4e-6);
+  EXPECT_DOUBLE_EQ(r["other_s"].get<double>(), 4e-6 - 3e-6);
+  ASSERT_EQ(r["top"].size(), 1u);  // the conv loses 0.488 us, Adam 0 (negative: -0.8 us)
+  EXPECT_EQ(r["top"][0]["kind"], "conv2d");
+  EXPECT_DOUBLE_EQ(r["top"][0]["lost_s"].get<double>(), 1e-6 - 5.12e-7);
+  // With 1000 GB/s the conv is compute-bound.
+  EXPECT_EQ(step_roofline_json(two, 4e-6, 100.0, 1000.0)["ops"][0]["bound"], "compute");
 }
 
 }  // namespace

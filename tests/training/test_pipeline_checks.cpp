@@ -289,8 +289,8 @@ TEST(BenchCli, TrainAndPredictPrintOneJsonLine) {
   for (const std::string kind : {"train", "predict"})
     for (const auto& [model, params] : {std::pair<std::string, int64_t>{"cgnet", 494232}, {"unet", 1964275}}) {
       // U-Net default: depth 4, width 16, 4 channels, 3 classes, counted in tests/nets/test_network_structure.cpp.
-      auto r =
-          test::run_climseg("--threads 1 bench " + kind + " --model " + model + " --grid 32x48 --batch 2 --steps 2");
+      auto r = test::run_climseg("--threads 1 bench " + kind + " --model " + model +
+                                 " --grid 32x48 --batch 2 --steps 2 --roofline quick");
       ASSERT_EQ(r.exit_code, 0) << r.err;
       std::istringstream lines(r.out);
       std::vector<json> js;
