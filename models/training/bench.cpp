@@ -67,20 +67,43 @@ json report(const char* kind, const BenchOptions& o, const Comm& comm, const std
           {"blas_core", blas_core_name()}};
 }
 
-// The step's roofline from the graph's profile of the timed steps (and `extra` ops), the roofs
-// measured now with bench ops' functions.
-void add_roofline(json& r, const BenchOptions& o, const Comm& comm, const nn::Graph& g,
+// Each node's forward and backward seconds in every timed step, from the graph's cumulative profile
+// (read after each step, outside its time).
+struct StepProfiles {
+  std::vector<nn::NodeProfile> last;
+  std::vector<std::vector<double>> fwd, bwd;  // [node][step]
+  void record(const nn::Graph& g) {
+    std::vector<nn::NodeProfile> p = g.profile();
+    fwd.resize(p.size()), bwd.resize(p.size());
+    for (size_t i = 0; i < p.size(); ++i) {
+      fwd[i].push_back(p[i].forward_s - (last.empty() ? 0.0 : last[i].forward_s));
+      bwd[i].push_back(p[i].backward_s - (last.empty() ? 0.0 : last[i].backward_s));
+    }
+    last = std::move(p);
+  }
+  // The profile of one step made of each node's median times.
+  std::vector<nn::NodeProfile> medians() const {
+    std::vector<nn::NodeProfile> p = last;
+    for (size_t i = 0; i < p.size(); ++i) p[i].forward_s = median(fwd[i]), p[i].backward_s = median(bwd[i]);
+    return p;
+  }
+};
+
+// The step's roofline: each op's median over the timed steps (and `extra` ops) against bench ops'
+// roofs measured now, the best of two rounds (one for quick): a roof is what the machine can do,
+// and a round that another process slowed down would understate it.
+void add_roofline(json& r, const BenchOptions& o, const Comm& comm, const StepProfiles& prof,
                   const std::vector<double>& times, std::vector<nn::StepOp> extra) {
   if (o.roofline == "off" || comm.size() > 1) return;
   const bool quick = o.roofline == "quick";
-  const double sgemm = nn::sgemm_gflops(quick ? 512 : 2048);
-  const double copy = nn::copy_bandwidth_gbs(quick ? 16 : 256);
-  std::vector<nn::StepOp> ops = nn::step_ops(g.profile(), o.steps);
+  double sgemm = 0, copy = 0;
+  for (int round = 0; round < (quick ? 1 : 2); ++round) {
+    sgemm = std::max(sgemm, nn::sgemm_gflops(quick ? 512 : 2048));
+    copy = std::max(copy, nn::copy_bandwidth_gbs(quick ? 16 : 256));
+  }
+  std::vector<nn::StepOp> ops = nn::step_ops(prof.medians(), 1);
   for (auto& e : extra) ops.push_back(std::move(e));
-  // The mean step, as the ops' times are means over the same steps (median_s may differ a little).
-  double mean = 0;
-  for (double t : times) mean += t / double(times.size());
-  r["roofline"] = nn::step_roofline_json(ops, mean, sgemm, copy);
+  r["roofline"] = nn::step_roofline_json(ops, median(times), sgemm, copy);
   if (quick) r["roofline"]["roofs"] = r["roofline"]["roofs"].get<std::string>() + " (--roofline quick: small arrays)";
   if (o.precision == nn::Precision::bf16)
     r["roofline"]["roofs"] = r["roofline"]["roofs"].get<std::string>() +
@@ -121,10 +144,11 @@ json bench_train(const BenchOptions& o, const Comm& comm) {
   parallel::GradSync sync(params, g, comm, gso);
   const double comm_alone = comm.size() > 1 ? sync.calibrate(5) : 0.0;
   std::vector<double> times, fwd, bwd, exposed, imbalance, hidden;
-  double adam_s = 0;
+  std::vector<double> adam_s;
+  StepProfiles prof;
   json per_step = json::array();
   for (int64_t s = 0; s < o.warmup + o.steps; ++s) {
-    g.set_profiling(s >= o.warmup);  // per-node times of the timed steps, for the roofline
+    g.set_profiling(s >= o.warmup && o.roofline != "off");  // per-node times of the timed steps
     comm.barrier();
     Stopwatch w;
     g.forward();
@@ -135,8 +159,10 @@ json bench_train(const BenchOptions& o, const Comm& comm) {
     const double a0 = w.seconds();
     opt.step(1e-3);
     if (s < o.warmup) continue;
-    adam_s += w.seconds() - a0;
-    times.push_back(w.seconds());
+    const double t = w.seconds();
+    adam_s.push_back(t - a0);
+    times.push_back(t);
+    if (o.roofline != "off") prof.record(g);
     if (comm.size() > 1) {
       parallel::GradSyncSummary sum = parallel::summarize(sync.last(), comm);
       fwd.push_back(comm.max(f));
@@ -154,7 +180,7 @@ json bench_train(const BenchOptions& o, const Comm& comm) {
     }
   }
   json r = report("train", o, comm, times, params, g);
-  add_roofline(r, o, comm, g, times, {nn::adam_step_op(params.count(), adam_s / double(o.steps))});
+  add_roofline(r, o, comm, prof, times, {nn::adam_step_op(params.count(), median(adam_s))});
   if (comm.size() > 1) {
     const double step_s = median(times);
     r["gradient_mb"] = double(sync.last().bytes) / 1e6;
@@ -185,16 +211,19 @@ json bench_predict(const BenchOptions& o, const Comm& comm) {
   g.compile({prob});
   fill_random(g.tensor(x).data(), g.tensor(x).numel(), 3);
   std::vector<double> times;
+  StepProfiles prof;
   for (int64_t s = 0; s < o.warmup + o.steps; ++s) {
-    g.set_profiling(s >= o.warmup);
+    g.set_profiling(s >= o.warmup && o.roofline != "off");
     comm.barrier();
     Stopwatch w;
     g.forward();
-    if (s >= o.warmup) times.push_back(w.seconds());
+    if (s < o.warmup) continue;
+    times.push_back(w.seconds());
+    if (o.roofline != "off") prof.record(g);
   }
   json r = report("predict", o, comm, times, params, g);
   r["precision"] = nn::precision_name(o.precision);
-  add_roofline(r, o, comm, g, times, {});
+  add_roofline(r, o, comm, prof, times, {});
   return r;
 }
 

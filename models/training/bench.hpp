@@ -31,8 +31,8 @@ struct BenchOptions {
 // One JSON object: bench, model, grid, batch, threads, precision, steps, median_s, min_s, samples_per_s,
 // peak_rss_mb, arena_mb; on one rank unless o.roofline is off, "roofline": the step's ops (graph
 // nodes' forward and backward as profiled over the timed steps, and Adam's update) against the
-// SGEMM and copy roofs measured after them (nn::step_roofline_json over the mean timed step;
-// peak_rss_mb is read before).
+// SGEMM and copy roofs measured after them (nn::step_roofline_json: each op's median over the timed
+// steps against the median step; peak_rss_mb is read before the roofs are measured).
 // Under MPI the gradients are averaged with parallel::GradSync (bucketed, overlapped with
 // backward); with ranks_report the object also has "ranks_report": per step forward_s,
 // backward_s, exposed_comm_s (communication left after backward, min over ranks), imbalance_s,

@@ -96,7 +96,7 @@ StepOp adam_step_op(int64_t params, double seconds);
 
 // The step's roofline against the roofs (SGEMM GFLOP/s, copy GB/s): compute_roof_gflops,
 // copy_roof_gbs, roofs (what they are), seconds (the sum of the ops' roofline_s), measured_s
-// (`step_s`, the mean step), fraction (seconds / measured_s), ops_s (the ops' measured seconds), other_s
+// (`step_s`), fraction (seconds / measured_s), ops_s (the ops' measured seconds), other_s
 // (measured_s - ops_s), by_kind (per kind and pass: count, seconds, roofline_s, lost_s), top (the
 // `top` ops that lose most: seconds - roofline_s) and ops (every op: name, kind, pass, shape, flops,
 // bytes, seconds, roofline_s, lost_s, bound).
