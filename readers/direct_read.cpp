@@ -223,11 +223,16 @@ void execute_direct(const DirectPlan& plan, const std::string& path, float* dst,
       }
       continue;
     }
+    // A chunk that is exactly the plane (one step of a CAM-like file) is unshuffled (or inflated,
+    // without shuffle) straight into the destination: no copy of 3.5 MB per 768x1152 channel.
+    const bool is_plane = !p.big_endian && p.r0 == 0 && p.c0 == 0 && p.chunk_rows == plan.rows &&
+                          p.chunk_cols == plan.cols && p.plane_offset == 0 && p.chunk_elems == plan.rows * plan.cols;
     scratch.resize(p.bytes + 2 * raw_bytes);
     // 4-byte aligned views: plain and inflated at multiples of raw_bytes from the allocation.
-    unsigned char* plain = scratch.data();
-    unsigned char* inflated = plain + raw_bytes;
-    unsigned char* stored = inflated + raw_bytes;
+    unsigned char* plain = is_plane ? reinterpret_cast<unsigned char*>(dst) : scratch.data();
+    unsigned char* inflated = scratch.data() + raw_bytes;
+    if (is_plane && p.deflate && !p.shuffle) inflated = plain;
+    unsigned char* stored = scratch.data() + 2 * raw_bytes;
     pread_all(plan.fd, stored, p.bytes, p.addr, path);
     const unsigned char* data = stored;
     if (p.deflate) {
@@ -254,6 +259,7 @@ void execute_direct(const DirectPlan& plan, const std::string& path, float* dst,
         words[i] = uint32_t(b0[i]) | uint32_t(b1[i]) << 8 | uint32_t(b2[i]) << 16 | uint32_t(b3[i]) << 24;
       data = plain;
     }
+    if (is_plane && data == plain) continue;  // already in place
     const auto* chunk = reinterpret_cast<const float*>(data) + p.plane_offset;
     const int64_t rows = std::min(p.chunk_rows, plan.rows - p.r0), cols = std::min(p.chunk_cols, plan.cols - p.c0);
     for (int64_t r = 0; r < rows; ++r)
