@@ -101,6 +101,19 @@ std::vector<TcCandidate> step_candidates(const StepFields& f, const DetectConfig
   return detect_tc_candidates(g, tf, c.tc, step, time_days);
 }
 
+CandidatesAndMasks step_candidates_and_masks(const StepFields& f, const DetectConfig& c, int64_t step,
+                                             double time_days) {
+  CandidatesAndMasks out;
+  out.candidates = step_candidates(f, c, step, time_days);
+  if (out.candidates.empty()) return out;
+  // As step_labels: the wind speed unblanked (step_candidates blanks its own copy).
+  const std::vector<float> wind = wind_speed_of(f, "cyclone mask");
+  std::vector<geo::LatLon> centres;
+  for (const TcCandidate& k : out.candidates) centres.push_back({k.lat, k.lon});
+  out.masks = tc_mask_runs(*f.grid, {f.get("tmq"), wind, f.get("prect")}, centres, c.tc_mask);
+  return out;
+}
+
 StepLabels step_labels(const StepFields& f, const DetectConfig& c, const std::vector<geo::LatLon>& centres) {
   if (f.grid == nullptr) fail("labels: no grid");
   const geo::Grid& g = *f.grid;

@@ -56,6 +56,17 @@ std::vector<std::string> mask_roles(const DetectConfig& config);
 std::vector<TcCandidate> step_candidates(const StepFields& fields, const DetectConfig& config, int64_t step,
                                          double time_days);
 
+// step_candidates with, for each candidate, the cyclone mask step_labels draws around a track point
+// there (tc_mask_runs of the step's tmq, wind and prect: the same cells, since a track point is a
+// candidate and each centre's mask depends only on the fields). Found where the step's fields are
+// read, so that labelling need not read the step again: give the candidate roles and tmq, prect.
+struct CandidatesAndMasks {
+  std::vector<TcCandidate> candidates;
+  std::vector<std::vector<MaskRun>> masks;  // one per candidate
+};
+CandidatesAndMasks step_candidates_and_masks(const StepFields& fields, const DetectConfig& config, int64_t step,
+                                             double time_days);
+
 struct StepLabels {
   std::vector<uint8_t> classes;                // (H, W): 0 background, 1 cyclone, 2 river, 3 waves
   std::vector<uint8_t> cyclone, river, waves;  // per-detector masks (empty when not run)

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 
 #include "analysis/components.hpp"
 #include "core/error.hpp"
@@ -52,21 +53,26 @@ double storm_radius_deg(const geo::Grid& g, std::span<const float> wind, double 
   return sum / 8.0;
 }
 
-void tc_mask(const geo::Grid& g, const TcMaskFields& f, const std::vector<geo::LatLon>& centres, const TcMaskParams& p,
-             std::span<uint8_t> out, uint8_t value) {
+namespace {
+
+void check_mask_fields(const geo::Grid& g, const TcMaskFields& f, const TcMaskParams& p) {
   p.validate();
   const int64_t H = g.height(), W = g.width();
-  if (out.size() != size_t(H * W)) fail("cyclone mask: output has {} cells, the grid {}", out.size(), H * W);
-  const std::span<const float> fields[3] = {f.tmq, f.wind, f.precip};
   bool any = false;
-  for (const auto& x : fields) {
+  for (const auto& x : {f.tmq, f.wind, f.precip}) {
     if (x.empty()) continue;
     any = true;
     if (x.size() != size_t(H * W)) fail("cyclone mask: a field has {} cells, the grid {}", x.size(), H * W);
   }
   if (!any) fail("cyclone mask: none of TMQ, wind speed and precipitation is available");
+}
 
-  for (const geo::LatLon& c : centres) {
+// The mask of one centre as runs (appended to `runs`); the fields are checked.
+void centre_mask(const geo::Grid& g, const TcMaskFields& f, const geo::LatLon& c, const TcMaskParams& p,
+                 std::vector<MaskRun>& runs) {
+  const int64_t H = g.height(), W = g.width();
+  const std::span<const float> fields[3] = {f.tmq, f.wind, f.precip};
+  {
     const double radius =
         f.wind.empty() ? 0.0 : storm_radius_deg(g, f.wind, c.lat, c.lon, p.gale_wind, p.max_half_box_deg);
     const double half = std::clamp(p.radius_scale * radius + p.box_pad_deg, p.min_half_box_deg, p.max_half_box_deg);
@@ -86,7 +92,7 @@ void tc_mask(const geo::Grid& g, const TcMaskFields& f, const std::vector<geo::L
         box.lon.push_back(c.lon + d);
       }
     }
-    if (rows.size() < 2 || cols.size() < 2) continue;
+    if (rows.size() < 2 || cols.size() < 2) return;
     // West to east, so the box is an ordinary regional grid.
     std::vector<size_t> order(cols.size());
     for (size_t k = 0; k < order.size(); ++k) order[k] = k;
@@ -126,7 +132,7 @@ void tc_mask(const geo::Grid& g, const TcMaskFields& f, const std::vector<geo::L
 
     // The largest piece of the union among those reaching the storm core; else the largest.
     auto labels = analysis::label_components(box, united);
-    if (labels.count == 0) continue;
+    if (labels.count == 0) return;
     const auto st = analysis::component_stats(box, labels, {.length = false});
     const double core_m =
         std::max(radius, 1.5 * std::max(std::abs(g.dlat()), g.dlon())) * geo::kDegToRad * geo::kEarthRadius;
@@ -145,10 +151,64 @@ void tc_mask(const geo::Grid& g, const TcMaskFields& f, const std::vector<geo::L
         keep = s.id;
       }
     if (keep == 0) keep = analysis::largest_component(st);
+    // Runs of kept cells along each box row (the columns are west to east, so a run may not be
+    // consecutive in the grid where the box crosses the seam: such a run is split there).
     for (size_t a = 0; a < bh; ++a)
-      for (size_t b = 0; b < bw; ++b)
-        if (labels.labels[a * bw + b] == keep) out[size_t(rows[a] * W + cols[b])] = value;
+      for (size_t b = 0; b < bw; ++b) {
+        if (labels.labels[a * bw + b] != keep) continue;
+        const int64_t cell = rows[a] * W + cols[b];
+        if (!runs.empty() && runs.back().first + runs.back().length == cell && b > 0 &&
+            labels.labels[a * bw + b - 1] == keep)
+          ++runs.back().length;
+        else
+          runs.push_back({cell, 1});
+      }
   }
+}
+
+}  // namespace
+
+std::vector<MaskRun> tc_mask_runs(const geo::Grid& g, const TcMaskFields& f, const geo::LatLon& centre,
+                                  const TcMaskParams& p) {
+  check_mask_fields(g, f, p);
+  std::vector<MaskRun> runs;
+  centre_mask(g, f, centre, p, runs);
+  return runs;
+}
+
+std::vector<std::vector<MaskRun>> tc_mask_runs(const geo::Grid& g, const TcMaskFields& f,
+                                               const std::vector<geo::LatLon>& centres, const TcMaskParams& p) {
+  check_mask_fields(g, f, p);
+  std::vector<std::vector<MaskRun>> runs(centres.size());
+  std::exception_ptr error;
+#pragma omp parallel for schedule(dynamic, 1) if (centres.size() > 1)
+  for (size_t k = 0; k < centres.size(); ++k) {
+    try {
+      centre_mask(g, f, centres[k], p, runs[k]);
+    } catch (...) {
+#pragma omp critical(climseg_tc_mask_error)
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
+  return runs;
+}
+
+void set_runs(std::span<const MaskRun> runs, std::span<uint8_t> out, uint8_t value) {
+  for (const MaskRun& r : runs) {
+    if (r.first < 0 || r.length < 0 || size_t(r.first + r.length) > out.size())
+      fail("cyclone mask: a run of cells {}+{} outside the grid of {}", r.first, r.length, out.size());
+    std::fill_n(out.begin() + r.first, r.length, value);
+  }
+}
+
+void tc_mask(const geo::Grid& g, const TcMaskFields& f, const std::vector<geo::LatLon>& centres, const TcMaskParams& p,
+             std::span<uint8_t> out, uint8_t value) {
+  check_mask_fields(g, f, p);
+  const int64_t H = g.height(), W = g.width();
+  if (out.size() != size_t(H * W)) fail("cyclone mask: output has {} cells, the grid {}", out.size(), H * W);
+  // Each centre's mask depends on the fields alone: found on all threads, set in order.
+  for (const auto& r : tc_mask_runs(g, f, centres, p)) set_runs(r, out, value);
 }
 
 }  // namespace climseg::heuristics

@@ -35,8 +35,24 @@ double storm_radius_deg(const geo::Grid& grid, std::span<const float> wind, doub
                         double max_deg);
 
 // Sets out[cell] = value for the mask cells around each centre (out is (H, W), other cells untouched).
+// Each centre's mask depends only on the fields and that centre (tc_mask_runs), so the masks of
+// several centres are found on all threads.
 void tc_mask(const geo::Grid& grid, const TcMaskFields& fields, const std::vector<geo::LatLon>& centres,
              const TcMaskParams& params, std::span<uint8_t> out, uint8_t value = 1);
+
+// Cells first, first + 1, ..., first + length - 1 of an (H, W) plane.
+struct MaskRun {
+  int64_t first = 0, length = 0;
+};
+// The cells tc_mask sets for one centre, as runs along rows: a step's mask is the union of its
+// centres' runs (set_runs), so a mask can be found once, where the fields are read, and set later.
+std::vector<MaskRun> tc_mask_runs(const geo::Grid& grid, const TcMaskFields& fields, const geo::LatLon& centre,
+                                  const TcMaskParams& params);
+// The same for several centres (on all threads), in their order.
+std::vector<std::vector<MaskRun>> tc_mask_runs(const geo::Grid& grid, const TcMaskFields& fields,
+                                               const std::vector<geo::LatLon>& centres, const TcMaskParams& params);
+// out[cell] = value for the cells of `runs`; throws Error for a run outside `out`.
+void set_runs(std::span<const MaskRun> runs, std::span<uint8_t> out, uint8_t value = 1);
 
 // The q-th percentile (0..100) of values with linear interpolation between order statistics
 // (numpy's default); `values` is reordered.

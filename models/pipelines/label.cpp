@@ -11,8 +11,10 @@
 #include <limits>
 #include <memory>
 #include <numeric>
+#include <optional>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
@@ -158,6 +160,9 @@ class Labeller {
                    std::string& river_rows, std::string& summary_rows, Progress& progress) const;
   std::vector<Role> mask_roles() const;
   std::vector<Role> all_mask_roles() const;
+  // The class map of step i from its sample (null when pass 2 reads none: masks_ has them all).
+  heuristics::StepLabels labels_of(const io::Archive& a, const io::Sample* s, int64_t i,
+                                   const std::map<int64_t, std::vector<geo::LatLon>>& centres) const;
 
   const LabelConfig& cfg_;
   const Comm& comm_;
@@ -166,6 +171,12 @@ class Labeller {
   RoleMap roles_;
   std::vector<float> ivt_threshold_field_, waves_threshold_field_;
   mutable StageTimes times_;  // this rank's
+  mutable int64_t samples_read_ = 0;
+  // The cyclone mask of each candidate pass 1 found on this rank, by (step, lat, lon): a track
+  // point is a candidate, so pass 2 sets these instead of reading the step's fields again.
+  std::map<std::tuple<int64_t, double, double>, std::vector<heuristics::MaskRun>> masks_;
+  bool masks_cached_ = false;      // masks_ holds every centre of this run's steps (all ranks)
+  std::vector<Role> pass2_roles_;  // what pass 2 reads (empty: nothing, when masks_cached_)
 };
 
 void Labeller::check_roles() {
@@ -320,16 +331,22 @@ void Labeller::write_group(const io::Archive& a, int64_t first, int64_t last, co
   io::WriteBehind writes(io::background_io(cfg_.overlap));
   std::vector<int64_t> idx(static_cast<size_t>(last - first));
   std::iota(idx.begin(), idx.end(), first);
-  io::Prefetcher loader(a, idx, 2, io::background_io(cfg_.overlap));
+  // Only what the class maps need is read: nothing at all for cyclones alone when pass 1 found
+  // every centre's mask (masks_cached_) and no data are copied beside LABELS.
+  const bool read = !masks_cached_ || !pass2_roles_.empty() || !data_channels.empty();
+  std::optional<io::Prefetcher> loader;
+  if (read) loader.emplace(a, idx, 2, io::background_io(cfg_.overlap));
   const int64_t HW = a.grid().size();
   std::string my_rivers, my_summary;
-  while (auto s = loader.next()) {
-    const int64_t i = s->index;
+  for (const int64_t i : idx) {
+    std::optional<io::Sample> s;
+    if (read) {
+      s = loader->next();
+      if (!s || s->index != i) fail("label: step {} of {} was not loaded in order", i, path);
+      ++samples_read_;
+    }
     Stopwatch computing;
-    auto l = fields_of(a, *s, mask_roles().empty() ? std::vector<Role>{} : all_mask_roles());
-    auto it = centres.find(i);
-    const auto labels =
-        heuristics::step_labels(l.fields, config_, it == centres.end() ? std::vector<geo::LatLon>{} : it->second);
+    const auto labels = labels_of(a, s ? &*s : nullptr, i, centres);
     std::vector<float> out = writes.buffer(size_t(HW));
     for (size_t k = 0; k < out.size(); ++k) out[k] = labels.classes[k];
     int64_t count[4] = {0, 0, 0, 0}, kept = 0;
@@ -345,16 +362,16 @@ void Labeller::write_group(const io::Archive& a, int64_t first, int64_t last, co
     // The channels written beside LABELS, copied out of the sample (its buffers are reused).
     auto data = std::make_shared<std::vector<std::vector<float>>>();
     for (const auto& [nm, c] : data_channels) {
-      const float* plane = s->data.data() + int64_t(c) * HW;
+      const float* plane = s->data.data() + int64_t(c) * HW;  // read: data_channels is not empty
       data->emplace_back(plane, plane + HW);
     }
     times_.compute_s += computing.seconds();
-    writes.post(std::move(out), [writer, data, &data_channels, time = s->time_value](const float* x) {
+    writes.post(std::move(out), [writer, data, &data_channels, time = a.info(i).time_value](const float* x) {
       const int64_t t = writer->append_time(time);
       writer->write("LABELS", t, x);
       for (size_t k = 0; k < data_channels.size(); ++k) writer->write(data_channels[k].first, t, (*data)[k].data());
     });
-    loader.recycle(std::move(*s));
+    if (s) loader->recycle(std::move(*s));
     ++times_.steps;
     progress.advance();
   }
@@ -365,13 +382,43 @@ void Labeller::write_group(const io::Archive& a, int64_t first, int64_t last, co
     writer->close();
   });
   writes.finish();
-  times_.read_s += loader.load_seconds();
-  times_.read_wait_s += loader.wait_seconds();
+  if (loader) {
+    times_.read_s += loader->load_seconds();
+    times_.read_wait_s += loader->wait_seconds();
+  }
   times_.write_s += writes.busy_seconds();
   times_.write_wait_s += writes.wait_seconds();
   river_rows += my_rivers;
   summary_rows += my_summary;
   log::debug("wrote {}", path);
+}
+
+heuristics::StepLabels Labeller::labels_of(const io::Archive& a, const io::Sample* s, int64_t i,
+                                           const std::map<int64_t, std::vector<geo::LatLon>>& centres) const {
+  auto it = centres.find(i);
+  const std::vector<geo::LatLon> none;
+  const std::vector<geo::LatLon>& here = it == centres.end() ? none : it->second;
+  if (!masks_cached_) {
+    const auto l = fields_of(a, *s, mask_roles().empty() ? std::vector<Role>{} : all_mask_roles());
+    return heuristics::step_labels(l.fields, config_, here);
+  }
+  // Rivers and waves from the fields read; cyclone masks from pass 1.
+  heuristics::DetectConfig rest = config_;
+  rest.cyclones = false;
+  heuristics::StepLabels labels;
+  if (rest.rivers || rest.waves) {
+    std::vector<Role> roles = pass2_roles_;
+    roles.insert(roles.end(), {Role::q3d, Role::u3d, Role::v3d});
+    const auto l = fields_of(a, *s, roles);
+    labels = heuristics::step_labels(l.fields, rest, {});
+  }
+  const size_t n = size_t(a.grid().size());
+  if (config_.cyclones) {
+    labels.cyclone.assign(n, 0);
+    for (const geo::LatLon& c : here) heuristics::set_runs(masks_.at({i, c.lat, c.lon}), labels.cyclone);
+  }
+  labels.classes = heuristics::merge_classes(n, labels.cyclone, labels.river, labels.waves);
+  return labels;
 }
 
 LabelReport Labeller::run() {
@@ -431,15 +478,31 @@ LabelReport Labeller::run() {
                                cfg_.waves_threshold_field.substr(0, cfg_.waves_threshold_field.rfind(':'))})
     if (!f.empty()) key_files.push_back(f);
 
+  std::vector<int64_t> group_first;  // first sample of each time-step group
+  for (int64_t i = 0; i < S; ++i)
+    if (i == 0 || probe.info(i).group != probe.info(i - 1).group) group_first.push_back(i);
+  group_first.push_back(S);
+  const int64_t G = int64_t(group_first.size()) - 1;
+
   // Pass 1: cyclone candidates on every step, gathered and stitched into tracks.
   std::string tracks_csv;
   std::vector<heuristics::TcTrack> tracks;
   std::map<int64_t, std::vector<geo::LatLon>> centres;
   int64_t candidates = 0;
   if (config_.cyclones) {
-    const std::vector<Role> roles = to_roles(heuristics::candidate_roles());
+    // The candidates' fields and those of their masks (tmq, prect; the wind is a candidate role):
+    // each step is read once for its cyclones.
+    std::vector<Role> roles = to_roles(heuristics::candidate_roles());
+    roles.insert(roles.end(), {Role::tmq, Role::prect});
     io::Archive a = open_with(roles, {});
-    const io::Block block = io::block_partition(S, comm_.rank(), comm_.size());
+    // The steps of the groups this rank labels in pass 2 (so their masks are here), when there are
+    // enough groups for every rank; else an even split of the steps.
+    io::Block block = io::block_partition(S, comm_.rank(), comm_.size());
+    if (G >= comm_.size()) {
+      const io::Block gb = io::block_partition(G, comm_.rank(), comm_.size());
+      block.begin = group_first[size_t(gb.begin)];
+      block.end = group_first[size_t(gb.end)];
+    }
     std::vector<int64_t> mine(static_cast<size_t>(block.size()));
     std::iota(mine.begin(), mine.end(), block.begin);
     std::vector<TcCandidate> found;
@@ -447,9 +510,13 @@ LabelReport Labeller::run() {
     io::Prefetcher loader(a, mine, 2, io::background_io(cfg_.overlap));
     while (auto s = loader.next()) {
       ScopedSeconds computing(times_.compute_s);
+      ++samples_read_;
       auto f = fields_of(a, *s, roles);
-      auto c = heuristics::step_candidates(f.fields, config_, s->index, days[size_t(s->index)]);
-      found.insert(found.end(), c.begin(), c.end());
+      auto c = heuristics::step_candidates_and_masks(f.fields, config_, s->index, days[size_t(s->index)]);
+      for (size_t k = 0; k < c.candidates.size(); ++k)
+        masks_[{s->index, c.candidates[k].lat, c.candidates[k].lon}] = std::move(c.masks[k]);
+      found.insert(found.end(), c.candidates.begin(), c.candidates.end());
+      loader.recycle(std::move(*s));
       progress.advance();
     }
     progress.finish();
@@ -475,16 +542,28 @@ LabelReport Labeller::run() {
   }
 
   // Pass 2: class maps, one output file per input time-step group, groups split over ranks.
+  const io::Block gb = io::block_partition(G, comm_.rank(), comm_.size());
+  // Whether pass 1 found, on this rank, the mask of every centre of the steps it labels (so on all
+  // ranks: then pass 2 reads only what rivers, waves and --with-data need).
+  int64_t uncached = 0;
+  if (config_.cyclones)
+    for (int64_t i = group_first[size_t(gb.begin)]; i < group_first[size_t(gb.end)]; ++i)
+      if (auto it = centres.find(i); it != centres.end())
+        for (const auto& c : it->second) uncached += masks_.count({i, c.lat, c.lon}) == 0;
+  masks_cached_ = comm_.sum(uncached) == 0;
   std::vector<Role> mask = mask_roles();
   if (config_.rivers && config_.ar_method != ArMethod::tmq && !has(Role::ivt))
     mask.insert(mask.end(), {Role::q3d, Role::u3d, Role::v3d});
+  if (masks_cached_) {
+    heuristics::DetectConfig rest = config_;
+    rest.cyclones = false;
+    pass2_roles_ = to_roles(heuristics::mask_roles(rest));
+    if (config_.rivers && config_.ar_method != ArMethod::tmq && !has(Role::ivt))
+      pass2_roles_.insert(pass2_roles_.end(), {Role::q3d, Role::u3d, Role::v3d});
+    // Nothing to read but --with-data: the archive is still opened for its metadata.
+    if (!pass2_roles_.empty() || !cfg_.with_data.empty()) mask = pass2_roles_;
+  }
   io::Archive a = open_with(mask, cfg_.with_data);
-  std::vector<int64_t> group_first;  // first sample of each group
-  for (int64_t i = 0; i < S; ++i)
-    if (i == 0 || a.info(i).group != a.info(i - 1).group) group_first.push_back(i);
-  group_first.push_back(S);
-  const int64_t G = int64_t(group_first.size()) - 1;
-  const io::Block gb = io::block_partition(G, comm_.rank(), comm_.size());
   std::string river_rows, summary_rows;
   const int64_t my_steps = group_first[size_t(gb.end)] - group_first[size_t(gb.begin)];
   Progress progress("label: masks", my_steps, progress_);
@@ -538,6 +617,7 @@ LabelReport Labeller::run() {
   report.cyclone_candidates = candidates;
   report.cyclone_tracks = int64_t(tracks.size());
   report.kept_files = skipped;
+  report.samples_read = samples_read_;
   report.run_options = key_config;
   add_class_counts(report, sums);
   report.seconds = clock.seconds();

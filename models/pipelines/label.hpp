@@ -34,6 +34,9 @@ struct LabelReport {
   int64_t cyclone_candidates = 0, cyclone_tracks = 0, river_objects = 0;
   std::array<ClassCount, 4> classes{};  // by class value; [0] (background) not counted
   int64_t kept_files = 0;               // label files of an earlier run kept (same run key)
+  // Samples this rank read, both passes (not in the summary): pass 1 reads each step's cyclone
+  // fields once, with those of its masks; pass 2 reads only for rivers, waves or --with-data.
+  int64_t samples_read = 0;
   double seconds = 0;
   StageTimes times;            // this rank's reading, compute and writing (not in the summary)
   nlohmann::json run_options;  // the configuration part of the label files' run keys

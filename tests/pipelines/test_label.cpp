@@ -232,5 +232,62 @@ TEST(LabelArchive, InMemoryStepsGiveTheClassMapsOfTheFiles) {
   EXPECT_GT(labelled, 0);
 }
 
+// Cyclones alone: pass 1 reads each step once, with the fields of the masks, and finds each
+// candidate's mask there; pass 2 reads nothing (the old pass 2 read every step again) and the class
+// maps are those label_steps draws from the fields.
+TEST(LabelArchive, CyclonesAloneReadEachStepOnce) {
+  test::TempDir out;
+  LabelConfig cfg = test_config(out / "l");
+  cfg.detectors = {Detector::tc};
+  cfg.detect.rivers = cfg.detect.waves = false;
+  cfg.with_data.clear();
+  const LabelReport report = label_archive(cfg, Comm::world());
+  ASSERT_GT(report.cyclone_tracks, 0);
+  EXPECT_EQ(report.samples_read, 6);
+
+  io::ArchiveOptions o;
+  for (const auto& [r, spec] : report.roles) o.channels.push_back(role_spec(r, spec));
+  const io::Archive a = io::Archive::open(cfg.inputs, o);
+  std::vector<io::Sample> samples;
+  std::vector<std::map<Role, std::span<const float>>> steps;
+  for (int64_t i = 0; i < a.size(); ++i) samples.push_back(a.load(i));
+  const int64_t n = a.grid().size();
+  for (const io::Sample& s : samples) {
+    std::map<Role, std::span<const float>> planes;
+    for (const auto& [r, spec] : report.roles)
+      planes[r] = {s.data.data() + int64_t(s.channel_index(channel_name_of(spec))) * n, size_t(n)};
+    steps.push_back(planes);
+  }
+  const StepsLabels mem = label_steps(a.grid(), steps, sample_days(a), cfg);
+  int64_t step = 0, cyclone_cells = 0;
+  for (const std::string& name : files_in(out / "l")) {
+    if (!name.ends_with(".labels.nc")) continue;
+    int nc = -1, var = -1;
+    ASSERT_EQ(nc_open((out / "l" / name).c_str(), NC_NOWRITE, &nc), NC_NOERR);
+    ASSERT_EQ(nc_inq_varid(nc, "LABELS", &var), NC_NOERR);
+    std::vector<uint8_t> labels(3 * size_t(n));
+    ASSERT_EQ(nc_get_var_uchar(nc, var, labels.data()), NC_NOERR);
+    // The times too: pass 2 has no sample to take them from.
+    double times[3] = {-1, -1, -1};
+    ASSERT_EQ(nc_inq_varid(nc, "time", &var), NC_NOERR);
+    ASSERT_EQ(nc_get_var_double(nc, var, times), NC_NOERR);
+    nc_close(nc);
+    for (size_t t = 0; t < 3; ++t) EXPECT_EQ(times[t], a.info(step + int64_t(t)).time_value) << name << " step " << t;
+    for (size_t t = 0; t < 3; ++t, ++step) {
+      const std::vector<uint8_t> file(labels.begin() + int64_t(t) * n, labels.begin() + int64_t(t + 1) * n);
+      EXPECT_EQ(file, mem.classes[size_t(step)]) << name << " step " << t;
+      for (uint8_t v : file) cyclone_cells += v == 1;
+    }
+  }
+  EXPECT_EQ(step, 6);
+  EXPECT_GT(cyclone_cells, 0);
+
+  // With rivers, pass 2 reads every step again, for the river field only.
+  cfg.detectors = {Detector::tc, Detector::ar};
+  cfg.detect.rivers = true;
+  cfg.out = (out / "r").string();
+  EXPECT_EQ(label_archive(cfg, Comm::world()).samples_read, 12);
+}
+
 }  // namespace
 }  // namespace climseg::pipelines
