@@ -509,13 +509,19 @@ class LinearOp : public KernelOp {
 class UpsampleOp : public KernelOp {
  public:
   UpsampleOp(bool bilinear, bool ac, int64_t nc, int64_t h, int64_t w, int64_t oh, int64_t ow)
-      : bilinear_(bilinear), ac_(ac), nc_(nc), h_(h), w_(w), oh_(oh), ow_(ow) {}
+      : bilinear_(bilinear), ac_(ac), nc_(nc), h_(h), w_(w), oh_(oh), ow_(ow) {
+    if (bilinear) {  // the kernel's room for its per-call taps (the forward allocates nothing)
+      taps_i_.resize(static_cast<size_t>(2 * (oh + ow)));
+      taps_w_.resize(static_cast<size_t>(2 * (oh + ow)));
+    }
+  }
   std::string kind() const override { return bilinear_ ? "upsample_bilinear" : "upsample_nearest"; }
   std::string detail() const override { return bilinear_ ? fmt::format("align_corners={}", ac_) : ""; }
   OpNeeds needs() const override { return OpNeeds{{false}}; }
   void forward(const OpContext& c) override {
     if (bilinear_)
-      ops_.upsample_bilinear_forward(c.input(0), c.output(), nc_, h_, w_, oh_, ow_, ac_);
+      ops_.upsample_bilinear_forward(c.input(0), c.output(), nc_, h_, w_, oh_, ow_, ac_, taps_i_.data(),
+                                     taps_w_.data());
     else
       ops_.upsample_nearest_forward(c.input(0), c.output(), nc_, h_, w_, oh_, ow_);
   }
@@ -530,6 +536,8 @@ class UpsampleOp : public KernelOp {
  private:
   bool bilinear_, ac_;
   int64_t nc_, h_, w_, oh_, ow_;
+  std::vector<int32_t> taps_i_;  // (oh + ow, 2): bilinear source rows, then columns (i0, i1)
+  std::vector<float> taps_w_;    // (oh + ow, 2): their weights (l0, l1)
 };
 
 // ------------------------------------------------------------------ structure and elementwise

@@ -2,15 +2,21 @@
 // PyTorch 1.13 on fixed inputs: outputs and the gradient of sum(out * dy) for every float input.
 // The references are in tests/data/nn/ops.h5 (tests/reference/nn/make_references.py computes them
 // in float64).
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <nlohmann/json.hpp>
+#include <tuple>
 #include <vector>
 
 #include "core/error.hpp"
 #include "core/h5.hpp"
 #include "core/isa.hpp"
+#include "core/threads.hpp"
+#include "nn/kernels/ops_ref.hpp"
 #include "nn/layers.hpp"
 #include "nn/ops.hpp"
 #include "nn_test_util.hpp"
@@ -256,6 +262,78 @@ TEST(TorchOps, SoftmaxArgmaxIsTheArgmaxOfTheSoftmaxOp) {
   }
   std::vector<float> out(4);
   EXPECT_THROW(softmax_argmax(logits.data(), C, HW, H + 2, Wp, W, out.data()), Error);
+}
+
+}  // namespace
+}  // namespace climseg::nn
+
+namespace climseg::nn {
+namespace {
+
+// One op's forward on x through the dispatched kernels with n threads.
+template <class Build>
+std::vector<float> pool_up_forward(const Shape& shape, const std::vector<float>& x, int threads, Build build) {
+  set_num_threads(threads);
+  Graph g(nullptr, Graph::Mode::eval);
+  Value in = g.input("x", shape);
+  Value out = build(in);
+  g.compile({out}, Value{});
+  std::copy(x.begin(), x.end(), g.tensor(in).data());
+  g.forward();
+  set_num_threads(1);
+  return std::vector<float>(g.tensor(out).data(), g.tensor(out).data() + g.tensor(out).numel());
+}
+
+// The row-parallel average pooling (border columns through the padding maps, the interior through
+// strided loads) and bilinear upsampling (taps precomputed per call) on odd sizes, every padding
+// mode, strides 1-3, both align_corners: the same bits on 1 and 2 threads, the double reference's
+// values (to float rounding and float taps), and the float reference's bits for the upsampling at
+// the baseline level (no FMA there).
+TEST(TorchOps, PoolAndUpsampleRowsMatchTheReferenceOnAnyThreadCount) {
+  const int64_t n = 1, c = 3, h = 13, w = 23;
+  const Shape shape{n, c, h, w};
+  const auto xf = test::random_vec<float>(size_t(n * c * h * w), 11);
+  const std::vector<double> xd(xf.begin(), xf.end());
+  struct AvgCase {
+    int64_t k, s;
+    Padding p;
+    bool cip;
+  };
+  for (const Isa isa : runnable_isas()) {
+    SCOPED_TRACE(isa_name(isa));
+    ScopedIsa level(isa);
+    for (const AvgCase& a : {AvgCase{3, 2, Padding::circular(1), true}, AvgCase{3, 2, Padding::zeros(1), false},
+                             AvgCase{3, 1, Padding::zeros(1), true}, AvgCase{2, 2, Padding::zeros(0), true},
+                             AvgCase{3, 3, Padding::spherical(1, Pad::reflect), true},
+                             AvgCase{3, 2, Padding::spherical(1, Pad::zeros), false}}) {
+      SCOPED_TRACE(fmt::format("avg_pool2d k{} s{} {} cip={}", a.k, a.s, padding_str(a.p), a.cip));
+      auto pool = [&](Value v) { return avg_pool2d(v, a.k, a.s, a.p, a.cip); };
+      const auto y1 = pool_up_forward(shape, xf, 1, pool), y2 = pool_up_forward(shape, xf, 2, pool);
+      ASSERT_EQ(y1.size(), y2.size());
+      EXPECT_EQ(std::memcmp(y1.data(), y2.data(), y1.size() * 4), 0);
+      const int64_t oh = (h + 2 * a.p.h - a.k) / a.s + 1, ow = (w + 2 * a.p.w - a.k) / a.s + 1;
+      ASSERT_EQ(int64_t(y1.size()), n * c * oh * ow);
+      std::vector<double> yd(y1.size());
+      ref::avg_pool2d_forward(xd.data(), yd.data(), n, c, h, w, a.k, a.k, a.s, a.s, a.p, a.cip, oh, ow);
+      EXPECT_LE(test::rel_max_error(y1.data(), yd.data(), int64_t(yd.size())), 1e-6);
+    }
+    for (auto [oh, ow, ac] : {std::tuple{27, 49, false}, std::tuple{27, 49, true}, std::tuple{5, 7, false},
+                              std::tuple{1, 1, true}, std::tuple{26, 46, false}}) {
+      SCOPED_TRACE(fmt::format("upsample_bilinear {}x{} align_corners={}", oh, ow, ac));
+      auto up = [&, oh = oh, ow = ow, ac = ac](Value v) { return upsample_bilinear(v, oh, ow, ac); };
+      const auto y1 = pool_up_forward(shape, xf, 1, up), y2 = pool_up_forward(shape, xf, 2, up);
+      ASSERT_EQ(y1.size(), y2.size());
+      EXPECT_EQ(std::memcmp(y1.data(), y2.data(), y1.size() * 4), 0);
+      std::vector<double> yd(y1.size());
+      ref::upsample_bilinear_forward(xd.data(), yd.data(), n * c, h, w, oh, ow, ac);
+      EXPECT_LE(test::rel_max_error(y1.data(), yd.data(), int64_t(yd.size())), 1e-5);  // float taps
+      if (isa == Isa::baseline) {
+        std::vector<float> yf(y1.size());
+        ref::upsample_bilinear_forward(xf.data(), yf.data(), n * c, h, w, oh, ow, ac);
+        EXPECT_EQ(std::memcmp(y1.data(), yf.data(), y1.size() * 4), 0);
+      }
+    }
+  }
 }
 
 }  // namespace

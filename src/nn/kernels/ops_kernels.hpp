@@ -58,7 +58,7 @@ struct OpsKernels {
   void (*linear_backward)(const float* x, const float* wt, const float* dy, float* dx, float* dw, float* db, int64_t n,
                           int64_t in, int64_t out, bool acc_dx, bool acc_dw, bool acc_db);
   void (*upsample_bilinear_forward)(const float* x, float* y, int64_t nc, int64_t h, int64_t w, int64_t oh, int64_t ow,
-                                    bool align_corners);
+                                    bool align_corners, int32_t* taps_i, float* taps_w);
   void (*upsample_bilinear_backward)(const float* dy, float* dx, int64_t nc, int64_t h, int64_t w, int64_t oh,
                                      int64_t ow, bool align_corners, bool accumulate);
   void (*upsample_nearest_forward)(const float* x, float* y, int64_t nc, int64_t h, int64_t w, int64_t oh, int64_t ow);

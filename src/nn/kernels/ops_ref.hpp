@@ -482,9 +482,33 @@ void avg_pool2d_backward(const T* dy, T* dx, int64_t n, int64_t c, int64_t h, in
 // Average pooling through precomputed padding maps and separable divisors (AvgPoolOp): rmap
 // (k, oh) input rows, cmap (k, ow) input columns (-1: zero), cnt_r (oh) and cnt_c (ow) the taps
 // counted per axis.
+// Per output row: the border columns through the maps (as the reference), the interior columns
+// [lo, hi), whose k taps are the consecutive inputs cmap[ox] + kx with cmap[ox] stepping by a
+// constant stride, as direct strided loads. Each output sums its taps in the same order (ky, then
+// kx) as the reference, so the results are bit-identical; parallel over (plane, output row).
+template <int S, class T>
+inline void avg_pool_row_interior(const T* xr, T* yr, int64_t n, int64_t stride) {
+  const int64_t st = S > 0 ? S : stride;
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) yr[i] += xr[i * st];
+}
 template <class T>
 void avg_pool2d_forward(const T* x, T* y, int64_t nc, int64_t h, int64_t w, int64_t k, int64_t oh, int64_t ow,
                         const int32_t* rmap, const int32_t* cmap, const T* cnt_r, const T* cnt_c) {
+  auto regular = [&](int64_t ox) {
+    if (cmap[ox] < 0) return false;
+    for (int64_t kx = 1; kx < k; ++kx)
+      if (cmap[kx * ow + ox] != cmap[ox] + kx) return false;
+    return true;
+  };
+  int64_t lo = 0;
+  while (lo < ow && !regular(lo)) ++lo;
+  int64_t hi = std::min(lo + 1, ow), stride = 1;
+  if (hi < ow && regular(hi) && cmap[hi] > cmap[lo]) {
+    stride = cmap[hi] - cmap[lo];
+    while (hi < ow && regular(hi) && cmap[hi] == cmap[lo] + (hi - lo) * stride) ++hi;
+  }
+  if (lo >= ow) hi = lo;
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t pl = 0; pl < nc; ++pl)
     for (int64_t oy = 0; oy < oh; ++oy) {
@@ -497,8 +521,17 @@ void avg_pool2d_forward(const T* x, T* y, int64_t nc, int64_t h, int64_t w, int6
         const T* xr = xp + iy * w;
         for (int64_t kx = 0; kx < k; ++kx) {
           const int32_t* cm = cmap + kx * ow;
-#pragma omp simd
-          for (int64_t ox = 0; ox < ow; ++ox) yr[ox] += cm[ox] >= 0 ? xr[cm[ox] >= 0 ? cm[ox] : 0] : T(0);
+          for (int64_t ox = 0; ox < lo; ++ox) yr[ox] += cm[ox] >= 0 ? xr[cm[ox]] : T(0);
+          if (hi > lo) {
+            const T* xs = xr + cm[lo];
+            if (stride == 1)
+              avg_pool_row_interior<1>(xs, yr + lo, hi - lo, 1);
+            else if (stride == 2)
+              avg_pool_row_interior<2>(xs, yr + lo, hi - lo, 2);
+            else
+              avg_pool_row_interior<0>(xs, yr + lo, hi - lo, stride);
+          }
+          for (int64_t ox = hi; ox < ow; ++ox) yr[ox] += cm[ox] >= 0 ? xr[cm[ox]] : T(0);
         }
       }
       const T rr = cnt_r[oy];
@@ -641,6 +674,36 @@ void upsample_bilinear_forward(const T* x, T* y, int64_t nc, int64_t h, int64_t 
       }
     }
   }
+}
+// Fast forward (UpsampleOp): the taps of every output row and column computed once per call by
+// bilinear_tap (into ti: (oh + ow, 2) source indices i0, i1; tw: (oh + ow, 2) weights l0, l1, rows
+// first), then the reference's expression (bit-identical), parallel over (plane, output row).
+template <class T>
+void upsample_bilinear_forward_taps(const T* x, T* y, int64_t nc, int64_t h, int64_t w, int64_t oh, int64_t ow,
+                                    bool align_corners, int32_t* ti, T* tw) {
+  for (int64_t d = 0; d < oh + ow; ++d) {
+    const auto t = d < oh ? bilinear_tap<T>(d, h, oh, align_corners) : bilinear_tap<T>(d - oh, w, ow, align_corners);
+    ti[2 * d] = static_cast<int32_t>(t.i0);
+    ti[2 * d + 1] = static_cast<int32_t>(t.i1);
+    tw[2 * d] = t.l0;
+    tw[2 * d + 1] = t.l1;
+  }
+  const int32_t *iy = ti, *ix = ti + 2 * oh;
+  const T *ly = tw, *lx = tw + 2 * oh;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t p = 0; p < nc; ++p)
+    for (int64_t oy = 0; oy < oh; ++oy) {
+      const T* r0 = x + (p * h + iy[2 * oy]) * w;
+      const T* r1 = x + (p * h + iy[2 * oy + 1]) * w;
+      const T l0 = ly[2 * oy], l1 = ly[2 * oy + 1];
+      T* yr = y + (p * oh + oy) * ow;
+#pragma omp simd
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        const int32_t i0 = ix[2 * ox], i1 = ix[2 * ox + 1];
+        const T m0 = lx[2 * ox], m1 = lx[2 * ox + 1];
+        yr[ox] = l0 * (m0 * r0[i0] + m1 * r0[i1]) + l1 * (m0 * r1[i0] + m1 * r1[i1]);
+      }
+    }
 }
 template <class T>
 void upsample_bilinear_backward(const T* dy, T* dx, int64_t nc, int64_t h, int64_t w, int64_t oh, int64_t ow,
