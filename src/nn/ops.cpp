@@ -421,7 +421,7 @@ class MaxPoolOp : public KernelOp {
 class AvgPoolOp : public KernelOp {
  public:
   AvgPoolOp(const Shape& s, int64_t k, int64_t st, Padding p, bool cip, int64_t oh, int64_t ow)
-      : n_(s[0]), c_(s[1]), h_(s[2]), w_(s[3]), k_(k), s_(st), p_(p), cip_(cip), oh_(oh), ow_(ow) {
+      : n_(s[0]), c_(s[1]), h_(s[2]), w_(s[3]), k_(k), s_(st), p_(p), oh_(oh), ow_(ow) {
     rmap_.resize(static_cast<size_t>(k * oh));
     cmap_.resize(static_cast<size_t>(k * ow));
     cnt_r_.resize(static_cast<size_t>(oh));
@@ -462,7 +462,6 @@ class AvgPoolOp : public KernelOp {
  private:
   int64_t n_, c_, h_, w_, k_, s_;
   Padding p_;
-  bool cip_;
   int64_t oh_, ow_;
   std::vector<int32_t> rmap_, cmap_;  // (k, oh) input row, (k, ow) input column; -1 for zeros
   std::vector<float> cnt_r_, cnt_c_;  // taps counted per output row / column
