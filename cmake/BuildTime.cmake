@@ -41,8 +41,10 @@ endfunction()
 # targets. The header is built by climseg_library_pch, an object library with the libraries' own
 # flags: GCC refuses a precompiled header built with other code-generation flags (-march, -fPIC),
 # so the kernels compiled per ISA level and the Python module (-fvisibility=hidden) build without it.
+# Not with CLIMSEG_SANITIZE: GCC 12 crashes (internal compiler error in IPA-CP) compiling
+# src/nn/bench_ops.cpp at -O3 under ASan+UBSan with this header, and compiles it without.
 function(climseg_library_pch)
-  if(NOT CLIMSEG_PRECOMPILE_HEADERS)
+  if(NOT CLIMSEG_PRECOMPILE_HEADERS OR CLIMSEG_SANITIZE)
     return()
   endif()
   add_library(climseg_library_pch OBJECT ${PROJECT_SOURCE_DIR}/src/core/pch_host.cpp)
