@@ -181,20 +181,15 @@ TEST(LabelArchive, TheSummaryGivenBackAsConfigRedoesTheRunBitForBit) {
   EXPECT_EQ(second.cyclone_candidates, first.cyclone_candidates);
 }
 
-TEST(LabelArchive, InMemoryStepsGiveTheClassMapsOfTheFiles) {
-  test::TempDir out;
-  LabelConfig cfg = test_config(out / "l");
-  cfg.with_data.clear();
-  const LabelReport report = label_archive(cfg, Comm::world());
-
-  // The roles label_archive resolved, read in their detectors' units, handed over as arrays.
+// The archive of the roles label_archive resolved (report.roles), read in their detectors' units.
+io::Archive role_archive(const LabelConfig& cfg, const LabelReport& report) {
   io::ArchiveOptions o;
-  std::vector<Role> roles;
-  for (const auto& [r, spec] : report.roles) {
-    roles.push_back(r);
-    o.channels.push_back(role_spec(r, spec));
-  }
-  const io::Archive a = io::Archive::open(cfg.inputs, o);
+  for (const auto& [r, spec] : report.roles) o.channels.push_back(role_spec(r, spec));
+  return io::Archive::open(cfg.inputs, o);
+}
+
+// label_steps over every step of a, the roles' planes handed over as arrays.
+StepsLabels label_in_memory(const io::Archive& a, const LabelConfig& cfg, const LabelReport& report) {
   std::vector<io::Sample> samples;
   std::vector<std::map<Role, std::span<const float>>> steps;
   for (int64_t i = 0; i < a.size(); ++i) samples.push_back(a.load(i));
@@ -205,7 +200,19 @@ TEST(LabelArchive, InMemoryStepsGiveTheClassMapsOfTheFiles) {
       planes[r] = {s.data.data() + int64_t(s.channel_index(channel_name_of(spec))) * n, size_t(n)};
     steps.push_back(planes);
   }
-  const StepsLabels mem = label_steps(a.grid(), steps, sample_days(a), cfg);
+  return label_steps(a.grid(), steps, sample_days(a), cfg);
+}
+
+TEST(LabelArchive, InMemoryStepsGiveTheClassMapsOfTheFiles) {
+  test::TempDir out;
+  LabelConfig cfg = test_config(out / "l");
+  cfg.with_data.clear();
+  const LabelReport report = label_archive(cfg, Comm::world());
+
+  // The roles label_archive resolved, read in their detectors' units, handed over as arrays.
+  const io::Archive a = role_archive(cfg, report);
+  const int64_t n = a.grid().size();
+  const StepsLabels mem = label_in_memory(a, cfg, report);
   EXPECT_EQ(int64_t(mem.tracks.size()), report.cyclone_tracks);
   EXPECT_EQ(mem.cyclone_candidates, report.cyclone_candidates);
   ASSERT_EQ(mem.classes.size(), 6u);
@@ -245,20 +252,9 @@ TEST(LabelArchive, CyclonesAloneReadEachStepOnce) {
   ASSERT_GT(report.cyclone_tracks, 0);
   EXPECT_EQ(report.samples_read, 6);
 
-  io::ArchiveOptions o;
-  for (const auto& [r, spec] : report.roles) o.channels.push_back(role_spec(r, spec));
-  const io::Archive a = io::Archive::open(cfg.inputs, o);
-  std::vector<io::Sample> samples;
-  std::vector<std::map<Role, std::span<const float>>> steps;
-  for (int64_t i = 0; i < a.size(); ++i) samples.push_back(a.load(i));
+  const io::Archive a = role_archive(cfg, report);
   const int64_t n = a.grid().size();
-  for (const io::Sample& s : samples) {
-    std::map<Role, std::span<const float>> planes;
-    for (const auto& [r, spec] : report.roles)
-      planes[r] = {s.data.data() + int64_t(s.channel_index(channel_name_of(spec))) * n, size_t(n)};
-    steps.push_back(planes);
-  }
-  const StepsLabels mem = label_steps(a.grid(), steps, sample_days(a), cfg);
+  const StepsLabels mem = label_in_memory(a, cfg, report);
   int64_t step = 0, cyclone_cells = 0;
   for (const std::string& name : files_in(out / "l")) {
     if (!name.ends_with(".labels.nc")) continue;
