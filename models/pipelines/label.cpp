@@ -533,6 +533,11 @@ LabelReport Labeller::run() {
     times_.compute_s += stitching.seconds();
     for (const auto& t : tracks)
       for (const auto& p : t.points) centres[p.step].push_back({p.lat, p.lon});
+    // Only track points are drawn: the other candidates' masks go now, not at the end of the run.
+    std::set<std::tuple<int64_t, double, double>> points;
+    for (const auto& [i, cs] : centres)
+      for (const auto& c : cs) points.insert({i, c.lat, c.lon});
+    std::erase_if(masks_, [&](const auto& m) { return !points.contains(m.first); });
     if (comm_.is_root()) {
       std::ostringstream csv;
       heuristics::write_tracks_csv(csv, tracks, iso, probe.files().front().orientation);
