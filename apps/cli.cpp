@@ -12,6 +12,7 @@
 #include "apps/command.hpp"
 #include "core/atomic_file.hpp"
 #include "core/build_info.hpp"
+#include "core/crash_note.hpp"
 #include "core/isa.hpp"
 #include "core/log.hpp"
 #include "core/mpi.hpp"
@@ -23,6 +24,7 @@ namespace climseg::app {
 int run_cli(int argc, char** argv) {
   Comm world = Comm::world();
   install_cleanup_handlers();
+  install_crash_handlers(world.size() > 1 ? fmt::format("[rank {}/{}] ", world.rank(), world.size()) : "");
 
   CLI::App app{"climseg: find tropical cyclones, atmospheric rivers and extreme waves in climate archives.", "climseg"};
   app.require_subcommand(0, 1);

@@ -11,6 +11,7 @@
 #include <limits>
 #include <set>
 
+#include "core/crash_note.hpp"
 #include "core/error.hpp"
 #include "core/h5.hpp"
 #include "readers/direct_read.hpp"
@@ -840,6 +841,7 @@ int64_t read_rows(int ncid, const std::string& path, const VarMeta& var, int64_t
   h5::LibraryLock lock(h5::library_mutex());
   const int vid = nc_find_var(ncid, var.name);
   if (vid < 0) fail("{}: variable {} not found", path, var.name);
+  LibraryCrashNote note(path, "reading " + var.name);
   if (var.type == "float") {
     nc_check(nc_get_vara_float(ncid, vid, start.data(), count.data(), dst), path, "cannot read", var.name);
     bad = flag_invalid_float(dst, n, u);

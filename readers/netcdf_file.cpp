@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "core/crash_note.hpp"
 #include "core/error.hpp"
 #include "readers/cdf_header.hpp"
 
@@ -119,7 +120,11 @@ NcFile::NcFile(const fs::path& path) : path_(path.string()) {
   FileKind kind = require_netcdf_or_hdf5(path);
   if (kind == FileKind::netcdf3_classic || kind == FileKind::netcdf3_64bit_offset || kind == FileKind::netcdf3_cdf5)
     check_cdf_file(path);  // the library reads past a truncated end as fill values; refuse such files
-  int rc = nc_open(path_.c_str(), NC_NOWRITE, &ncid_);
+  int rc = 0;
+  {
+    LibraryCrashNote note(path_, "opening it");
+    rc = nc_open(path_.c_str(), NC_NOWRITE, &ncid_);
+  }
   if (rc != NC_NOERR) {
     ncid_ = -1;
     if (rc == NC_ENOTNC || rc == NC_EHDFERR || rc == NC_EINVAL || rc == NC_ENOTBUILT)

@@ -48,8 +48,7 @@ void unregister_temp(int slot) {
 }
 
 extern "C" void cleanup_on_signal(int sig) {
-  for (int i = 0; i < kSlots; ++i)
-    if (g_used[static_cast<size_t>(i)].load() != 0) ::unlink(g_paths[static_cast<size_t>(i)].data());
+  remove_pending_temporaries();
   std::signal(sig, SIG_DFL);
   std::raise(sig);
 }
@@ -60,6 +59,11 @@ std::string random_suffix() {
 }
 
 }  // namespace
+
+void remove_pending_temporaries() noexcept {
+  for (int i = 0; i < kSlots; ++i)
+    if (g_used[static_cast<size_t>(i)].load() != 0) ::unlink(g_paths[static_cast<size_t>(i)].data());
+}
 
 void install_cleanup_handlers() {
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) std::signal(sig, cleanup_on_signal);

@@ -81,5 +81,7 @@ void fsync_path(const std::filesystem::path& path);
 
 // On a terminating signal, remove pending temporary files, then die with the signal.
 void install_cleanup_handlers();
+// Removes every pending temporary file (async-signal-safe: for signal handlers).
+void remove_pending_temporaries() noexcept;
 
 }  // namespace climseg

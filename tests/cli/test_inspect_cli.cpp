@@ -128,3 +128,33 @@ TEST(InspectCli, BadInputsGiveOneClearLineAndExitOne) {
     EXPECT_NE(r.err.find(c.expect), std::string::npos) << r.err;
   }
 }
+
+// A library crash while opening a file (HDF5 on some damaged files, docs/reliability.md) is one error
+// line naming the file and exit 1, on one rank and on each rank of a job. A preloaded nc_open that
+// faults stands for the damaged file: the real ones crash only where the allocator notices.
+TEST(InspectCli, LibraryCrashOpeningAFileIsOneLineNamingIt) {
+  const fs::path shim = climseg::test::climseg_exe().parent_path() / "climseg_test_crash_in_nc_open.so";
+  if (!fs::exists(shim)) GTEST_SKIP() << shim << " not built (sanitizer builds): test skipped";
+  TempDir dir;
+  const fs::path file = dir / "crash_in_nc_open.nc";
+  fs::copy_file(climseg::test::test_data().parent_path().parent_path() / "data/sample/synth.cam.h2.2000-01-01-00000.nc",
+                file);
+  const std::string exe = climseg::test::climseg_exe().string();
+  auto ok = climseg::test::run_command("LD_PRELOAD=" + shim.string() + " " + exe + " inspect " + exe + "/../x.nc");
+  EXPECT_EQ(ok.exit_code, 1) << "the shim must pass other files on to the real nc_open: " << ok.err;
+  EXPECT_NE(ok.err.find("x.nc"), std::string::npos) << ok.err;
+  auto r = climseg::test::run_command("LD_PRELOAD=" + shim.string() + " " + exe + " inspect " + file.string());
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(r.err, "climseg: error: " + file.string() +
+                       ": damaged: the HDF5 library crashed with signal 11 (Segmentation fault) while opening it; "
+                       "check the file with ncdump or h5dump, and replace it or leave it out of the inputs\n");
+  EXPECT_EQ(r.out, "");
+  // Under the launcher (Open MPI installs its own handler in MPI_Init; climseg's comes first).
+  auto m = climseg::test::run_command(climseg::test::mpiexec(2) + " -x LD_PRELOAD=" + shim.string() + " " + exe +
+                                      " inspect " + file.string());
+  EXPECT_NE(m.exit_code, 0);
+  EXPECT_NE(m.err.find("climseg: error: [rank 0/2] " + file.string() + ": damaged: the HDF5 library crashed"),
+            std::string::npos)
+      << m.err;
+  EXPECT_EQ(m.err.find("Segmentation fault:"), std::string::npos) << "Open MPI's backtrace handler ran:\n" << m.err;
+}

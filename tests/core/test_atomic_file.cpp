@@ -1,9 +1,12 @@
 // Atomic outputs: the final name appears only on commit, and a failed write leaves nothing behind.
 #include <gtest/gtest.h>
 
+#include <csignal>
+#include <cstdlib>
 #include <fstream>
 
 #include "core/atomic_file.hpp"
+#include "core/crash_note.hpp"
 #include "core/error.hpp"
 #include "test_support.hpp"
 
@@ -78,4 +81,79 @@ TEST(ReadFile, NamesTheMissingFile) {
   } catch (const climseg::Error& e) {
     EXPECT_EQ(std::string(e.what()), "/nonexistent/config.json: no such file");
   }
+}
+
+// ------------------------------------------------------------------ fatal signals (crash_note.hpp)
+// A library crash inside a noted call is one error line naming the file and exit 1; any other
+// fatal signal still kills the process with that signal; both remove pending temporary outputs.
+
+namespace {
+// Pending temporary of an uncommitted output, then the fatal signal `crash` raises.
+template <class Crash>
+[[noreturn]] void die_with_pending_output(const fs::path& target, Crash&& crash) {
+  climseg::install_crash_handlers("");
+  climseg::AtomicOutput out(target);
+  std::ofstream(out.temp_path()) << "half-written";
+  crash();
+  std::_Exit(3);  // not reached when the handler works
+}
+volatile int* volatile g_null = nullptr;
+}  // namespace
+
+TEST(CrashNote, LibraryCrashInsideANoteIsOneLineNamingTheFileAndExit1) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  TempDir dir;
+  const fs::path target = dir / "mask.nc";
+  EXPECT_EXIT(die_with_pending_output(target,
+                                      [] {
+                                        climseg::LibraryCrashNote note("/data/era5/q_2019.nc", "opening it");
+                                        std::raise(SIGSEGV);
+                                      }),
+              testing::ExitedWithCode(1),
+              "^climseg: error: /data/era5/q_2019.nc: damaged: the HDF5 library crashed with signal 11 "
+              "\\(Segmentation fault\\) while opening it; check the file with ncdump or h5dump, and replace it or "
+              "leave it out of the inputs\n$");
+  EXPECT_EQ(count_entries(dir.path()), 0) << "the pending temporary output was left behind";
+  // A real fault (not a raised signal), an abort, and the rank prefix of a multi-rank job.
+  EXPECT_EXIT(
+      {
+        climseg::install_crash_handlers("[rank 2/4] ");
+        climseg::LibraryCrashNote note("x.nc", "reading PSL");
+        *g_null = 1;
+      },
+      testing::ExitedWithCode(1),
+      "^climseg: error: \\[rank 2/4\\] x.nc: damaged: .* with signal 11 .* while reading PSL; ");
+  EXPECT_EXIT(
+      {
+        climseg::install_crash_handlers("");
+        climseg::LibraryCrashNote note("y.nc", "opening it");
+        std::abort();
+      },
+      testing::ExitedWithCode(1), "^climseg: error: y.nc: damaged: .* with signal 6 \\(Aborted\\) while opening it; ");
+}
+
+TEST(CrashNote, OtherFatalSignalsStillKillWithTheSignal) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  TempDir dir;
+  const fs::path target = dir / "mask.nc";
+  // No note: the signal's own death (a core dump where enabled), the temporary removed all the same.
+  EXPECT_EXIT(die_with_pending_output(target, [] { std::raise(SIGABRT); }), testing::KilledBySignal(SIGABRT), "");
+  EXPECT_EQ(count_entries(dir.path()), 0) << "the pending temporary output was left behind";
+  // A note that has ended no longer speaks; nested notes keep the outer file.
+  EXPECT_EXIT(
+      {
+        climseg::install_crash_handlers("");
+        { climseg::LibraryCrashNote note("z.nc", "opening it"); }
+        std::raise(SIGABRT);
+      },
+      testing::KilledBySignal(SIGABRT), "");
+  EXPECT_EXIT(
+      {
+        climseg::install_crash_handlers("");
+        climseg::LibraryCrashNote outer("outer.nc", "opening it");
+        { climseg::LibraryCrashNote inner("inner.nc", "reading T"); }
+        climseg::LibraryCrashNote again("again.nc", "reading U");
+        std::raise(SIGBUS);
+      },
+      testing::ExitedWithCode(1), "^climseg: error: outer.nc: damaged: .* signal 7 \\(Bus error\\) while opening it; ");
 }
