@@ -143,9 +143,10 @@ for t in "${targets[@]}"; do
     mkdir -p "$dir/findings/known/$t"
     mv "$crash" "$dir/findings/known/$t/"
     cp "$log" "$dir/findings/known/$t/$(basename "$crash").log"
-    echo "scripts/fuzz.sh: $t: seed $seed crashed inside nc_open after ${execs:-0} inputs (a known HDF5" \
-      "issue, docs/reliability.md): set aside in $dir/findings/known/$t; going on with seed $((seed + 1))" >&2
     left=$((runs - ${execs:-0}))
+    echo "scripts/fuzz.sh: $t: seed $seed crashed inside nc_open after ${execs:-0} inputs (a known HDF5" \
+      "issue, docs/reliability.md): set aside in $dir/findings/known/$t;" \
+      "$([ "$left" -gt 0 ] && echo "the $left inputs left run from seed $((seed + 1))" || echo "no inputs left")" >&2
     [ "$left" -gt 0 ] || { rc=0; break; }
     seed=$((seed + 1))
     runs_done=${execs:-0}
@@ -163,7 +164,7 @@ for t in "${targets[@]}"; do
   after=$(find "$findings" -type f ! -name 'slow-unit-*' | wc -l)
   found=$((after - before))
   corpus=$(find "$work" -type f | wc -l)
-  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$t" "${execs:-0}" "$([ "$runs" != 0 ] && echo "seed 1" || echo "$seconds")" "$corpus" "$found" |
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$t" "${execs:-0}" "$([ "$runs" != 0 ] && { [ "$seed" = 1 ] && echo "seed 1" || echo "seeds 1-$seed"; } || echo "$seconds")" "$corpus" "$found" |
     tee -a "$dir/fuzz-log.tsv"
   if [ "$rc" != 0 ] || [ "$found" != 0 ]; then
     echo "scripts/fuzz.sh: $t: $found new finding(s) in $findings (log: $log)" >&2
