@@ -841,13 +841,24 @@ int64_t read_rows(int ncid, const std::string& path, const VarMeta& var, int64_t
   h5::LibraryLock lock(h5::library_mutex());
   const int vid = nc_find_var(ncid, var.name);
   if (vid < 0) fail("{}: variable {} not found", path, var.name);
-  LibraryCrashNote note(path, "reading " + var.name);
+  // The note covers the library call alone: a fault in climseg's own code after it is not the file's.
+  const std::string reading = "reading " + var.name;
   if (var.type == "float") {
-    nc_check(nc_get_vara_float(ncid, vid, start.data(), count.data(), dst), path, "cannot read", var.name);
+    int rc = 0;
+    {
+      LibraryCrashNote note(path, reading);
+      rc = nc_get_vara_float(ncid, vid, start.data(), count.data(), dst);
+    }
+    nc_check(rc, path, "cannot read", var.name);
     bad = flag_invalid_float(dst, n, u);
   } else {
     scratch.resize(static_cast<size_t>(n));
-    nc_check(nc_get_vara_double(ncid, vid, start.data(), count.data(), scratch.data()), path, "cannot read", var.name);
+    int rc = 0;
+    {
+      LibraryCrashNote note(path, reading);
+      rc = nc_get_vara_double(ncid, vid, start.data(), count.data(), scratch.data());
+    }
+    nc_check(rc, path, "cannot read", var.name);
     const double wrap = std::ldexp(1.0, u.bits);
     const float nan = std::numeric_limits<float>::quiet_NaN();
     for (int64_t i = 0; i < n; ++i) {
