@@ -313,6 +313,7 @@ bool op_case_of(const NodeProfile& p, OpBenchCase& out) {
 std::vector<StepOp> step_ops(const std::vector<NodeProfile>& profile, int64_t steps) {
   std::vector<StepOp> ops;
   for (const NodeProfile& p : profile) {
+    if (p.folded) continue;  // its work is its producers' (an inference fusion): no traffic of its own
     OpBenchCase c;
     const bool is_case = op_case_of(p, c);
     const bool x_grad = !p.input_grad.empty() && p.input_grad[0];

@@ -43,6 +43,7 @@ struct Graph::Node {
   int output = -1;
   OpNeeds needs;
   bool active = false;  // runs in backward
+  bool folded = false;  // fused into other nodes (fold_norms): never runs
   // fixed at compile
   std::vector<const void*> in_ptrs;
   std::vector<void*> din_ptrs;
@@ -188,8 +189,60 @@ void Graph::compile(const std::vector<Value>& outputs, Value loss) {
     loss_ = loss.id();
     outputs_.push_back(loss_);
   }
+  if (!training() && !bn_batch_stats_ && fusion_) fold_norms();
   plan();
   compiled_ = true;
+}
+
+// Each eval BatchNorm whose input only it reads goes into that input's producer (a convolution), or
+// into each producer of a concat whose inputs only the concat reads; those then write the concat's
+// buffer directly at their channel offsets. The norm's output becomes an alias of its input (and
+// each concat input an alias of a slice of the concat's output); the norm and the concat stay as
+// nodes that never run (node indices, and so op seeds, do not move).
+void Graph::fold_norms() {
+  auto sole_use = [&](int v) {
+    const ValueRec& r = rec(v);
+    return r.kind == ValueRec::Kind::activation && r.dtype == DType::f32 && r.consumers.size() == 1 &&
+           std::find(outputs_.begin(), outputs_.end(), v) == outputs_.end();
+  };
+  for (auto& bnp : nodes_) {
+    Node& bn = *bnp;
+    FoldedNorm f;
+    if (bn.folded || !bn.op->foldable_norm(&f) || bn.inputs.size() < 3) continue;
+    bool params = true;
+    for (size_t k = 1; k < bn.inputs.size(); ++k) params = params && rec(bn.inputs[k]).kind == ValueRec::Kind::param;
+    const int x = bn.inputs[0];
+    if (!params || !sole_use(x) || rec(x).shape.size() < 2) continue;
+    f.gamma = static_cast<const float*>(rec(bn.inputs[1]).data);
+    f.beta = static_cast<const float*>(rec(bn.inputs[2]).data);
+    f.alpha = bn.inputs.size() > 3 ? static_cast<const float*>(rec(bn.inputs[3]).data) : nullptr;
+    Node& prod = *nodes_[static_cast<size_t>(rec(x).producer)];
+    const bool concat = prod.op->kind() == "concat";
+    const std::vector<int> writers = concat ? prod.inputs : std::vector<int>{x};
+    bool ok = true;
+    for (int w : writers)
+      ok = ok && (w == x || sole_use(w)) && nodes_[static_cast<size_t>(rec(w).producer)]->op->can_fold_norm();
+    if (!ok) continue;
+    const int64_t image = rec(x).numel / rec(x).shape[0], plane = image / rec(x).shape[1];
+    int64_t c0 = 0;
+    for (int w : writers) {
+      f.c0 = c0;
+      f.image_stride = image;
+      nodes_[static_cast<size_t>(rec(w).producer)]->op->fold_norm(f);
+      if (w != x) {
+        ValueRec& r = *values_[static_cast<size_t>(w)];
+        r.kind = ValueRec::Kind::alias;
+        r.alias_of = x;
+        r.alias_offset = c0 * plane * 4;
+      }
+      c0 += rec(w).shape[1];
+    }
+    prod.folded = concat;
+    bn.folded = true;
+    ValueRec& out = *values_[static_cast<size_t>(bn.output)];
+    out.kind = ValueRec::Kind::alias;
+    out.alias_of = x;
+  }
 }
 
 void Graph::plan() {
@@ -242,12 +295,20 @@ void Graph::plan() {
     if (nd.active && nd.needs.output_in_backward) extend(nd.output, bwd_step(static_cast<int>(i)));
   }
   for (int v : outputs_) extend(v, last);
+  // A buffer lives from its first writer: its producer, or a producer folded into it (fold_norms).
+  std::vector<int64_t> start_of(values_.size(), 0);
+  for (size_t v = 0; v < values_.size(); ++v)
+    if (rec(static_cast<int>(v)).kind == ValueRec::Kind::activation) start_of[v] = rec(static_cast<int>(v)).producer;
+  for (size_t v = 0; v < values_.size(); ++v) {
+    const ValueRec& r = rec(static_cast<int>(v));
+    if (r.kind != ValueRec::Kind::alias || r.producer < 0) continue;
+    const size_t root = static_cast<size_t>(root_of(static_cast<int>(v)));
+    start_of[root] = std::min<int64_t>(start_of[root], r.producer);
+  }
   for (size_t v = 0; v < values_.size(); ++v) {
     ValueRec& r = *values_[v];
-    if (r.kind == ValueRec::Kind::input || r.kind == ValueRec::Kind::activation) {
-      int64_t start = r.kind == ValueRec::Kind::input ? 0 : r.producer;
-      add_buf(start, end_of[v], r.bytes(), &r.data);
-    }
+    if (r.kind == ValueRec::Kind::input || r.kind == ValueRec::Kind::activation)
+      add_buf(start_of[v], end_of[v], r.bytes(), &r.data);
   }
   for (int v : outputs_) values_[static_cast<size_t>(root_of(v))]->kept = true;
 
@@ -361,8 +422,11 @@ void Graph::plan() {
   for (size_t v = 0; v < values_.size(); ++v) {
     ValueRec& r = *values_[v];
     if (r.kind != ValueRec::Kind::alias) continue;
-    int root = root_of(static_cast<int>(v));
-    r.data = values_[static_cast<size_t>(root)]->data;
+    int64_t offset = 0;
+    int root = static_cast<int>(v);
+    for (; rec(root).kind == ValueRec::Kind::alias; root = rec(root).alias_of) offset += rec(root).alias_offset;
+    r.data = static_cast<char*>(values_[static_cast<size_t>(root)]->data) + offset;
+    CLIMSEG_ASSERT(offset == 0 || values_[static_cast<size_t>(root)]->grad == nullptr);  // folds: eval graphs only
     r.grad = values_[static_cast<size_t>(root)]->grad;
   }
   if (has_backward) loss_grad_ = rec(root_of(loss_)).grad;
@@ -397,6 +461,7 @@ void Graph::forward() {
   ++step_;
   for (size_t i = 0; i < nodes_.size(); ++i) {
     Node& nd = *nodes_[i];
+    if (nd.folded) continue;
     current_ = static_cast<int>(i);
     nd.ctx.workspace = nd.fwd_ws;
     if (profiling_) {
@@ -489,8 +554,9 @@ std::string Graph::summary() const {
   for (size_t i = 0; i < nodes_.size(); ++i) {
     const Node& nd = *nodes_[i];
     const ValueRec& r = rec(nd.output);
-    s += fmt::format("{:4d} {:<18} {:<24} {}{}\n", i, nd.op->kind(), shape_str(r.shape), nd.op->detail(),
-                     nd.active ? "" : (training() && loss_ >= 0 ? "  (no backward)" : ""));
+    s += fmt::format("{:4d} {:<18} {:<24} {}{}{}\n", i, nd.op->kind(), shape_str(r.shape), nd.op->detail(),
+                     nd.active ? "" : (training() && loss_ >= 0 ? "  (no backward)" : ""),
+                     nd.folded ? "  (folded into its inputs' producers)" : "");
   }
   s += fmt::format("arena {:.1f} MB (without reuse {:.1f} MB)\n", arena_bytes_ / 1e6, naive_bytes_ / 1e6);
   return s;
@@ -509,6 +575,7 @@ std::vector<NodeProfile> Graph::profile() const {
     p.flops = nd->op->flops();
     p.calls = nd->calls;
     p.in_backward = nd->active;
+    p.folded = nd->folded;
     p.output_read_in_backward = nd->needs.output_in_backward;
     for (size_t j = 0; j < nd->inputs.size(); ++j) {
       p.input_shapes.push_back(rec(nd->inputs[j]).shape);

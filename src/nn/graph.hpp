@@ -98,6 +98,18 @@ struct OpContext {
   }
 };
 
+// An eval-mode BatchNorm with running statistics (optionally with its PReLU), as an inference graph
+// folds it into the op that produces its input (Graph::set_fusion): y = prelu(x * scale + shift)
+// per channel, scale = gamma / sqrt(var + eps), shift = beta - mean * scale.
+struct FoldedNorm {
+  const float *gamma = nullptr, *beta = nullptr, *alpha = nullptr;  // alpha null: no PReLU
+  int64_t na = 1;                                                   // PReLU slopes: 1 or C
+  const float *mean = nullptr, *var = nullptr;
+  double eps = 0;
+  int64_t c0 = 0;            // the norm's channel of the op's first output channel
+  int64_t image_stride = 0;  // floats between the images of the buffer the op writes (0: its own)
+};
+
 // An operation: forward and backward kernels plus what the planner must know. Ops are created by
 // the builder functions in ops.hpp, which check shapes and compute the output shape.
 class Op {
@@ -109,6 +121,13 @@ class Op {
   virtual void backward(const OpContext& c) = 0;
   virtual double flops() const { return 0; }
   virtual std::string detail() const { return {}; }  // e.g. the conv algorithm, for summaries
+  // Inference fusion (Graph::set_fusion). A BatchNorm that can be folded into its input's producer
+  // fills in its statistics, eps and PReLU slope count (the graph adds gamma, beta, alpha).
+  virtual bool foldable_norm(FoldedNorm*) const { return false; }
+  // An op that can apply a folded norm to its output, written at an image stride of its choosing
+  // (a slice of a concat's buffer), says so and takes it.
+  virtual bool can_fold_norm() const { return false; }
+  virtual void fold_norm(const FoldedNorm&) {}
 };
 
 // Time spent per node when profiling is on (Graph::set_profiling).
@@ -123,6 +142,7 @@ struct NodeProfile {
   std::vector<Shape> input_shapes;
   std::vector<bool> input_read_in_backward, input_grad;
   bool output_read_in_backward = false, in_backward = false;
+  bool folded = false;  // fused into another node by an inference graph (Graph::set_fusion): never runs
 };
 
 class Graph {
@@ -148,6 +168,12 @@ class Graph {
   // PyTorch's train-mode forward does, without updating the running ones (predict --batchnorm
   // batch). Set before building; train graphs use batch statistics anyway.
   void set_batch_norm_batch_stats(bool on) { bn_batch_stats_ = on; }
+  // Eval graphs with running statistics fold each BatchNorm (+ PReLU) into the convolution that
+  // produces its input, and where that input is a concat of convolutions, into each of them, writing
+  // straight into the concat's buffer (the concat and the norm then never run): bit for bit the
+  // results of the ops apart, one pass over memory less. On by default; set before compile.
+  void set_fusion(bool on) { fusion_ = on; }
+  bool fusion() const { return fusion_; }
   bool batch_norm_batch_stats() const { return bn_batch_stats_ || training(); }
   Parameters* parameters() const { return params_; }
 
@@ -218,6 +244,7 @@ class Graph {
   struct Buffer;
   int new_value(Shape shape, DType dtype, const std::string& name);
   int root_of(int v) const;
+  void fold_norms();
   void plan();
   void check_building(const char* what) const;
   void check_value(Value v, const char* what) const;
@@ -226,6 +253,7 @@ class Graph {
   Mode mode_;
   Precision precision_ = Precision::fp32;
   bool bn_batch_stats_ = false;
+  bool fusion_ = true;
   std::vector<std::unique_ptr<ValueRec>> values_;
   std::vector<std::unique_ptr<Node>> nodes_;
   std::vector<int> outputs_;
@@ -250,8 +278,9 @@ struct Graph::ValueRec {
   DType dtype = DType::f32;
   std::string name;
   enum class Kind { input, param, activation, alias } kind = Kind::activation;
-  int producer = -1;
+  int producer = -1;  // also kept by a value folded into another's buffer (an alias)
   int alias_of = -1;
+  int64_t alias_offset = 0;  // bytes into alias_of's data (a folded concat input's slice)
   Param* param = nullptr;
   bool requires_grad = false;
   std::vector<int> consumers;

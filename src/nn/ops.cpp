@@ -39,6 +39,15 @@ int64_t plane(const Shape& s) {
   return n;
 }
 
+// The affine of one channel of an eval-mode BatchNorm (running statistics): the BatchNorm op and a
+// convolution it is folded into (Graph::set_fusion) compute it with this one function.
+inline void running_affine(float gamma, float beta, float mean, float var, double eps, float* invstd, float* scale,
+                           float* shift) {
+  *invstd = float(1.0 / std::sqrt(double(var) + eps));
+  *scale = gamma * *invstd;
+  *shift = beta - mean * *scale;
+}
+
 // ------------------------------------------------------------------ conv2d
 
 class Conv2dOp : public KernelOp {
@@ -47,8 +56,8 @@ class Conv2dOp : public KernelOp {
   std::string kind() const override { return "conv2d"; }
   std::string detail() const override {
     const ConvGeom& g = k_.geom();
-    return fmt::format("{}x{} s{} d{} g{} pad {} [{}]", g.kh, g.kw, g.sh, g.dh, g.groups, padding_str(g.pad),
-                       k_.algo_name());
+    return fmt::format("{}x{} s{} d{} g{} pad {} [{}]{}", g.kh, g.kw, g.sh, g.dh, g.groups, padding_str(g.pad),
+                       k_.algo_name(), folded_ ? " + batch norm" : "");
   }
   double flops() const override { return k_.geom().flops(); }
   OpNeeds needs() const override {
@@ -58,16 +67,44 @@ class Conv2dOp : public KernelOp {
     return n;
   }
   void forward(const OpContext& c) override {
-    k_.forward(c.input(0), c.input(1), bias_ ? c.input(2) : nullptr, c.output(), c.scratch());
+    if (!folded_) return k_.forward(c.input(0), c.input(1), bias_ ? c.input(2) : nullptr, c.output(), c.scratch());
+    // The folded norm's affine for this conv's channels, from its parameters as they are now.
+    const int64_t co = k_.geom().cout;
+    float* scale = affine_.data();
+    float* shift = scale + co;
+    for (int64_t ch = 0; ch < co; ++ch) {
+      const int64_t j = norm_.c0 + ch;
+      float invstd;
+      running_affine(norm_.gamma[j], norm_.beta[j], norm_.mean[j], norm_.var[j], norm_.eps, &invstd, scale + ch,
+                     shift + ch);
+    }
+    k_.forward(c.input(0), c.input(1), bias_ ? c.input(2) : nullptr, c.output(), c.scratch(), &epilogue_);
   }
   void backward(const OpContext& c) override {
+    CLIMSEG_ASSERT(!folded_);  // folds happen in eval graphs only
     k_.backward(c.input(0), c.grad_output(), c.input(1), c.grad_input(0), c.accumulate[0], c.grad_input(1),
                 c.accumulate[1], bias_ ? c.grad_input(2) : nullptr, bias_ && c.accumulate[2], c.scratch());
+  }
+  bool can_fold_norm() const override { return k_.precision() == Precision::fp32 && !folded_; }
+  void fold_norm(const FoldedNorm& f) override {
+    CLIMSEG_ASSERT(can_fold_norm());
+    folded_ = true;
+    norm_ = f;
+    affine_.assign(static_cast<size_t>(2 * k_.geom().cout), 0.0f);
+    epilogue_.image_stride = f.image_stride;
+    epilogue_.scale = affine_.data();
+    epilogue_.shift = affine_.data() + k_.geom().cout;
+    epilogue_.alpha = f.alpha == nullptr ? nullptr : f.na == 1 ? f.alpha : f.alpha + f.c0;
+    epilogue_.na = f.na;
   }
 
  private:
   ConvKernel k_;
   bool bias_;
+  bool folded_ = false;
+  FoldedNorm norm_;
+  std::vector<float> affine_;  // scale, shift (Cout each)
+  ConvEpilogue epilogue_;
 };
 
 // conv_transpose2d is the adjoint of the conv2d that maps its output back to its input: the same
@@ -152,6 +189,14 @@ class BatchNormOp : public KernelOp {
         rm_(rm),
         rv_(rv) {}
   std::string kind() const override { return prelu_ ? "batch_norm_prelu" : "batch_norm2d"; }
+  bool foldable_norm(FoldedNorm* f) const override {
+    if (batch_stats_) return false;
+    f->na = na_;
+    f->mean = rm_.data;
+    f->var = rv_.data;
+    f->eps = o_.eps;
+    return true;
+  }
   std::string detail() const override {
     return fmt::format("eps {:g}{}", o_.eps, batch_stats_ ? " batch stats" : " running stats");
   }
@@ -203,9 +248,7 @@ class BatchNormOp : public KernelOp {
       *count = double(n_ * hw_);
       for (int64_t ch = 0; ch < c_; ++ch) {
         mean[ch] = rm_.data[ch];
-        invstd[ch] = float(1.0 / std::sqrt(double(rv_.data[ch]) + o_.eps));
-        scale[ch] = gamma[ch] * invstd[ch];
-        shift[ch] = beta[ch] - mean[ch] * scale[ch];
+        running_affine(gamma[ch], beta[ch], mean[ch], rv_.data[ch], o_.eps, invstd + ch, scale + ch, shift + ch);
       }
     }
     ops_.bn_apply(x, c.output(), n_, c_, hw_, scale, shift, alpha, na_);

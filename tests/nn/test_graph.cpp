@@ -460,6 +460,77 @@ TEST(Graph, EvalGraphWithBatchStatisticsNormalisesByTheInput) {
   EXPECT_NE(bn.running_mean().data[0], 5.0f);  // a train graph updates them
 }
 
+// Inference fusion (Graph::set_fusion) on a CGNet-shaped graph: conv -> BN+PReLU, 1x1 conv ->
+// BN+PReLU, a depthwise pair (dilations 1 and 2) concatenated -> BN + one PReLU slope, a concat with a
+// pooled input -> BN+PReLU (not foldable: the pool), a strided conv with bias -> BN alone (the output).
+// Folded, every norm but the pool's runs in its convolutions' epilogues and the pair writes straight
+// into the concat's buffer (two images: at the concat's image stride); the output is bit for bit the
+// unfolded graph's, with random statistics, scales, shifts and slopes.
+TEST(Graph, FoldedNormsGiveTheUnfoldedResultsBitForBit) {
+  struct Cg : Module {
+    Conv2d c0{5, 8, 3, Conv2dOptions().pad(Padding::circular(1)), false};
+    BnPrelu n0{8, 1e-3};
+    Conv2d c1{8, 6, 1, Conv2dOptions(), false};
+    BnPrelu n1{6, 1e-3};
+    Conv2d loc{6, 6, 3, Conv2dOptions().pad(Padding::circular(1)).group_count(6), false};
+    Conv2d sur{6, 6, 3, Conv2dOptions().pad(Padding::circular(2)).dilation(2).group_count(6), false};
+    BatchNorm2d bn2{12, 1e-3};
+    PReLU act2{1};
+    BnPrelu n3{17, 1e-3};
+    Conv2d down{17, 4, 3, Conv2dOptions().stride(2).pad(Padding::zeros(1)), true};
+    BatchNorm2d bn4{4, 1e-3};
+    Cg() {
+      register_module("c0", c0), register_module("n0", n0), register_module("c1", c1), register_module("n1", n1);
+      register_module("loc", loc), register_module("sur", sur), register_module("bn2", bn2);
+      register_module("act2", act2), register_module("n3", n3), register_module("down", down);
+      register_module("bn4", bn4);
+    }
+    Value forward(Value x) {
+      Value y = n1(c1(n0(c0(x))));
+      Value joint = batch_norm_prelu(bn2, act2, concat({loc(y), sur(y)}));
+      return bn4(down(n3(concat({joint, avg_pool2d(x, 3, 1, Padding::circular(1))}))));
+    }
+  } net;
+  Parameters params(net);
+  uint64_t seed = 40;
+  for (Param* p : params.state()) {
+    const auto v = test::random_vec<float>(static_cast<size_t>(p->numel), ++seed, 0.5);
+    const bool var = p->name.find("running_var") != std::string::npos;
+    for (int64_t i = 0; i < p->numel; ++i) p->data[i] = var ? 0.5f + std::abs(v[static_cast<size_t>(i)]) : v[size_t(i)];
+  }
+  for (const Shape& shape : {Shape{2, 5, 12, 40}, Shape{1, 5, 9, 13}}) {
+    const auto xv = test::random_vec<float>(static_cast<size_t>(shape_numel(shape)), 7);
+    auto run = [&](bool fusion, std::string* summary) {
+      Graph g(&params, Graph::Mode::eval);
+      g.set_fusion(fusion);
+      Value x = g.input("x", shape);
+      Value out = net.forward(x);
+      g.compile({out});
+      std::copy(xv.begin(), xv.end(), g.tensor(x).data());
+      g.forward();
+      g.forward();  // twice: nothing depends on the arena's previous contents
+      *summary = g.summary();
+      Tensor t = g.tensor(out);
+      return std::vector<float>(t.data(), t.data() + t.numel());
+    };
+    std::string folded_summary, plain_summary;
+    const std::vector<float> folded = run(true, &folded_summary), plain = run(false, &plain_summary);
+    auto count = [](const std::string& s, const std::string& what) {
+      int n = 0;
+      for (size_t at = s.find(what); at != std::string::npos; at = s.find(what, at + 1)) ++n;
+      return n;
+    };
+    // n0, n1, the pair's concat and bn2, bn4 never run; c0, c1, loc, sur and down take the norms.
+    EXPECT_EQ(count(folded_summary, "(folded"), 5) << folded_summary;
+    EXPECT_EQ(count(folded_summary, "+ batch norm"), 5) << folded_summary;
+    EXPECT_EQ(count(plain_summary, "fold"), 0) << plain_summary;
+    ASSERT_EQ(folded.size(), plain.size());
+    for (size_t i = 0; i < plain.size(); ++i)
+      ASSERT_EQ(std::memcmp(&folded[i], &plain[i], 4), 0)
+          << shape_str(shape) << " at " << i << ": " << folded[i] << " against " << plain[i];
+  }
+}
+
 // The roofline of a step (bench train/predict): a profiled graph's nodes become ops whose flops and
 // minimal bytes are counted here by hand, and the step's roofline sums max(flops / compute roof,
 // bytes / copy roof) over them.

@@ -89,11 +89,15 @@ std::string ConvKernel::algo_name() const {
   return "?";
 }
 
-void ConvKernel::forward(const float* x, const float* w, const float* b, float* y, float* ws) const {
-  if (rows_) return k_->rowgroups->forward(*rows_, x, w, b, y);
-  if (dw_) return k_->depthwise->forward(*dw_, x, w, b, y, ws);
-  if (precision_ == Precision::bf16) return k_->gemm_bf16->forward(*gemm_, x, w, b, y, ws);
-  k_->gemm->forward(*gemm_, x, w, b, y, false, ws);
+void ConvKernel::forward(const float* x, const float* w, const float* b, float* y, float* ws,
+                         const ConvEpilogue* ep) const {
+  if (rows_) return k_->rowgroups->forward(*rows_, x, w, b, y, ep);
+  if (dw_) return k_->depthwise->forward(*dw_, x, w, b, y, ws, ep);
+  if (precision_ == Precision::bf16) {
+    CLIMSEG_ASSERT(ep == nullptr);
+    return k_->gemm_bf16->forward(*gemm_, x, w, b, y, ws);
+  }
+  k_->gemm->forward(*gemm_, x, w, b, y, false, ws, ep);
 }
 
 void ConvKernel::backward_input(const float* dy, const float* w, float* dx, bool accumulate, float* ws) const {

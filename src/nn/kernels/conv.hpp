@@ -46,8 +46,10 @@ class ConvKernel {
   // Scratch floats the calls below need (one buffer, reused by every call).
   int64_t workspace_floats() const { return workspace_; }
 
-  // y (N, Cout, OH, OW) = conv(x (N, Cin, H, W), w (Cout, Cin/g, KH, KW)) + b (Cout, may be null).
-  void forward(const float* x, const float* w, const float* b, float* y, float* ws) const;
+  // y (N, Cout, OH, OW) = conv(x (N, Cin, H, W), w (Cout, Cin/g, KH, KW)) + b (Cout, may be null),
+  // then the epilogue if one is given (fp32 only).
+  void forward(const float* x, const float* w, const float* b, float* y, float* ws,
+               const ConvEpilogue* ep = nullptr) const;
   // dx (+)= conv^T(dy).
   void backward_input(const float* dy, const float* w, float* dx, bool accumulate, float* ws) const;
   // All the gradients wanted (dx, dw, db: each may be null), each with its own accumulate flag: the

@@ -34,8 +34,9 @@ inline bool is_depthwise(const ConvGeom& g) {
 
 // The kernels of one ISA level. Workspaces hold plan.workspace_floats() floats.
 struct DepthwiseKernels {
-  // y = conv(x, w) + b (b may be null).
-  void (*forward)(const DepthwisePlan& plan, const float* x, const float* w, const float* b, float* y, float* ws);
+  // y = conv(x, w) + b (b may be null), then the epilogue (may be null; conv.hpp).
+  void (*forward)(const DepthwisePlan& plan, const float* x, const float* w, const float* b, float* y, float* ws,
+                  const ConvEpilogue* ep);
   // dx (+)= conv^T(dy).
   void (*backward_input)(const DepthwisePlan& plan, const float* dy, const float* w, float* dx, bool accumulate,
                          float* ws);

@@ -9,6 +9,7 @@
 #include "nn/kernels/conv_depthwise.hpp"
 #include "nn/kernels/kernel_set.hpp"
 #include "nn/kernels/microkernel.hpp"
+#include "nn/kernels/ops_kernels.hpp"
 #include "nn/kernels/simd_util.hpp"
 
 #if defined(__AVX512F__)
@@ -381,13 +382,19 @@ void backward_weight_channel(const DepthwisePlan& plan, const float* x, const fl
   for (int64_t k = 0; k < taps; ++k) dw[k] = accumulate ? dw[k] + float(acc[k]) : float(acc[k]);
 }
 
-void forward(const DepthwisePlan& plan, const float* x, const float* w, const float* b, float* y, float* ws) {
+void forward(const DepthwisePlan& plan, const float* x, const float* w, const float* b, float* y, float* ws,
+             const ConvEpilogue* ep) {
   const ConvGeom& g = plan.g;
   const int64_t p = g.oh() * g.ow(), planes = g.n * g.cin, khw = g.kh * g.kw;
+  const int64_t image = ep && ep->image_stride > 0 ? ep->image_stride : g.cout * p;
 #pragma omp parallel for schedule(dynamic, plane_chunk(planes, plan.threads)) num_threads(plan.threads)
   for (int64_t pl = 0; pl < planes; ++pl) {
     const int64_t c = pl % g.cin;
-    forward_plane(plan, x + pl * g.h * g.w, w + c * khw, b ? b[c] : 0.0f, y + pl * p, false, slice_of(plan, ws));
+    float* yp = y + pl / g.cin * image + c * p;
+    forward_plane(plan, x + pl * g.h * g.w, w + c * khw, b ? b[c] : 0.0f, yp, false, slice_of(plan, ws));
+    if (ep != nullptr && ep->scale != nullptr)  // the plane is still in cache
+      ops_kernels.bn_apply_plane(yp, yp, p, ep->scale[c], ep->shift[c],
+                                 ep->alpha ? ep->alpha + (ep->na == 1 ? 0 : c) : nullptr);
   }
 }
 

@@ -45,9 +45,9 @@ struct GemmPlan {
 
 // The kernels of one ISA level. Workspaces hold plan.workspace_floats() floats.
 struct GemmKernels {
-  // y (+)= conv(x, w) (+ b: may be null).
+  // y (+)= conv(x, w) (+ b: may be null), then the epilogue (may be null; conv.hpp).
   void (*forward)(const GemmPlan& plan, const float* x, const float* w, const float* b, float* y, bool accumulate,
-                  float* ws);
+                  float* ws, const ConvEpilogue* ep);
   // dx (+)= conv^T(dy): by the adjoint conv when the plan has one, else by col2im.
   void (*backward_input)(const GemmPlan& plan, const float* dy, const float* w, float* dx, bool accumulate, float* ws);
   // dw (+)= the weight gradient.

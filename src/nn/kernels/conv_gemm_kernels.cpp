@@ -8,6 +8,7 @@
 #include "nn/kernels/conv_gemm.hpp"
 #include "nn/kernels/kernel_set.hpp"
 #include "nn/kernels/microkernel.hpp"
+#include "nn/kernels/ops_kernels.hpp"
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -106,10 +107,13 @@ void unpack_rows(const GemmPlan& pl, const float* col, int64_t r0, int64_t r1, i
 
 // ------------------------------------------------------------------ GEMM paths
 
-// y (+)= W x-columns (+ b): threads take whole pixel tiles; weights packed once per call.
-void forward(const GemmPlan& pl, const float* x, const float* w, const float* b, float* y, bool accumulate, float* ws) {
+// y (+)= W x-columns (+ b), then the epilogue on the tile: threads take whole pixel tiles; weights
+// packed once per call.
+void forward(const GemmPlan& pl, const float* x, const float* w, const float* b, float* y, bool accumulate, float* ws,
+             const ConvEpilogue* ep) {
   const ConvGeom& g = pl.g;
   const int64_t cog = g.cout_g(), cig = g.cin_g(), k = pl.k, p = pl.p, hw = g.h * g.w, tile_f = pl.tile_f;
+  const int64_t image = ep && ep->image_stride > 0 ? ep->image_stride : g.cout * p;
   const int64_t cob = round_up(cog, kMrF) / kMrF;
   float* packed = ws;  // [group][block][k][8]
   float* tiles = ws + round_up(g.groups * cob * kMrF * k, 16);
@@ -140,7 +144,7 @@ void forward(const GemmPlan& pl, const float* x, const float* w, const float* b,
         pack_rows(pl, xg, 0, k, p0, p1, col);
         bmat = col, ldb = t;
       }
-      float* yg = y + (n * g.cout + grp * cog) * p + p0;
+      float* yg = y + n * image + grp * cog * p + p0;
       for (int64_t blk = 0; blk < cob; ++blk) {
         const float* a = packed + (grp * cob + blk) * k * kMrF;
         const int mr = int(std::min<int64_t>(kMrF, cog - blk * kMrF));
@@ -155,6 +159,10 @@ void forward(const GemmPlan& pl, const float* x, const float* w, const float* b,
 #pragma omp simd
           for (int64_t i = 0; i < t; ++i) yr[i] += bv;
         }
+      if (ep != nullptr && ep->scale != nullptr)
+        for (int64_t co = grp * cog; co < (grp + 1) * cog; ++co)
+          ops_kernels.bn_apply_plane(yg + (co - grp * cog) * p, yg + (co - grp * cog) * p, t, ep->scale[co],
+                                     ep->shift[co], ep->alpha ? ep->alpha + (ep->na == 1 ? 0 : co) : nullptr);
     }
   }
 }
@@ -268,7 +276,7 @@ void backward_input(const GemmPlan& pl, const float* dy, const float* w, float* 
       for (int64_t kk = 0; kk < khw; ++kk)
         wt[(ci * cog + co) * khw + (khw - 1 - kk)] = w[((grp * cog + co) * cig + cl) * khw + kk];
   }
-  forward(*pl.adjoint, dy, wt, nullptr, dx, accumulate, ws + round_up(g.cin * cog * khw, 16));
+  forward(*pl.adjoint, dy, wt, nullptr, dx, accumulate, ws + round_up(g.cin * cog * khw, 16), nullptr);
 }
 
 #if defined(__AVX512F__)

@@ -24,6 +24,19 @@ struct ConvGeom {
   double flops() const { return 2.0 * n * cout * oh() * ow() * cin_g() * kh * kw; }  // forward
 };
 
+// What an inference graph folds into a convolution's forward (graph.hpp, Graph::set_fusion): where
+// the output goes and the eval-mode BatchNorm (+ PReLU) that follows it, y = prelu(y * scale[c] +
+// shift[c]), applied to each output tile right after it is computed (still in cache) by the very
+// kernel the BatchNorm op runs (OpsKernels::bn_apply_plane): the results are bit for bit those of
+// the two ops apart.
+struct ConvEpilogue {
+  int64_t image_stride = 0;      // floats between the images of y (0: dense, Cout*OH*OW)
+  const float* scale = nullptr;  // per output channel (null: no affine, no PReLU)
+  const float* shift = nullptr;
+  const float* alpha = nullptr;  // PReLU slope: alpha[0] (na == 1) or alpha[c] (null: no PReLU)
+  int64_t na = 1;
+};
+
 // Throws Error naming `what` when the geometry is impossible (channels not divisible by groups,
 // empty output, reflect padding as large as the axis).
 void check_conv_geom(const ConvGeom& g, const char* what);

@@ -52,8 +52,9 @@ struct RowGroupPlan {
 
 // The kernels (AVX-512 only: levels below have none). Workspaces hold plan.workspace_floats() floats.
 struct RowGroupKernels {
-  // y = conv(x, w) + b (b may be null).
-  void (*forward)(const RowGroupPlan& plan, const float* x, const float* w, const float* b, float* y);
+  // y = conv(x, w) + b (b may be null), then the epilogue (may be null; conv.hpp).
+  void (*forward)(const RowGroupPlan& plan, const float* x, const float* w, const float* b, float* y,
+                  const ConvEpilogue* ep);
   // dx (+)= conv^T(dy) as the conv of dy with the flipped kernel (plan.same only).
   void (*backward_input)(const RowGroupPlan& plan, const float* dy, const float* w, float* dx, bool accumulate);
   // dw (+)= the weight gradient.

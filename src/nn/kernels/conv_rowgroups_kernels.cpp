@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "nn/kernels/microkernel.hpp"
+#include "nn/kernels/ops_kernels.hpp"
 #include "nn/kernels/simd_util.hpp"
 
 namespace climseg::nn::CLIMSEG_KERNEL_NS {
@@ -508,15 +509,22 @@ bool stream(const ConvGeom& g, const float* out) {
   return bytes > kStreamBytes && g.w % 16 == 0 && reinterpret_cast<uintptr_t>(out) % 64 == 0;
 }
 
-void forward(const RowGroupPlan& pl, const float* x, const float* w, const float* b, float* y) {
+void forward(const RowGroupPlan& pl, const float* x, const float* w, const float* b, float* y, const ConvEpilogue* ep) {
   const ConvGeom& g = pl.g;
   const int64_t hw = g.h * g.w, planes = g.n * g.cin;
-  const bool nt = stream(g, y);
+  const int64_t image = ep && ep->image_stride > 0 ? ep->image_stride : g.cout * hw;
+  const bool affine = ep != nullptr && ep->scale != nullptr;
+  // (Not streamed with an epilogue: it reads the plane back right away, from cache.)
+  const bool nt = !affine && image == g.cout * hw && stream(g, y);
 #pragma omp parallel for schedule(dynamic, plane_chunk(planes, pl.threads)) num_threads(pl.threads)
   for (int64_t p = 0; p < planes; ++p) {
     const int64_t c = p % g.cin;
     const float* xp = x + p * hw;
-    forward_plane(pl, xp, w + c * 9, b ? b[c] : 0.0f, y + p * hw, false, xp + hw, nt);
+    float* yp = y + p / g.cin * image + c * hw;
+    forward_plane(pl, xp, w + c * 9, b ? b[c] : 0.0f, yp, false, xp + hw, nt);
+    if (affine)
+      ops_kernels.bn_apply_plane(yp, yp, hw, ep->scale[c], ep->shift[c],
+                                 ep->alpha ? ep->alpha + (ep->na == 1 ? 0 : c) : nullptr);
   }
 }
 
