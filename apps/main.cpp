@@ -8,6 +8,7 @@
 #include "apps/command.hpp"
 #include "core/error.hpp"
 #include "core/mpi.hpp"
+#include "core/tensor.hpp"
 #include "readers/writer.hpp"
 
 namespace climseg::app {
@@ -37,6 +38,7 @@ void print_error(const std::string& message) {
 
 int main(int argc, char** argv) {
   using namespace climseg;
+  keep_freed_memory();           // per-step buffers are reused, not faulted in again each step
   MpiSession mpi(&argc, &argv);  // outlives the handlers below, which may need to abort the job
   int code = 0;
   try {

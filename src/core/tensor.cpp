@@ -8,9 +8,22 @@
 #include <cstring>
 #include <new>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include "core/error.hpp"
 
 namespace climseg {
+
+void keep_freed_memory() {
+#if defined(__GLIBC__)
+  // glibc's ceiling for the mmap threshold is 32 MiB (half its 64 MiB heap size); setting it also
+  // stops glibc from moving it, and a trim threshold this large never trims.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
+}
 
 Storage::Storage(int64_t n, bool zero) : size_(n) {
   if (n < 0) fail("negative tensor size {}", n);
