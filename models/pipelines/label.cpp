@@ -164,7 +164,18 @@ class Labeller {
   std::string output_name(const std::string& input, std::set<std::string>& used) const;
   void write_group(const io::Archive& a, int64_t first, int64_t last, const std::string& path, const io::RunKey& key,
                    const std::map<int64_t, std::vector<geo::LatLon>>& centres, const std::vector<std::string>& iso,
-                   std::string& river_rows, std::string& summary_rows, Progress& progress) const;
+                   std::string& river_rows, std::string& summary_rows, Progress& progress, StageTimes& times,
+                   int64_t& samples_read, bool background) const;
+  // One label file to write: its steps, path and key.
+  struct GroupJob {
+    int64_t first, last;
+    std::string path;
+    io::RunKey key;
+  };
+  void groups_in_lanes(const std::vector<Role>& roles, const std::vector<GroupJob>& jobs,
+                       const std::map<int64_t, std::vector<geo::LatLon>>& centres, const std::vector<std::string>& iso,
+                       std::vector<std::string>& river_rows, std::vector<std::string>& summary_rows, int lanes,
+                       Progress& progress);
   std::vector<Role> mask_roles() const;
   std::vector<Role> all_mask_roles() const;
   // The class map of step i from its sample (null when pass 2 reads none: masks_ has them all).
@@ -302,7 +313,7 @@ std::vector<Role> Labeller::all_mask_roles() const {
 void Labeller::write_group(const io::Archive& a, int64_t first, int64_t last, const std::string& path,
                            const io::RunKey& key, const std::map<int64_t, std::vector<geo::LatLon>>& centres,
                            const std::vector<std::string>& iso, std::string& river_rows, std::string& summary_rows,
-                           Progress& progress) const {
+                           Progress& progress, StageTimes& times, int64_t& samples_read, bool background) const {
   const io::SampleInfo info0 = a.info(first);
   const io::FileMeta* meta = nullptr;
   for (const auto& f : a.files())
@@ -333,17 +344,17 @@ void Labeller::write_group(const io::Archive& a, int64_t first, int64_t last, co
     Stopwatch w;
     writer = std::make_shared<io::CfWriter>(path, spec);
     const double seconds = w.seconds();
-    times_.write_s += seconds;
-    times_.write_wait_s += seconds;
+    times.write_s += seconds;
+    times.write_wait_s += seconds;
   }
-  io::WriteBehind writes(io::background_io(cfg_.overlap));
+  io::WriteBehind writes(background);
   std::vector<int64_t> idx(static_cast<size_t>(last - first));
   std::iota(idx.begin(), idx.end(), first);
   // Only what the class maps need is read: nothing at all for cyclones alone when pass 1 found
   // every centre's mask (masks_cached_) and no data are copied beside LABELS.
   const bool read = !masks_cached_ || !pass2_roles_.empty() || !data_channels.empty();
   std::optional<io::Prefetcher> loader;
-  if (read) loader.emplace(a, idx, 2, io::background_io(cfg_.overlap));
+  if (read) loader.emplace(a, idx, 2, background);
   const int64_t HW = a.grid().size();
   std::string my_rivers, my_summary;
   for (const int64_t i : idx) {
@@ -351,7 +362,7 @@ void Labeller::write_group(const io::Archive& a, int64_t first, int64_t last, co
     if (read) {
       s = loader->next();
       if (!s || s->index != i) fail("label: step {} of {} was not loaded in order", i, path);
-      ++samples_read_;
+      ++samples_read;
     }
     Stopwatch computing;
     const auto labels = labels_of(a, s ? &*s : nullptr, i, centres);
@@ -373,14 +384,15 @@ void Labeller::write_group(const io::Archive& a, int64_t first, int64_t last, co
       const float* plane = s->data.data() + int64_t(c) * HW;  // read: data_channels is not empty
       data->emplace_back(plane, plane + HW);
     }
-    times_.compute_s += computing.seconds();
+    times.compute_s += computing.seconds();
     writes.post(std::move(out), [writer, data, &data_channels, time = a.info(i).time_value](const float* x) {
       const int64_t t = writer->append_time(time);
       writer->write("LABELS", t, x);
       for (size_t k = 0; k < data_channels.size(); ++k) writer->write(data_channels[k].first, t, (*data)[k].data());
     });
     if (s) loader->recycle(std::move(*s));
-    ++times_.steps;
+    ++times.steps;
+#pragma omp critical(climseg_label_lanes)
     progress.advance();
   }
   // What the tables and summary need from this file, so a rerun that keeps it need not redo it.
@@ -391,11 +403,11 @@ void Labeller::write_group(const io::Archive& a, int64_t first, int64_t last, co
   });
   writes.finish();
   if (loader) {
-    times_.read_s += loader->load_seconds();
-    times_.read_wait_s += loader->wait_seconds();
+    times.read_s += loader->load_seconds();
+    times.read_wait_s += loader->wait_seconds();
   }
-  times_.write_s += writes.busy_seconds();
-  times_.write_wait_s += writes.wait_seconds();
+  times.write_s += writes.busy_seconds();
+  times.write_wait_s += writes.wait_seconds();
   river_rows += my_rivers;
   summary_rows += my_summary;
   log::debug("wrote {}", path);
@@ -464,6 +476,55 @@ void Labeller::candidates_in_lanes(const std::vector<Role>& roles, const std::ve
   times_.read_s += busy_read / lanes;
   times_.read_wait_s += w * read_share;
   times_.compute_s += w * (1 - read_share);
+}
+
+// Pass 2 on `lanes` threads that each write whole label files, in turn, on one thread (its own
+// archive), as `lanes` ranks of one thread would: the writes (conversion, deflate, fsync) and,
+// for rivers, each step's read and detection no longer leave the second core idle. Each file is
+// the one lane's; the tables' rows are kept per file, in file order. An error is the first failing
+// file's (the files of later groups that other lanes finished stay, complete, as a rerun keeps them).
+void Labeller::groups_in_lanes(const std::vector<Role>& roles, const std::vector<GroupJob>& jobs,
+                               const std::map<int64_t, std::vector<geo::LatLon>>& centres,
+                               const std::vector<std::string>& iso, std::vector<std::string>& river_rows,
+                               std::vector<std::string>& summary_rows, int lanes, Progress& progress) {
+  Stopwatch wall;
+  std::vector<io::Archive> archives;
+  for (int l = 0; l < lanes; ++l) archives.push_back(open_with(roles, cfg_.with_data, 1));
+  std::vector<StageTimes> times(static_cast<size_t>(lanes));
+  std::vector<int64_t> reads(size_t(lanes), 0);
+  std::vector<std::exception_ptr> errors(jobs.size());
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+#pragma omp parallel num_threads(lanes)
+  {
+    const size_t lane = size_t(omp_get_thread_num());
+    omp_set_num_threads(1);  // the detectors' parallel regions run on this lane's thread alone
+    for (size_t k = next++; k < jobs.size() && !failed; k = next++) {
+      const GroupJob& j = jobs[k];
+      try {
+        write_group(archives[lane], j.first, j.last, j.path, j.key, centres, iso, river_rows[k], summary_rows[k],
+                    progress, times[lane], reads[lane], false);
+      } catch (...) {
+        errors[k] = std::current_exception();
+        failed = true;
+      }
+    }
+  }
+  for (const auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  // The wall time split between the stages as the lanes' busy times were (all inline); busy
+  // times are the lanes' means (as ranks' times are).
+  StageTimes busy;
+  for (const StageTimes& t : times) busy += t;
+  const double w = wall.seconds(), total = busy.read_s + busy.compute_s + busy.write_s;
+  const double share_read = total > 0 ? busy.read_s / total : 0.0, share_write = total > 0 ? busy.write_s / total : 0.0;
+  times_.read_s += busy.read_s / lanes;
+  times_.write_s += busy.write_s / lanes;
+  times_.read_wait_s += w * share_read;
+  times_.write_wait_s += w * share_write;
+  times_.compute_s += w * (1 - share_read - share_write);
+  times_.steps += busy.steps;
+  samples_read_ += std::accumulate(reads.begin(), reads.end(), int64_t(0));
 }
 
 heuristics::StepLabels Labeller::labels_of(const io::Archive& a, const io::Sample* s, int64_t i,
@@ -648,6 +709,10 @@ LabelReport Labeller::run() {
   }
   io::Archive a = open_with(mask, cfg_.with_data);
   std::string river_rows, summary_rows;
+  // Each group's table rows, in group order, whether its file was kept or written now.
+  std::vector<std::string> group_rivers(static_cast<size_t>(G)), group_summary(static_cast<size_t>(G));
+  std::vector<GroupJob> jobs;
+  std::vector<int64_t> job_group;
   const int64_t my_steps = group_first[size_t(gb.end)] - group_first[size_t(gb.begin)];
   Progress progress("label: masks", my_steps, progress_);
   std::set<std::string> names_used;
@@ -676,12 +741,31 @@ LabelReport Labeller::run() {
     std::vector<std::string> files = a.group_files(a.info(first).group);
     files.insert(files.end(), key_files.begin(), key_files.end());
     const io::RunKey key = io::make_run_key("label", std::move(config), files);
-    if (io::keep_existing(path, key, cfg_.rerun) && read_back(path, last - first, river_rows, summary_rows)) {
+    if (io::keep_existing(path, key, cfg_.rerun) &&
+        read_back(path, last - first, group_rivers[size_t(g)], group_summary[size_t(g)])) {
       ++skipped;
       progress.advance(last - first, "kept " + fs::path(path).filename().string());
       continue;
     }
-    write_group(a, first, last, path, key, centres, iso, river_rows, summary_rows, progress);
+    jobs.push_back({first, last, path, key});
+    job_group.push_back(g);
+  }
+  const int lanes = int(std::min<int64_t>(num_threads(), int64_t(jobs.size())));
+  std::vector<std::string> job_rivers(jobs.size()), job_summary(jobs.size());
+  if (lanes > 1) {
+    groups_in_lanes(mask, jobs, centres, iso, job_rivers, job_summary, lanes, progress);
+  } else {
+    for (size_t k = 0; k < jobs.size(); ++k)
+      write_group(a, jobs[k].first, jobs[k].last, jobs[k].path, jobs[k].key, centres, iso, job_rivers[k],
+                  job_summary[k], progress, times_, samples_read_, io::background_io(cfg_.overlap));
+  }
+  for (size_t k = 0; k < jobs.size(); ++k) {
+    group_rivers[size_t(job_group[k])] = std::move(job_rivers[k]);
+    group_summary[size_t(job_group[k])] = std::move(job_summary[k]);
+  }
+  for (int64_t g = 0; g < G; ++g) {
+    river_rows += group_rivers[size_t(g)];
+    summary_rows += group_summary[size_t(g)];
   }
   progress.finish();
   skipped = comm_.sum(skipped);
