@@ -413,6 +413,34 @@ void Labeller::write_group(const io::Archive& a, int64_t first, int64_t last, co
   log::debug("wrote {}", path);
 }
 
+namespace {
+// Runs job(lane, k) for k = 0 .. n-1 on `lanes` threads ("lanes"), each taking the next k in turn
+// and running OpenMP's nested regions on its own thread alone. After a job throws no new k starts,
+// and the error of the lowest failing k is rethrown: every k before it was taken before it, so it
+// is the error a serial run would have met first.
+template <class Job>
+void run_in_lanes(size_t n, int lanes, Job&& job) {
+  std::vector<std::exception_ptr> errors(n);
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+#pragma omp parallel num_threads(lanes)
+  {
+    const size_t lane = size_t(omp_get_thread_num());
+    omp_set_num_threads(1);  // the detectors' parallel regions run on this lane's thread alone
+    for (size_t k = next++; k < n && !failed; k = next++) {
+      try {
+        job(lane, k);
+      } catch (...) {
+        errors[k] = std::current_exception();
+        failed = true;
+      }
+    }
+  }
+  for (const auto& e : errors)
+    if (e) std::rethrow_exception(e);
+}
+}  // namespace
+
 // Pass 1 on `lanes` threads that each take whole steps, in turn, on one thread (its own archive:
 // an archive loads one step at a time), as `lanes` ranks of one thread would. Within one step the
 // threads shared 11 channel inflates and detectors with serial stages, so the second core idled
@@ -427,40 +455,26 @@ void Labeller::candidates_in_lanes(const std::vector<Role>& roles, const std::ve
   struct Result {
     bool loaded = false;
     heuristics::CandidatesAndMasks found;
-    std::exception_ptr error;
   };
   std::vector<Result> results(steps.size());
-  std::atomic<size_t> next{0};
-  std::atomic<bool> failed{false};
   std::vector<double> read(size_t(lanes), 0.0), compute(size_t(lanes), 0.0);
-#pragma omp parallel num_threads(lanes)
-  {
-    const size_t lane = size_t(omp_get_thread_num());
-    omp_set_num_threads(1);  // the detectors' parallel regions run on this lane's thread alone
-    io::Sample s;
-    for (size_t k = next++; k < steps.size() && !failed; k = next++) {
-      try {
-        Stopwatch reading;
-        archives[lane].load_into(steps[k], s);
-        read[lane] += reading.seconds();
-        if (!s.skip) {
-          Stopwatch computing;
-          const auto f = fields_of(archives[lane], s, roles);
-          results[k].found = heuristics::step_candidates_and_masks(f.fields, config_, steps[k], days[size_t(steps[k])]);
-          results[k].loaded = true;
-          compute[lane] += computing.seconds();
-        }
-      } catch (...) {
-        results[k].error = std::current_exception();
-        failed = true;
-      }
-#pragma omp critical(climseg_label_lanes)
-      progress.advance();
+  std::vector<io::Sample> samples(static_cast<size_t>(lanes));
+  run_in_lanes(steps.size(), lanes, [&](size_t lane, size_t k) {
+    io::Sample& s = samples[lane];
+    Stopwatch reading;
+    archives[lane].load_into(steps[k], s);
+    read[lane] += reading.seconds();
+    if (!s.skip) {
+      Stopwatch computing;
+      const auto f = fields_of(archives[lane], s, roles);
+      results[k].found = heuristics::step_candidates_and_masks(f.fields, config_, steps[k], days[size_t(steps[k])]);
+      results[k].loaded = true;
+      compute[lane] += computing.seconds();
     }
-  }
-  // Every step before a failing one was taken before it, so the first error is the serial run's.
+#pragma omp critical(climseg_label_lanes)
+    progress.advance();
+  });
   for (Result& r : results) {
-    if (r.error) std::rethrow_exception(r.error);
     if (!r.loaded) continue;  // skipped (FillPolicy::skip)
     ++samples_read_;
     auto& c = r.found;
@@ -492,26 +506,11 @@ void Labeller::groups_in_lanes(const std::vector<Role>& roles, const std::vector
   for (int l = 0; l < lanes; ++l) archives.push_back(open_with(roles, cfg_.with_data, 1));
   std::vector<StageTimes> times(static_cast<size_t>(lanes));
   std::vector<int64_t> reads(size_t(lanes), 0);
-  std::vector<std::exception_ptr> errors(jobs.size());
-  std::atomic<size_t> next{0};
-  std::atomic<bool> failed{false};
-#pragma omp parallel num_threads(lanes)
-  {
-    const size_t lane = size_t(omp_get_thread_num());
-    omp_set_num_threads(1);  // the detectors' parallel regions run on this lane's thread alone
-    for (size_t k = next++; k < jobs.size() && !failed; k = next++) {
-      const GroupJob& j = jobs[k];
-      try {
-        write_group(archives[lane], j.first, j.last, j.path, j.key, centres, iso, river_rows[k], summary_rows[k],
-                    progress, times[lane], reads[lane], false);
-      } catch (...) {
-        errors[k] = std::current_exception();
-        failed = true;
-      }
-    }
-  }
-  for (const auto& e : errors)
-    if (e) std::rethrow_exception(e);
+  run_in_lanes(jobs.size(), lanes, [&](size_t lane, size_t k) {
+    const GroupJob& j = jobs[k];
+    write_group(archives[lane], j.first, j.last, j.path, j.key, centres, iso, river_rows[k], summary_rows[k], progress,
+                times[lane], reads[lane], false);
+  });
   // The wall time split between the stages as the lanes' busy times were (all inline); busy
   // times are the lanes' means (as ranks' times are).
   StageTimes busy;

@@ -209,6 +209,29 @@ io::Archive role_archive(const LabelConfig& cfg, const LabelReport& report) {
   return io::Archive::open(cfg.inputs, o);
 }
 
+// The class maps (LABELS) of one label file, step after step, `cells` values each, read with
+// netCDF-C; empty (with a failure recorded) when the file or variable cannot be read.
+std::vector<std::vector<uint8_t>> class_maps_in(const fs::path& file, int64_t cells) {
+  int nc = -1, var = -1, dim[3];
+  size_t steps = 0;
+  if (nc_open(file.c_str(), NC_NOWRITE, &nc) != NC_NOERR) {
+    ADD_FAILURE() << file << ": cannot open";
+    return {};
+  }
+  std::vector<uint8_t> labels;
+  if (nc_inq_varid(nc, "LABELS", &var) == NC_NOERR && nc_inq_vardimid(nc, var, dim) == NC_NOERR &&
+      nc_inq_dimlen(nc, dim[0], &steps) == NC_NOERR) {
+    labels.resize(steps * size_t(cells));
+    if (nc_get_var_uchar(nc, var, labels.data()) != NC_NOERR) labels.clear();
+  }
+  nc_close(nc);
+  if (labels.empty()) ADD_FAILURE() << file << ": no readable LABELS";
+  std::vector<std::vector<uint8_t>> maps;
+  for (size_t t = 0; t < labels.size() / size_t(cells); ++t)
+    maps.emplace_back(labels.begin() + int64_t(t) * cells, labels.begin() + int64_t(t + 1) * cells);
+  return maps;
+}
+
 // label_steps over every step of a, the roles' planes handed over as arrays.
 StepsLabels label_in_memory(const io::Archive& a, const LabelConfig& cfg, const LabelReport& report) {
   std::vector<io::Sample> samples;
@@ -240,20 +263,10 @@ TEST(LabelArchive, InMemoryStepsGiveTheClassMapsOfTheFiles) {
   int64_t step = 0, labelled = 0;
   for (const std::string& name : files_in(out / "l")) {
     if (!name.ends_with(".labels.nc")) continue;
-    int nc = -1, var = -1;
-    ASSERT_EQ(nc_open((out / "l" / name).c_str(), NC_NOWRITE, &nc), NC_NOERR);
-    ASSERT_EQ(nc_inq_varid(nc, "LABELS", &var), NC_NOERR);
-    int dim[3];
-    size_t steps_in_file = 0;
-    nc_inq_vardimid(nc, var, dim);
-    nc_inq_dimlen(nc, dim[0], &steps_in_file);
-    std::vector<uint8_t> labels(steps_in_file * size_t(n));
-    ASSERT_EQ(nc_get_var_uchar(nc, var, labels.data()), NC_NOERR);
-    nc_close(nc);
-    for (size_t t = 0; t < steps_in_file; ++t, ++step) {
-      const std::vector<uint8_t> file(labels.begin() + int64_t(t) * n, labels.begin() + int64_t(t + 1) * n);
-      EXPECT_EQ(file, mem.classes[size_t(step)]) << name << " step " << t;
-      for (uint8_t v : file) labelled += v != 0;
+    const auto maps = class_maps_in(out / "l" / name, n);
+    for (size_t t = 0; t < maps.size(); ++t, ++step) {
+      EXPECT_EQ(maps[t], mem.classes[size_t(step)]) << name << " step " << t;
+      for (uint8_t v : maps[t]) labelled += v != 0;
     }
   }
   EXPECT_EQ(step, 6);
@@ -279,21 +292,19 @@ TEST(LabelArchive, CyclonesAloneReadEachStepOnce) {
   int64_t step = 0, cyclone_cells = 0;
   for (const std::string& name : files_in(out / "l")) {
     if (!name.ends_with(".labels.nc")) continue;
-    int nc = -1, var = -1;
-    ASSERT_EQ(nc_open((out / "l" / name).c_str(), NC_NOWRITE, &nc), NC_NOERR);
-    ASSERT_EQ(nc_inq_varid(nc, "LABELS", &var), NC_NOERR);
-    std::vector<uint8_t> labels(3 * size_t(n));
-    ASSERT_EQ(nc_get_var_uchar(nc, var, labels.data()), NC_NOERR);
+    const auto maps = class_maps_in(out / "l" / name, n);
+    ASSERT_EQ(maps.size(), 3u) << name;
     // The times too: pass 2 has no sample to take them from.
+    int nc = -1, var = -1;
     double times[3] = {-1, -1, -1};
+    ASSERT_EQ(nc_open((out / "l" / name).c_str(), NC_NOWRITE, &nc), NC_NOERR);
     ASSERT_EQ(nc_inq_varid(nc, "time", &var), NC_NOERR);
     ASSERT_EQ(nc_get_var_double(nc, var, times), NC_NOERR);
     nc_close(nc);
     for (size_t t = 0; t < 3; ++t) EXPECT_EQ(times[t], a.info(step + int64_t(t)).time_value) << name << " step " << t;
     for (size_t t = 0; t < 3; ++t, ++step) {
-      const std::vector<uint8_t> file(labels.begin() + int64_t(t) * n, labels.begin() + int64_t(t + 1) * n);
-      EXPECT_EQ(file, mem.classes[size_t(step)]) << name << " step " << t;
-      for (uint8_t v : file) cyclone_cells += v == 1;
+      EXPECT_EQ(maps[t], mem.classes[size_t(step)]) << name << " step " << t;
+      for (uint8_t v : maps[t]) cyclone_cells += v == 1;
     }
   }
   EXPECT_EQ(step, 6);
