@@ -386,15 +386,13 @@ void forward(const DepthwisePlan& plan, const float* x, const float* w, const fl
              const ConvEpilogue* ep) {
   const ConvGeom& g = plan.g;
   const int64_t p = g.oh() * g.ow(), planes = g.n * g.cin, khw = g.kh * g.kw;
-  const int64_t image = ep && ep->image_stride > 0 ? ep->image_stride : g.cout * p;
+  const int64_t image = epilogue_image(ep, g.cout * p);
 #pragma omp parallel for schedule(dynamic, plane_chunk(planes, plan.threads)) num_threads(plan.threads)
   for (int64_t pl = 0; pl < planes; ++pl) {
     const int64_t c = pl % g.cin;
     float* yp = y + pl / g.cin * image + c * p;
     forward_plane(plan, x + pl * g.h * g.w, w + c * khw, b ? b[c] : 0.0f, yp, false, slice_of(plan, ws));
-    if (ep != nullptr && ep->scale != nullptr)  // the plane is still in cache
-      ops_kernels.bn_apply_plane(yp, yp, p, ep->scale[c], ep->shift[c],
-                                 ep->alpha ? ep->alpha + (ep->na == 1 ? 0 : c) : nullptr);
+    if (epilogue_affine(ep)) ep->apply(ops_kernels, yp, p, c);  // the plane is still in cache
   }
 }
 

@@ -113,7 +113,7 @@ void forward(const GemmPlan& pl, const float* x, const float* w, const float* b,
              const ConvEpilogue* ep) {
   const ConvGeom& g = pl.g;
   const int64_t cog = g.cout_g(), cig = g.cin_g(), k = pl.k, p = pl.p, hw = g.h * g.w, tile_f = pl.tile_f;
-  const int64_t image = ep && ep->image_stride > 0 ? ep->image_stride : g.cout * p;
+  const int64_t image = epilogue_image(ep, g.cout * p);
   const int64_t cob = round_up(cog, kMrF) / kMrF;
   float* packed = ws;  // [group][block][k][8]
   float* tiles = ws + round_up(g.groups * cob * kMrF * k, 16);
@@ -159,10 +159,9 @@ void forward(const GemmPlan& pl, const float* x, const float* w, const float* b,
 #pragma omp simd
           for (int64_t i = 0; i < t; ++i) yr[i] += bv;
         }
-      if (ep != nullptr && ep->scale != nullptr)
+      if (epilogue_affine(ep))
         for (int64_t co = grp * cog; co < (grp + 1) * cog; ++co)
-          ops_kernels.bn_apply_plane(yg + (co - grp * cog) * p, yg + (co - grp * cog) * p, t, ep->scale[co],
-                                     ep->shift[co], ep->alpha ? ep->alpha + (ep->na == 1 ? 0 : co) : nullptr);
+          ep->apply(ops_kernels, yg + (co - grp * cog) * p, t, co);
     }
   }
 }

@@ -35,7 +35,20 @@ struct ConvEpilogue {
   const float* shift = nullptr;
   const float* alpha = nullptr;  // PReLU slope: alpha[0] (na == 1) or alpha[c] (null: no PReLU)
   int64_t na = 1;
+
+  // Channel c's affine and PReLU on n values of its plane, in place, with `ops`' BatchNorm kernel
+  // (the kernels of the caller's instruction-set level).
+  template <class Ops>
+  void apply(const Ops& ops, float* plane, int64_t n, int64_t c) const {
+    ops.bn_apply_plane(plane, plane, n, scale[c], shift[c], alpha ? alpha + (na == 1 ? 0 : c) : nullptr);
+  }
 };
+// Floats between the images of y under `ep` (may be null): its stride, or `dense` (Cout*OH*OW).
+inline int64_t epilogue_image(const ConvEpilogue* ep, int64_t dense) {
+  return ep != nullptr && ep->image_stride > 0 ? ep->image_stride : dense;
+}
+// Whether `ep` (may be null) applies a folded norm.
+inline bool epilogue_affine(const ConvEpilogue* ep) { return ep != nullptr && ep->scale != nullptr; }
 
 // Throws Error naming `what` when the geometry is impossible (channels not divisible by groups,
 // empty output, reflect padding as large as the axis).

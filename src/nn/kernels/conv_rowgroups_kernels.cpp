@@ -512,8 +512,8 @@ bool stream(const ConvGeom& g, const float* out) {
 void forward(const RowGroupPlan& pl, const float* x, const float* w, const float* b, float* y, const ConvEpilogue* ep) {
   const ConvGeom& g = pl.g;
   const int64_t hw = g.h * g.w, planes = g.n * g.cin;
-  const int64_t image = ep && ep->image_stride > 0 ? ep->image_stride : g.cout * hw;
-  const bool affine = ep != nullptr && ep->scale != nullptr;
+  const int64_t image = epilogue_image(ep, g.cout * hw);
+  const bool affine = epilogue_affine(ep);
   // (Not streamed with an epilogue: it reads the plane back right away, from cache.)
   const bool nt = !affine && image == g.cout * hw && stream(g, y);
 #pragma omp parallel for schedule(dynamic, plane_chunk(planes, pl.threads)) num_threads(pl.threads)
@@ -522,9 +522,7 @@ void forward(const RowGroupPlan& pl, const float* x, const float* w, const float
     const float* xp = x + p * hw;
     float* yp = y + p / g.cin * image + c * hw;
     forward_plane(pl, xp, w + c * 9, b ? b[c] : 0.0f, yp, false, xp + hw, nt);
-    if (affine)
-      ops_kernels.bn_apply_plane(yp, yp, hw, ep->scale[c], ep->shift[c],
-                                 ep->alpha ? ep->alpha + (ep->na == 1 ? 0 : c) : nullptr);
+    if (affine) ep->apply(ops_kernels, yp, hw, c);
   }
 }
 
