@@ -41,6 +41,9 @@ std::vector<Case> cases() {
       {"3x3 d2 reflect poles", geom(1, 3, 11, 12, 4, 3, 3, 1, 2, 1, Padding::spherical(2, Pad::reflect)), true,
        A::im2col},
       {"5x3 zeros", geom(2, 3, 9, 10, 5, 5, 3, 1, 1, 1, Padding::zeros(2, 1)), true, A::im2col},
+      // Direct forward (avx512): 3 bands of 6 output rows (the last one shorter), a partial last
+      // pixel tile per row and a partial last block of output channels.
+      {"3x3 d2 bands", geom(1, 64, 13, 200, 12, 3, 3, 1, 2, 1, Padding::circular(2)), true, A::im2col},
       {"groups 3", geom(2, 6, 8, 9, 9, 3, 3, 1, 1, 3, Padding::zeros(1)), true, A::im2col},
       {"wraps twice", geom(1, 2, 2, 3, 3, 3, 3, 1, 3, 1, Padding::circular(3)), false, A::im2col},
       {"1x1", geom(3, 12, 7, 9, 5, 1, 1, 1, 1, 1, Padding{}), true, A::gemm1x1},
@@ -111,6 +114,10 @@ void check_case(const Case& c, Isa isa) {
                     g.pad.w == g.dw && g.w >= 16 && isa == Isa::avx512;
   if (c.algo == ConvKernel::Algo::depthwise) {
     EXPECT_EQ(k.algo_name(), rows ? "depthwise-rowgroups" : "depthwise-direct");
+  }
+  // Column stride 1 takes the direct forward (no im2col) at the avx512 level.
+  if (c.algo == ConvKernel::Algo::im2col) {
+    EXPECT_EQ(k.algo_name().starts_with("direct-gemm"), g.sw == 1 && isa == Isa::avx512) << k.algo_name();
   }
   const size_t nx = size_t(g.n * g.cin * g.h * g.w), nw = size_t(g.cout * g.cin_g() * g.kh * g.kw),
                ny = size_t(g.n * g.cout * g.oh() * g.ow());
@@ -225,6 +232,26 @@ void check_thread_independence(const Case& c, Isa isa) {
   k3.backward(x.data(), dy.data(), w.data(), dx3.data(), false, dw3.data(), false, nullptr, false, ws.data());
   EXPECT_EQ(std::memcmp(dx1.data(), dx3.data(), nx * 4), 0);
   EXPECT_EQ(std::memcmp(dw1.data(), dw3.data(), nw * 4), 0);
+}
+
+// The direct forward (avx512) adds the same products in the same order as the im2col forward of
+// the avx2 level: on a CGNet level-1 convolution (circular, several bands) the same bits.
+TEST(ConvFast, DirectForwardIsTheIm2colForwardBitForBit) {
+  const auto isas = runnable_isas();
+  if (std::find(isas.begin(), isas.end(), Isa::avx512) == isas.end() ||
+      std::find(isas.begin(), isas.end(), Isa::avx2) == isas.end())
+    GTEST_SKIP() << "needs the avx512 and avx2 kernels on this CPU";
+  const ConvGeom g = geom(1, 32, 24, 576, 32, 3, 3, 1, 1, 1, Padding::circular(1));
+  ConvKernel direct(g, 2, Isa::avx512), im2col(g, 2, Isa::avx2);
+  ASSERT_TRUE(direct.algo_name().starts_with("direct-gemm")) << direct.algo_name();
+  ASSERT_TRUE(im2col.algo_name().starts_with("im2col-gemm")) << im2col.algo_name();
+  const size_t nx = size_t(g.cin * g.h * g.w), nw = size_t(g.cout * g.cin * 9), ny = size_t(g.cout * g.h * g.w);
+  auto x = random_vec<float>(nx, 11), w = random_vec<float>(nw, 12), b = random_vec<float>(size_t(g.cout), 13);
+  std::vector<float> ws(size_t(std::max(direct.workspace_floats(), im2col.workspace_floats())));
+  std::vector<float> y1(ny), y2(ny);
+  direct.forward(x.data(), w.data(), b.data(), y1.data(), ws.data());
+  im2col.forward(x.data(), w.data(), b.data(), y2.data(), ws.data());
+  EXPECT_EQ(std::memcmp(y1.data(), y2.data(), ny * 4), 0);
 }
 
 // x rounded to bf16 (nearest even), back as double.

@@ -107,10 +107,117 @@ void unpack_rows(const GemmPlan& pl, const float* col, int64_t r0, int64_t r1, i
 
 // ------------------------------------------------------------------ GEMM paths
 
+// The weights of every group as blocks of kMrF output channels, k-major: packed[group][block][k][8]
+// (rows beyond Cout/g zero). Called inside a parallel region (the blocks are shared among its threads).
+void pack_weights(const GemmPlan& pl, const float* w, float* packed) {
+  const ConvGeom& g = pl.g;
+  const int64_t cog = g.cout_g(), k = pl.k, cob = round_up(cog, kMrF) / kMrF;
+#pragma omp for schedule(static)
+  for (int64_t gb = 0; gb < g.groups * cob; ++gb) {
+    const int64_t grp = gb / cob, blk = gb % cob;
+    float* dst = packed + gb * k * kMrF;
+    for (int i = 0; i < kMrF; ++i) {
+      const int64_t co = blk * kMrF + i;
+      const float* src = w + (grp * cog + std::min(co, cog - 1)) * k;
+      for (int64_t kk = 0; kk < k; ++kk) dst[kk * kMrF + i] = co < cog ? src[kk] : 0.0f;
+    }
+  }
+}
+
+// Epilogue of a computed block of pixels [p0, p0 + t) of one group: the bias, then the folded norm.
+void finish_tile(const GemmPlan& pl, const float* b, float* yg, int64_t grp, int64_t t, const ConvEpilogue* ep) {
+  const int64_t cog = pl.g.cout_g(), p = pl.p;
+  if (b != nullptr)
+    for (int64_t co = 0; co < cog; ++co) {
+      float* yr = yg + co * p;
+      const float bv = b[grp * cog + co];
+#pragma omp simd
+      for (int64_t i = 0; i < t; ++i) yr[i] += bv;
+    }
+  if (epilogue_affine(ep))
+    for (int64_t co = grp * cog; co < (grp + 1) * cog; ++co) ep->apply(ops_kernels, yg + (co - grp * cog) * p, t, co);
+}
+
+#if defined(__AVX512F__)
+// The padded input rows of output rows [oy0, oy0 + rows) of one group, as the direct forward reads
+// them: band[ci][j][phase][q] holds input row oy0 * sh - pad.h + j at virtual column q * sw + phase
+// (column - pad.w), padding mapped as the im2col packing maps it.
+void fill_band(const GemmPlan& pl, const float* xg, int64_t oy0, int64_t rows, float* band) {
+  const ConvGeom& g = pl.g;
+  const int64_t rin = (rows - 1) * g.sh + (g.kh - 1) * g.dh + 1;
+  const int64_t ncols = (g.ow() - 1) * g.sw + (g.kw - 1) * g.dw + 1;
+  const int64_t s_lo = std::clamp<int64_t>(g.pad.w, 0, ncols), s_hi = std::clamp<int64_t>(g.pad.w + g.w, s_lo, ncols);
+  const int64_t sw = g.sw, phase = pl.band_phase;
+  for (int64_t ci = 0; ci < g.cin_g(); ++ci)
+    for (int64_t j = 0; j < rin; ++j) {
+      float* dst = band + ci * pl.band_cs + j * pl.band_rs;
+      const int64_t iy = pad_index(oy0 * g.sh - g.pad.h + j, g.h, g.pad.rows);
+      if (iy < 0) {
+        std::fill(dst, dst + pl.band_rs, 0.0f);
+        continue;
+      }
+      const float* xr = xg + (ci * g.h + iy) * g.w;
+      const auto edge = [&](int64_t s) {
+        const int64_t ix = pad_index(s - g.pad.w, g.w, g.pad.cols);
+        dst[(s % sw) * phase + s / sw] = ix < 0 ? 0.0f : xr[ix];
+      };
+      for (int64_t s = 0; s < s_lo; ++s) edge(s);
+      if (sw == 1) {
+        std::memcpy(dst + s_lo, xr + (s_lo - g.pad.w), static_cast<size_t>(s_hi - s_lo) * sizeof(float));
+      } else {
+        for (int64_t s = s_lo; s < s_hi; ++s) dst[(s % sw) * phase + s / sw] = xr[s - g.pad.w];
+      }
+      for (int64_t s = s_hi; s < ncols; ++s) edge(s);
+    }
+}
+
+// forward() without im2col: threads take bands of output rows of one image and group, copy the
+// band's padded input rows once (fill_band) and run the microkernel on each output row's pixel tiles
+// with B read at the taps' offsets in the band. Every output is the same sum in the same order as
+// forward()'s, so the results are bit for bit the same.
+void forward_direct(const GemmPlan& pl, const float* x, const float* w, const float* b, float* y, bool accumulate,
+                    float* ws, const ConvEpilogue* ep) {
+  const ConvGeom& g = pl.g;
+  const int64_t cog = g.cout_g(), cig = g.cin_g(), k = pl.k, p = pl.p, hw = g.h * g.w, oh = g.oh(), ow = g.ow();
+  const int64_t image = epilogue_image(ep, g.cout * p), rows = pl.band_rows, nb = ceil_div(oh, rows);
+  const int64_t cob = round_up(cog, kMrF) / kMrF, jobs = g.n * g.groups * nb;
+  float* packed = ws;
+  float* bands = ws + round_up(g.groups * cob * kMrF * k, 16);
+  const int32_t* off = pl.offsets.data();
+#pragma omp parallel num_threads(pl.threads)
+  {
+    pack_weights(pl, w, packed);
+    float* band = bands + omp_get_thread_num() * round_up(cig * pl.band_cs, 16);
+#pragma omp for schedule(static)
+    for (int64_t job = 0; job < jobs; ++job) {
+      const int64_t n = job / (g.groups * nb), grp = (job / nb) % g.groups, oy0 = job % nb * rows;
+      const int64_t oy1 = std::min(oh, oy0 + rows);
+      fill_band(pl, x + (n * g.cin + grp * cig) * hw, oy0, oy1 - oy0, band);
+      float* yg = y + n * image + grp * cog * p + oy0 * ow;
+      for (int64_t blk = 0; blk < cob; ++blk) {
+        const float* a = packed + (grp * cob + blk) * k * kMrF;
+        const int mr = int(std::min<int64_t>(kMrF, cog - blk * kMrF));
+        for (int64_t oy = oy0; oy < oy1; ++oy) {
+          const float* brow = band + (oy - oy0) * g.sh * pl.band_rs;
+          float* yrow = yg + blk * kMrF * p + (oy - oy0) * ow;
+          for (int64_t j = 0; j < ow; j += kNrF)
+            mk::kernel_offsets<kMrF, kNvF>(k, a, brow + j, off, yrow + j, p, mr, int(std::min<int64_t>(kNrF, ow - j)),
+                                           accumulate);
+        }
+      }
+      finish_tile(pl, b, yg, grp, (oy1 - oy0) * ow, ep);
+    }
+  }
+}
+#endif
+
 // y (+)= W x-columns (+ b), then the epilogue on the tile: threads take whole pixel tiles; weights
 // packed once per call.
 void forward(const GemmPlan& pl, const float* x, const float* w, const float* b, float* y, bool accumulate, float* ws,
              const ConvEpilogue* ep) {
+#if defined(__AVX512F__)
+  if (pl.direct) return forward_direct(pl, x, w, b, y, accumulate, ws, ep);
+#endif
   const ConvGeom& g = pl.g;
   const int64_t cog = g.cout_g(), cig = g.cin_g(), k = pl.k, p = pl.p, hw = g.h * g.w, tile_f = pl.tile_f;
   const int64_t image = epilogue_image(ep, g.cout * p);
@@ -120,16 +227,7 @@ void forward(const GemmPlan& pl, const float* x, const float* w, const float* b,
   const int64_t ntiles = (p + tile_f - 1) / tile_f, jobs = g.n * g.groups * ntiles;
 #pragma omp parallel num_threads(pl.threads)
   {
-#pragma omp for schedule(static)
-    for (int64_t gb = 0; gb < g.groups * cob; ++gb) {
-      const int64_t grp = gb / cob, blk = gb % cob;
-      float* dst = packed + gb * k * kMrF;
-      for (int i = 0; i < kMrF; ++i) {
-        const int64_t co = blk * kMrF + i;
-        const float* src = w + (grp * cog + std::min(co, cog - 1)) * k;
-        for (int64_t kk = 0; kk < k; ++kk) dst[kk * kMrF + i] = co < cog ? src[kk] : 0.0f;
-      }
-    }
+    pack_weights(pl, w, packed);
     float* col = tiles + omp_get_thread_num() * round_up(k * tile_f, 16);
 #pragma omp for schedule(static)
     for (int64_t job = 0; job < jobs; ++job) {
@@ -152,16 +250,7 @@ void forward(const GemmPlan& pl, const float* x, const float* w, const float* b,
           mk::kernel<kMrF, kNvF, true>(k, a, 0, 0, bmat + j, ldb, yg + blk * kMrF * p + j, p, mr,
                                        int(std::min<int64_t>(kNrF, t - j)), accumulate);
       }
-      if (b != nullptr)
-        for (int64_t co = 0; co < cog; ++co) {
-          float* yr = yg + co * p;
-          const float bv = b[grp * cog + co];
-#pragma omp simd
-          for (int64_t i = 0; i < t; ++i) yr[i] += bv;
-        }
-      if (epilogue_affine(ep))
-        for (int64_t co = grp * cog; co < (grp + 1) * cog; ++co)
-          ep->apply(ops_kernels, yg + (co - grp * cog) * p, t, co);
+      finish_tile(pl, b, yg, grp, t, ep);
     }
   }
 }

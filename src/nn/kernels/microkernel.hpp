@@ -82,6 +82,45 @@ inline void kernel(int64_t kc, const float* a, int64_t rs, int64_t ks, const flo
   }
 }
 
+// kernel<MR, NV, true> with B row k at b + off[k] (the direct convolution's taps in a band of
+// input rows): the same products summed in the same order, so the same results bit for bit.
+template <int MR, int NV>
+inline void kernel_offsets(int64_t kc, const float* a, const float* b, const int32_t* off, float* c, int64_t ldc,
+                           int mr_valid, int nr_valid, bool accumulate) {
+  __m512 acc[MR][NV];
+  __mmask16 m[NV];
+#pragma GCC unroll 4
+  for (int j = 0; j < NV; ++j) m[j] = lane_mask(nr_valid - 16 * j);
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) acc[i][j] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k) {
+    const float* br = b + off[k];
+    __m512 bv[NV];
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) bv[j] = _mm512_maskz_loadu_ps(m[j], br + j * 16);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const __m512 av = _mm512_set1_ps(a[i]);
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) acc[i][j] = _mm512_fmadd_ps(av, bv[j], acc[i][j]);
+    }
+    a += MR;
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    if (i >= mr_valid) break;
+    float* cr = c + i * ldc;
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) {
+      __m512 v = acc[i][j];
+      if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m[j], cr + j * 16));
+      _mm512_mask_storeu_ps(cr + j * 16, m[j], v);
+    }
+  }
+}
+
 // dst (cols x rows, row stride ldd) = transpose of src (rows x cols, row stride lds), by 16x16
 // register blocks (masked at the edges). GCC 12 misreads the intrinsics' internal "undefined"
 // operands as uninitialised here, hence the pragma.
