@@ -81,7 +81,7 @@ std::string ConvKernel::algo_name() const {
     case Algo::gemm1x1:
       return precision_ == Precision::bf16 ? "gemm1x1 bf16" : "gemm1x1";
     case Algo::im2col:
-      return std::string(precision_ == Precision::bf16                   ? "im2col-gemm bf16"
+      return std::string(precision_ == Precision::bf16             ? "im2col-gemm bf16"
                          : gemm_->direct && k_->isa == Isa::avx512 ? "direct-gemm"
                                                                    : "im2col-gemm") +
              (gemm_->adjoint ? ", dx by adjoint conv" : ", dx by col2im");

@@ -41,10 +41,10 @@ struct GemmPlan {
   // band of input rows, padded and split into stride phases, so that every im2col row of a pixel
   // tile within one output row is a contiguous run of the band, at offsets[k] from the tile's start.
   bool direct = false;
-  int64_t band_rows = 0;        // output rows per band (the job)
-  int64_t band_rs = 0;          // floats per band row (sw phases of band_phase floats)
-  int64_t band_phase = 0;       // floats per stride phase of a band row
-  int64_t band_cs = 0;          // floats per input channel of a band
+  int64_t band_rows = 0;         // output rows per band (the job)
+  int64_t band_rs = 0;           // floats per band row (sw phases of band_phase floats)
+  int64_t band_phase = 0;        // floats per stride phase of a band row
+  int64_t band_cs = 0;           // floats per input channel of a band
   std::vector<int32_t> offsets;  // per im2col row k: its first tap's offset in the band
   // Stride-1 "same" convolutions (zeros or circular): the input gradient is the forward conv of dy
   // with the flipped, transposed kernel; this is that conv (null: dx by col2im).
