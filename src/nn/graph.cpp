@@ -43,7 +43,8 @@ struct Graph::Node {
   int output = -1;
   OpNeeds needs;
   bool active = false;  // runs in backward
-  bool folded = false;  // fused into other nodes (fold_norms): never runs
+  bool folded = false;  // fused into other nodes (fold_norms, fold_gates): never runs
+  const char* fold_note = "  (folded into its inputs' producers)";
   // fixed at compile
   std::vector<const void*> in_ptrs;
   std::vector<void*> din_ptrs;
@@ -190,6 +191,7 @@ void Graph::compile(const std::vector<Value>& outputs, Value loss) {
     outputs_.push_back(loss_);
   }
   if (!training() && !bn_batch_stats_ && fusion_) fold_norms();
+  if (!training() && fusion_) fold_gates();
   plan();
   compiled_ = true;
 }
@@ -199,12 +201,13 @@ void Graph::compile(const std::vector<Value>& outputs, Value loss) {
 // buffer directly at their channel offsets. The norm's output becomes an alias of its input (and
 // each concat input an alias of a slice of the concat's output); the norm and the concat stay as
 // nodes that never run (node indices, and so op seeds, do not move).
+bool Graph::sole_use(int v) const {
+  const ValueRec& r = rec(v);
+  return r.kind == ValueRec::Kind::activation && r.dtype == DType::f32 && r.consumers.size() == 1 &&
+         std::find(outputs_.begin(), outputs_.end(), v) == outputs_.end();
+}
+
 void Graph::fold_norms() {
-  auto sole_use = [&](int v) {
-    const ValueRec& r = rec(v);
-    return r.kind == ValueRec::Kind::activation && r.dtype == DType::f32 && r.consumers.size() == 1 &&
-           std::find(outputs_.begin(), outputs_.end(), v) == outputs_.end();
-  };
   for (auto& bnp : nodes_) {
     Node& bn = *bnp;
     FoldedNorm f;
@@ -242,6 +245,37 @@ void Graph::fold_norms() {
     ValueRec& out = *values_[static_cast<size_t>(bn.output)];
     out.kind = ValueRec::Kind::alias;
     out.alias_of = x;
+  }
+}
+
+// Each add one of whose inputs is a scale_channels(x, g) that only the add reads (CGNet's gated
+// residual, a + x * g) computes it in its own pass: the add reads (a, x, g), the scale_channels never
+// runs and its output is never stored (an alias of x that nothing reads).
+void Graph::fold_gates() {
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    Node& add = *nodes_[i];
+    if (add.folded || add.inputs.size() != 2 || !add.op->can_fold_gate()) continue;
+    for (int side = 1; side >= 0; --side) {
+      const int scaled = add.inputs[static_cast<size_t>(side)];
+      if (!sole_use(scaled)) continue;
+      Node& sc = *nodes_[static_cast<size_t>(rec(scaled).producer)];
+      if (sc.folded || sc.op->kind() != "scale_channels" || sc.inputs.size() != 2) continue;
+      const ValueRec& r = rec(scaled);
+      const int64_t nc = r.shape[0] * r.shape[1];
+      add.op->fold_gate(nc, r.numel / nc);
+      add.inputs = {add.inputs[static_cast<size_t>(1 - side)], sc.inputs[0], sc.inputs[1]};
+      add.needs = add.op->needs();
+      for (int v : sc.inputs)
+        for (int& consumer : values_[static_cast<size_t>(v)]->consumers)
+          if (consumer == rec(scaled).producer) consumer = static_cast<int>(i);
+      ValueRec& out = *values_[static_cast<size_t>(scaled)];
+      out.consumers.clear();
+      out.kind = ValueRec::Kind::alias;
+      out.alias_of = sc.inputs[0];
+      sc.folded = true;
+      sc.fold_note = "  (folded into the add that reads it)";
+      break;
+    }
   }
 }
 
@@ -584,7 +618,7 @@ std::string Graph::summary() const {
     const ValueRec& r = rec(nd.output);
     s += fmt::format("{:4d} {:<18} {:<24} {}{}{}\n", i, nd.op->kind(), shape_str(r.shape), nd.op->detail(),
                      nd.active ? "" : (training() && loss_ >= 0 ? "  (no backward)" : ""),
-                     nd.folded ? "  (folded into its inputs' producers)" : "");
+                     nd.folded ? nd.fold_note : "");
   }
   s += fmt::format("arena {:.1f} MB (without reuse {:.1f} MB)\n", arena_bytes_ / 1e6, naive_bytes_ / 1e6);
   return s;

@@ -128,6 +128,10 @@ class Op {
   // (a slice of a concat's buffer), says so and takes it.
   virtual bool can_fold_norm() const { return false; }
   virtual void fold_norm(const FoldedNorm&) {}
+  // An add that can compute a + x * g itself when one input is a scale_channels(x, g) only it reads
+  // (CGNet's gated residual): it takes inputs (a, x, g) from then on; nc, hw as scale_channels'.
+  virtual bool can_fold_gate() const { return false; }
+  virtual void fold_gate(int64_t /*nc*/, int64_t /*hw*/) {}
 };
 
 // Time spent per node when profiling is on (Graph::set_profiling).
@@ -244,7 +248,9 @@ class Graph {
   struct Buffer;
   int new_value(Shape shape, DType dtype, const std::string& name);
   int root_of(int v) const;
+  bool sole_use(int v) const;  // an f32 activation read by one node and not a graph output
   void fold_norms();
+  void fold_gates();
   void plan();
   void check_building(const char* what) const;
   void check_value(Value v, const char* what) const;

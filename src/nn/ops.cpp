@@ -617,15 +617,27 @@ class AddOp : public KernelOp {
  public:
   explicit AddOp(int64_t n) : n_(n) {}
   std::string kind() const override { return "add"; }
-  OpNeeds needs() const override { return OpNeeds{{false, false}}; }
-  void forward(const OpContext& c) override { ops_.add_forward(c.input(0), c.input(1), c.output(), n_); }
+  OpNeeds needs() const override { return gated_ ? OpNeeds{{false, false, false}} : OpNeeds{{false, false}}; }
+  std::string detail() const override { return gated_ ? "+ scale_channels (folded)" : ""; }
+  bool can_fold_gate() const override { return !gated_; }
+  void fold_gate(int64_t nc, int64_t hw) override {
+    CLIMSEG_ASSERT(nc * hw == n_);
+    gated_ = true, nc_ = nc, hw_ = hw;
+  }
+  void forward(const OpContext& c) override {
+    if (gated_) return ops_.add_scaled_channels_forward(c.input(0), c.input(1), c.input(2), c.output(), nc_, hw_);
+    ops_.add_forward(c.input(0), c.input(1), c.output(), n_);
+  }
   void backward(const OpContext& c) override {
+    CLIMSEG_ASSERT(!gated_);  // folded in eval graphs only
     for (int i = 0; i < 2; ++i)
       if (float* dx = c.grad_input(i)) ops_.axpy_grad(c.grad_output(), dx, n_, 1.0f, c.accumulate[i]);
   }
 
  private:
   int64_t n_;
+  bool gated_ = false;
+  int64_t nc_ = 0, hw_ = 0;
 };
 
 class MulOp : public KernelOp {

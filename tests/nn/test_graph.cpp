@@ -531,6 +531,63 @@ TEST(Graph, FoldedNormsGiveTheUnfoldedResultsBitForBit) {
   }
 }
 
+// Inference fusion of CGNet's gated residuals: add(a, scale_channels(x, g)) with the scaled value read
+// by the add alone runs as one pass (either input order); a scale_channels read twice, or one that is
+// a graph output, stays. Bit for bit the unfused graph's outputs.
+TEST(Graph, FoldedGatesGiveTheUnfoldedResultsBitForBit) {
+  struct Gated : Module {
+    Conv2d c0{4, 6, 3, Conv2dOptions().pad(Padding::circular(1)), true};
+    Gated() { register_module("c0", c0); }
+    std::vector<Value> forward(Value x6, Value x4) {
+      Value z = c0(x4);
+      Value g = sigmoid(global_avg_pool(z));
+      Value r1 = add(x6, scale_channels(z, g));   // folded
+      Value r2 = add(scale_channels(r1, g), r1);  // folded (the scaled input first)
+      Value twice = scale_channels(z, g);         // read twice: stays
+      Value r3 = add(add(twice, r2), twice);
+      Value kept = scale_channels(r3, g);  // a graph output: stays
+      return {add(kept, r3), kept};
+    }
+  } net;
+  Parameters params(net);
+  uint64_t seed = 70;
+  for (Param* p : params.state()) {
+    const auto v = test::random_vec<float>(static_cast<size_t>(p->numel), ++seed, 0.5);
+    std::copy(v.begin(), v.end(), p->data);
+  }
+  const auto x6 = test::random_vec<float>(2 * 6 * 7 * 11, 8), x4 = test::random_vec<float>(2 * 4 * 7 * 11, 9);
+  auto run = [&](bool fusion, std::string* summary) {
+    Graph g(&params, Graph::Mode::eval);
+    g.set_fusion(fusion);
+    Value in6 = g.input("x6", Shape{2, 6, 7, 11}), in4 = g.input("x4", Shape{2, 4, 7, 11});
+    std::vector<Value> outs = net.forward(in6, in4);
+    g.compile(outs);
+    std::copy(x6.begin(), x6.end(), g.tensor(in6).data());
+    std::copy(x4.begin(), x4.end(), g.tensor(in4).data());
+    g.forward();
+    *summary = g.summary();
+    std::vector<float> all;
+    for (const Value& o : outs) {
+      Tensor t = g.tensor(o);
+      all.insert(all.end(), t.data(), t.data() + t.numel());
+    }
+    return all;
+  };
+  std::string folded_summary, plain_summary;
+  const std::vector<float> folded = run(true, &folded_summary), plain = run(false, &plain_summary);
+  auto count = [](const std::string& s, const std::string& what) {
+    int n = 0;
+    for (size_t at = s.find(what); at != std::string::npos; at = s.find(what, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count(folded_summary, "(folded into the add that reads it)"), 2) << folded_summary;
+  EXPECT_EQ(count(folded_summary, "+ scale_channels (folded)"), 2) << folded_summary;
+  EXPECT_EQ(count(plain_summary, "fold"), 0) << plain_summary;
+  ASSERT_EQ(folded.size(), plain.size());
+  for (size_t i = 0; i < plain.size(); ++i)
+    ASSERT_EQ(std::memcmp(&folded[i], &plain[i], 4), 0) << i << ": " << folded[i] << " against " << plain[i];
+}
+
 // The roofline of a step (bench train/predict): a profiled graph's nodes become ops whose flops and
 // minimal bytes are counted here by hand, and the step's roofline sums max(flops / compute roof,
 // bytes / copy roof) over them.

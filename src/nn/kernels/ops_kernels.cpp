@@ -43,6 +43,7 @@ const OpsKernels ops_kernels = {
     .mul_forward = &ref::mul_forward<float>,
     .mul_backward = &ref::mul_backward<float>,
     .scale_channels_forward = &ref::scale_channels_forward<float>,
+    .add_scaled_channels_forward = &ref::add_scaled_channels_forward<float>,
     .scale_channels_backward = &ref::scale_channels_backward<float>,
     .bias_grad = &ref::bias_grad<float>,
     .softmax_channels_forward = &ref::softmax_channels_forward<float>,

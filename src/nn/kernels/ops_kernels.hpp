@@ -71,6 +71,9 @@ struct OpsKernels {
   void (*mul_forward)(const float* a, const float* b, float* y, int64_t n);
   void (*mul_backward)(const float* dy, const float* b, float* da, int64_t n, bool accumulate);
   void (*scale_channels_forward)(const float* x, const float* g, float* y, int64_t nc, int64_t hw);
+  // y = a + x * g per channel, in one pass: add(a, scale_channels(x, g)) bit for bit (an inference
+  // graph's folded gate, Graph::set_fusion).
+  void (*add_scaled_channels_forward)(const float* a, const float* x, const float* g, float* y, int64_t nc, int64_t hw);
   void (*scale_channels_backward)(const float* x, const float* g, const float* dy, float* dx, float* dg, int64_t nc,
                                   int64_t hw, bool acc_dx, bool acc_dg);
   void (*bias_grad)(const float* dy, int64_t n, int64_t c, int64_t hw, float* db, bool accumulate, int threads);

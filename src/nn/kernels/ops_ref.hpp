@@ -810,6 +810,24 @@ void scale_channels_forward(const T* x, const T* g, T* y, int64_t nc, int64_t hw
     for (int64_t i = 0; i < hw; ++i) y[p * hw + i] = x[p * hw + i] * s;
   }
 }
+// y = a + x * g (N, C) per channel, one block of a plane at a time: the products stored, then the
+// sums read them back from L1 (GCC contracts a product and a sum in one loop into an FMA, which
+// rounds once: separate loops keep the bits of scale_channels_forward then add_forward).
+template <class T>
+void add_scaled_channels_forward(const T* a, const T* x, const T* g, T* y, int64_t nc, int64_t hw) {
+  constexpr int64_t kBlock = 2048;
+#pragma omp parallel for schedule(static)
+  for (int64_t p = 0; p < nc; ++p) {
+    const T s = g[p];
+    for (int64_t i0 = p * hw; i0 < (p + 1) * hw; i0 += kBlock) {
+      const int64_t i1 = std::min((p + 1) * hw, i0 + kBlock);
+#pragma omp simd
+      for (int64_t i = i0; i < i1; ++i) y[i] = x[i] * s;
+#pragma omp simd
+      for (int64_t i = i0; i < i1; ++i) y[i] = a[i] + y[i];
+    }
+  }
+}
 template <class T>
 void scale_channels_backward(const T* x, const T* g, const T* dy, T* dx, T* dg, int64_t nc, int64_t hw, bool acc_dx,
                              bool acc_dg) {
