@@ -176,7 +176,8 @@ json bench_train(const BenchOptions& o, const Comm& comm) {
                           {"exposed_comm_s", sum.exposed_s},
                           {"imbalance_s", sum.imbalance_s},
                           {"hidden_fraction", sum.hidden_fraction},
-                          {"buckets_done_in_backward", sum.buckets_done_in_backward}});
+                          {"buckets_done_in_backward", sum.buckets_done_in_backward},
+                          {"buckets_started_in_backward", sum.buckets_started_in_backward}});
     }
   }
   json r = report("train", o, comm, times, params, g);

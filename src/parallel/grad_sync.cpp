@@ -317,6 +317,7 @@ void GradSync::finish() {
   if (m.syncing) {
     m.progress();
     m.t.buckets_done_in_backward = m.done;
+    m.t.buckets_started_in_backward = static_cast<int>(m.sequence.size());
     // Buckets no gradient report completed (no graph attached, or tensors the graph never reported)
     // go now, in bucket order: the same on every rank.
     for (size_t b = 0; b < m.buckets.size(); ++b)
@@ -358,14 +359,16 @@ double GradSync::calibrate(int repeats) {
 }
 
 GradSyncSummary summarize(const GradSyncTimings& t, const Comm& comm) {
-  double v[4] = {t.backward_s, t.wait_s, -t.wait_s, -double(t.buckets_done_in_backward)};
-  comm.allreduce_max(v, 4);
+  double v[5] = {t.backward_s, t.wait_s, -t.wait_s, -double(t.buckets_done_in_backward),
+                 -double(t.buckets_started_in_backward)};
+  comm.allreduce_max(v, 5);
   GradSyncSummary s;
   s.backward_s = v[0];
   s.wait_max_s = v[1];
   s.exposed_s = -v[2];
   s.imbalance_s = s.wait_max_s - s.exposed_s;
   s.buckets_done_in_backward = static_cast<int>(-v[3]);
+  s.buckets_started_in_backward = static_cast<int>(-v[4]);
   s.comm_s = t.comm_s;
   if (s.comm_s > 0) s.hidden_fraction = std::clamp(1.0 - s.exposed_s / s.comm_s, 0.0, 1.0);
   return s;

@@ -54,8 +54,9 @@ struct GradSyncTimings {
   double first_ready_s = 0;    // after begin_backward(), when the first bucket's gradients were all final
   double last_ready_s = 0;     // ... and the last's (for a flat graph, close to the end of backward)
   int buckets = 0;
-  int buckets_done_in_backward = 0;  // completed before finish() was entered
-  int64_t bytes = 0;                 // gradient bytes reduced per step
+  int buckets_done_in_backward = 0;     // completed before finish() was entered
+  int buckets_started_in_backward = 0;  // issued by backward's gradient hook before finish()
+  int64_t bytes = 0;                    // gradient bytes reduced per step
 };
 
 // One step across ranks (collective). A rank that finishes backward early waits in finish() for the
@@ -63,13 +64,14 @@ struct GradSyncTimings {
 // last waits for nothing but the reductions still in flight, so the minimum wait over ranks is the
 // communication that overlap did not hide.
 struct GradSyncSummary {
-  double backward_s = 0;             // the slowest rank's backward (with the hook's work)
-  double exposed_s = 0;              // min over ranks of wait_s: communication left after backward
-  double wait_max_s = 0;             // max over ranks of wait_s
-  double imbalance_s = 0;            // wait_max_s - exposed_s: ranks waiting for the slowest one
-  double comm_s = 0;                 // calibrated cost of the reduction alone (0 before calibrate())
-  double hidden_fraction = 0;        // 1 - exposed_s / comm_s in [0, 1]; 0 while comm_s is unknown
-  int buckets_done_in_backward = 0;  // min over ranks
+  double backward_s = 0;                // the slowest rank's backward (with the hook's work)
+  double exposed_s = 0;                 // min over ranks of wait_s: communication left after backward
+  double wait_max_s = 0;                // max over ranks of wait_s
+  double imbalance_s = 0;               // wait_max_s - exposed_s: ranks waiting for the slowest one
+  double comm_s = 0;                    // calibrated cost of the reduction alone (0 before calibrate())
+  double hidden_fraction = 0;           // 1 - exposed_s / comm_s in [0, 1]; 0 while comm_s is unknown
+  int buckets_done_in_backward = 0;     // min over ranks
+  int buckets_started_in_backward = 0;  // min over ranks
 };
 GradSyncSummary summarize(const GradSyncTimings& t, const Comm& comm);
 

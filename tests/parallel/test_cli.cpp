@@ -70,52 +70,57 @@ TEST(BenchAllreduceCli, RefusesBadArguments) {
 
 // CGNet at 96x144 in buckets of 256 KiB (7 for its 1.98 MB of gradients; the default 1 MiB gives
 // 2, whose first is ready only at ~40% of backward): the JSON line has the per-step report and its
-// medians, and overlap really happened. No timing threshold (the machine may be busy): a bucket
-// completed while backward was still running in at least one of six steps (buckets_done_in_backward
-// is the minimum over ranks, so a step where the busy machine left one rank far behind the other
-// may have 0), and part of the reduction was hidden.
+// medians, every bucket was started by backward's gradient hook before finish() in every step
+// (deterministic), and a bucket completed while backward was still running in at least one step.
+// That last one is timing (buckets_done_in_backward is the minimum over ranks: a rank preempted
+// while the other runs backward makes it 0 in every step of a run; the whole suite on a loaded host
+// met this once, 2026-12-07), so up to three runs are tried for it. No time threshold.
 TEST(BenchTrainCli, RanksReportShowsOverlap) {
-  test::RunResult r = run_mpi("--grid 96x144 --batch 2 --steps 6 --bucket-mb 0.25 --ranks-report", "bench train");
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  auto j = nlohmann::json::parse(r.out);  // rank 0 prints one line
-  EXPECT_EQ(j.at("ranks"), 2);
-  EXPECT_EQ(j.at("model"), "cgnet");
-  EXPECT_EQ(j.at("grid"), "96x144");
-  EXPECT_EQ(j.at("parameters"), 494232);
-  // the gradient arena: 494,232 floats plus the padding that aligns each tensor
-  EXPECT_GE(j.at("gradient_mb").get<double>(), 494232 * 4e-6);
-  EXPECT_LT(j.at("gradient_mb").get<double>(), 494232 * 4e-6 * 1.01);
-  const int buckets = j.at("buckets").get<int>();
-  EXPECT_GE(buckets, 494232 * 4 / (256 << 10));  // each at most 256 KiB (but a larger tensor)
-  EXPECT_GT(j.at("comm_alone_s").get<double>(), 0.0);
-  const auto& rep = j.at("ranks_report");
-  const auto& steps = rep.at("steps");
-  ASSERT_EQ(steps.size(), 6u);
   int overlapped_steps = 0;
-  for (size_t i = 0; i < steps.size(); ++i) {
-    const auto& s = steps[i];
-    EXPECT_EQ(s.at("step"), static_cast<int>(i));
-    EXPECT_GT(s.at("forward_s").get<double>(), 0.0);
-    EXPECT_GT(s.at("backward_s").get<double>(), 0.0);
-    EXPECT_GE(s.at("exposed_comm_s").get<double>(), 0.0);
-    EXPECT_GE(s.at("imbalance_s").get<double>(), 0.0);
-    const double h = s.at("hidden_fraction").get<double>();
-    EXPECT_GE(h, 0.0);
-    EXPECT_LE(h, 1.0);
-    const int done = s.at("buckets_done_in_backward").get<int>();
-    EXPECT_GE(done, 0);
-    EXPECT_LE(done, buckets);
-    if (done >= 1) ++overlapped_steps;
+  for (int attempt = 0; attempt < 3 && overlapped_steps == 0; ++attempt) {
+    test::RunResult r = run_mpi("--grid 96x144 --batch 2 --steps 6 --bucket-mb 0.25 --ranks-report", "bench train");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto j = nlohmann::json::parse(r.out);  // rank 0 prints one line
+    EXPECT_EQ(j.at("ranks"), 2);
+    EXPECT_EQ(j.at("model"), "cgnet");
+    EXPECT_EQ(j.at("grid"), "96x144");
+    EXPECT_EQ(j.at("parameters"), 494232);
+    // the gradient arena: 494,232 floats plus the padding that aligns each tensor
+    EXPECT_GE(j.at("gradient_mb").get<double>(), 494232 * 4e-6);
+    EXPECT_LT(j.at("gradient_mb").get<double>(), 494232 * 4e-6 * 1.01);
+    const int buckets = j.at("buckets").get<int>();
+    EXPECT_GE(buckets, 494232 * 4 / (256 << 10));  // each at most 256 KiB (but a larger tensor)
+    EXPECT_GT(j.at("comm_alone_s").get<double>(), 0.0);
+    const auto& rep = j.at("ranks_report");
+    const auto& steps = rep.at("steps");
+    ASSERT_EQ(steps.size(), 6u);
+    for (size_t i = 0; i < steps.size(); ++i) {
+      const auto& s = steps[i];
+      EXPECT_EQ(s.at("step"), static_cast<int>(i));
+      EXPECT_GT(s.at("forward_s").get<double>(), 0.0);
+      EXPECT_GT(s.at("backward_s").get<double>(), 0.0);
+      EXPECT_GE(s.at("exposed_comm_s").get<double>(), 0.0);
+      EXPECT_GE(s.at("imbalance_s").get<double>(), 0.0);
+      const double h = s.at("hidden_fraction").get<double>();
+      EXPECT_GE(h, 0.0);
+      EXPECT_LE(h, 1.0);
+      EXPECT_EQ(s.at("buckets_started_in_backward").get<int>(), buckets) << s.dump();
+      const int done = s.at("buckets_done_in_backward").get<int>();
+      EXPECT_GE(done, 0);
+      EXPECT_LE(done, buckets);
+      if (done >= 1) ++overlapped_steps;
+    }
+    for (const char* k : {"median_forward_s", "median_backward_s", "median_exposed_comm_s", "median_imbalance_s",
+                          "median_hidden_fraction"})
+      EXPECT_TRUE(rep.contains(k)) << k;
+    EXPECT_GT(rep.at("median_forward_s").get<double>(), 0.0);
+    EXPECT_GT(rep.at("median_backward_s").get<double>(), 0.0);
+    EXPECT_EQ(rep.at("median_hidden_fraction"), j.at("hidden_fraction"));
+    EXPECT_EQ(rep.at("median_exposed_comm_s"), j.at("exposed_comm_s"));
+    if (overlapped_steps == 0)
+      std::fprintf(stderr, "attempt %d: no bucket completed during backward: %s\n", attempt + 1, rep.dump().c_str());
   }
-  EXPECT_GE(overlapped_steps, 1) << "no bucket completed during backward in any step: " << rep.dump();
-  for (const char* k : {"median_forward_s", "median_backward_s", "median_exposed_comm_s", "median_imbalance_s",
-                        "median_hidden_fraction"})
-    EXPECT_TRUE(rep.contains(k)) << k;
-  EXPECT_GT(rep.at("median_forward_s").get<double>(), 0.0);
-  EXPECT_GT(rep.at("median_backward_s").get<double>(), 0.0);
-  EXPECT_GT(rep.at("median_hidden_fraction").get<double>(), 0.0) << rep.dump();
-  EXPECT_EQ(rep.at("median_hidden_fraction"), j.at("hidden_fraction"));
-  EXPECT_EQ(rep.at("median_exposed_comm_s"), j.at("exposed_comm_s"));
+  EXPECT_GE(overlapped_steps, 1) << "no bucket completed during backward in any step of three runs";
 }
 
 namespace {
