@@ -85,7 +85,7 @@ class Conv2dOp : public KernelOp {
     k_.backward(c.input(0), c.grad_output(), c.input(1), c.grad_input(0), c.accumulate[0], c.grad_input(1),
                 c.accumulate[1], bias_ ? c.grad_input(2) : nullptr, bias_ && c.accumulate[2], c.scratch());
   }
-  bool can_fold_norm() const override { return k_.precision() == Precision::fp32 && !folded_; }
+  bool can_fold_norm() const override { return !folded_; }
   void fold_norm(const FoldedNorm& f) override {
     CLIMSEG_ASSERT(can_fold_norm());
     folded_ = true;

@@ -9,10 +9,12 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "core/isa.hpp"
 #include "core/threads.hpp"
 #include "nn/bench_ops.hpp"
 #include "nn/layers.hpp"
 #include "nn/ops.hpp"
+#include "nn/precision.hpp"
 #include "nn_test_util.hpp"
 
 namespace climseg::nn {
@@ -529,6 +531,48 @@ TEST(Graph, FoldedNormsGiveTheUnfoldedResultsBitForBit) {
       ASSERT_EQ(std::memcmp(&folded[i], &plain[i], 4), 0)
           << shape_str(shape) << " at " << i << ": " << folded[i] << " against " << plain[i];
   }
+}
+
+// bf16 convolutions (reduction >= kBf16MinReduction) take a folded norm too: their fp32 sums go
+// through the same epilogue, bit for bit the bf16 graph without fusion.
+TEST(Graph, FoldedNormsInBf16GiveTheUnfoldedResultsBitForBit) {
+  if (!cpu_has_avx512_bf16() || active_isa() != Isa::avx512) GTEST_SKIP() << "no AVX512-BF16 kernels here";
+  struct Net : Module {
+    Conv2d c0{36, 8, 3, Conv2dOptions().pad(Padding::circular(1)), false};  // k = 324: bf16
+    BnPrelu n0{8, 1e-3};
+    Net() { register_module("c0", c0), register_module("n0", n0); }
+    Value forward(Value x) { return n0(c0(x)); }
+  } net;
+  Parameters params(net);
+  uint64_t seed = 90;
+  for (Param* p : params.state()) {
+    const auto v = test::random_vec<float>(static_cast<size_t>(p->numel), ++seed, 0.5);
+    const bool var = p->name.find("running_var") != std::string::npos;
+    for (int64_t i = 0; i < p->numel; ++i) p->data[i] = var ? 0.5f + std::abs(v[static_cast<size_t>(i)]) : v[size_t(i)];
+  }
+  const Shape shape{2, 36, 10, 50};
+  const auto xv = test::random_vec<float>(static_cast<size_t>(shape_numel(shape)), 17);
+  auto run = [&](bool fusion, std::string* summary) {
+    Graph g(&params, Graph::Mode::eval);
+    g.set_precision(Precision::bf16);
+    g.set_fusion(fusion);
+    Value x = g.input("x", shape);
+    Value out = net.forward(x);
+    g.compile({out});
+    std::copy(xv.begin(), xv.end(), g.tensor(x).data());
+    g.forward();
+    *summary = g.summary();
+    Tensor t = g.tensor(out);
+    return std::vector<float>(t.data(), t.data() + t.numel());
+  };
+  std::string folded_summary, plain_summary;
+  const std::vector<float> folded = run(true, &folded_summary), plain = run(false, &plain_summary);
+  EXPECT_NE(folded_summary.find("bf16"), std::string::npos) << folded_summary;
+  EXPECT_NE(folded_summary.find("+ batch norm"), std::string::npos) << folded_summary;
+  EXPECT_EQ(plain_summary.find("fold"), std::string::npos) << plain_summary;
+  ASSERT_EQ(folded.size(), plain.size());
+  for (size_t i = 0; i < plain.size(); ++i)
+    ASSERT_EQ(std::memcmp(&folded[i], &plain[i], 4), 0) << i << ": " << folded[i] << " against " << plain[i];
 }
 
 // Inference fusion of CGNet's gated residuals: add(a, scale_channels(x, g)) with the scaled value read

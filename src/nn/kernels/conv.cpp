@@ -95,10 +95,7 @@ void ConvKernel::forward(const float* x, const float* w, const float* b, float* 
                          const ConvEpilogue* ep) const {
   if (rows_) return k_->rowgroups->forward(*rows_, x, w, b, y, ep);
   if (dw_) return k_->depthwise->forward(*dw_, x, w, b, y, ws, ep);
-  if (precision_ == Precision::bf16) {
-    CLIMSEG_ASSERT(ep == nullptr);
-    return k_->gemm_bf16->forward(*gemm_, x, w, b, y, ws);
-  }
+  if (precision_ == Precision::bf16) return k_->gemm_bf16->forward(*gemm_, x, w, b, y, ws, ep);
   k_->gemm->forward(*gemm_, x, w, b, y, false, ws, ep);
 }
 

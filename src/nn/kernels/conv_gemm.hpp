@@ -66,8 +66,10 @@ struct GemmKernels {
 
 // The bf16 forward (AVX512-BF16: bf16 inputs, fp32 sums), at the avx512 level on CPUs that have it.
 struct GemmBf16Kernels {
-  // y = conv(x, w) (+ b: may be null), x and w rounded to bf16. Workspace: plan.ws_forward_bf16 floats.
-  void (*forward)(const GemmPlan& plan, const float* x, const float* w, const float* b, float* y, float* ws);
+  // y = conv(x, w) (+ b: may be null), x and w rounded to bf16, then the epilogue (may be null) as
+  // the fp32 forward's. Workspace: plan.ws_forward_bf16 floats.
+  void (*forward)(const GemmPlan& plan, const float* x, const float* w, const float* b, float* y, float* ws,
+                  const ConvEpilogue* ep);
 };
 
 }  // namespace climseg::nn

@@ -449,8 +449,10 @@ inline void kernel_bf16(int64_t kp, const uint32_t* a, const uint32_t* b, int64_
 }
 
 // y = W x-columns (+ b) as forward(), in bf16 with fp32 sums. Workspace: plan.ws_forward_bf16.
-void forward_bf16(const GemmPlan& pl, const float* x, const float* w, const float* b, float* y, float* ws) {
+void forward_bf16(const GemmPlan& pl, const float* x, const float* w, const float* b, float* y, float* ws,
+                  const ConvEpilogue* ep) {
   const ConvGeom& g = pl.g;
+  const int64_t image = epilogue_image(ep, g.cout * pl.p);
   const int64_t cog = g.cout_g(), cig = g.cin_g(), k = pl.k, kp = (k + 1) / 2, p = pl.p, hw = g.h * g.w;
   const int64_t tile_f = pl.tile_f, tp = round_up(tile_f, kNrF), cob = round_up(cog, kMrF) / kMrF;
   uint32_t* packed = reinterpret_cast<uint32_t*>(ws);  // [group][block][k/2][8]
@@ -488,7 +490,7 @@ void forward_bf16(const GemmPlan& pl, const float* x, const float* w, const floa
         pair_rows(col, t, k, t, round_up(t, kNrF), pairs);
       }
       const int64_t ldb = round_up(t, kNrF);
-      float* yg = y + (n * g.cout + grp * cog) * p + p0;
+      float* yg = y + n * image + grp * cog * p + p0;
       for (int64_t blk = 0; blk < cob; ++blk) {
         const uint32_t* a = packed + (grp * cob + blk) * kp * kMrF;
         const int mr = int(std::min<int64_t>(kMrF, cog - blk * kMrF));
@@ -496,13 +498,7 @@ void forward_bf16(const GemmPlan& pl, const float* x, const float* w, const floa
           kernel_bf16<kMrF, kNvF>(kp, a, pairs + j, ldb, yg + blk * kMrF * p + j, p, mr,
                                   int(std::min<int64_t>(kNrF, t - j)), false);
       }
-      if (b != nullptr)
-        for (int64_t co = 0; co < cog; ++co) {
-          float* yr = yg + co * p;
-          const float bv = b[grp * cog + co];
-#pragma omp simd
-          for (int64_t i = 0; i < t; ++i) yr[i] += bv;
-        }
+      finish_tile(pl, b, yg, grp, t, ep);
     }
   }
 }
