@@ -196,17 +196,17 @@ void Graph::compile(const std::vector<Value>& outputs, Value loss) {
   compiled_ = true;
 }
 
-// Each eval BatchNorm whose input only it reads goes into that input's producer (a convolution), or
-// into each producer of a concat whose inputs only the concat reads; those then write the concat's
-// buffer directly at their channel offsets. The norm's output becomes an alias of its input (and
-// each concat input an alias of a slice of the concat's output); the norm and the concat stay as
-// nodes that never run (node indices, and so op seeds, do not move).
 bool Graph::sole_use(int v) const {
   const ValueRec& r = rec(v);
   return r.kind == ValueRec::Kind::activation && r.dtype == DType::f32 && r.consumers.size() == 1 &&
          std::find(outputs_.begin(), outputs_.end(), v) == outputs_.end();
 }
 
+// Each eval BatchNorm whose input only it reads goes into that input's producer (a convolution), or
+// into each producer of a concat whose inputs only the concat reads; those then write the concat's
+// buffer directly at their channel offsets. The norm's output becomes an alias of its input (and
+// each concat input an alias of a slice of the concat's output); the norm and the concat stay as
+// nodes that never run (node indices, and so op seeds, do not move).
 void Graph::fold_norms() {
   for (auto& bnp : nodes_) {
     Node& bn = *bnp;

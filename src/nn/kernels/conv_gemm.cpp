@@ -20,12 +20,11 @@ GemmPlan::GemmPlan(const ConvGeom& geom, int nthreads, bool is_pointwise, bool w
                     nth * ((pointwise ? 0 : round_up(k * tile_f, 16)) + round_up(kp * round_up(tile_f, kNrF), 16));
 
   // Direct forward: bands of output rows whose padded input rows fill about 2 tiles per thread. Only
-  // for column stride 1: with stride 2 the band's phase split costs as much as the im2col packing it
-  // replaces, and the taps' scattered reads made CGNet's stride-2 convolutions 1.2-1.6x slower.
+  // for column stride 1: CGNet's stride-2 convolutions measured no faster with bands split into even
+  // and odd columns (their im2col packs only 2.25 copies of the input, a 3x3 at stride 1 packs 9).
   if (!pointwise && g.sw == 1) {
     const int64_t ow = g.ow(), oh = g.oh();
-    band_phase = ceil_div((ow - 1) * g.sw + (g.kw - 1) * g.dw + 1, g.sw);
-    band_rs = g.sw * band_phase;
+    band_rs = ow + (g.kw - 1) * g.dw;
     const auto rows_in = [&](int64_t r) { return (r - 1) * g.sh + (g.kh - 1) * g.dh + 1; };
     const int64_t budget = 2 * kTileFloats;
     band_rows = 1;
@@ -35,9 +34,8 @@ GemmPlan::GemmPlan(const ConvGeom& geom, int nthreads, bool is_pointwise, bool w
     if (direct) {
       offsets.resize(static_cast<size_t>(k));
       for (int64_t r = 0; r < k; ++r) {
-        const int64_t ci = r / khw, ky = (r % khw) / g.kw, kx = r % g.kw, s = kx * g.dw;
-        offsets[static_cast<size_t>(r)] =
-            static_cast<int32_t>(ci * band_cs + ky * g.dh * band_rs + (s % g.sw) * band_phase + s / g.sw);
+        const int64_t ci = r / khw, ky = (r % khw) / g.kw, kx = r % g.kw;
+        offsets[static_cast<size_t>(r)] = static_cast<int32_t>(ci * band_cs + ky * g.dh * band_rs + kx * g.dw);
       }
       ws_forward = std::max(ws_forward, round_up(packed_w, 16) + nth * round_up(cig * band_cs, 16));
     }

@@ -37,13 +37,12 @@ struct GemmPlan {
   int64_t ld_c = 0;                // padded Cout/g for the weight-gradient scratch
   int64_t ws_forward = 0, ws_weight = 0, ws_input = 0;
   int64_t ws_forward_bf16 = 0;  // the bf16 forward's workspace (GemmBf16Kernels)
-  // The forward without im2col (direct, set where it fits; avx512 level only): each thread copies a
-  // band of input rows, padded and split into stride phases, so that every im2col row of a pixel
-  // tile within one output row is a contiguous run of the band, at offsets[k] from the tile's start.
+  // The forward without im2col (direct: column stride 1, where a band fits; avx512 level only): each
+  // thread copies a band of padded input rows, so that every im2col row of a pixel tile within one
+  // output row is a contiguous run of the band, at offsets[k] from the tile's start.
   bool direct = false;
   int64_t band_rows = 0;         // output rows per band (the job)
-  int64_t band_rs = 0;           // floats per band row (sw phases of band_phase floats)
-  int64_t band_phase = 0;        // floats per stride phase of a band row
+  int64_t band_rs = 0;           // floats per band row: the padded columns the output row reads
   int64_t band_cs = 0;           // floats per input channel of a band
   std::vector<int32_t> offsets;  // per im2col row k: its first tap's offset in the band
   // Stride-1 "same" convolutions (zeros or circular): the input gradient is the forward conv of dy

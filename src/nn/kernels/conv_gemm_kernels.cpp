@@ -139,15 +139,13 @@ void finish_tile(const GemmPlan& pl, const float* b, float* yg, int64_t grp, int
 }
 
 #if defined(__AVX512F__)
-// The padded input rows of output rows [oy0, oy0 + rows) of one group, as the direct forward reads
-// them: band[ci][j][phase][q] holds input row oy0 * sh - pad.h + j at virtual column q * sw + phase
-// (column - pad.w), padding mapped as the im2col packing maps it.
+// The padded input rows of output rows [oy0, oy0 + rows) of one group (column stride 1), as the
+// direct forward reads them: band[ci][j][s] is input row oy0 * sh - pad.h + j at column s - pad.w,
+// padding mapped as the im2col packing maps it.
 void fill_band(const GemmPlan& pl, const float* xg, int64_t oy0, int64_t rows, float* band) {
   const ConvGeom& g = pl.g;
-  const int64_t rin = (rows - 1) * g.sh + (g.kh - 1) * g.dh + 1;
-  const int64_t ncols = (g.ow() - 1) * g.sw + (g.kw - 1) * g.dw + 1;
+  const int64_t rin = (rows - 1) * g.sh + (g.kh - 1) * g.dh + 1, ncols = pl.band_rs;
   const int64_t s_lo = std::clamp<int64_t>(g.pad.w, 0, ncols), s_hi = std::clamp<int64_t>(g.pad.w + g.w, s_lo, ncols);
-  const int64_t sw = g.sw, phase = pl.band_phase;
   for (int64_t ci = 0; ci < g.cin_g(); ++ci)
     for (int64_t j = 0; j < rin; ++j) {
       float* dst = band + ci * pl.band_cs + j * pl.band_rs;
@@ -159,14 +157,10 @@ void fill_band(const GemmPlan& pl, const float* xg, int64_t oy0, int64_t rows, f
       const float* xr = xg + (ci * g.h + iy) * g.w;
       const auto edge = [&](int64_t s) {
         const int64_t ix = pad_index(s - g.pad.w, g.w, g.pad.cols);
-        dst[(s % sw) * phase + s / sw] = ix < 0 ? 0.0f : xr[ix];
+        dst[s] = ix < 0 ? 0.0f : xr[ix];
       };
       for (int64_t s = 0; s < s_lo; ++s) edge(s);
-      if (sw == 1) {
-        std::memcpy(dst + s_lo, xr + (s_lo - g.pad.w), static_cast<size_t>(s_hi - s_lo) * sizeof(float));
-      } else {
-        for (int64_t s = s_lo; s < s_hi; ++s) dst[(s % sw) * phase + s / sw] = xr[s - g.pad.w];
-      }
+      std::memcpy(dst + s_lo, xr + (s_lo - g.pad.w), static_cast<size_t>(s_hi - s_lo) * sizeof(float));
       for (int64_t s = s_hi; s < ncols; ++s) edge(s);
     }
 }
