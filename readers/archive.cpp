@@ -886,6 +886,23 @@ void Archive::load_into(int64_t i, Sample& s) const {
   }
   if (head.deepcam)
     for (int f : g.files) a.reader(f, keep_open).drop_cache();
+  // Start the reads of this step's stored bytes and of the next step's in the same files, so that
+  // the storage works while this step is inflated and used: an archive that is not in the page cache
+  // (a parallel file system, a node's first pass) otherwise waits for each channel's bytes in turn,
+  // and for the next step's only when it is asked for. Costs no core (a kernel hint).
+  if (!jobs.empty()) {
+    for (const Job& job : jobs) advise_willneed(job.plan);
+    if (inf.time_index + 1 < g.steps)
+      for (const Job& job : jobs) {
+        const Resolved& r = g.channels[static_cast<size_t>(job.c)];
+        DirectPlan next;
+        Unpacking unused;
+        if (a.reader(r.file, keep_open)
+                .plan_direct(*job.meta, job.meta->vars[static_cast<size_t>(r.var)], inf.time_index + 1, r.level, next,
+                             unused))
+          advise_willneed(next);
+      }
+  }
   if (!jobs.empty()) {
     std::string error;
     const int threads = a.options.read_threads > 0 ? a.options.read_threads : omp_get_max_threads();

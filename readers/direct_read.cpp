@@ -209,6 +209,11 @@ bool ClassicDirect::plan(const VarMeta& var, int64_t t, int64_t level, DirectPla
   return true;
 }
 
+void advise_willneed(const DirectPlan& plan) {
+  for (const DirectPlan::Piece& p : plan.pieces)
+    (void)posix_fadvise(plan.fd, static_cast<off_t>(p.addr), static_cast<off_t>(p.bytes), POSIX_FADV_WILLNEED);
+}
+
 void execute_direct(const DirectPlan& plan, const std::string& path, float* dst, std::vector<unsigned char>& scratch) {
   for (const DirectPlan::Piece& p : plan.pieces) {
     const uint64_t raw_bytes = static_cast<uint64_t>(p.chunk_elems) * 4u;

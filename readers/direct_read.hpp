@@ -77,4 +77,9 @@ class ClassicDirect {
 // inflated (a damaged file).
 void execute_direct(const DirectPlan& plan, const std::string& path, float* dst, std::vector<unsigned char>& scratch);
 
+// Asks the kernel to start reading a plan's stored bytes into the page cache and returns at once
+// (posix_fadvise WILLNEED): the disk or the parallel file system then works while the caller does
+// something else, on none of its cores. A hint: errors are ignored.
+void advise_willneed(const DirectPlan& plan);
+
 }  // namespace climseg::io
