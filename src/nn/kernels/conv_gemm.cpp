@@ -11,6 +11,15 @@ GemmPlan::GemmPlan(const ConvGeom& geom, int nthreads, bool is_pointwise, bool w
 
   // Forward: packed weights (shared) + one im2col tile per thread.
   tile_f = std::clamp<int64_t>(kTileFloats / k / kNrF * kNrF, kNrF, round_up(p, kNrF));
+  // Fewer 48-pixel blocks per tile (down to half) where that makes the jobs (images x groups x
+  // tiles) a multiple of the threads: CGNet's 1x1 convolutions at 96x144 had 29 tiles for 2 threads.
+  // Tiles only split the pixels (each output is one whole sum), so the results do not change.
+  const int64_t blocks = ceil_div(p, kNrF), most = tile_f / kNrF;
+  for (int64_t b = most; b >= std::max<int64_t>(1, most / 2); --b)
+    if (g.n * g.groups * ceil_div(blocks, b) % nth == 0) {
+      tile_f = b * kNrF;
+      break;
+    }
   const int64_t packed_w = g.groups * round_up(cog, kMrF) * k;
   ws_forward = round_up(packed_w, 16) + (pointwise ? 0 : nth * round_up(k * tile_f, 16));
   // bf16: weights as pairs of k (half the floats), and per thread the fp32 tile (im2col) and its
