@@ -38,6 +38,11 @@ GemmPlan::GemmPlan(const ConvGeom& geom, int nthreads, bool is_pointwise, bool w
     const int64_t budget = 2 * kTileFloats;
     band_rows = 1;
     while (band_rows < oh && rows_in(band_rows + 1) * band_rs * cig <= budget) ++band_rows;
+    for (int64_t r = band_rows; r >= std::max<int64_t>(1, band_rows / 2); --r)  // whole rounds of bands
+      if (g.n * g.groups * ceil_div(oh, r) % nth == 0) {
+        band_rows = r;
+        break;
+      }
     band_cs = rows_in(band_rows) * band_rs;
     direct = band_cs * cig <= 2 * budget;
     if (direct) {
