@@ -225,6 +225,18 @@ void Graph::fold_norms() {
     bool ok = true;
     for (int w : writers)
       ok = ok && (w == x || sole_use(w)) && nodes_[static_cast<size_t>(rec(w).producer)]->op->can_fold_norm();
+    if (!ok && concat && prod.op->can_fold_own_norm()) {
+      // The concat's inputs cannot take it (read elsewhere too, or from a pool or an input): the
+      // concat normalises each plane as it copies it, and the norm never runs.
+      f.c0 = 0;
+      f.image_stride = 0;
+      prod.op->fold_norm(f);
+      bn.folded = true;
+      ValueRec& out = *values_[static_cast<size_t>(bn.output)];
+      out.kind = ValueRec::Kind::alias;
+      out.alias_of = x;
+      continue;
+    }
     if (!ok) continue;
     const int64_t image = rec(x).numel / rec(x).shape[0], plane = image / rec(x).shape[1];
     int64_t c0 = 0;

@@ -128,6 +128,9 @@ class Op {
   // (a slice of a concat's buffer), says so and takes it.
   virtual bool can_fold_norm() const { return false; }
   virtual void fold_norm(const FoldedNorm&) {}
+  // An op that can apply a folded norm to its own output only, as it writes it (a concat whose
+  // inputs cannot take the norm): it takes it through fold_norm with c0 0 and image_stride 0.
+  virtual bool can_fold_own_norm() const { return false; }
   // An add that can compute a + x * g itself when one input is a scale_channels(x, g) only it reads
   // (CGNet's gated residual): it takes inputs (a, x, g) from then on; nc, hw as scale_channels'.
   virtual bool can_fold_gate() const { return false; }

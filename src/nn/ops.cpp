@@ -590,13 +590,49 @@ class ConcatOp : public KernelOp {
     for (int64_t c : cs_) total_ += c;
   }
   std::string kind() const override { return "concat"; }
+  std::string detail() const override { return folded_ ? "+ batch norm" : ""; }
   OpNeeds needs() const override { return OpNeeds{std::vector<bool>(cs_.size(), false)}; }
+  // A norm folded into the concat itself (when its inputs' producers cannot take it): each plane is
+  // normalised as it is copied, by the BatchNorm op's own plane kernel, so bit for bit the two ops.
+  bool can_fold_own_norm() const override { return !folded_; }
+  void fold_norm(const FoldedNorm& f) override {
+    CLIMSEG_ASSERT(can_fold_own_norm() && f.c0 == 0 && f.image_stride == 0);
+    folded_ = true;
+    norm_ = f;
+    affine_.assign(static_cast<size_t>(2 * total_), 0.0f);
+  }
   void forward(const OpContext& c) override {
-    int64_t c0 = 0;
-    for (size_t i = 0; i < cs_.size(); ++i) {
-      ops_.copy_channels(c.input(int(i)), cs_[i], 0, c.output(), total_, c0, n_, cs_[i], hw_, false);
-      c0 += cs_[i];
+    if (!folded_) {
+      int64_t c0 = 0;
+      for (size_t i = 0; i < cs_.size(); ++i) {
+        ops_.copy_channels(c.input(int(i)), cs_[i], 0, c.output(), total_, c0, n_, cs_[i], hw_, false);
+        c0 += cs_[i];
+      }
+      return;
     }
+    float* scale = affine_.data();
+    float* shift = scale + total_;
+    for (int64_t ch = 0; ch < total_; ++ch) {
+      float invstd;
+      running_affine(norm_.gamma[ch], norm_.beta[ch], norm_.mean[ch], norm_.var[ch], norm_.eps, &invstd, scale + ch,
+                     shift + ch);
+    }
+    std::vector<const float*> in(cs_.size());
+    std::vector<int64_t> first(cs_.size() + 1, 0);  // the output channel of each input's first
+    for (size_t i = 0; i < cs_.size(); ++i) in[i] = c.input(int(i)), first[i + 1] = first[i] + cs_[i];
+    float* y = c.output();
+    const float* alpha = norm_.alpha;
+    const int64_t na = norm_.na, total = total_, hw = hw_;
+    const auto& ops = ops_;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int64_t b = 0; b < n_; ++b)
+      for (int64_t ch = 0; ch < total; ++ch) {
+        size_t i = 0;
+        while (ch >= first[i + 1]) ++i;
+        const float* src = in[i] + (b * cs_[i] + ch - first[i]) * hw;
+        ops.bn_apply_plane(src, y + (b * total + ch) * hw, hw, scale[ch], shift[ch],
+                           alpha ? alpha + (na == 1 ? 0 : ch) : nullptr);
+      }
   }
   void backward(const OpContext& c) override {
     int64_t c0 = 0;
@@ -611,6 +647,9 @@ class ConcatOp : public KernelOp {
   int64_t n_;
   std::vector<int64_t> cs_;
   int64_t hw_, total_ = 0;
+  bool folded_ = false;
+  FoldedNorm norm_;
+  std::vector<float> affine_;  // scale, shift (all channels)
 };
 
 class AddOp : public KernelOp {
