@@ -462,6 +462,28 @@ TEST(Graph, EvalGraphWithBatchStatisticsNormalisesByTheInput) {
   EXPECT_NE(bn.running_mean().data[0], 5.0f);  // a train graph updates them
 }
 
+// The fusion tests' helpers: parameters at random (seeded per tensor, running variances positive),
+// occurrences of a marker in a graph summary, and the folded and plain graphs' outputs compared bit
+// for bit.
+void randomise(Parameters& params, uint64_t seed) {
+  for (Param* p : params.state()) {
+    const auto v = test::random_vec<float>(static_cast<size_t>(p->numel), ++seed, 0.5);
+    const bool var = p->name.find("running_var") != std::string::npos;
+    for (int64_t i = 0; i < p->numel; ++i) p->data[i] = var ? 0.5f + std::abs(v[static_cast<size_t>(i)]) : v[size_t(i)];
+  }
+}
+int occurrences(const std::string& s, const std::string& what) {
+  int n = 0;
+  for (size_t at = s.find(what); at != std::string::npos; at = s.find(what, at + 1)) ++n;
+  return n;
+}
+void expect_same_bits(const std::vector<float>& folded, const std::vector<float>& plain, const std::string& where) {
+  ASSERT_EQ(folded.size(), plain.size()) << where;
+  for (size_t i = 0; i < plain.size(); ++i)
+    ASSERT_EQ(std::memcmp(&folded[i], &plain[i], 4), 0)
+        << where << " at " << i << ": " << folded[i] << " against " << plain[i];
+}
+
 // Inference fusion (Graph::set_fusion) on a CGNet-shaped graph: conv -> BN+PReLU, 1x1 conv ->
 // BN+PReLU, a depthwise pair (dilations 1 and 2) concatenated -> BN + one PReLU slope, a concat with a
 // pooled input -> BN+PReLU (its inputs cannot take it: the pool), a strided conv with bias -> BN alone
@@ -495,12 +517,7 @@ TEST(Graph, FoldedNormsGiveTheUnfoldedResultsBitForBit) {
     }
   } net;
   Parameters params(net);
-  uint64_t seed = 40;
-  for (Param* p : params.state()) {
-    const auto v = test::random_vec<float>(static_cast<size_t>(p->numel), ++seed, 0.5);
-    const bool var = p->name.find("running_var") != std::string::npos;
-    for (int64_t i = 0; i < p->numel; ++i) p->data[i] = var ? 0.5f + std::abs(v[static_cast<size_t>(i)]) : v[size_t(i)];
-  }
+  randomise(params, 40);
   for (const Shape& shape : {Shape{2, 5, 12, 40}, Shape{1, 5, 9, 13}}) {
     const auto xv = test::random_vec<float>(static_cast<size_t>(shape_numel(shape)), 7);
     auto run = [&](bool fusion, std::string* summary) {
@@ -518,20 +535,12 @@ TEST(Graph, FoldedNormsGiveTheUnfoldedResultsBitForBit) {
     };
     std::string folded_summary, plain_summary;
     const std::vector<float> folded = run(true, &folded_summary), plain = run(false, &plain_summary);
-    auto count = [](const std::string& s, const std::string& what) {
-      int n = 0;
-      for (size_t at = s.find(what); at != std::string::npos; at = s.find(what, at + 1)) ++n;
-      return n;
-    };
     // n0, n1, the pair's concat and bn2, n3, bn4 never run; c0, c1, loc, sur, the pooled concat and
     // down take the norms.
-    EXPECT_EQ(count(folded_summary, "(folded"), 6) << folded_summary;
-    EXPECT_EQ(count(folded_summary, "+ batch norm"), 6) << folded_summary;
-    EXPECT_EQ(count(plain_summary, "fold"), 0) << plain_summary;
-    ASSERT_EQ(folded.size(), plain.size());
-    for (size_t i = 0; i < plain.size(); ++i)
-      ASSERT_EQ(std::memcmp(&folded[i], &plain[i], 4), 0)
-          << shape_str(shape) << " at " << i << ": " << folded[i] << " against " << plain[i];
+    EXPECT_EQ(occurrences(folded_summary, "(folded"), 6) << folded_summary;
+    EXPECT_EQ(occurrences(folded_summary, "+ batch norm"), 6) << folded_summary;
+    EXPECT_EQ(occurrences(plain_summary, "fold"), 0) << plain_summary;
+    expect_same_bits(folded, plain, shape_str(shape));
   }
 }
 
@@ -546,12 +555,7 @@ TEST(Graph, FoldedNormsInBf16GiveTheUnfoldedResultsBitForBit) {
     Value forward(Value x) { return n0(c0(x)); }
   } net;
   Parameters params(net);
-  uint64_t seed = 90;
-  for (Param* p : params.state()) {
-    const auto v = test::random_vec<float>(static_cast<size_t>(p->numel), ++seed, 0.5);
-    const bool var = p->name.find("running_var") != std::string::npos;
-    for (int64_t i = 0; i < p->numel; ++i) p->data[i] = var ? 0.5f + std::abs(v[static_cast<size_t>(i)]) : v[size_t(i)];
-  }
+  randomise(params, 90);
   const Shape shape{2, 36, 10, 50};
   const auto xv = test::random_vec<float>(static_cast<size_t>(shape_numel(shape)), 17);
   auto run = [&](bool fusion, std::string* summary) {
@@ -572,9 +576,7 @@ TEST(Graph, FoldedNormsInBf16GiveTheUnfoldedResultsBitForBit) {
   EXPECT_NE(folded_summary.find("bf16"), std::string::npos) << folded_summary;
   EXPECT_NE(folded_summary.find("+ batch norm"), std::string::npos) << folded_summary;
   EXPECT_EQ(plain_summary.find("fold"), std::string::npos) << plain_summary;
-  ASSERT_EQ(folded.size(), plain.size());
-  for (size_t i = 0; i < plain.size(); ++i)
-    ASSERT_EQ(std::memcmp(&folded[i], &plain[i], 4), 0) << i << ": " << folded[i] << " against " << plain[i];
+  expect_same_bits(folded, plain, "bf16");
 }
 
 // Inference fusion of CGNet's gated residuals: add(a, scale_channels(x, g)) with the scaled value read
@@ -596,11 +598,7 @@ TEST(Graph, FoldedGatesGiveTheUnfoldedResultsBitForBit) {
     }
   } net;
   Parameters params(net);
-  uint64_t seed = 70;
-  for (Param* p : params.state()) {
-    const auto v = test::random_vec<float>(static_cast<size_t>(p->numel), ++seed, 0.5);
-    std::copy(v.begin(), v.end(), p->data);
-  }
+  randomise(params, 70);  // (no running statistics)
   const auto x6 = test::random_vec<float>(2 * 6 * 7 * 11, 8), x4 = test::random_vec<float>(2 * 4 * 7 * 11, 9);
   auto run = [&](bool fusion, std::string* summary) {
     Graph g(&params, Graph::Mode::eval);
@@ -621,17 +619,10 @@ TEST(Graph, FoldedGatesGiveTheUnfoldedResultsBitForBit) {
   };
   std::string folded_summary, plain_summary;
   const std::vector<float> folded = run(true, &folded_summary), plain = run(false, &plain_summary);
-  auto count = [](const std::string& s, const std::string& what) {
-    int n = 0;
-    for (size_t at = s.find(what); at != std::string::npos; at = s.find(what, at + 1)) ++n;
-    return n;
-  };
-  EXPECT_EQ(count(folded_summary, "(folded into the add that reads it)"), 2) << folded_summary;
-  EXPECT_EQ(count(folded_summary, "+ scale_channels (folded)"), 2) << folded_summary;
-  EXPECT_EQ(count(plain_summary, "fold"), 0) << plain_summary;
-  ASSERT_EQ(folded.size(), plain.size());
-  for (size_t i = 0; i < plain.size(); ++i)
-    ASSERT_EQ(std::memcmp(&folded[i], &plain[i], 4), 0) << i << ": " << folded[i] << " against " << plain[i];
+  EXPECT_EQ(occurrences(folded_summary, "(folded into the add that reads it)"), 2) << folded_summary;
+  EXPECT_EQ(occurrences(folded_summary, "+ scale_channels (folded)"), 2) << folded_summary;
+  EXPECT_EQ(occurrences(plain_summary, "fold"), 0) << plain_summary;
+  expect_same_bits(folded, plain, "gates");
 }
 
 // The roofline of a step (bench train/predict): a profiled graph's nodes become ops whose flops and

@@ -410,12 +410,7 @@ inline void kernel_bf16(int64_t kp, const uint32_t* a, const uint32_t* b, int64_
                         int mr_valid, int nr_valid, bool accumulate) {
   __m512 acc[MR][NV];
   __mmask16 m[NV];
-#pragma GCC unroll 4
-  for (int j = 0; j < NV; ++j) m[j] = mk::lane_mask(nr_valid - 16 * j);
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) acc[i][j] = _mm512_setzero_ps();
+  mk::start_tile<MR, NV>(acc, m, nr_valid);
   for (int64_t kk = 0; kk < kp; ++kk) {
     __m512bh bv[NV];
 #pragma GCC unroll 4
@@ -429,17 +424,7 @@ inline void kernel_bf16(int64_t kp, const uint32_t* a, const uint32_t* b, int64_
     a += MR;
     b += ldb;
   }
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i) {
-    if (i >= mr_valid) break;
-    float* cr = c + i * ldc;
-#pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) {
-      __m512 v = acc[i][j];
-      if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m[j], cr + j * 16));
-      _mm512_mask_storeu_ps(cr + j * 16, m[j], v);
-    }
-  }
+  mk::store_tile<MR, NV>(acc, m, c, ldc, mr_valid, accumulate);
 }
 
 // y = W x-columns (+ b) as forward(), in bf16 with fp32 sums. Workspace: plan.ws_forward_bf16.

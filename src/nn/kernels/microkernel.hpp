@@ -25,6 +25,34 @@ inline __mmask16 lane_mask(int valid) {
   return valid >= 16 ? __mmask16(0xffff) : (valid <= 0 ? __mmask16(0) : __mmask16((1u << valid) - 1u));
 }
 
+// The register tile's set-up and write-back, shared by the microkernels of this level (fp32 and
+// bf16): column masks for nr_valid columns and zeroed accumulators; C rows below mr_valid stored
+// (added to C when accumulating), masked to the valid columns.
+template <int MR, int NV>
+[[gnu::always_inline]] inline void start_tile(__m512 (&acc)[MR][NV], __mmask16 (&m)[NV], int nr_valid) {
+#pragma GCC unroll 4
+  for (int j = 0; j < NV; ++j) m[j] = lane_mask(nr_valid - 16 * j);
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) acc[i][j] = _mm512_setzero_ps();
+}
+template <int MR, int NV>
+[[gnu::always_inline]] inline void store_tile(const __m512 (&acc)[MR][NV], const __mmask16 (&m)[NV], float* c,
+                                              int64_t ldc, int mr_valid, bool accumulate) {
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    if (i >= mr_valid) break;
+    float* cr = c + i * ldc;
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) {
+      __m512 v = acc[i][j];
+      if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m[j], cr + j * 16));
+      _mm512_mask_storeu_ps(cr + j * 16, m[j], v);
+    }
+  }
+}
+
 // PACKED: A(i, k) = a[k * MR + i]. Otherwise A(i, k) = a[i * rs + k * ks]; rows i >= mr_valid read
 // row mr_valid - 1 (computed, never stored), so A needs only mr_valid valid rows.
 template <int MR, int NV, bool PACKED>
@@ -32,12 +60,7 @@ inline void kernel(int64_t kc, const float* a, int64_t rs, int64_t ks, const flo
                    int64_t ldc, int mr_valid, int nr_valid, bool accumulate) {
   __m512 acc[MR][NV];
   __mmask16 m[NV];
-#pragma GCC unroll 4
-  for (int j = 0; j < NV; ++j) m[j] = lane_mask(nr_valid - 16 * j);
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) acc[i][j] = _mm512_setzero_ps();
+  start_tile<MR, NV>(acc, m, nr_valid);
   if constexpr (PACKED) {
     for (int64_t k = 0; k < kc; ++k) {
       __m512 bv[NV];
@@ -69,17 +92,7 @@ inline void kernel(int64_t kc, const float* a, int64_t rs, int64_t ks, const flo
       b += ldb;
     }
   }
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i) {
-    if (i >= mr_valid) break;
-    float* cr = c + i * ldc;
-#pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) {
-      __m512 v = acc[i][j];
-      if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m[j], cr + j * 16));
-      _mm512_mask_storeu_ps(cr + j * 16, m[j], v);
-    }
-  }
+  store_tile<MR, NV>(acc, m, c, ldc, mr_valid, accumulate);
 }
 
 // kernel<MR, NV, true> with B row k at b + off[k] (the direct convolution's taps in a band of
@@ -89,12 +102,7 @@ inline void kernel_offsets(int64_t kc, const float* a, const float* b, const int
                            int mr_valid, int nr_valid, bool accumulate) {
   __m512 acc[MR][NV];
   __mmask16 m[NV];
-#pragma GCC unroll 4
-  for (int j = 0; j < NV; ++j) m[j] = lane_mask(nr_valid - 16 * j);
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) acc[i][j] = _mm512_setzero_ps();
+  start_tile<MR, NV>(acc, m, nr_valid);
   for (int64_t k = 0; k < kc; ++k) {
     const float* br = b + off[k];
     __m512 bv[NV];
@@ -108,17 +116,7 @@ inline void kernel_offsets(int64_t kc, const float* a, const float* b, const int
     }
     a += MR;
   }
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i) {
-    if (i >= mr_valid) break;
-    float* cr = c + i * ldc;
-#pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) {
-      __m512 v = acc[i][j];
-      if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m[j], cr + j * 16));
-      _mm512_mask_storeu_ps(cr + j * 16, m[j], v);
-    }
-  }
+  store_tile<MR, NV>(acc, m, c, ldc, mr_valid, accumulate);
 }
 
 // dst (cols x rows, row stride ldd) = transpose of src (rows x cols, row stride lds), by 16x16
